@@ -1,0 +1,51 @@
+/** The drain's view of Kubernetes objects: plain data, mapped from the API by the adapter. */
+
+export interface PodRef {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export interface PodSnapshot extends PodRef {
+  readonly phase: string;
+  /** The ownerReference with controller=true, if any. */
+  readonly controller?: { readonly kind: string; readonly name: string };
+  /** Mirror of a static pod (annotation kubernetes.io/config.mirror). */
+  readonly mirror: boolean;
+  /** deletionTimestamp is set: its grace period is already running. */
+  readonly terminating: boolean;
+  readonly priorityClassName?: string;
+  readonly usesEmptyDir: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  /** spec.terminationGracePeriodSeconds (the API defaults it to 30). */
+  readonly gracePeriodSeconds: number;
+}
+
+export interface LabelSelectorRequirement {
+  readonly key: string;
+  readonly operator: string;
+  readonly values?: readonly string[];
+}
+
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: readonly LabelSelectorRequirement[];
+}
+
+export interface PdbInfo {
+  readonly namespace: string;
+  readonly name: string;
+  /** undefined: the PDB selects nothing. */
+  readonly selector?: LabelSelector;
+  readonly disruptionsAllowed: number;
+  readonly currentHealthy: number;
+  readonly desiredHealthy: number;
+}
+
+/** What a node to drain is known by: its name, or the EC2 instance behind it. */
+export interface NodeTarget {
+  readonly nodeName?: string;
+  readonly instanceId?: string;
+}
+
+export const podKey = (pod: PodRef): string => `${pod.namespace}/${pod.name}`;

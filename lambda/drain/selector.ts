@@ -1,0 +1,39 @@
+import type { LabelSelector, LabelSelectorRequirement, PdbInfo, PodSnapshot } from './model.js';
+
+/** Label-selector matching as the API server does it (an empty selector matches everything). */
+export function matchesSelector(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (labels[key] !== value) return false;
+  }
+  return (selector.matchExpressions ?? []).every((req) => matchesRequirement(req, labels));
+}
+
+function matchesRequirement(
+  req: LabelSelectorRequirement,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  const value = labels[req.key];
+  const values = req.values ?? [];
+  switch (req.operator) {
+    case 'In':
+      return value !== undefined && values.includes(value);
+    case 'NotIn':
+      return value === undefined || !values.includes(value);
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    default:
+      return false;
+  }
+}
+
+/** The PDBs that cover a pod: same namespace, selector matches its labels. */
+export function pdbsCovering(pod: PodSnapshot, pdbs: readonly PdbInfo[]): PdbInfo[] {
+  return pdbs.filter(
+    (pdb) =>
+      pdb.namespace === pod.namespace &&
+      pdb.selector !== undefined &&
+      matchesSelector(pdb.selector, pod.labels),
+  );
+}

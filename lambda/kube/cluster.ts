@@ -1,0 +1,225 @@
+import {
+  CoreV1Api,
+  type CoreV1Event,
+  type KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  PolicyApi,
+  setHeaderOptions,
+  type V1Eviction,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { LabelSelector, NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../drain/model.js';
+import type { ClusterPort, EvictionResult, NodeEvent } from '../drain/ports.js';
+import { ClusterAccessError } from '../errors.js';
+import { isStatus, toApiFailure } from './api-error.js';
+
+export type PolicyVersion = 'v1' | 'v1beta1';
+
+const COMPONENT = 'eks-node-drainer';
+const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+
+/** The Eviction request for one pod: UID precondition, no grace override (the pod's own applies). */
+export function evictionBody(version: PolicyVersion, pod: PodRef, dryRun: boolean): V1Eviction {
+  return {
+    apiVersion: `policy/${version}`,
+    kind: 'Eviction',
+    metadata: { name: pod.name, namespace: pod.namespace },
+    deleteOptions: {
+      preconditions: { uid: pod.uid },
+      ...(dryRun ? { dryRun: ['All'] } : {}),
+    },
+  };
+}
+
+export function toPodSnapshot(pod: V1Pod): PodSnapshot {
+  const meta = pod.metadata ?? {};
+  const controller = meta.ownerReferences?.find((ref) => ref.controller);
+  return {
+    namespace: meta.namespace ?? 'default',
+    name: meta.name ?? '',
+    uid: meta.uid ?? '',
+    phase: pod.status?.phase ?? 'Unknown',
+    ...(controller ? { controller: { kind: controller.kind, name: controller.name } } : {}),
+    mirror: meta.annotations?.[MIRROR_ANNOTATION] !== undefined,
+    terminating: meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null,
+    ...(pod.spec?.priorityClassName ? { priorityClassName: pod.spec.priorityClassName } : {}),
+    usesEmptyDir: (pod.spec?.volumes ?? []).some((volume) => volume.emptyDir !== undefined),
+    labels: meta.labels ?? {},
+    gracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+  };
+}
+
+/** Maps an eviction failure to what the drain does next (DRAIN-SEMANTICS.md, "Eviction"). */
+export function toEvictionResult(error: unknown): EvictionResult {
+  const failure = toApiFailure(error);
+  const retryAfter = failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs };
+  switch (failure.status) {
+    case 404: // already gone
+    case 409: // UID precondition failed: a replacement with the same name, not ours to evict
+      return { kind: 'gone' };
+    case 429: {
+      const cause = failure.causes.find((c) => c.reason === 'DisruptionBudget')?.message ?? '';
+      const pdbName = /disruption budget (\S+)/.exec(cause)?.[1];
+      return {
+        kind: 'pdb-blocked',
+        message: cause || failure.message,
+        ...(pdbName ? { pdbName } : {}),
+        ...retryAfter,
+      };
+    }
+    default:
+      if (failure.status === 500 && /more than one PodDisruptionBudget/i.test(failure.message)) {
+        return { kind: 'multiple-pdbs', message: failure.message };
+      }
+      return {
+        kind: 'failed',
+        message: failure.message,
+        ...(failure.status === undefined ? {} : { status: failure.status }),
+        ...retryAfter,
+      };
+  }
+}
+
+/** ClusterPort on @kubernetes/client-node; authentication is whatever the KubeConfig carries. */
+export class KubeCluster implements ClusterPort {
+  private readonly core: CoreV1Api;
+  private readonly objects: KubernetesObjectApi;
+  private readonly policy: PolicyApi;
+  private policyVersion?: Promise<PolicyVersion>;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.policy = kubeConfig.makeApiClient(PolicyApi);
+  }
+
+  findNode(target: NodeTarget): Promise<string | undefined> {
+    return this.call(() => this.lookUpNode(target));
+  }
+
+  private async lookUpNode(target: NodeTarget): Promise<string | undefined> {
+    if (target.nodeName) {
+      try {
+        return (await this.core.readNode({ name: target.nodeName })).metadata?.name;
+      } catch (error) {
+        if (!isStatus(error, 404)) throw error;
+      }
+    }
+    if (!target.instanceId) return undefined;
+    const suffix = `/${target.instanceId}`;
+    const nodes = await this.core.listNode({});
+    return nodes.items.find((node) => node.spec?.providerID?.endsWith(suffix))?.metadata?.name;
+  }
+
+  async cordon(nodeName: string): Promise<void> {
+    await this.call(() =>
+      this.core.patchNode(
+        { name: nodeName, body: { spec: { unschedulable: true } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async listPods(nodeName: string): Promise<PodSnapshot[]> {
+    const pods = await this.call(() =>
+      this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }),
+    );
+    return pods.items.map(toPodSnapshot);
+  }
+
+  async evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult> {
+    const body = evictionBody(await this.call(() => this.evictionVersion()), pod, options.dryRun);
+    try {
+      await this.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
+      return { kind: 'evicted' };
+    } catch (error) {
+      return toEvictionResult(error);
+    }
+  }
+
+  async deletePod(pod: PodRef): Promise<'deleted' | 'gone'> {
+    try {
+      await this.core.deleteNamespacedPod({
+        name: pod.name,
+        namespace: pod.namespace,
+        body: { preconditions: { uid: pod.uid } },
+      });
+      return 'deleted';
+    } catch (error) {
+      if (isStatus(error, 404, 409)) return 'gone';
+      throw accessError(error);
+    }
+  }
+
+  async listPdbs(namespace: string): Promise<PdbInfo[]> {
+    const list = await this.call(async () =>
+      this.objects.list<PdbObject>(
+        `policy/${await this.evictionVersion()}`,
+        'PodDisruptionBudget',
+        namespace,
+      ),
+    );
+    return list.items.map((pdb) => ({
+      namespace: pdb.metadata?.namespace ?? namespace,
+      name: pdb.metadata?.name ?? '',
+      ...(pdb.spec?.selector ? { selector: pdb.spec.selector } : {}),
+      disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+      currentHealthy: pdb.status?.currentHealthy ?? 0,
+      desiredHealthy: pdb.status?.desiredHealthy ?? 0,
+    }));
+  }
+
+  async recordNodeEvent(nodeName: string, event: NodeEvent): Promise<void> {
+    const now = new Date();
+    const body: CoreV1Event = {
+      metadata: { name: `${nodeName}.${now.getTime().toString(16)}`, namespace: 'default' },
+      involvedObject: { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeName },
+      reason: event.reason,
+      message: event.message,
+      type: event.type,
+      source: { component: COMPONENT },
+      reportingComponent: COMPONENT,
+      reportingInstance: COMPONENT,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    await this.call(() => this.core.createNamespacedEvent({ namespace: 'default', body }));
+  }
+
+  /** Runs one API call; a failure becomes a ClusterAccessError with the server's own message. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw accessError(error);
+    }
+  }
+
+  /** policy/v1 where served, else policy/v1beta1; asked once by discovery, as kubectl does. */
+  evictionVersion(): Promise<PolicyVersion> {
+    this.policyVersion ??= this.policy.getAPIGroup().then(
+      (group) => (group.versions.some((v) => v.version === 'v1') ? 'v1' : 'v1beta1'),
+      (error: unknown) => {
+        this.policyVersion = undefined;
+        throw error;
+      },
+    );
+    return this.policyVersion;
+  }
+}
+
+function accessError(error: unknown): ClusterAccessError {
+  const failure = toApiFailure(error);
+  const status = failure.status === undefined ? 'unreachable' : `HTTP ${failure.status}`;
+  return new ClusterAccessError(`${status}: ${failure.message}`, failure.status, { cause: error });
+}
+
+interface PdbObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+  spec?: { selector?: LabelSelector };
+  status?: { disruptionsAllowed?: number; currentHealthy?: number; desiredHealthy?: number };
+}

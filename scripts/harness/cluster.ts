@@ -1,0 +1,377 @@
+/**
+ * A real, local Kubernetes control plane for tests, benchmarks and the demo: etcd on tmpfs,
+ * kube-apiserver 1.20 with TLS from a throw-away CA and RBAC on, and kube-controller-manager with the
+ * disruption, replicaset and deployment controllers. See ../../../shared/design/TEST-HARNESS.md.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig, type KubernetesObject, KubernetesObjectApi, loadAllYaml } from '@kubernetes/client-node';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** admin: system:masters · drainer: group eks-node-drainer (the project's RBAC) · outsider: no grants. */
+export type Identity = 'admin' | 'drainer' | 'outsider';
+
+/** Connection facts of a running cluster; plain JSON, so it can cross process boundaries. */
+export interface ClusterInfo {
+  readonly server: string;
+  readonly caFile: string;
+  readonly tokens: Readonly<Record<Identity, string>>;
+  /** kubeconfig file for the admin identity (for kubectl and the controller manager). */
+  readonly adminKubeconfig: string;
+  readonly dir: string;
+}
+
+export interface LocalCluster extends ClusterInfo {
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Folder holding kube-apiserver and kube-controller-manager; default: the setup script's cache. */
+  readonly binDir?: string;
+  /** An authentication webhook (TokenReview) the apiserver should consult, e.g. the EKS token verifier. */
+  readonly tokenWebhookUrl?: string;
+  /** Print process logs' location and progress. */
+  readonly log?: (message: string) => void;
+}
+
+export function defaultBinDir(): string {
+  const cache = process.env.EKS_DRAINER_CACHE ?? join(homedir(), '.cache', 'eks-node-drainer');
+  return join(cache, 'k8s-1.20.2', 'bin');
+}
+
+/** Builds (once) or finds the binaries; the setup script is idempotent and fast when cached. */
+export function ensureBinaries(binDir = defaultBinDir()): string {
+  if (!existsSync(join(binDir, 'kube-apiserver')) || !existsSync(join(binDir, 'kube-controller-manager'))) {
+    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-cluster.sh')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+  return binDir;
+}
+
+export async function startCluster(options: StartOptions = {}): Promise<LocalCluster> {
+  const log = options.log ?? (() => {});
+  const binDir = ensureBinaries(options.binDir);
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  const dir = mkdtempSync(join(base, 'eks-node-drainer-'));
+  const processes: ChildProcess[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(processes.reverse().map(stopProcess));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const killOnExit = (): void => {
+    for (const child of processes) killGroup(child, 'SIGKILL');
+  };
+  process.once('exit', killOnExit);
+
+  try {
+    makeCertificates(dir);
+    const tokens: Record<Identity, string> = {
+      admin: randomToken(),
+      drainer: randomToken(),
+      outsider: randomToken(),
+    };
+    writeFileSync(
+      join(dir, 'tokens.csv'),
+      [
+        `${tokens.admin},admin,admin,"system:masters"`,
+        `${tokens.drainer},drainer-test,drainer-test,"eks-node-drainer"`,
+        `${tokens.outsider},outsider,outsider`,
+        '',
+      ].join('\n'),
+    );
+    const [etcdPort, peerPort, apiPort] = await freePorts(3);
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+
+    processes.push(
+      launch(dir, 'etcd', 'etcd', [
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+        '--name=default',
+        '--log-level=warn',
+      ]),
+    );
+    await waitFor('etcd', 20_000, processes, async () => (await fetch(`${etcdUrl}/health`)).ok);
+    log(`etcd ready on ${etcdUrl}`);
+
+    const webhookArgs = options.tokenWebhookUrl
+      ? [
+          `--authentication-token-webhook-config-file=${writeWebhookConfig(dir, options.tokenWebhookUrl)}`,
+          '--authentication-token-webhook-cache-ttl=0s',
+        ]
+      : [];
+    processes.push(
+      launch(dir, 'kube-apiserver', join(binDir, 'kube-apiserver'), [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        '--insecure-port=0',
+        `--tls-cert-file=${join(dir, 'server.crt')}`,
+        `--tls-private-key-file=${join(dir, 'server.key')}`,
+        `--client-ca-file=${join(dir, 'ca.crt')}`,
+        `--token-auth-file=${join(dir, 'tokens.csv')}`,
+        '--authorization-mode=RBAC',
+        `--service-account-key-file=${join(dir, 'sa.pub')}`,
+        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+        '--service-account-issuer=https://kubernetes.default.svc',
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--disable-admission-plugins=ServiceAccount',
+        '--endpoint-reconciler-type=none',
+        '--profiling=false',
+        ...webhookArgs,
+      ]),
+    );
+    const server = `https://127.0.0.1:${apiPort}`;
+    const ca = readFileSync(join(dir, 'ca.crt'));
+    await waitFor('kube-apiserver', 60_000, processes, () => httpsOk(`${server}/readyz`, ca, tokens.admin));
+    log(`kube-apiserver ready on ${server}`);
+
+    const adminKubeconfig = join(dir, 'admin.kubeconfig');
+    writeFileSync(adminKubeconfig, kubeconfigYaml(server, join(dir, 'ca.crt'), tokens.admin));
+    processes.push(
+      launch(dir, 'kube-controller-manager', join(binDir, 'kube-controller-manager'), [
+        `--kubeconfig=${adminKubeconfig}`,
+        '--controllers=disruption,replicaset,deployment',
+        '--leader-elect=false',
+        '--port=0',
+        '--secure-port=0',
+        '--concurrent-replicaset-syncs=10',
+        '--concurrent-deployment-syncs=10',
+      ]),
+    );
+
+    const info: ClusterInfo = { server, caFile: join(dir, 'ca.crt'), tokens, adminKubeconfig, dir };
+    await applyRbac(info);
+    log('project RBAC applied');
+    return {
+      ...info,
+      stop: async () => {
+        process.removeListener('exit', killOnExit);
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** A KubeConfig for one of the cluster's identities, verifying TLS against the cluster's CA. */
+export function kubeConfigFor(info: ClusterInfo, identity: Identity): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'local', server: info.server, caFile: info.caFile, skipTLSVerify: false }],
+    users: [{ name: identity, token: info.tokens[identity] }],
+    contexts: [{ name: 'local', cluster: 'local', user: identity }],
+    currentContext: 'local',
+  });
+  return kc;
+}
+
+/** Applies infra/k8s/rbac.yaml, the project's least-privilege ClusterRole and binding. */
+async function applyRbac(info: ClusterInfo): Promise<void> {
+  const api = KubernetesObjectApi.makeApiClient(kubeConfigFor(info, 'admin'));
+  const docs = loadAllYaml(
+    readFileSync(join(REPO_ROOT, 'infra', 'k8s', 'rbac.yaml'), 'utf8'),
+  ) as KubernetesObject[];
+  for (const doc of docs) await api.create(doc);
+}
+
+// ---- processes ------------------------------------------------------------------------------
+
+function launch(dir: string, name: string, command: string, args: string[]): ChildProcess {
+  const out = openSync(join(dir, `${name}.log`), 'a');
+  // detached: a process group of its own, so stopping it takes its children too
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
+  child.on('error', () => {});
+  child.unref();
+  return child;
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  killGroup(child, 'SIGTERM');
+  const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  processes: readonly ChildProcess[],
+  ready: () => Promise<boolean>,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const dead = processes.find((p) => p.exitCode !== null);
+    if (dead) throw new Error(`${what}: a harness process exited early (code ${dead.exitCode}); see its log`);
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > until) throw new Error(`${what} not ready within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function httpsOk(url: string, ca: Buffer, token: string): Promise<boolean> {
+  return new Promise((resolvePromise) => {
+    const req = request(
+      url,
+      { agent: new Agent({ ca }), headers: { Authorization: `Bearer ${token}` } },
+      (res) => {
+        res.resume();
+        resolvePromise(res.statusCode === 200);
+      },
+    );
+    req.on('error', () => resolvePromise(false));
+    req.end();
+  });
+}
+
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolvePromise, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolvePromise(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const address = s.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    return address.port;
+  });
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+// ---- files ----------------------------------------------------------------------------------
+
+function randomToken(): string {
+  return randomBytes(24).toString('hex');
+}
+
+function makeCertificates(dir: string): void {
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  writeFileSync(
+    join(dir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=eks-node-drainer-test-ca',
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.csr',
+    '-subj',
+    '/CN=kube-apiserver',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'server.ext',
+  );
+  openssl('genrsa', '-out', 'sa.key', '2048');
+  openssl('rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
+}
+
+function kubeconfigYaml(server: string, caFile: string, token: string): string {
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: ${server}
+    certificate-authority: ${caFile}
+users:
+- name: admin
+  user:
+    token: ${token}
+contexts:
+- name: local
+  context:
+    cluster: local
+    user: admin
+current-context: local
+`;
+}
+
+function writeWebhookConfig(dir: string, url: string): string {
+  const file = join(dir, 'token-webhook.kubeconfig');
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: token-webhook
+  cluster:
+    server: ${url}
+users:
+- name: apiserver
+contexts:
+- name: webhook
+  context:
+    cluster: token-webhook
+    user: apiserver
+current-context: webhook
+`,
+  );
+  return file;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { classifyPod, planDrain } from '../../lambda/drain/classify.js';
+import { pod } from '../support/fakes.js';
+
+describe('classifyPod', () => {
+  it.each([
+    ['a DaemonSet pod', pod('ds', { controller: { kind: 'DaemonSet', name: 'agent' } }), 'skip', 'daemonset'],
+    [
+      'a mirror pod',
+      pod('static', { mirror: true, controller: { kind: 'Node', name: 'n' } }),
+      'skip',
+      'mirror',
+    ],
+    ['a Succeeded pod', pod('job', { phase: 'Succeeded' }), 'skip', 'finished'],
+    ['a Failed pod', pod('job', { phase: 'Failed' }), 'skip', 'finished'],
+    ['a terminating pod', pod('leaving', { terminating: true }), 'wait', 'terminating'],
+  ])('decides %s', (_, input, action, reason) => {
+    expect(classifyPod(input)).toMatchObject({ action, reason });
+  });
+
+  it('evicts a replicated pod without warnings', () => {
+    expect(classifyPod(pod('web'))).toMatchObject({ action: 'evict', critical: false, warnings: [] });
+  });
+
+  it('evicts a bare pod with emptyDir, warning about both', () => {
+    const bare = pod('bare', { usesEmptyDir: true });
+    delete (bare as { controller?: unknown }).controller;
+    expect(classifyPod(bare)).toMatchObject({ action: 'evict', warnings: ['bare-pod', 'empty-dir'] });
+  });
+
+  it('skips a terminating DaemonSet pod rather than waiting for it', () => {
+    const decision = classifyPod(
+      pod('ds', { terminating: true, controller: { kind: 'DaemonSet', name: 'x' } }),
+    );
+    expect(decision).toMatchObject({ action: 'skip', reason: 'daemonset' });
+  });
+
+  it.each(['system-cluster-critical', 'system-node-critical'])('marks priority class %s critical', (pc) => {
+    expect(classifyPod(pod('dns', { priorityClassName: pc }))).toMatchObject({
+      action: 'evict',
+      critical: true,
+    });
+  });
+});
+
+describe('planDrain', () => {
+  it('orders ordinary pods before critical ones and separates skip and wait', () => {
+    const plan = planDrain([
+      pod('dns', { priorityClassName: 'system-node-critical' }),
+      pod('web'),
+      pod('ds', { controller: { kind: 'DaemonSet', name: 'x' } }),
+      pod('leaving', { terminating: true }),
+      pod('api', { priorityClassName: 'high' }),
+    ]);
+    expect(plan.evict.map((d) => d.pod.name)).toEqual(['web', 'api', 'dns']);
+    expect(plan.skip.map((d) => d.pod.name)).toEqual(['ds']);
+    expect(plan.wait.map((d) => d.pod.name)).toEqual(['leaving']);
+  });
+});

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, mapLimit } from '../../lambda/drain/concurrency.js';
+
+describe('mapLimit', () => {
+  it('keeps order and never runs more than the limit at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const results = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, n));
+      running--;
+      return n * 10;
+    });
+    expect(results).toEqual([50, 10, 40, 20, 30]);
+    expect(peak).toBe(2);
+  });
+
+  it('returns an empty list for no items', async () => {
+    expect(await mapLimit([], 4, async () => 1)).toEqual([]);
+  });
+});
+
+describe('backoffDelay', () => {
+  const options = { initialMs: 200, maxMs: 5_000 };
+
+  it('doubles from the initial delay up to the maximum, jittered within the upper half', () => {
+    expect([1, 2, 3, 10].map((step) => backoffDelay(step, options, () => 0))).toEqual([100, 200, 400, 2_500]);
+    expect([1, 2, 3, 10].map((step) => backoffDelay(step, options, () => 0.999999))).toEqual([
+      200, 400, 800, 5_000,
+    ]);
+  });
+
+  it('waits at least as long as Retry-After asks', () => {
+    expect(backoffDelay(1, options, () => 0, 3_000)).toBe(3_000);
+  });
+});

@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
+import type { PodSnapshot } from '../../lambda/drain/model.js';
+import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
+import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
+
+function setup(pods: PodSnapshot[], options: Partial<DrainOptions> = {}, terminationMs = 1_000) {
+  const clock = new VirtualClock();
+  const cluster = new FakeCluster(clock, pods, terminationMs);
+  const logs: LogEntry[] = [];
+  const run = () =>
+    drainNode(
+      cluster,
+      {
+        target: { nodeName: 'node-a' },
+        startedAt: clock.t,
+        deadline: clock.t + 60_000,
+        onDeadline: 'delete',
+        dryRun: false,
+        ...DEFAULT_DRAIN_TUNING,
+        ...options,
+      },
+      { clock, log: memoryLogger(logs) },
+    );
+  return { clock, cluster, logs, run };
+}
+
+describe('drainNode', () => {
+  it('cordons first, evicts every pod once and ends drained when the node is empty', async () => {
+    const { cluster, run } = setup([
+      pod('a'),
+      pod('b'),
+      pod('ds', { controller: { kind: 'DaemonSet', name: 'x' } }),
+    ]);
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect([...report.evicted].sort()).toEqual(['default/a', 'default/b']);
+    expect(report.skipped).toEqual([{ pod: 'default/ds', reason: 'daemonset' }]);
+    expect(cluster.requests.slice(0, 2)).toEqual(['findNode node-a', 'cordon node-a']);
+    expect(cluster.count('evict')).toBe(2);
+    expect(cluster.events.map((e) => e.reason)).toEqual(['DrainStarted', 'Drained']);
+  });
+
+  it('waits for evicted pods by listing the node, not by reading each pod', async () => {
+    const { cluster, run } = setup([pod('a'), pod('b'), pod('c')], {}, 3_000);
+
+    await run();
+
+    // ~3 s of termination at a 500 ms poll: a handful of lists for three pods, nothing per pod
+    expect(cluster.count('listPods')).toBeGreaterThanOrEqual(6);
+    expect(cluster.count('listPods')).toBeLessThanOrEqual(9);
+    expect(cluster.requests.every((r) => /^(findNode|cordon|listPods|evict)/.test(r))).toBe(true);
+  });
+
+  it('retries an eviction refused by a PDB with growing backoff', async () => {
+    const { clock, cluster, run } = setup([pod('a')]);
+    const attempts: number[] = [];
+    cluster.evictor = (_, call) => {
+      attempts.push(clock.t);
+      return call <= 4 ? { kind: 'pdb-blocked', message: 'needs 2 healthy pods' } : { kind: 'evicted' };
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.evictionRefusals).toBe(4);
+    const gaps = attempts.slice(1).map((t, i) => t - (attempts[i] ?? 0));
+    expect(gaps).toEqual([150, 300, 500, 1_200].map((g) => expect.closeTo(g, -2.5)));
+    expect(gaps.every((gap, i) => i === 0 || gap >= (gaps[i - 1] ?? 0))).toBe(true);
+  });
+
+  it('honours Retry-After on a refused eviction', async () => {
+    const { clock, cluster, run } = setup([pod('a')]);
+    const attempts: number[] = [];
+    cluster.evictor = (_, call) => {
+      attempts.push(clock.t);
+      return call === 1
+        ? { kind: 'pdb-blocked', message: 'later', retryAfterMs: 4_000 }
+        : { kind: 'evicted' };
+    };
+
+    await run();
+
+    expect((attempts[1] ?? 0) - (attempts[0] ?? 0)).toBeGreaterThanOrEqual(4_000);
+  });
+
+  it('retries a refused pod as soon as another pod has left the node', async () => {
+    const { clock, cluster, run } = setup(
+      [pod('a'), pod('b')],
+      { backoff: { initialMs: 4_000, maxMs: 4_000 } },
+      600,
+    );
+    let bAllowedAt = Number.POSITIVE_INFINITY;
+    cluster.evictor = (ref) => {
+      if (ref.name === 'a') return { kind: 'evicted' };
+      if (!cluster.pods.has('uid-a')) {
+        bAllowedAt = Math.min(bAllowedAt, clock.t);
+        return { kind: 'evicted' };
+      }
+      return { kind: 'pdb-blocked', message: 'one at a time' };
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    // a leaves at +600 ms (seen at the 1 s poll); b does not sit out its 2-4 s backoff
+    expect(bAllowedAt - 1_700_000_000_000).toBeLessThanOrEqual(1_000);
+  });
+
+  it('evicts critical pods only after every ordinary pod is gone', async () => {
+    const { clock, cluster, run } = setup(
+      [pod('dns', { priorityClassName: 'system-cluster-critical' }), pod('web')],
+      {},
+      2_000,
+    );
+    const evictedAt: Record<string, number> = {};
+    cluster.evictor = (ref) => {
+      evictedAt[ref.name] = clock.t;
+      return { kind: 'evicted' };
+    };
+
+    await run();
+
+    expect((evictedAt.dns ?? 0) - (evictedAt.web ?? 0)).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('retries a failing list until the cluster answers', async () => {
+    const { cluster, run } = setup([pod('a')]);
+    cluster.failures.listPods = 3;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.errors).toEqual(['list pods: HTTP 401: Unauthorized']);
+  });
+
+  it('applies the deadline policy when the cluster is unreachable until the deadline', async () => {
+    const { cluster, logs, run } = setup([pod('a')], { deadline: 1_700_000_010_000, onDeadline: 'abandon' });
+    cluster.failures.findNode = Number.POSITIVE_INFINITY;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-abandoned');
+    expect(report.errors).toEqual(['find node: connect ECONNREFUSED']);
+    expect(cluster.count('cordon')).toBe(0);
+    expect(
+      logs.some((l) => l.level === 'error' && l.message === 'cluster unreachable until the deadline'),
+    ).toBe(true);
+  });
+
+  it('deletes still-blocked pods at the deadline with policy delete and waits for them', async () => {
+    const { cluster, run } = setup([pod('a'), pod('b')], { deadline: 1_700_000_005_000 });
+    cluster.pdbs = [
+      {
+        namespace: 'default',
+        name: 'a-pdb',
+        selector: { matchLabels: { app: 'a' } },
+        disruptionsAllowed: 0,
+        currentHealthy: 1,
+        desiredHealthy: 1,
+      },
+    ];
+    cluster.evictor = (ref) =>
+      ref.name === 'a' ? { kind: 'pdb-blocked', message: 'no' } : { kind: 'evicted' };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-deleted');
+    expect(report.evicted).toEqual(['default/b']);
+    expect(report.deleted).toEqual(['default/a']);
+    expect(report.remaining).toEqual([]);
+    expect(report.blocked).toEqual([
+      {
+        pod: 'default/a',
+        reason: 'pdb',
+        message: 'no',
+        attempts: expect.any(Number),
+        pdbs: [{ name: 'a-pdb', disruptionsAllowed: 0 }],
+      },
+    ]);
+    expect(cluster.events.map((e) => e.reason)).toEqual(['DrainStarted', 'DrainDeadlineReached']);
+  });
+
+  it('stops with paused at pauseAt and leaves the rest to the next invocation', async () => {
+    const { cluster, run } = setup([pod('a')], { pauseAt: 1_700_000_003_000 });
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('paused');
+    expect(report.durationMs).toBeGreaterThanOrEqual(3_000);
+    expect(report.durationMs).toBeLessThan(4_000);
+    expect(cluster.count('delete')).toBe(0);
+  });
+
+  it('reports node-not-found when no node matches', async () => {
+    const clock = new VirtualClock();
+    const cluster = new FakeCluster(clock, [], 0, null);
+    const report = await drainNode(
+      cluster,
+      {
+        target: { instanceId: 'i-1' },
+        startedAt: clock.t,
+        deadline: clock.t + 1000,
+        onDeadline: 'delete',
+        dryRun: false,
+        ...DEFAULT_DRAIN_TUNING,
+      },
+      { clock, log: memoryLogger([]) },
+    );
+    expect(report.outcome).toBe('node-not-found');
+    expect(cluster.requests).toEqual(['findNode ']);
+  });
+
+  it('plans a dry run with dry-run evictions only: no cordon, no waiting, no events', async () => {
+    const { cluster, run } = setup([pod('a'), pod('b')], { dryRun: true });
+    cluster.evictor = (ref) =>
+      ref.name === 'a' ? { kind: 'pdb-blocked', message: 'no', pdbName: 'a-pdb' } : { kind: 'evicted' };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('dry-run');
+    expect(report.evicted).toEqual(['default/b']);
+    expect(report.blocked.map((b) => b.pod)).toEqual(['default/a']);
+    expect(cluster.requests.filter((r) => !r.startsWith('listPdbs'))).toEqual([
+      'findNode node-a',
+      'listPods',
+      'evict a dry-run',
+      'evict b dry-run',
+    ]);
+    expect(cluster.events).toEqual([]);
+  });
+
+  it('keeps draining when recording an event fails', async () => {
+    const { cluster, logs, run } = setup([pod('a')]);
+    cluster.recordNodeEvent = async () => {
+      throw new Error('HTTP 403: events is forbidden');
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(logs.some((l) => l.message === 'could not record node event')).toBe(true);
+  });
+});

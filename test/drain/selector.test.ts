@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { PdbInfo } from '../../lambda/drain/model.js';
+import { matchesSelector, pdbsCovering } from '../../lambda/drain/selector.js';
+import { pod } from '../support/fakes.js';
+
+describe('matchesSelector', () => {
+  const labels = { app: 'web', tier: 'front' };
+
+  it.each([
+    [{}, true],
+    [{ matchLabels: { app: 'web' } }, true],
+    [{ matchLabels: { app: 'db' } }, false],
+    [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['front', 'back'] }] }, true],
+    [{ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['front'] }] }, false],
+    [{ matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['a'] }] }, true],
+    [{ matchExpressions: [{ key: 'app', operator: 'Exists' }] }, true],
+    [{ matchExpressions: [{ key: 'app', operator: 'DoesNotExist' }] }, false],
+    [{ matchExpressions: [{ key: 'app', operator: 'Bogus' }] }, false],
+  ])('matches %j: %s', (selector, expected) => {
+    expect(matchesSelector(selector, labels)).toBe(expected);
+  });
+});
+
+describe('pdbsCovering', () => {
+  const pdb = (name: string, extra: Partial<PdbInfo>): PdbInfo => ({
+    namespace: 'default',
+    name,
+    disruptionsAllowed: 0,
+    currentHealthy: 1,
+    desiredHealthy: 1,
+    ...extra,
+  });
+
+  it('keeps PDBs of the same namespace whose selector matches, never one without a selector', () => {
+    const pdbs = [
+      pdb('match', { selector: { matchLabels: { app: 'web' } } }),
+      pdb('other-ns', { namespace: 'prod', selector: { matchLabels: { app: 'web' } } }),
+      pdb('other-app', { selector: { matchLabels: { app: 'db' } } }),
+      pdb('no-selector', {}),
+    ];
+    expect(pdbsCovering(pod('web'), pdbs).map((p) => p.name)).toEqual(['match']);
+  });
+});

@@ -1,0 +1,118 @@
+import { ApiException, type V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { evictionBody, toEvictionResult, toPodSnapshot } from '../../lambda/kube/cluster.js';
+
+const status = (code: number, message: string, details: object = {}) =>
+  JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, details, code });
+
+describe('evictionBody', () => {
+  const pod = { namespace: 'shop', name: 'web-1', uid: 'u-1' };
+
+  it('builds a policy/v1 Eviction with a UID precondition and no grace period override', () => {
+    expect(evictionBody('v1', pod, false)).toEqual({
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: 'web-1', namespace: 'shop' },
+      deleteOptions: { preconditions: { uid: 'u-1' } },
+    });
+  });
+
+  it('marks a dry run with dryRun All on the v1beta1 body', () => {
+    expect(evictionBody('v1beta1', pod, true)).toMatchObject({
+      apiVersion: 'policy/v1beta1',
+      deleteOptions: { preconditions: { uid: 'u-1' }, dryRun: ['All'] },
+    });
+    expect(evictionBody('v1beta1', pod, true).deleteOptions).not.toHaveProperty('gracePeriodSeconds');
+  });
+});
+
+describe('toEvictionResult', () => {
+  it('names the PDB from the server cause of a 429 (body as sent by kube-apiserver 1.20)', () => {
+    const body = status(429, "Cannot evict pod as it would violate the pod's disruption budget.", {
+      causes: [
+        {
+          reason: 'DisruptionBudget',
+          message: 'The disruption budget db needs 1 healthy pods and has 1 currently',
+        },
+      ],
+    });
+    expect(toEvictionResult(new ApiException(429, 'x', body, {}))).toEqual({
+      kind: 'pdb-blocked',
+      pdbName: 'db',
+      message: 'The disruption budget db needs 1 healthy pods and has 1 currently',
+    });
+  });
+
+  it('honours a Retry-After header on a 429', () => {
+    const result = toEvictionResult(
+      new ApiException(429, 'x', status(429, 'slow down'), { 'retry-after': '7' }),
+    );
+    expect(result).toEqual({ kind: 'pdb-blocked', message: 'slow down', retryAfterMs: 7_000 });
+  });
+
+  it.each([404, 409])('treats %i as gone (deleted, or the UID precondition failed)', (code) => {
+    expect(toEvictionResult(new ApiException(code, 'x', status(code, 'nope'), {}))).toEqual({ kind: 'gone' });
+  });
+
+  it('recognises the multiple-PDB misconfiguration', () => {
+    const body = status(
+      500,
+      'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.',
+    );
+    expect(toEvictionResult(new ApiException(500, 'x', body, {}))).toMatchObject({ kind: 'multiple-pdbs' });
+  });
+
+  it('keeps the status of other failures, and marks transport errors without one', () => {
+    const forbidden = status(
+      403,
+      'pods "a" is forbidden: unable to create new content in namespace x because it is being terminated',
+    );
+    expect(toEvictionResult(new ApiException(403, 'x', forbidden, {}))).toMatchObject({
+      kind: 'failed',
+      status: 403,
+    });
+    expect(toEvictionResult(new Error('connect ECONNREFUSED 127.0.0.1:443'))).toEqual({
+      kind: 'failed',
+      message: 'connect ECONNREFUSED 127.0.0.1:443',
+    });
+  });
+});
+
+describe('toPodSnapshot', () => {
+  it('maps the fields the drain decides on', () => {
+    const pod: V1Pod = {
+      metadata: {
+        namespace: 'kube-system',
+        name: 'coredns-1',
+        uid: 'u-9',
+        labels: { k8s: 'dns' },
+        deletionTimestamp: new Date(),
+        annotations: { 'kubernetes.io/config.mirror': 'h' },
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'Service', name: 'not-controller', uid: '1' },
+          { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'coredns', uid: '2', controller: true },
+        ],
+      },
+      spec: {
+        containers: [],
+        priorityClassName: 'system-cluster-critical',
+        terminationGracePeriodSeconds: 5,
+        volumes: [{ name: 'tmp', emptyDir: {} }],
+      },
+      status: { phase: 'Running' },
+    };
+    expect(toPodSnapshot(pod)).toEqual({
+      namespace: 'kube-system',
+      name: 'coredns-1',
+      uid: 'u-9',
+      phase: 'Running',
+      controller: { kind: 'ReplicaSet', name: 'coredns' },
+      mirror: true,
+      terminating: true,
+      priorityClassName: 'system-cluster-critical',
+      usesEmptyDir: true,
+      labels: { k8s: 'dns' },
+      gracePeriodSeconds: 5,
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import type { NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../../lambda/drain/model.js';
+import type { Clock, ClusterPort, EvictionResult, NodeEvent } from '../../lambda/drain/ports.js';
+
+/** Virtual time: sleeping advances the clock at once, so loops with backoff run instantly. */
+export class VirtualClock implements Clock {
+  readonly sleeps: number[] = [];
+  constructor(
+    public t = 1_700_000_000_000,
+    private readonly jitter = 0.5,
+  ) {}
+  now = (): number => this.t;
+  sleep = async (ms: number): Promise<void> => {
+    this.sleeps.push(ms);
+    this.t += ms;
+  };
+  random = (): number => this.jitter;
+}
+
+export function pod(name: string, extra: Partial<PodSnapshot> = {}): PodSnapshot {
+  return {
+    namespace: 'default',
+    name,
+    uid: `uid-${name}`,
+    phase: 'Running',
+    controller: { kind: 'ReplicaSet', name: 'rs' },
+    mirror: false,
+    terminating: false,
+    usesEmptyDir: false,
+    labels: { app: name },
+    gracePeriodSeconds: 30,
+    ...extra,
+  };
+}
+
+type Evictor = (pod: PodRef, call: number) => EvictionResult | Promise<EvictionResult>;
+
+/**
+ * A hand-written ClusterPort: the node's pods live in a map; an evicted pod leaves after
+ * `terminationMs` of virtual time. Every request is recorded.
+ */
+export class FakeCluster implements ClusterPort {
+  readonly requests: string[] = [];
+  readonly events: NodeEvent[] = [];
+  readonly pods = new Map<string, PodSnapshot>();
+  private readonly leavesAt = new Map<string, number>();
+  private readonly evictCalls = new Map<string, number>();
+  failures: { listPods?: number; findNode?: number } = {};
+  pdbs: PdbInfo[] = [];
+  evictor: Evictor = () => ({ kind: 'evicted' });
+
+  constructor(
+    private readonly clock: VirtualClock,
+    pods: PodSnapshot[],
+    private readonly terminationMs = 1_000,
+    readonly nodeName: string | null = 'node-a',
+  ) {
+    for (const p of pods) this.pods.set(p.uid, p);
+  }
+
+  async findNode(target: NodeTarget): Promise<string | undefined> {
+    this.requests.push(`findNode ${target.nodeName ?? ''}`);
+    if (this.failures.findNode && this.failures.findNode-- > 0) throw new Error('connect ECONNREFUSED');
+    return this.nodeName ?? undefined;
+  }
+  async cordon(node: string): Promise<void> {
+    this.requests.push(`cordon ${node}`);
+  }
+  async listPods(): Promise<PodSnapshot[]> {
+    this.requests.push('listPods');
+    if (this.failures.listPods && this.failures.listPods-- > 0) throw new Error('HTTP 401: Unauthorized');
+    for (const [uid, at] of this.leavesAt) {
+      if (this.clock.now() >= at) {
+        this.pods.delete(uid);
+        this.leavesAt.delete(uid);
+      }
+    }
+    return [...this.pods.values()];
+  }
+  async evict(ref: PodRef, options: { dryRun: boolean }): Promise<EvictionResult> {
+    const call = (this.evictCalls.get(ref.uid) ?? 0) + 1;
+    this.evictCalls.set(ref.uid, call);
+    this.requests.push(`evict ${ref.name}${options.dryRun ? ' dry-run' : ''}`);
+    const current = this.pods.get(ref.uid);
+    if (!current) return { kind: 'gone' };
+    const result = await this.evictor(ref, call);
+    if (result.kind === 'evicted' && !options.dryRun) this.terminate(ref.uid);
+    return result;
+  }
+  async deletePod(ref: PodRef): Promise<'deleted' | 'gone'> {
+    this.requests.push(`delete ${ref.name}`);
+    if (!this.pods.has(ref.uid)) return 'gone';
+    this.terminate(ref.uid);
+    return 'deleted';
+  }
+  async listPdbs(namespace: string): Promise<PdbInfo[]> {
+    this.requests.push(`listPdbs ${namespace}`);
+    return this.pdbs;
+  }
+  async recordNodeEvent(_node: string, event: NodeEvent): Promise<void> {
+    this.events.push(event);
+  }
+
+  private terminate(uid: string): void {
+    const current = this.pods.get(uid);
+    if (current) this.pods.set(uid, { ...current, terminating: true });
+    this.leavesAt.set(uid, this.clock.now() + this.terminationMs);
+  }
+
+  count(prefix: string): number {
+    return this.requests.filter((r) => r.startsWith(prefix)).length;
+  }
+}
