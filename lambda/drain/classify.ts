@@ -46,20 +46,3 @@ export function classifyPod(pod: PodSnapshot): PodDecision {
 export function isCritical(pod: PodSnapshot): boolean {
   return pod.priorityClassName !== undefined && CRITICAL_PRIORITY_CLASSES.has(pod.priorityClassName);
 }
-
-export interface DrainPlan {
-  /** Ordinary pods first, then critical ones (evicted only once the ordinary ones are gone). */
-  readonly evict: readonly PodDecision[];
-  readonly wait: readonly PodDecision[];
-  readonly skip: readonly PodDecision[];
-}
-
-export function planDrain(pods: readonly PodSnapshot[]): DrainPlan {
-  const decisions = pods.map(classifyPod);
-  const evict = decisions.filter((d) => d.action === 'evict');
-  return {
-    evict: [...evict.filter((d) => !d.critical), ...evict.filter((d) => d.critical)],
-    wait: decisions.filter((d) => d.action === 'wait'),
-    skip: decisions.filter((d) => d.action === 'skip'),
-  };
-}

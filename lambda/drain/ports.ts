@@ -62,3 +62,22 @@ export interface Logger {
   warn(message: string, data?: Record<string, unknown>): void;
   error(message: string, data?: Record<string, unknown>): void;
 }
+
+export type LifecycleResult = 'CONTINUE' | 'ABANDON';
+
+/** The Auto Scaling lifecycle action the drain answers for. */
+export interface LifecyclePort {
+  heartbeat(): Promise<void>;
+  /** 'already-completed' when AWS says no such action is active (completed before, or expired). */
+  complete(result: LifecycleResult): Promise<'completed' | 'already-completed'>;
+}
+
+export interface InstancePort {
+  /** The EC2 instance's private DNS name (the usual node name), undefined if unknown. */
+  privateDnsName(instanceId: string): Promise<string | undefined>;
+}
+
+/** Hands the rest of the drain to a new invocation, carrying the drain's start and attempt count. */
+export interface ContinuationPort {
+  continueLater(continuation: { readonly startedAt: number; readonly attempt: number }): Promise<void>;
+}

@@ -88,7 +88,14 @@ export class KubeCluster implements ClusterPort {
   private readonly policy: PolicyApi;
   private policyVersion?: Promise<PolicyVersion>;
 
-  constructor(kubeConfig: KubeConfig) {
+  /**
+   * @param onUnauthorized called on a 401 before the one retry of that request (e.g. re-sign the
+   *   EKS token); without it a 401 is final.
+   */
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly onUnauthorized?: () => void,
+  ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
     this.policy = kubeConfig.makeApiClient(PolicyApi);
@@ -131,7 +138,9 @@ export class KubeCluster implements ClusterPort {
   async evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult> {
     const body = evictionBody(await this.call(() => this.evictionVersion()), pod, options.dryRun);
     try {
-      await this.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body });
+      await this.retryUnauthorized(() =>
+        this.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }),
+      );
       return { kind: 'evicted' };
     } catch (error) {
       return toEvictionResult(error);
@@ -140,11 +149,13 @@ export class KubeCluster implements ClusterPort {
 
   async deletePod(pod: PodRef): Promise<'deleted' | 'gone'> {
     try {
-      await this.core.deleteNamespacedPod({
-        name: pod.name,
-        namespace: pod.namespace,
-        body: { preconditions: { uid: pod.uid } },
-      });
+      await this.retryUnauthorized(() =>
+        this.core.deleteNamespacedPod({
+          name: pod.name,
+          namespace: pod.namespace,
+          body: { preconditions: { uid: pod.uid } },
+        }),
+      );
       return 'deleted';
     } catch (error) {
       if (isStatus(error, 404, 409)) return 'gone';
@@ -191,9 +202,19 @@ export class KubeCluster implements ClusterPort {
   /** Runs one API call; a failure becomes a ClusterAccessError with the server's own message. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      return await this.retryUnauthorized(fn);
     } catch (error) {
       throw accessError(error);
+    }
+  }
+
+  private async retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      if (!this.onUnauthorized || !isStatus(error, 401)) throw error;
+      this.onUnauthorized();
+      return fn();
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyPod, planDrain } from '../../lambda/drain/classify.js';
+import { classifyPod } from '../../lambda/drain/classify.js';
 import { pod } from '../support/fakes.js';
 
 describe('classifyPod', () => {
@@ -40,20 +40,5 @@ describe('classifyPod', () => {
       action: 'evict',
       critical: true,
     });
-  });
-});
-
-describe('planDrain', () => {
-  it('orders ordinary pods before critical ones and separates skip and wait', () => {
-    const plan = planDrain([
-      pod('dns', { priorityClassName: 'system-node-critical' }),
-      pod('web'),
-      pod('ds', { controller: { kind: 'DaemonSet', name: 'x' } }),
-      pod('leaving', { terminating: true }),
-      pod('api', { priorityClassName: 'high' }),
-    ]);
-    expect(plan.evict.map((d) => d.pod.name)).toEqual(['web', 'api', 'dns']);
-    expect(plan.skip.map((d) => d.pod.name)).toEqual(['ds']);
-    expect(plan.wait.map((d) => d.pod.name)).toEqual(['leaving']);
   });
 });

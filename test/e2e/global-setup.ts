@@ -1,18 +1,38 @@
 import type { TestProject } from 'vitest/node';
+import { TEST_CREDENTIALS, TEST_REGION } from '../../scripts/harness/aws-endpoint.js';
 import { type ClusterInfo, startCluster } from '../../scripts/harness/cluster.js';
+import { EksTokenWebhook } from '../../scripts/harness/eks-token-webhook.js';
+
+/** The EKS cluster name the e2e tests' tokens are signed for. */
+export const E2E_CLUSTER_NAME = 'drainer-e2e';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     cluster: ClusterInfo;
+    /** Base URL of the EKS token webhook (POST /reject?count=N, GET /reviews). */
+    tokenWebhook: string;
   }
 }
 
-/** One real control plane (etcd, kube-apiserver, controller manager) for the whole e2e run. */
+/**
+ * One real control plane (etcd, kube-apiserver, controller manager) for the whole e2e run, with an
+ * EKS-style token webhook that maps good tokens to group eks-node-drainer.
+ */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
-  const cluster = await startCluster();
+  const webhook = await new EksTokenWebhook({
+    clusterName: E2E_CLUSTER_NAME,
+    region: TEST_REGION,
+    ...TEST_CREDENTIALS,
+    groups: ['eks-node-drainer'],
+  }).start();
+  const cluster = await startCluster({ tokenWebhookUrl: `${webhook.url}/authenticate` });
   console.log(`[e2e] local cluster ready in ${Date.now() - started} ms at ${cluster.server}`);
   const { stop, ...info } = cluster;
   project.provide('cluster', info);
-  return stop;
+  project.provide('tokenWebhook', webhook.url);
+  return async () => {
+    await stop();
+    await webhook.stop();
+  };
 }

@@ -1,0 +1,49 @@
+import {
+  type AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
+import type { LifecyclePort, LifecycleResult } from '../drain/ports.js';
+import type { LifecycleAction } from '../event.js';
+
+/** The lifecycle action of one event, on the AutoScaling API. */
+export class AutoScalingLifecycle implements LifecyclePort {
+  constructor(
+    private readonly client: AutoScalingClient,
+    private readonly action: LifecycleAction,
+  ) {}
+
+  async heartbeat(): Promise<void> {
+    await this.client.send(new RecordLifecycleActionHeartbeatCommand(this.target()));
+  }
+
+  async complete(result: LifecycleResult): Promise<'completed' | 'already-completed'> {
+    try {
+      await this.client.send(
+        new CompleteLifecycleActionCommand({ ...this.target(), LifecycleActionResult: result }),
+      );
+      return 'completed';
+    } catch (error) {
+      if (isNoActiveAction(error)) return 'already-completed';
+      throw error;
+    }
+  }
+
+  private target() {
+    return {
+      AutoScalingGroupName: this.action.autoScalingGroupName,
+      LifecycleHookName: this.action.hookName,
+      LifecycleActionToken: this.action.token,
+      InstanceId: this.action.instanceId,
+    };
+  }
+}
+
+/** AWS answers ValidationError "No active Lifecycle Action found …" once the action is completed or expired. */
+export function isNoActiveAction(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'ValidationError' &&
+    /no active lifecycle action/i.test(error.message)
+  );
+}

@@ -1,0 +1,77 @@
+import type { DeadlinePolicy } from './drain/drain.js';
+import { ConfigError } from './errors.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Config {
+  readonly clusterName: string;
+  /** The whole drain, across invocations, measured from the lifecycle action's start. */
+  readonly drainTimeoutSeconds: number;
+  readonly onDrainTimeout: DeadlinePolicy;
+  readonly dryRun: boolean;
+  /** RecordLifecycleActionHeartbeat interval; keep it well below the hook's heartbeat timeout. */
+  readonly heartbeatIntervalSeconds: number;
+  readonly logLevel: LogLevel;
+  readonly maxConcurrentEvictions: number;
+}
+
+export const DEFAULTS = {
+  drainTimeoutSeconds: 900,
+  onDrainTimeout: 'delete',
+  dryRun: false,
+  heartbeatIntervalSeconds: 60,
+  logLevel: 'info',
+  maxConcurrentEvictions: 32,
+} as const satisfies Omit<Config, 'clusterName'>;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Parses and range-checks the environment once; a bad value names the variable and the value. */
+export function loadConfig(env: Env): Config {
+  const clusterName = env.CLUSTER_NAME?.trim();
+  if (!clusterName) throw new ConfigError('CLUSTER_NAME is required (the EKS cluster to drain nodes of)');
+  if (!/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/.test(clusterName)) {
+    throw new ConfigError(`CLUSTER_NAME must be an EKS cluster name, got ${JSON.stringify(clusterName)}`);
+  }
+  return Object.freeze({
+    clusterName,
+    // the lifecycle hook allows at most 48 h
+    drainTimeoutSeconds: integer(env, 'DRAIN_TIMEOUT_SECONDS', DEFAULTS.drainTimeoutSeconds, 30, 172_800),
+    onDrainTimeout: oneOf(env, 'ON_DRAIN_TIMEOUT', DEFAULTS.onDrainTimeout, [
+      'delete',
+      'continue',
+      'abandon',
+    ]),
+    dryRun: oneOf(env, 'DRY_RUN', String(DEFAULTS.dryRun), ['true', 'false']) === 'true',
+    heartbeatIntervalSeconds: integer(
+      env,
+      'HEARTBEAT_INTERVAL_SECONDS',
+      DEFAULTS.heartbeatIntervalSeconds,
+      10,
+      3_600,
+    ),
+    logLevel: oneOf(env, 'LOG_LEVEL', DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error']),
+    maxConcurrentEvictions: integer(env, 'MAX_CONCURRENT_EVICTIONS', DEFAULTS.maxConcurrentEvictions, 1, 500),
+  });
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      `${name} must be a whole number between ${min} and ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(env[name])}`);
+  }
+  return raw as T;
+}

@@ -1,0 +1,110 @@
+/** EventBridge lifecycle events (and our own continuation payloads) → a LifecycleAction, or why not. */
+
+export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
+export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
+const TEST_NOTIFICATION = 'autoscaling:TEST_NOTIFICATION';
+
+export interface LifecycleAction {
+  readonly token: string;
+  readonly autoScalingGroupName: string;
+  readonly hookName: string;
+  readonly instanceId: string;
+  /** When the lifecycle action began (the event's time), epoch ms. */
+  readonly time?: number;
+}
+
+/** Added by the drainer when it continues a drain in a new invocation. */
+export interface Continuation {
+  readonly startedAt: number;
+  readonly attempt: number;
+}
+
+export const CONTINUATION_KEY = 'eksNodeDrainer';
+
+export type ParsedEvent =
+  | { readonly kind: 'action'; readonly action: LifecycleAction; readonly continuation?: Continuation }
+  | { readonly kind: 'ignored'; readonly reason: string }
+  | { readonly kind: 'invalid'; readonly field: string; readonly problem: string };
+
+class Invalid {
+  constructor(
+    readonly field: string,
+    readonly problem: string,
+  ) {}
+}
+
+type Json = Record<string, unknown>;
+
+export function parseEvent(event: unknown): ParsedEvent {
+  try {
+    return parse(event);
+  } catch (error) {
+    if (error instanceof Invalid) return { kind: 'invalid', field: error.field, problem: error.problem };
+    throw error;
+  }
+}
+
+function parse(event: unknown): ParsedEvent {
+  const root = object(event, 'event');
+  if (root.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
+  if (root.source !== 'aws.autoscaling')
+    throw new Invalid('source', `expected "aws.autoscaling", got ${show(root.source)}`);
+  const detail = object(root.detail, 'detail');
+  if (detail.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
+  const detailType = root['detail-type'];
+  if (typeof detailType !== 'string')
+    throw new Invalid('detail-type', `expected a string, got ${show(detailType)}`);
+  if (detailType !== TERMINATE_DETAIL_TYPE) return { kind: 'ignored', reason: `detail-type ${detailType}` };
+  const transition = text(detail, 'LifecycleTransition', /^autoscaling:[A-Z0-9_]+$/);
+  if (transition !== TERMINATING) return { kind: 'ignored', reason: `transition ${transition}` };
+
+  const action: LifecycleAction = {
+    token: text(detail, 'LifecycleActionToken', /^[A-Za-z0-9-]{1,64}$/),
+    autoScalingGroupName: text(detail, 'AutoScalingGroupName', /^[^\s:]{1,255}$/u),
+    hookName: text(detail, 'LifecycleHookName', /^[A-Za-z0-9\-_/.]{1,255}$/),
+    instanceId: text(detail, 'EC2InstanceId', /^i-[0-9a-f]{8,17}$/),
+    ...optionalTime(root.time),
+  };
+  const continuation =
+    root[CONTINUATION_KEY] === undefined ? undefined : parseContinuation(root[CONTINUATION_KEY]);
+  return { kind: 'action', action, ...(continuation ? { continuation } : {}) };
+}
+
+function parseContinuation(value: unknown): Continuation {
+  const c = object(value, CONTINUATION_KEY);
+  const { startedAt, attempt } = c;
+  if (typeof startedAt !== 'number' || !Number.isFinite(startedAt) || startedAt <= 0) {
+    throw new Invalid(`${CONTINUATION_KEY}.startedAt`, `expected epoch milliseconds, got ${show(startedAt)}`);
+  }
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
+    throw new Invalid(`${CONTINUATION_KEY}.attempt`, `expected a whole number ≥ 1, got ${show(attempt)}`);
+  }
+  return { startedAt, attempt };
+}
+
+function optionalTime(value: unknown): { time?: number } {
+  if (value === undefined) return {};
+  const time = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(time)) throw new Invalid('time', `expected an ISO 8601 time, got ${show(value)}`);
+  return { time };
+}
+
+function object(value: unknown, field: string): Json {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Invalid(field, `expected an object, got ${show(value)}`);
+  }
+  return value as Json;
+}
+
+function text(detail: Json, field: string, pattern: RegExp): string {
+  const value = detail[field];
+  if (typeof value !== 'string' || !pattern.test(value)) {
+    throw new Invalid(`detail.${field}`, `expected a string matching ${pattern}, got ${show(value)}`);
+  }
+  return value;
+}
+
+function show(value: unknown): string {
+  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
+  return shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
+}

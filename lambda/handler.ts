@@ -1,0 +1,153 @@
+/**
+ * Composition root: the Lambda that EventBridge invokes for an ASG termination lifecycle action.
+ * Parses config (once, at cold start) and the event, builds the real adapters, runs the drain, and
+ * ends every invocation with one structured log line carrying the outcome.
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { EKSClient } from '@aws-sdk/client-eks';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SelfInvocation } from './aws/continuation.js';
+import { type ClusterEndpoint, describeCluster, eksToken, TokenSource } from './aws/eks.js';
+import { Ec2Instances } from './aws/instances.js';
+import { AutoScalingLifecycle } from './aws/lifecycle.js';
+import { type Config, loadConfig } from './config.js';
+import { errorMessage } from './drain/drain.js';
+import { type HandlerOutcome, type LifecycleRunReport, runLifecycleAction } from './drain/lifecycle.js';
+import { type Clock, systemClock } from './drain/ports.js';
+import { parseEvent } from './event.js';
+import { KubeCluster } from './kube/cluster.js';
+import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
+import { JsonLogger } from './log.js';
+
+/** The parts of the Lambda context the handler uses. */
+export interface InvocationContext {
+  readonly invokedFunctionArn: string;
+  readonly awsRequestId?: string;
+  getRemainingTimeInMillis(): number;
+}
+
+export interface InvocationSummary {
+  readonly outcome: HandlerOutcome;
+  readonly lifecycleResult: 'CONTINUE' | 'ABANDON' | null;
+  readonly report?: LifecycleRunReport['drain'];
+}
+
+/** Hand over this long before the invocation's own end (at most a quarter of what is left). */
+const HANDOVER_MARGIN_MS = 60_000;
+
+const config: Config = loadConfig(process.env);
+const log = new JsonLogger(config.logLevel);
+const clock: Clock = systemClock;
+
+// Per container: SDK clients, the cluster's endpoint and CA, the current token.
+// A hung AWS call must not eat the invocation: bounded connect and request times, SDK retries on top.
+const sdk = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
+const autoScaling = new AutoScalingClient(sdk);
+const ec2 = new EC2Client(sdk);
+const eks = new EKSClient(sdk);
+const lambda = new LambdaClient(sdk);
+let endpoint: Promise<ClusterEndpoint> | undefined;
+const tokens = new TokenSource(async (signingDate) =>
+  eksToken({
+    clusterName: config.clusterName,
+    region: await eks.config.region(),
+    credentials: eks.config.credentials,
+    sha256: eks.config.sha256,
+    signingDate,
+  }),
+);
+
+async function connect(): Promise<KubeCluster> {
+  endpoint ??= describeCluster(eks, config.clusterName).catch((error: unknown) => {
+    endpoint = undefined;
+    throw error;
+  });
+  return new KubeCluster(
+    eksKubeConfig(await endpoint, () => tokens.token()),
+    () => tokens.invalidate(),
+  );
+}
+
+export async function handler(event: unknown, context: InvocationContext): Promise<InvocationSummary> {
+  const began = clock.now();
+  log.resetKeys();
+  log.appendKeys({ cluster: config.clusterName, requestId: context.awsRequestId });
+  const parsed = parseEvent(event);
+  if (parsed.kind === 'invalid') {
+    log.error('invalid event', { field: parsed.field, problem: parsed.problem });
+    return finish({ outcome: 'invalid-event', lifecycleResult: null }, began);
+  }
+  if (parsed.kind === 'ignored') {
+    log.info('event ignored', { reason: parsed.reason });
+    return finish({ outcome: 'ignored', lifecycleResult: null }, began);
+  }
+
+  const { action, continuation } = parsed;
+  log.appendKeys({
+    instanceId: action.instanceId,
+    asgName: action.autoScalingGroupName,
+    hookName: action.hookName,
+  });
+  const remaining = context.getRemainingTimeInMillis();
+  try {
+    const run = await runLifecycleAction(
+      {
+        instanceId: action.instanceId,
+        startedAt: continuation?.startedAt ?? Math.min(action.time ?? began, began),
+        attempt: continuation?.attempt ?? 1,
+        pauseAt: began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4),
+        drainTimeoutSeconds: config.drainTimeoutSeconds,
+        onDrainTimeout: config.onDrainTimeout,
+        dryRun: config.dryRun,
+        heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
+        maxConcurrentEvictions: config.maxConcurrentEvictions,
+      },
+      {
+        cluster: lazyCluster(connect),
+        lifecycle: new AutoScalingLifecycle(autoScaling, action),
+        instances: new Ec2Instances(ec2),
+        continuation: new SelfInvocation(
+          lambda,
+          context.invokedFunctionArn,
+          event as Record<string, unknown>,
+        ),
+      },
+      { clock, log },
+    );
+    return finish(
+      { outcome: run.outcome, lifecycleResult: run.lifecycleResult, report: run.drain },
+      began,
+      run,
+    );
+  } catch (error) {
+    // Only the hand-over or the completion can fail here; the async invocation retries the event.
+    log.error('invocation failed', { error: errorMessage(error) });
+    throw error;
+  }
+}
+
+function finish(summary: InvocationSummary, began: number, run?: LifecycleRunReport): InvocationSummary {
+  const drain = summary.report;
+  log.info('invocation finished', {
+    outcome: summary.outcome,
+    lifecycleResult: summary.lifecycleResult,
+    durationMs: clock.now() - began,
+    ...(run ? { node: run.node, attempt: run.attempt } : {}),
+    ...(drain
+      ? {
+          drainDurationMs: drain.durationMs,
+          evicted: drain.evicted,
+          skipped: drain.skipped,
+          warnings: drain.warnings,
+          blocked: drain.blocked,
+          deleted: drain.deleted,
+          remaining: drain.remaining,
+          evictionRequests: drain.evictionRequests,
+          evictionRefusals: drain.evictionRefusals,
+          errors: drain.errors,
+        }
+      : {}),
+  });
+  return summary;
+}

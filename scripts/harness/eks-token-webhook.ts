@@ -1,0 +1,166 @@
+/**
+ * The EKS authenticator's part, for the local kube-apiserver (--authentication-token-webhook-config-file):
+ * answers TokenReviews for "k8s-aws-v1." tokens by checking the presigned STS GetCallerIdentity URL
+ * inside, as STS would: host, action, expiry, the signed x-k8s-aws-id header, and the SigV4 signature
+ * recomputed here (independently of the drainer's signing code) with the known test credentials.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+
+export interface WebhookOptions {
+  readonly clusterName: string;
+  readonly region: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** Kubernetes groups of the authenticated identity. */
+  readonly groups: readonly string[];
+}
+
+const PREFIX = 'k8s-aws-v1.';
+const TOKEN_LIFETIME_MS = 15 * 60_000;
+
+export class EksTokenWebhook {
+  /** Every review's verdict, in order (reason set when refused). */
+  readonly reviews: { authenticated: boolean; reason?: string }[] = [];
+  private rejections = 0;
+  private server?: Server;
+  url = '';
+
+  constructor(private readonly options: WebhookOptions) {}
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      // control plane for tests in other processes: POST /reject?count=N, GET /reviews
+      if (req.url?.startsWith('/reject')) {
+        this.rejectNext(Number(new URL(req.url, 'http://x').searchParams.get('count') ?? 1));
+        res.writeHead(204).end();
+        return;
+      }
+      if (req.url === '/reviews') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.reviews));
+        return;
+      }
+      void readJson(req).then((review) => {
+        const token = (review as { spec?: { token?: string } }).spec?.token ?? '';
+        const reason = this.rejections > 0 ? (this.rejections--, 'rejected by test') : this.verify(token);
+        this.reviews.push(reason ? { authenticated: false, reason } : { authenticated: true });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            apiVersion: (review as { apiVersion?: string }).apiVersion ?? 'authentication.k8s.io/v1beta1',
+            kind: 'TokenReview',
+            status: reason
+              ? { authenticated: false, error: reason }
+              : {
+                  authenticated: true,
+                  user: {
+                    username: 'arn:aws:sts::000000000000:assumed-role/eks-node-drainer/local',
+                    uid: `aws-iam-authenticator:000000000000:${this.options.accessKeyId}`,
+                    groups: [...this.options.groups],
+                  },
+                },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    this.url = `http://127.0.0.1:${address.port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  /** The next `count` tokens are refused whatever they hold (the apiserver then answers 401). */
+  rejectNext(count = 1): void {
+    this.rejections = count;
+  }
+
+  /** undefined when the token is good, else why not. */
+  verify(token: string, now = Date.now()): string | undefined {
+    if (!token.startsWith(PREFIX)) return 'not an EKS token';
+    let url: URL;
+    try {
+      url = new URL(Buffer.from(token.slice(PREFIX.length), 'base64url').toString('utf8'));
+    } catch {
+      return 'token does not hold a URL';
+    }
+    const { region, clusterName, accessKeyId } = this.options;
+    const q = url.searchParams;
+    const host = `sts.${region}.amazonaws.com`;
+    if (url.protocol !== 'https:' || url.host !== host || url.pathname !== '/')
+      return `wrong STS URL ${url.origin}${url.pathname}`;
+    if (q.get('Action') !== 'GetCallerIdentity' || q.get('Version') !== '2011-06-15')
+      return 'not GetCallerIdentity';
+    if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') return 'not SigV4';
+    const signedHeaders = (q.get('X-Amz-SignedHeaders') ?? '').split(';');
+    if (!signedHeaders.includes('x-k8s-aws-id') || !signedHeaders.includes('host'))
+      return 'x-k8s-aws-id not signed';
+    const amzDate = q.get('X-Amz-Date') ?? '';
+    const signedAt = Date.parse(
+      amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
+    );
+    if (!Number.isFinite(signedAt)) return 'no X-Amz-Date';
+    if (now - signedAt > TOKEN_LIFETIME_MS) return 'token expired';
+    if (signedAt - now > 5 * 60_000) return 'token from the future';
+    const expires = Number(q.get('X-Amz-Expires'));
+    if (!(expires > 0 && expires <= 60)) return `X-Amz-Expires must be 1-60, got ${q.get('X-Amz-Expires')}`;
+    const scope = `${amzDate.slice(0, 8)}/${region}/sts/aws4_request`;
+    if (q.get('X-Amz-Credential') !== `${accessKeyId}/${scope}`) return 'unknown credential or scope';
+
+    const headers: Record<string, string> = { host, 'x-k8s-aws-id': clusterName };
+    const canonicalQuery = [...q.entries()]
+      .filter(([k]) => k !== 'X-Amz-Signature')
+      .map(([k, v]) => [rfc3986(k), rfc3986(v)])
+      .sort(([a = ''], [b = '']) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&');
+    const canonicalRequest = [
+      'GET',
+      '/',
+      canonicalQuery,
+      ...signedHeaders.map((h) => `${h}:${headers[h] ?? ''}`),
+      '',
+      signedHeaders.join(';'),
+      sha256(''),
+    ].join('\n');
+    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+    let key: Buffer = Buffer.from(`AWS4${this.options.secretAccessKey}`);
+    for (const part of [amzDate.slice(0, 8), region, 'sts', 'aws4_request']) key = hmac(key, part);
+    const expected = hmac(key, stringToSign).toString('hex');
+    return q.get('X-Amz-Signature') === expected
+      ? undefined
+      : 'signature mismatch (wrong cluster name or key)';
+  }
+}
+
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function hmac(key: Buffer, text: string): Buffer {
+  return createHmac('sha256', key).update(text).digest();
+}
+
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        resolve({});
+      }
+    });
+  });
+}

@@ -1,0 +1,277 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CONTINUATION_KEY } from '../../lambda/event.js';
+import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
+import { freePorts } from '../../scripts/harness/cluster.js';
+import type { Workload } from '../../scripts/harness/workload.js';
+import {
+  captureLogs,
+  context,
+  DelayedProxy,
+  FUNCTION_ARN,
+  lifecycleAction,
+  lifecycleEvent,
+  loadHandler,
+  registerCluster,
+  webhookControl,
+} from './support/lambda.js';
+import { createScenario } from './support/scenario.js';
+
+const aws = new LocalAwsEndpoint();
+let world: Workload | undefined;
+
+beforeAll(async () => {
+  await aws.start();
+});
+afterAll(async () => {
+  await aws.stop();
+});
+afterEach(async () => {
+  registerCluster(aws);
+  if (world) {
+    expect(world.sim.failures).toEqual([]);
+    await world.dispose();
+    world = undefined;
+  }
+});
+
+/** A node with a PDB-guarded deployment and a bare pod, ready to drain. */
+async function readyWorld(prefix: string): Promise<Workload> {
+  world = await createScenario(prefix);
+  const labels = await world.deployment('web', 2, { preStopSeconds: 1 });
+  await world.pdb('web', labels, { minAvailable: 1 });
+  await world.pod('bare');
+  await world.waitRunning(3);
+  await world.waitPdb('web', (s) => s.disruptionsAllowed === 1);
+  await world.openSpare();
+  return world;
+}
+
+/** A node whose only pod no PDB lets go. */
+async function stuckWorld(prefix: string): Promise<Workload> {
+  world = await createScenario(prefix);
+  const labels = await world.deployment('db', 1);
+  await world.pdb('db', labels, { minAvailable: 1 });
+  await world.waitRunning(1);
+  await world.waitPdb('db', (s) => s.currentHealthy === 1);
+  return world;
+}
+
+describe('handler, end to end: lifecycle event → local AWS endpoint → real kube-apiserver', () => {
+  it('drains the node with the real EKS token and completes the action once with CONTINUE', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws, { LOG_LEVEL: 'info' });
+    const w = await readyWorld('h-drained');
+    const action = lifecycleAction(aws, w);
+    const reviewsBefore = ((await webhookControl('/reviews')) as unknown[]).length;
+
+    const { result, lines } = await captureLogs(() => handler(lifecycleEvent(action), context()));
+
+    expect(result.outcome).toBe('drained');
+    expect(result.lifecycleResult).toBe('CONTINUE');
+    expect(result.report?.evicted).toHaveLength(3);
+    const completions = aws.callsOf('autoscaling', 'CompleteLifecycleAction');
+    expect(completions.filter((c) => c.params.LifecycleActionToken === action.token)).toHaveLength(1);
+    expect(completions.at(-1)?.params).toMatchObject({
+      AutoScalingGroupName: action.autoScalingGroupName,
+      LifecycleHookName: 'eks-node-drainer',
+      InstanceId: action.instanceId,
+      LifecycleActionResult: 'CONTINUE',
+    });
+    expect(action.result).toBe('CONTINUE');
+    expect(action.heartbeats).toBeGreaterThanOrEqual(1);
+    expect(aws.callsOf('ec2', 'DescribeInstances').at(-1)?.params['InstanceId.1']).toBe(action.instanceId);
+    // every Kubernetes request was authenticated by the webhook from a real presigned STS token
+    const reviews = ((await webhookControl('/reviews')) as { authenticated: boolean }[]).slice(reviewsBefore);
+    expect(reviews.length).toBeGreaterThan(0);
+    expect(reviews.every((r) => r.authenticated)).toBe(true);
+    const final = lines.filter((l) => l.message === 'invocation finished');
+    expect(final).toHaveLength(1);
+    expect(final[0]).toMatchObject({
+      outcome: 'drained',
+      lifecycleResult: 'CONTINUE',
+      instanceId: action.instanceId,
+      asgName: action.autoScalingGroupName,
+      hookName: 'eks-node-drainer',
+      node: w.node,
+    });
+  });
+
+  it('completes CONTINUE promptly when no node belongs to the instance', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws);
+    world = await createScenario('h-no-node');
+    const action = lifecycleAction(aws, world, false);
+    await world.core.deleteNode({ name: world.node });
+
+    const started = Date.now();
+    const result = await handler(lifecycleEvent(action), context());
+
+    expect(result.outcome).toBe('node-not-found');
+    expect(action.result).toBe('CONTINUE');
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  describe.each([
+    ['delete', 'deadline-deleted', 'CONTINUE'],
+    ['continue', 'deadline-continued', 'CONTINUE'],
+    ['abandon', 'deadline-abandoned', 'ABANDON'],
+  ] as const)('with ON_DRAIN_TIMEOUT=%s', (policy, outcome, result) => {
+    it(`ends ${outcome} and completes ${result} when a PDB blocks until the deadline`, async () => {
+      registerCluster(aws);
+      const handler = await loadHandler(aws, { ON_DRAIN_TIMEOUT: policy, DRAIN_TIMEOUT_SECONDS: '30' });
+      const w = await stuckWorld(`h-${policy}`);
+      const action = lifecycleAction(aws, w);
+      // the lifecycle action began 27 s ago: 3 s of the 30 s drain budget are left
+      const event = lifecycleEvent(action, new Date(Date.now() - 27_000));
+
+      const summary = await handler(event, context());
+
+      expect(summary.outcome).toBe(outcome);
+      expect(summary.report?.blocked[0]).toMatchObject({
+        reason: 'pdb',
+        pdbs: [{ name: 'db', disruptionsAllowed: 0 }],
+      });
+      expect(action.result).toBe(result);
+      expect(
+        aws
+          .callsOf('autoscaling', 'CompleteLifecycleAction')
+          .filter((c) => c.params.LifecycleActionToken === action.token),
+      ).toHaveLength(1);
+      expect(await w.podsOn()).toHaveLength(policy === 'delete' ? 0 : 1);
+    });
+  });
+
+  it('ignores a test notification without calling AWS or the cluster', async () => {
+    const handler = await loadHandler(aws);
+    const calls = aws.calls.length;
+
+    const summary = await handler(
+      {
+        source: 'aws.autoscaling',
+        'detail-type': 'EC2 Instance-terminate Lifecycle Action',
+        detail: { Event: 'autoscaling:TEST_NOTIFICATION', AutoScalingGroupName: 'a' },
+      },
+      context(),
+    );
+
+    expect(summary).toEqual({ outcome: 'ignored', lifecycleResult: null });
+    expect(aws.calls.length).toBe(calls);
+  });
+
+  it('is harmless when the same event arrives twice in a row', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws);
+    const w = await readyWorld('h-dup-seq');
+    const action = lifecycleAction(aws, w);
+    const event = lifecycleEvent(action);
+
+    const first = await handler(event, context());
+    const second = await handler(event, context());
+
+    expect(first.outcome).toBe('drained');
+    expect(second.outcome).toBe('already-completed');
+    expect(second.report?.evicted).toEqual([]);
+    expect(action.result).toBe('CONTINUE');
+  });
+
+  it('is harmless when the same event is delivered twice at once', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws);
+    const w = await readyWorld('h-dup-par');
+    const health = w.sim.monitor(w.namespace, { app: 'web' });
+    const action = lifecycleAction(aws, w);
+    const event = lifecycleEvent(action);
+
+    const results = await Promise.all([handler(event, context()), handler(event, context())]);
+
+    expect(results.map((r) => r.outcome).sort()).toEqual(['already-completed', 'drained']);
+    expect(action.result).toBe('CONTINUE');
+    expect(health.minHealthy).toBeGreaterThanOrEqual(1);
+    // nothing but the node's original pods was ever terminated: no replacement was evicted
+    const terminated = [...w.sim.terminations.values()];
+    expect(terminated).toHaveLength(3);
+    expect(terminated.every((t) => t.node === w.node)).toBe(true);
+  });
+
+  it('reports already-completed when the action was completed before', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws);
+    world = await createScenario('h-done');
+    const action = lifecycleAction(aws, world);
+    action.result = 'CONTINUE';
+
+    const summary = await handler(lifecycleEvent(action), context());
+
+    expect(summary.outcome).toBe('already-completed');
+  });
+
+  it('waits out an API server that is down at the start and comes back within the deadline', async () => {
+    const [port = 0] = await freePorts(1);
+    registerCluster(aws, `https://127.0.0.1:${port}`);
+    const handler = await loadHandler(aws);
+    const w = await readyWorld('h-down');
+    const real = new URL(w.info.server);
+    const relay = new DelayedProxy(port, { host: real.hostname, port: Number(real.port) });
+    const action = lifecycleAction(aws, w);
+    setTimeout(() => void relay.open(), 2_000);
+
+    try {
+      const summary = await handler(lifecycleEvent(action), context());
+
+      expect(summary.outcome).toBe('drained');
+      expect(summary.report?.errors.join('\n')).toMatch(/unreachable/);
+      expect(action.result).toBe('CONTINUE');
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('re-signs its token once after a 401 and goes on', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws);
+    const w = await readyWorld('h-401');
+    const action = lifecycleAction(aws, w);
+    const before = ((await webhookControl('/reviews')) as unknown[]).length;
+    await webhookControl('/reject?count=1', 'POST');
+
+    const summary = await handler(lifecycleEvent(action), context());
+
+    expect(summary.outcome).toBe('drained');
+    expect(summary.report?.errors).toEqual([]);
+    const reviews = ((await webhookControl('/reviews')) as { authenticated: boolean }[]).slice(before);
+    expect(reviews[0]?.authenticated).toBe(false);
+    expect(reviews.slice(1).every((r) => r.authenticated)).toBe(true);
+  });
+
+  it('continues in a new invocation before its own time runs out, and the continuation finishes', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws);
+    const w = await stuckWorld('h-continue');
+    const action = lifecycleAction(aws, w);
+    const event = lifecycleEvent(action);
+    const invocations = aws.invocations.length;
+
+    const first = await handler(event, context(3_000));
+
+    expect(first.outcome).toBe('continued-in-new-invocation');
+    expect(first.lifecycleResult).toBeNull();
+    expect(action.result).toBeUndefined();
+    const handover = aws.invocations[invocations];
+    expect(aws.invocations).toHaveLength(invocations + 1);
+    expect(handover?.functionName).toBe(FUNCTION_ARN);
+    expect(aws.callsOf('lambda', 'Invoke').at(-1)?.params.type).toBe('Event');
+    const payload = handover?.payload as Record<string, unknown>;
+    expect(payload.detail).toEqual(event.detail);
+    expect(payload[CONTINUATION_KEY]).toEqual({ startedAt: Date.parse(event.time as string), attempt: 2 });
+
+    await w.objects.delete({
+      apiVersion: 'policy/v1beta1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'db', namespace: w.namespace },
+    });
+    const second = await handler(payload, context());
+
+    expect(second.outcome).toBe('drained');
+    expect(action.result).toBe('CONTINUE');
+  });
+});
