@@ -1,0 +1,128 @@
+import { Duration } from 'aws-cdk-lib';
+import type { NodeDrainerProps, OnDrainTimeout } from './node-drainer.js';
+
+export const DEPLOY_COMMAND =
+  'npx cdk deploy -c clusterName=<cluster> -c autoScalingGroupNames=<asg-a,asg-b>';
+
+/** A context value that cannot work; the message names the key and shows the value. */
+export class ContextError extends Error {
+  override name = 'ContextError';
+}
+
+/** Existing subnets (and optionally security groups) to run the function in, by id. */
+export interface NetworkSettings {
+  readonly vpcId: string;
+  readonly subnetIds: string[];
+  readonly securityGroupIds: string[];
+}
+
+export type DrainerSettings = Pick<
+  NodeDrainerProps,
+  | 'clusterName'
+  | 'autoScalingGroupNames'
+  | 'drainTimeout'
+  | 'heartbeatTimeout'
+  | 'heartbeatInterval'
+  | 'onDrainTimeout'
+  | 'dryRun'
+  | 'createAccessEntry'
+> & { readonly network?: NetworkSettings };
+
+type Lookup = (key: string) => unknown;
+
+/**
+ * Reads the `-c key=value` context of one deployment. Values from the command line are strings;
+ * values from cdk.json may also be booleans, numbers or arrays.
+ */
+export function settingsFromContext(get: Lookup): DrainerSettings {
+  const clusterName = text(get, 'clusterName');
+  if (clusterName === undefined) {
+    throw new ContextError(
+      `Missing context "clusterName" (the EKS cluster whose nodes to drain). Deploy with: ${DEPLOY_COMMAND}`,
+    );
+  }
+  // the EKS rule for cluster names; it also keeps the stack name valid
+  if (!/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/.test(clusterName)) {
+    throw new ContextError(
+      `Context "clusterName" must be an EKS cluster name, got ${JSON.stringify(clusterName)}`,
+    );
+  }
+  const autoScalingGroupNames = list(get, 'autoScalingGroupNames');
+  if (autoScalingGroupNames.length === 0) {
+    throw new ContextError(
+      `Missing context "autoScalingGroupNames" (comma-separated names of the cluster's node Auto Scaling Groups), ` +
+        `got ${JSON.stringify(get('autoScalingGroupNames') ?? null)}. Deploy with: ${DEPLOY_COMMAND}`,
+    );
+  }
+  const vpcId = text(get, 'vpcId');
+  const subnetIds = list(get, 'subnetIds');
+  if ((vpcId === undefined) !== (subnetIds.length === 0)) {
+    throw new ContextError(
+      `Contexts "vpcId" and "subnetIds" go together (the function's VPC placement), ` +
+        `got vpcId=${JSON.stringify(vpcId ?? null)} subnetIds=${JSON.stringify(subnetIds)}`,
+    );
+  }
+  return {
+    clusterName,
+    autoScalingGroupNames,
+    drainTimeout: seconds(get, 'drainTimeoutSeconds'),
+    heartbeatTimeout: seconds(get, 'heartbeatTimeoutSeconds'),
+    heartbeatInterval: seconds(get, 'heartbeatIntervalSeconds'),
+    onDrainTimeout: oneOf(get, 'onDrainTimeout', [
+      'delete',
+      'continue',
+      'abandon',
+    ] as const satisfies OnDrainTimeout[]),
+    dryRun: bool(get, 'dryRun'),
+    createAccessEntry: bool(get, 'createAccessEntry'),
+    ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
+  };
+}
+
+/** CloudFormation stack names allow letters, digits and hyphens only. */
+export function stackName(clusterName: string): string {
+  return `EksNodeDrainer-${clusterName.replace(/[^A-Za-z0-9-]/g, '-')}`;
+}
+
+function text(get: Lookup, key: string): string | undefined {
+  const value = get(key);
+  if (value === undefined || value === null) return undefined;
+  const trimmed = String(value).trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function list(get: Lookup, key: string): string[] {
+  const value = get(key);
+  const items = Array.isArray(value) ? value.map(String) : (text(get, key)?.split(',') ?? []);
+  return items.map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function seconds(get: Lookup, key: string): Duration | undefined {
+  const raw = text(get, key);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new ContextError(`Context "${key}" must be a whole number of seconds, got ${JSON.stringify(raw)}`);
+  }
+  return Duration.seconds(value);
+}
+
+function bool(get: Lookup, key: string): boolean | undefined {
+  const raw = text(get, key)?.toLowerCase();
+  if (raw === undefined) return undefined;
+  if (raw !== 'true' && raw !== 'false') {
+    throw new ContextError(`Context "${key}" must be true or false, got ${JSON.stringify(get(key))}`);
+  }
+  return raw === 'true';
+}
+
+function oneOf<T extends string>(get: Lookup, key: string, allowed: readonly T[]): T | undefined {
+  const raw = text(get, key)?.toLowerCase();
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ContextError(
+      `Context "${key}" must be one of ${allowed.join(', ')}, got ${JSON.stringify(get(key))}`,
+    );
+  }
+  return raw as T;
+}

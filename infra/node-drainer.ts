@@ -1,0 +1,441 @@
+import { fileURLToPath } from 'node:url';
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as eks from 'aws-cdk-lib/aws-eks';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export type OnDrainTimeout = 'delete' | 'continue' | 'abandon';
+export type LifecycleHookResult = 'CONTINUE' | 'ABANDON';
+
+/** The Kubernetes group the function's role maps to; `infra/k8s/rbac.yaml` binds it. */
+export const KUBERNETES_GROUP = 'eks-node-drainer';
+
+const fromRepoRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
+
+// Limits of EC2 Auto Scaling lifecycle hooks, and of the handler's HEARTBEAT_INTERVAL_SECONDS.
+const HOOK_HEARTBEAT_SECONDS = { min: 30, max: 7_200 };
+const HOOK_GLOBAL_TIMEOUT_FACTOR = 100;
+const HOOK_GLOBAL_TIMEOUT_MAX_SECONDS = 48 * 3_600;
+const MIN_DRAIN_SECONDS = 30;
+const HANDLER_HEARTBEAT_INTERVAL_SECONDS = { min: 10, max: 3_600 };
+
+// Past an hour, a lifecycle action that got no heartbeat has long since timed out; retrying is moot.
+const ASYNC_RETRIES = { retryAttempts: 2, maxEventAge: Duration.hours(1) };
+
+export interface NodeDrainerProps {
+  /** The EKS cluster whose nodes are drained. */
+  readonly clusterName: string;
+
+  /** The cluster's node Auto Scaling Groups; each gets the termination lifecycle hook. At least one. */
+  readonly autoScalingGroupNames: readonly string[];
+
+  /**
+   * Name of the termination lifecycle hook created on each Auto Scaling Group.
+   * @default 'eks-node-drainer'
+   */
+  readonly lifecycleHookName?: string;
+
+  /**
+   * How long a terminating instance waits without a heartbeat before the hook's `defaultResult`
+   * applies. Between 30 s and 7200 s.
+   * @default Duration.minutes(5)
+   */
+  readonly heartbeatTimeout?: Duration;
+
+  /**
+   * How often the drainer records a lifecycle heartbeat; must be shorter than `heartbeatTimeout`.
+   * @default Duration.minutes(1)
+   */
+  readonly heartbeatInterval?: Duration;
+
+  /**
+   * The whole drain, across invocations. At least 30 s, and at most what the hook allows:
+   * min(100 × `heartbeatTimeout`, 48 h).
+   * @default Duration.minutes(15)
+   */
+  readonly drainTimeout?: Duration;
+
+  /**
+   * What happens to pods still blocked at `drainTimeout`: `delete` them gracefully (bypassing PDBs,
+   * preStop still runs) then CONTINUE, `continue` leaving them, or `abandon` the termination.
+   * @default 'delete'
+   */
+  readonly onDrainTimeout?: OnDrainTimeout;
+
+  /**
+   * Result the Auto Scaling Group applies when the hook times out (the drainer stopped heartbeating).
+   * @default 'CONTINUE'
+   */
+  readonly defaultResult?: LifecycleHookResult;
+
+  /**
+   * Plan only: server-side dry-run evictions, no cordon, no lifecycle completion.
+   * @default false
+   */
+  readonly dryRun?: boolean;
+
+  /**
+   * Memory of the function in MB.
+   * @default 256
+   */
+  readonly memorySize?: number;
+
+  /**
+   * Executions reserved for the drainer: one per node draining at once (a continuation follows its
+   * predecessor, it does not run beside it). The account must keep 100 unreserved executions.
+   * @default 100
+   */
+  readonly reservedConcurrency?: number;
+
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Map the function's role to the Kubernetes group `eks-node-drainer` with an EKS access entry.
+   * Needs the cluster in `API` or `API_AND_CONFIG_MAP` authentication mode; otherwise set `false` and
+   * add the role to the `aws-auth` ConfigMap instead:
+   * ```yaml
+   * mapRoles: |
+   *   - rolearn: <the function's role ARN>
+   *     username: eks-node-drainer
+   *     groups:
+   *       - eks-node-drainer
+   * ```
+   * @default true
+   */
+  readonly createAccessEntry?: boolean;
+
+  /**
+   * VPC to run the function in, for a cluster whose API endpoint is private. The subnets then need
+   * a NAT gateway, or interface VPC endpoints for `eks`, `sts`, `autoscaling`, `ec2` and `lambda`
+   * (continuation), and the security groups must reach the cluster endpoint on 443.
+   * @default - not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Subnets of `vpc` for the function.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups of the function in `vpc`.
+   * @default - a new security group allowing all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/**
+ * Drains an EKS node before its Auto Scaling Group terminates the instance: a termination lifecycle
+ * hook on each group, an EventBridge rule for their lifecycle events, and the drainer function.
+ * The user applies the Kubernetes RBAC once: `kubectl apply -f infra/k8s/rbac.yaml`.
+ */
+export class NodeDrainer extends Construct {
+  readonly function: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+  /** Receives events that failed for good: invocations after their retries, and undeliverable events. */
+  readonly deadLetterQueue: sqs.Queue;
+  readonly rule: events.Rule;
+  readonly alarms: cloudwatch.Alarm[];
+
+  constructor(scope: Construct, id: string, props: NodeDrainerProps) {
+    super(scope, id);
+    const settings = validate(props);
+    const { clusterName, autoScalingGroupNames, lifecycleHookName } = settings;
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `eks-node-drainer for EKS cluster ${clusterName}`,
+    });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.function = this.createFunction(props, settings);
+    const continuationPolicy = this.grantPermissions(settings);
+
+    // EventBridge receives lifecycle actions by default: the hooks need no notification target.
+    this.rule = new events.Rule(this, 'LifecycleRule', {
+      description: `Termination lifecycle actions of EKS cluster ${clusterName}'s nodes`,
+      eventPattern: {
+        source: ['aws.autoscaling'],
+        detailType: ['EC2 Instance-terminate Lifecycle Action'],
+        detail: { AutoScalingGroupName: [...autoScalingGroupNames], LifecycleHookName: [lifecycleHookName] },
+      },
+      targets: [
+        new targets.LambdaFunction(this.function, {
+          ...ASYNC_RETRIES,
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      ],
+    });
+
+    // Hooks hold instances only while the whole drain path is in place: created after it, deleted before it.
+    const drainPath: Construct[] = [this.function, this.rule, continuationPolicy];
+    if (props.createAccessEntry ?? true) {
+      const accessEntry = new eks.CfnAccessEntry(this, 'AccessEntry', {
+        clusterName,
+        principalArn: this.role.roleArn,
+        type: 'STANDARD',
+        kubernetesGroups: [KUBERNETES_GROUP],
+      });
+      drainPath.push(accessEntry);
+    }
+
+    for (const autoScalingGroupName of autoScalingGroupNames) {
+      const hook = new autoscaling.CfnLifecycleHook(
+        this,
+        `LifecycleHook-${autoScalingGroupName.replaceAll('/', '-')}`,
+        {
+          autoScalingGroupName,
+          lifecycleHookName,
+          lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+          heartbeatTimeout: settings.heartbeatTimeout.toSeconds(),
+          defaultResult: props.defaultResult ?? 'CONTINUE',
+        },
+      );
+      hook.node.addDependency(...drainPath);
+    }
+
+    this.alarms = this.createAlarms();
+    this.acknowledgeNagFindings(settings, props.vpc !== undefined);
+  }
+
+  private createFunction(props: NodeDrainerProps, settings: Settings): nodejs.NodejsFunction {
+    if (props.vpc) {
+      // ENI management; none of its actions supports resource-level permissions
+      this.role.addManagedPolicy(
+        iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
+      );
+    }
+    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    // instead of the managed basic execution policy, which may write to every log group
+    logGroup.grantWrite(this.role);
+
+    return new nodejs.NodejsFunction(this, 'Function', {
+      description: `Drains EKS cluster ${settings.clusterName}'s nodes before their instances terminate`,
+      entry: fromRepoRoot('lambda/handler.ts'),
+      handler: 'handler',
+      projectRoot: fromRepoRoot(''),
+      depsLockFilePath: fromRepoRoot('package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      // a longer drain continues in a fresh invocation before this runs out
+      timeout: Duration.minutes(15),
+      // 256 MB is a placeholder: revisit after the memory benchmark (bench/) measures the drainer's peak RSS
+      memorySize: props.memorySize ?? 256,
+      // Mass scale-in (an instance refresh, a big scale-down) starts one drain per node at once. Reserving
+      // keeps other functions from throttling the drainer: a throttled event waits in Lambda's queue
+      // while the hook's heartbeat timeout runs out, and the node dies undrained. The cap also bounds
+      // the load on the apiserver (each drain keeps at most 32 evictions in flight).
+      reservedConcurrentExecutions: props.reservedConcurrency ?? 100,
+      role: this.role,
+      logGroup,
+      environment: {
+        CLUSTER_NAME: settings.clusterName,
+        DRAIN_TIMEOUT_SECONDS: String(settings.drainTimeout.toSeconds()),
+        ON_DRAIN_TIMEOUT: props.onDrainTimeout ?? 'delete',
+        DRY_RUN: String(props.dryRun ?? false),
+        HEARTBEAT_INTERVAL_SECONDS: String(settings.heartbeatInterval.toSeconds()),
+        LOG_LEVEL: 'info',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        // stack traces need the mappings only; the sources would just weigh on the bundle
+        sourcesContent: false,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies call require(), which an ESM bundle does not have
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        forceDockerBundling: false,
+      },
+      ...ASYNC_RETRIES,
+      onFailure: new SqsDestination(this.deadLetterQueue),
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+    });
+  }
+
+  private grantPermissions({ clusterName, autoScalingGroupNames }: Settings): iam.Policy {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+        resources: autoScalingGroupNames.map((name) => autoScalingGroupArn(name)),
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['eks:DescribeCluster'],
+        resources: [
+          Stack.of(this).formatArn({ service: 'eks', resource: 'cluster', resourceName: clusterName }),
+        ],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        // DescribeInstances supports no resource-level permissions: '*' is the only valid resource
+        actions: ['ec2:DescribeInstances'],
+        resources: ['*'],
+      }),
+    );
+    // A policy of its own: the function depends on its role's default policy, so a statement naming
+    // the function there would be a dependency cycle.
+    return new iam.Policy(this, 'ContinuationPolicy', {
+      roles: [this.role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [this.function.functionArn],
+        }),
+      ],
+    });
+  }
+
+  private createAlarms(): cloudwatch.Alarm[] {
+    const whenAboveZero = {
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    };
+    return [
+      new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+        alarmDescription: 'A node drain failed for good: its event is in the dead-letter queue',
+        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
+        ...whenAboveZero,
+      }),
+      new cloudwatch.Alarm(this, 'ErrorAlarm', {
+        alarmDescription: 'A node drain invocation failed (Lambda retries it, then dead-letters it)',
+        metric: this.function.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
+        ...whenAboveZero,
+      }),
+    ];
+  }
+
+  private acknowledgeNagFindings({ autoScalingGroupNames }: Settings, inVpc: boolean): void {
+    const policy = this.role.node.findChild('DefaultPolicy');
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ec2:DescribeInstances supports no resource-level permissions; it is the only action on "*".',
+    });
+    for (const name of autoScalingGroupNames) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${autoScalingGroupArn(name, NAG_PSEUDO_PARAMETERS)}]`,
+        reason: `The ARN of Auto Scaling Group ${name} embeds a UUID unknown before deployment; the statement is pinned to the group by name.`,
+      });
+    }
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is the dead-letter queue (Lambda on-failure destination and EventBridge target DLQ).',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is the runtime the project targets and tests (ARCHITECTURE.md); moving on is a deliberate change.',
+    });
+    if (inVpc) {
+      Validations.of(this.role).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: 'Lambda needs ENI permissions in a VPC; the AWS-managed policy grants exactly those.',
+      });
+    }
+  }
+}
+
+interface Settings {
+  readonly clusterName: string;
+  readonly autoScalingGroupNames: readonly string[];
+  readonly lifecycleHookName: string;
+  readonly heartbeatTimeout: Duration;
+  readonly heartbeatInterval: Duration;
+  readonly drainTimeout: Duration;
+}
+
+/** Applies the defaults and rejects combinations that cannot work, showing the bad value. */
+function validate(props: NodeDrainerProps): Settings {
+  const settings: Settings = {
+    clusterName: props.clusterName,
+    autoScalingGroupNames: props.autoScalingGroupNames,
+    lifecycleHookName: props.lifecycleHookName ?? 'eks-node-drainer',
+    heartbeatTimeout: props.heartbeatTimeout ?? Duration.minutes(5),
+    heartbeatInterval: props.heartbeatInterval ?? Duration.minutes(1),
+    drainTimeout: props.drainTimeout ?? Duration.minutes(15),
+  };
+  const names = settings.autoScalingGroupNames;
+  if (names.length === 0) {
+    throw new Error(
+      `autoScalingGroupNames must name at least one Auto Scaling Group, got ${JSON.stringify(names)}`,
+    );
+  }
+  if (new Set(names).size !== names.length) {
+    throw new Error(`autoScalingGroupNames must not repeat a name, got ${JSON.stringify(names)}`);
+  }
+  const heartbeatTimeout = settings.heartbeatTimeout.toSeconds();
+  const heartbeatInterval = settings.heartbeatInterval.toSeconds();
+  const drainTimeout = settings.drainTimeout.toSeconds();
+  inRange('heartbeatTimeout', heartbeatTimeout, HOOK_HEARTBEAT_SECONDS, 'the lifecycle hook');
+  inRange('heartbeatInterval', heartbeatInterval, HANDLER_HEARTBEAT_INTERVAL_SECONDS, 'the handler');
+  if (heartbeatInterval >= heartbeatTimeout) {
+    throw new Error(
+      `heartbeatInterval must be shorter than heartbeatTimeout, or the hook times out between two heartbeats; ` +
+        `got heartbeatInterval ${heartbeatInterval} s, heartbeatTimeout ${heartbeatTimeout} s`,
+    );
+  }
+  if (drainTimeout < MIN_DRAIN_SECONDS) {
+    throw new Error(`drainTimeout must be at least ${MIN_DRAIN_SECONDS} s, got ${drainTimeout} s`);
+  }
+  const hookLimit = Math.min(HOOK_GLOBAL_TIMEOUT_FACTOR * heartbeatTimeout, HOOK_GLOBAL_TIMEOUT_MAX_SECONDS);
+  if (drainTimeout > hookLimit) {
+    throw new Error(
+      `drainTimeout must be at most ${hookLimit} s, the longest a lifecycle action lasts ` +
+        `(min(100 × heartbeatTimeout ${heartbeatTimeout} s, 48 h)); got ${drainTimeout} s`,
+    );
+  }
+  return settings;
+}
+
+function inRange(name: string, value: number, range: { min: number; max: number }, owner: string): void {
+  if (value < range.min || value > range.max) {
+    throw new Error(
+      `${name} must be between ${range.min} and ${range.max} s (the range of ${owner}), got ${value} s`,
+    );
+  }
+}
+
+const PSEUDO_PARAMETERS = { partition: Aws.PARTITION, region: Aws.REGION, account: Aws.ACCOUNT_ID };
+/** How cdk-nag spells pseudo parameters in the id of a finding. */
+const NAG_PSEUDO_PARAMETERS = {
+  partition: '<AWS::Partition>',
+  region: '<AWS::Region>',
+  account: '<AWS::AccountId>',
+};
+
+/** The group's UUID is unknown before deployment: the name pins the ARN. */
+function autoScalingGroupArn(name: string, { partition, region, account } = PSEUDO_PARAMETERS): string {
+  return `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}`;
+}

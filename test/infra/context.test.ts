@@ -1,0 +1,136 @@
+import { Duration } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { settingsFromContext, stackName } from '../../infra/context.js';
+
+const parse = (context: Record<string, unknown>) => () => settingsFromContext((key) => context[key]);
+const REQUIRED = { clusterName: 'demo', autoScalingGroupNames: 'asg-a,asg-b' };
+
+describe('settingsFromContext', () => {
+  it('reads the cluster and its Auto Scaling Groups, trimming whitespace and empty items', () => {
+    const settings = parse({ clusterName: ' demo ', autoScalingGroupNames: ' asg-a , asg-b ,, ' })();
+
+    expect(settings.clusterName).toBe('demo');
+    expect(settings.autoScalingGroupNames).toEqual(['asg-a', 'asg-b']);
+  });
+
+  it('leaves every optional setting to the construct defaults when absent', () => {
+    const settings = parse(REQUIRED)();
+
+    expect(settings).toEqual({
+      clusterName: 'demo',
+      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      drainTimeout: undefined,
+      heartbeatTimeout: undefined,
+      heartbeatInterval: undefined,
+      onDrainTimeout: undefined,
+      dryRun: undefined,
+      createAccessEntry: undefined,
+    });
+  });
+
+  it('accepts a list of Auto Scaling Groups from cdk.json', () => {
+    const settings = parse({ clusterName: 'demo', autoScalingGroupNames: ['asg-a', ' asg-b'] })();
+
+    expect(settings.autoScalingGroupNames).toEqual(['asg-a', 'asg-b']);
+  });
+
+  it('fails naming the key and showing the deploy command when clusterName is missing', () => {
+    expect(parse({ autoScalingGroupNames: 'asg-a' })).toThrow(
+      'Missing context "clusterName" (the EKS cluster whose nodes to drain). ' +
+        'Deploy with: npx cdk deploy -c clusterName=<cluster> -c autoScalingGroupNames=<asg-a,asg-b>',
+    );
+  });
+
+  it('treats a blank clusterName as missing', () => {
+    expect(parse({ clusterName: '  ', autoScalingGroupNames: 'asg-a' })).toThrow(
+      'Missing context "clusterName"',
+    );
+  });
+
+  it('fails showing the value when clusterName is not an EKS cluster name', () => {
+    expect(parse({ clusterName: 'demo/prod', autoScalingGroupNames: 'asg-a' })).toThrow(
+      'Context "clusterName" must be an EKS cluster name, got "demo/prod"',
+    );
+  });
+
+  it('fails naming the key when autoScalingGroupNames is missing', () => {
+    expect(parse({ clusterName: 'demo' })).toThrow(
+      /^Missing context "autoScalingGroupNames" .* got null\. Deploy with/,
+    );
+  });
+
+  it('fails showing the value when autoScalingGroupNames holds only separators and blanks', () => {
+    expect(parse({ clusterName: 'demo', autoScalingGroupNames: ' , ' })).toThrow(
+      /^Missing context "autoScalingGroupNames" .* got " , "\. Deploy with/,
+    );
+  });
+
+  it('reads durations in whole seconds', () => {
+    const settings = parse({
+      ...REQUIRED,
+      drainTimeoutSeconds: '1800',
+      heartbeatTimeoutSeconds: 600,
+      heartbeatIntervalSeconds: ' 90 ',
+    })();
+
+    expect(settings.drainTimeout?.toSeconds()).toBe(1800);
+    expect(settings.heartbeatTimeout).toEqual(Duration.seconds(600));
+    expect(settings.heartbeatInterval?.toSeconds()).toBe(90);
+  });
+
+  it('fails showing the value when a duration is not a whole number of seconds', () => {
+    expect(parse({ ...REQUIRED, drainTimeoutSeconds: '15m' })).toThrow(
+      'Context "drainTimeoutSeconds" must be a whole number of seconds, got "15m"',
+    );
+  });
+
+  it('reads the deadline policy, dry run and access entry switches', () => {
+    const settings = parse({
+      ...REQUIRED,
+      onDrainTimeout: 'Abandon',
+      dryRun: 'true',
+      createAccessEntry: false,
+    })();
+
+    expect(settings).toMatchObject({ onDrainTimeout: 'abandon', dryRun: true, createAccessEntry: false });
+  });
+
+  it('fails showing the value of an unknown deadline policy', () => {
+    expect(parse({ ...REQUIRED, onDrainTimeout: 'kill' })).toThrow(
+      'Context "onDrainTimeout" must be one of delete, continue, abandon, got "kill"',
+    );
+  });
+
+  it('fails showing the value of a switch that is not true or false', () => {
+    expect(parse({ ...REQUIRED, dryRun: 'yes' })).toThrow(
+      'Context "dryRun" must be true or false, got "yes"',
+    );
+  });
+
+  it('reads the VPC placement', () => {
+    const settings = parse({
+      ...REQUIRED,
+      vpcId: 'vpc-1',
+      subnetIds: 'subnet-1, subnet-2',
+      securityGroupIds: 'sg-1',
+    })();
+
+    expect(settings.network).toEqual({
+      vpcId: 'vpc-1',
+      subnetIds: ['subnet-1', 'subnet-2'],
+      securityGroupIds: ['sg-1'],
+    });
+  });
+
+  it('fails when subnets are given without their VPC', () => {
+    expect(parse({ ...REQUIRED, subnetIds: 'subnet-1' })).toThrow(
+      'Contexts "vpcId" and "subnetIds" go together (the function\'s VPC placement), got vpcId=null subnetIds=["subnet-1"]',
+    );
+  });
+});
+
+describe('stackName', () => {
+  it('names the stack after the cluster, replacing characters a stack name cannot hold', () => {
+    expect(stackName('prod_eu-1')).toBe('EksNodeDrainer-prod-eu-1');
+  });
+});

@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './support.js';
+
+const run = promisify(execFile);
+
+/** No credentials from the environment or from ~/.aws: what a fresh clone on a fresh machine has. */
+const OFFLINE_ENV = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_'))),
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+  AWS_CONFIG_FILE: '/nonexistent',
+};
+
+describe('cdk synth (the real CLI, offline)', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'eks-node-drainer-synth-'));
+  let bundle: string;
+  let sourceMap: { sources: string[]; mappings: string };
+
+  beforeAll(async () => {
+    await run(
+      'npx',
+      [
+        'cdk',
+        'synth',
+        '-c',
+        'clusterName=demo',
+        '-c',
+        'autoScalingGroupNames=asg-a,asg-b',
+        '--output',
+        outdir,
+        '--quiet',
+      ],
+      { cwd: REPO_ROOT, env: OFFLINE_ENV },
+    );
+    const template = JSON.parse(readFileSync(join(outdir, 'EksNodeDrainer-demo.template.json'), 'utf8'));
+    const fn = Object.values<{ Type: string; Properties: { Code: { S3Key: string } } }>(
+      template.Resources,
+    ).find((resource) => resource.Type === 'AWS::Lambda::Function');
+    const assetDir = join(outdir, `asset.${fn?.Properties.Code.S3Key.replace(/\.zip$/, '')}`);
+    bundle = readFileSync(join(assetDir, 'index.mjs'), 'utf8');
+    sourceMap = JSON.parse(readFileSync(join(assetDir, 'index.mjs.map'), 'utf8'));
+  }, 120_000);
+
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('writes the stack template, cdk-nag having passed', () => {
+    expect(existsSync(join(outdir, 'EksNodeDrainer-demo.template.json'))).toBe(true);
+  });
+
+  it("bundles the handler as an ES module exporting 'handler', with require() for CommonJS dependencies", () => {
+    expect(
+      bundle.startsWith(
+        "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      ),
+    ).toBe(true);
+    expect(bundle).toMatch(/export\s*\{[^}]*\bas handler\s*\}/);
+    expect(bundle).not.toMatch(/^module\.exports\s*=/m);
+  });
+
+  it('minifies the bundle', () => {
+    const lines = bundle.split('\n').length;
+
+    expect(lines).toBeLessThan(200);
+    expect(bundle.length / lines).toBeGreaterThan(1_000);
+  });
+
+  it('ships a source map back to lambda/handler.ts', () => {
+    expect(bundle).toMatch(/\/\/# sourceMappingURL=index\.mjs\.map\s*$/);
+    expect(sourceMap.sources.some((source) => source.endsWith('lambda/handler.ts'))).toBe(true);
+    expect(sourceMap.mappings.length).toBeGreaterThan(0);
+  });
+
+  it('leaves the AWS SDK to the runtime', () => {
+    expect(bundle).toMatch(/from\s*"@aws-sdk\/client-auto-scaling"/);
+  });
+});
+
+describe('the CDK app', () => {
+  it('fails with the missing key and the deploy command when clusterName is missing', async () => {
+    const result = run('npx', ['tsx', 'infra/app.ts'], { cwd: REPO_ROOT, env: OFFLINE_ENV });
+
+    await expect(result).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining(
+        'Missing context "clusterName" (the EKS cluster whose nodes to drain). ' +
+          'Deploy with: npx cdk deploy -c clusterName=<cluster> -c autoScalingGroupNames=<asg-a,asg-b>',
+      ),
+    });
+  }, 60_000);
+});
