@@ -65,7 +65,7 @@ export async function runLifecycleAction(
   ports: LifecycleRunPorts,
   deps: { readonly clock: Clock; readonly log: Logger },
 ): Promise<LifecycleRunReport> {
-  const { clock, log } = deps;
+  const { log } = deps;
   const stopHeartbeat = settings.dryRun ? () => {} : startHeartbeat(ports.lifecycle, settings, log);
   let drain: DrainReport;
   try {

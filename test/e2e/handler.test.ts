@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CONTINUATION_KEY } from '../../lambda/event.js';
+import { CONTINUATION_KEY, parseEvent } from '../../lambda/event.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
 import { freePorts } from '../../scripts/harness/cluster.js';
 import type { Workload } from '../../scripts/harness/workload.js';
+import { mutatedEvent, seededRandom, validEvent, withDetail } from '../support/events.js';
 import {
   captureLogs,
   context,
@@ -155,6 +156,43 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     );
 
     expect(summary).toEqual({ outcome: 'ignored', lifecycleResult: null });
+    expect(aws.calls.length).toBe(calls);
+  });
+
+  it('answers each malformed event with invalid-event and no AWS or cluster call', async () => {
+    const handler = await loadHandler(aws);
+    const calls = aws.calls.length;
+    const broken = [
+      null,
+      'not json',
+      { ...validEvent(), source: 'aws.ec2' },
+      { ...validEvent(), detail: 'x' },
+      withDetail({ LifecycleActionToken: undefined }),
+      withDetail({ EC2InstanceId: 'i-nothex' }),
+      withDetail({ AutoScalingGroupName: 12 }),
+      withDetail({ LifecycleHookName: '' }),
+      { ...validEvent(), time: 'soon' },
+    ];
+
+    const outcomes = await Promise.all(broken.map((event) => handler(event, context())));
+
+    expect(outcomes.map((o) => o.outcome)).toEqual(broken.map(() => 'invalid-event'));
+    expect(aws.calls.length).toBe(calls);
+  });
+
+  it('never throws and calls nothing for randomized mutations the schema refuses', async () => {
+    const handler = await loadHandler(aws);
+    const random = seededRandom(7);
+    const calls = aws.calls.length;
+    let refused = 0;
+    for (let i = 0; i < 200; i++) {
+      const { event } = mutatedEvent(random);
+      if (parseEvent(event).kind === 'action') continue; // still a valid action: not this test's business
+      const summary = await handler(event, context());
+      expect(['invalid-event', 'ignored']).toContain(summary.outcome);
+      refused++;
+    }
+    expect(refused).toBeGreaterThan(100);
     expect(aws.calls.length).toBe(calls);
   });
 

@@ -5,6 +5,9 @@ import { inject, vi } from 'vitest';
 import type { InvocationContext, InvocationSummary } from '../../../lambda/handler.js';
 import type { LifecycleActionState, LocalAwsEndpoint } from '../../../scripts/harness/aws-endpoint.js';
 import type { Workload } from '../../../scripts/harness/workload.js';
+
+export { lifecycleEvent } from '../../support/events.js';
+
 import { E2E_CLUSTER_NAME } from '../global-setup.js';
 
 export const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:eks-node-drainer';
@@ -49,32 +52,6 @@ export function lifecycleAction(
     hookName: 'eks-node-drainer',
     instanceId: world.instanceId,
   });
-}
-
-/** The event EventBridge delivers for a termination lifecycle action. */
-export function lifecycleEvent(action: LifecycleActionState, time = new Date()): Record<string, unknown> {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'EC2 Instance-terminate Lifecycle Action',
-    source: 'aws.autoscaling',
-    account: '000000000000',
-    time: time.toISOString(),
-    region: 'us-east-1',
-    resources: [
-      `arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:x:autoScalingGroupName/${action.autoScalingGroupName}`,
-    ],
-    detail: {
-      LifecycleActionToken: action.token,
-      AutoScalingGroupName: action.autoScalingGroupName,
-      LifecycleHookName: action.hookName,
-      EC2InstanceId: action.instanceId,
-      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-      NotificationMetadata: 'eks-node-drainer e2e',
-      Origin: 'AutoScalingGroup',
-      Destination: 'EC2',
-    },
-  };
 }
 
 /** The JSON lines the handler writes to stdout while `fn` runs. */

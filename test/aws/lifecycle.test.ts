@@ -1,0 +1,126 @@
+import {
+  AutoScalingClient,
+  AutoScalingServiceException,
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AutoScalingLifecycle } from '../../lambda/aws/lifecycle.js';
+import { runLifecycleAction } from '../../lambda/drain/lifecycle.js';
+import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
+import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
+
+const asg = mockClient(AutoScalingClient);
+afterEach(() => asg.reset());
+
+const action = {
+  token: 'tok-1',
+  autoScalingGroupName: 'web-asg',
+  hookName: 'hook',
+  instanceId: 'i-0123456789abcdef0',
+};
+
+function awsError(name: string, message: string, status = 400): AutoScalingServiceException {
+  return new AutoScalingServiceException({
+    name,
+    message,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+  });
+}
+
+function run(clock: VirtualClock, logs: LogEntry[]) {
+  return runLifecycleAction(
+    {
+      instanceId: action.instanceId,
+      startedAt: clock.t,
+      attempt: 1,
+      pauseAt: clock.t + 600_000,
+      drainTimeoutSeconds: 300,
+      onDrainTimeout: 'delete',
+      dryRun: false,
+      heartbeatIntervalSeconds: 60,
+      maxConcurrentEvictions: 8,
+    },
+    {
+      cluster: new FakeCluster(clock, [pod('a')]),
+      lifecycle: new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),
+      instances: { privateDnsName: async () => 'node-a' },
+      continuation: { continueLater: async () => {} },
+    },
+    { clock, log: memoryLogger(logs) },
+  );
+}
+
+describe('AutoScalingLifecycle', () => {
+  it('completes with the event token, group, hook and instance', async () => {
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    const lifecycle = new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action);
+
+    expect(await lifecycle.complete('ABANDON')).toBe('completed');
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)[0]?.args[0].input).toEqual({
+      AutoScalingGroupName: 'web-asg',
+      LifecycleHookName: 'hook',
+      LifecycleActionToken: 'tok-1',
+      InstanceId: 'i-0123456789abcdef0',
+      LifecycleActionResult: 'ABANDON',
+    });
+  });
+
+  it('reports already-completed for "No active Lifecycle Action found"', async () => {
+    asg
+      .on(CompleteLifecycleActionCommand)
+      .rejects(awsError('ValidationError', 'No active Lifecycle Action found with token tok-1'));
+    const lifecycle = new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action);
+
+    expect(await lifecycle.complete('CONTINUE')).toBe('already-completed');
+  });
+
+  it('fails on any other validation error', async () => {
+    asg.on(CompleteLifecycleActionCommand).rejects(awsError('ValidationError', 'Invalid hook name'));
+    const lifecycle = new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action);
+
+    await expect(lifecycle.complete('CONTINUE')).rejects.toThrow('Invalid hook name');
+  });
+});
+
+describe('runLifecycleAction with a throttled AutoScaling API', () => {
+  it('keeps draining when heartbeats are throttled', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+    asg.on(CompleteLifecycleActionCommand).resolves({});
+    const logs: LogEntry[] = [];
+
+    const report = await run(new VirtualClock(), logs);
+
+    expect(report.outcome).toBe('drained');
+    expect(report.lifecycleResult).toBe('CONTINUE');
+    expect(
+      logs.some((l) => l.message === 'heartbeat failed' && String(l.data?.error).includes('Rate exceeded')),
+    ).toBe(true);
+  });
+
+  it('retries a throttled completion until it goes through', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    asg
+      .on(CompleteLifecycleActionCommand)
+      .rejectsOnce(awsError('Throttling', 'Rate exceeded'))
+      .rejectsOnce(awsError('ServiceUnavailable', 'try later', 503))
+      .resolves({});
+    const logs: LogEntry[] = [];
+
+    const report = await run(new VirtualClock(), logs);
+
+    expect(report.outcome).toBe('drained');
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(3);
+    expect(logs.filter((l) => l.message === 'complete lifecycle action failed; retrying')).toHaveLength(2);
+  });
+
+  it('fails after five throttled completions, so the invocation is retried', async () => {
+    asg.on(RecordLifecycleActionHeartbeatCommand).resolves({});
+    asg.on(CompleteLifecycleActionCommand).rejects(awsError('Throttling', 'Rate exceeded'));
+
+    await expect(run(new VirtualClock(), [])).rejects.toThrow('Rate exceeded');
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(5);
+  });
+});
