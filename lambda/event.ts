@@ -1,11 +1,15 @@
-/** EventBridge lifecycle events (and our own continuation payloads) → a LifecycleAction, or why not. */
+/**
+ * EventBridge lifecycle events → a LifecycleAction, or why not. The drainer's own key in the event
+ * (`eksNodeDrainer`) carries a continuation (drain start, attempt) and a manual dry-run request.
+ */
 
 export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
 export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
 const TEST_NOTIFICATION = 'autoscaling:TEST_NOTIFICATION';
 
 export interface LifecycleAction {
-  readonly token: string;
+  /** Absent in a hand-made event: the action is then addressed by instance id alone. */
+  readonly token?: string;
   readonly autoScalingGroupName: string;
   readonly hookName: string;
   readonly instanceId: string;
@@ -19,10 +23,16 @@ export interface Continuation {
   readonly attempt: number;
 }
 
-export const CONTINUATION_KEY = 'eksNodeDrainer';
+export const DRAINER_KEY = 'eksNodeDrainer';
+
+/** What the drainer's key may carry. A dry-run request can only make an invocation safer. */
+export interface DrainerOptions {
+  readonly continuation?: Continuation;
+  readonly dryRun?: true;
+}
 
 export type ParsedEvent =
-  | { readonly kind: 'action'; readonly action: LifecycleAction; readonly continuation?: Continuation }
+  | ({ readonly kind: 'action'; readonly action: LifecycleAction } & DrainerOptions)
   | { readonly kind: 'ignored'; readonly reason: string }
   | { readonly kind: 'invalid'; readonly field: string; readonly problem: string };
 
@@ -58,28 +68,38 @@ function parse(event: unknown): ParsedEvent {
   const transition = text(detail, 'LifecycleTransition', /^autoscaling:[A-Z0-9_]+$/);
   if (transition !== TERMINATING) return { kind: 'ignored', reason: `transition ${transition}` };
 
+  const token =
+    detail.LifecycleActionToken === undefined
+      ? undefined
+      : text(detail, 'LifecycleActionToken', /^[A-Za-z0-9-]{1,64}$/);
   const action: LifecycleAction = {
-    token: text(detail, 'LifecycleActionToken', /^[A-Za-z0-9-]{1,64}$/),
+    ...(token ? { token } : {}),
     autoScalingGroupName: text(detail, 'AutoScalingGroupName', /^[^\s:]{1,255}$/u),
     hookName: text(detail, 'LifecycleHookName', /^[A-Za-z0-9\-_/.]{1,255}$/),
     instanceId: text(detail, 'EC2InstanceId', /^i-[0-9a-f]{8,17}$/),
     ...optionalTime(root.time),
   };
-  const continuation =
-    root[CONTINUATION_KEY] === undefined ? undefined : parseContinuation(root[CONTINUATION_KEY]);
-  return { kind: 'action', action, ...(continuation ? { continuation } : {}) };
+  return {
+    kind: 'action',
+    action,
+    ...(root[DRAINER_KEY] === undefined ? {} : drainerOptions(root[DRAINER_KEY])),
+  };
 }
 
-function parseContinuation(value: unknown): Continuation {
-  const c = object(value, CONTINUATION_KEY);
-  const { startedAt, attempt } = c;
+function drainerOptions(value: unknown): DrainerOptions {
+  const { startedAt, attempt, dryRun } = object(value, DRAINER_KEY);
+  if (dryRun !== undefined && dryRun !== true) {
+    throw new Invalid(`${DRAINER_KEY}.dryRun`, `expected true or nothing, got ${show(dryRun)}`);
+  }
+  const options: DrainerOptions = dryRun ? { dryRun: true } : {};
+  if (startedAt === undefined && attempt === undefined) return options;
   if (typeof startedAt !== 'number' || !Number.isFinite(startedAt) || startedAt <= 0) {
-    throw new Invalid(`${CONTINUATION_KEY}.startedAt`, `expected epoch milliseconds, got ${show(startedAt)}`);
+    throw new Invalid(`${DRAINER_KEY}.startedAt`, `expected epoch milliseconds, got ${show(startedAt)}`);
   }
   if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
-    throw new Invalid(`${CONTINUATION_KEY}.attempt`, `expected a whole number ≥ 1, got ${show(attempt)}`);
+    throw new Invalid(`${DRAINER_KEY}.attempt`, `expected a whole number ≥ 1, got ${show(attempt)}`);
   }
-  return { startedAt, attempt };
+  return { ...options, continuation: { startedAt, attempt } };
 }
 
 function optionalTime(value: unknown): { time?: number } {

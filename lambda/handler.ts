@@ -84,6 +84,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
   }
 
   const { action, continuation } = parsed;
+  const dryRun = config.dryRun || parsed.dryRun === true;
   log.appendKeys({
     instanceId: action.instanceId,
     asgName: action.autoScalingGroupName,
@@ -99,7 +100,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
         pauseAt: began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4),
         drainTimeoutSeconds: config.drainTimeoutSeconds,
         onDrainTimeout: config.onDrainTimeout,
-        dryRun: config.dryRun,
+        dryRun,
         heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
         maxConcurrentEvictions: config.maxConcurrentEvictions,
       },

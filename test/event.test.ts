@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONTINUATION_KEY, parseEvent } from '../lambda/event.js';
+import { DRAINER_KEY, parseEvent } from '../lambda/event.js';
 import { mutatedEvent, seededRandom, validEvent, withDetail } from './support/events.js';
 
 describe('parseEvent', () => {
@@ -16,10 +16,26 @@ describe('parseEvent', () => {
     });
   });
 
+  it('accepts a hand-made event without a token (the action is then addressed by instance id)', () => {
+    const parsed = parseEvent(withDetail({ LifecycleActionToken: undefined }));
+    expect(parsed.kind === 'action' && parsed.action).not.toHaveProperty('token');
+  });
+
+  it('reads a manual dry-run request, and refuses to read one that would turn dry run off', () => {
+    expect(parseEvent({ ...validEvent(), [DRAINER_KEY]: { dryRun: true } })).toMatchObject({
+      kind: 'action',
+      dryRun: true,
+    });
+    expect(parseEvent({ ...validEvent(), [DRAINER_KEY]: { dryRun: false } })).toMatchObject({
+      kind: 'invalid',
+      field: `${DRAINER_KEY}.dryRun`,
+    });
+  });
+
   it('reads the continuation the drainer adds', () => {
     const parsed = parseEvent({
       ...validEvent(),
-      [CONTINUATION_KEY]: { startedAt: 1_700_000_000_000, attempt: 3 },
+      [DRAINER_KEY]: { startedAt: 1_700_000_000_000, attempt: 3 },
     });
     expect(parsed).toMatchObject({
       kind: 'action',
@@ -59,7 +75,6 @@ describe('parseEvent', () => {
     ['another source', { ...validEvent(), source: 'aws.ec2' }, 'source'],
     ['no detail', { ...validEvent(), detail: undefined }, 'detail'],
     ['no detail-type', { ...validEvent(), 'detail-type': undefined }, 'detail-type'],
-    ['no token', withDetail({ LifecycleActionToken: undefined }), 'detail.LifecycleActionToken'],
     ['a token with spaces', withDetail({ LifecycleActionToken: 'a b' }), 'detail.LifecycleActionToken'],
     ['no ASG', withDetail({ AutoScalingGroupName: '' }), 'detail.AutoScalingGroupName'],
     ['a numeric hook name', withDetail({ LifecycleHookName: 7 }), 'detail.LifecycleHookName'],
@@ -73,13 +88,13 @@ describe('parseEvent', () => {
     ['a bad time', { ...validEvent(), time: 'yesterday' }, 'time'],
     [
       'a bad continuation start',
-      { ...validEvent(), [CONTINUATION_KEY]: { startedAt: 'then', attempt: 1 } },
-      `${CONTINUATION_KEY}.startedAt`,
+      { ...validEvent(), [DRAINER_KEY]: { startedAt: 'then', attempt: 1 } },
+      `${DRAINER_KEY}.startedAt`,
     ],
     [
       'a bad continuation attempt',
-      { ...validEvent(), [CONTINUATION_KEY]: { startedAt: 1, attempt: 0 } },
-      `${CONTINUATION_KEY}.attempt`,
+      { ...validEvent(), [DRAINER_KEY]: { startedAt: 1, attempt: 0 } },
+      `${DRAINER_KEY}.attempt`,
     ],
   ])('rejects %s, naming the field', (_, event, field) => {
     const parsed = parseEvent(event);
@@ -89,16 +104,23 @@ describe('parseEvent', () => {
 });
 
 describe('parseEvent on randomized mutations of a valid event', () => {
-  it('never throws, and rejects or ignores every mutation of a field it relies on', () => {
+  it('never throws, and accepts a mutation only when what it relies on is unchanged', () => {
     const random = seededRandom(20261121);
     const relied =
-      /^(source|detail-type|detail|detail\.(LifecycleActionToken|AutoScalingGroupName|LifecycleHookName|EC2InstanceId|LifecycleTransition))$/;
+      /^(source|detail-type|detail|detail\.(AutoScalingGroupName|LifecycleHookName|EC2InstanceId|LifecycleTransition))$/;
     let rejected = 0;
     for (let i = 0; i < 500; i++) {
       const { event, path } = mutatedEvent(random);
       const parsed = parseEvent(event);
-      if (parsed.kind === 'action') expect(path, `mutation ${i} of ${path} was accepted`).not.toMatch(relied);
-      else rejected++;
+      if (parsed.kind !== 'action') {
+        rejected++;
+        continue;
+      }
+      expect(path, `mutation ${i} of ${path} was accepted`).not.toMatch(relied);
+      // a token is optional, but never taken in another shape than the event's own
+      expect(parsed.action.token).toBe(
+        (event.detail as { LifecycleActionToken?: string }).LifecycleActionToken,
+      );
     }
     expect(rejected).toBeGreaterThan(250);
   });

@@ -38,16 +38,14 @@ const context = {
 
 describe('handler with an EKS API that fails', () => {
   it('retries DescribeCluster until the deadline, then completes per policy and names the failure', async () => {
-    eks
-      .on(DescribeClusterCommand)
-      .rejects(
-        new EKSServiceException({
-          name: 'ServerException',
-          message: 'EKS is having a moment',
-          $fault: 'server',
-          $metadata: {},
-        }),
-      );
+    eks.on(DescribeClusterCommand).rejects(
+      new EKSServiceException({
+        name: 'ServerException',
+        message: 'EKS is having a moment',
+        $fault: 'server',
+        $metadata: {},
+      }),
+    );
     ec2
       .on(DescribeInstancesCommand)
       .resolves({ Reservations: [{ Instances: [{ PrivateDnsName: 'ip-10-0-0-1.ec2.internal' }] }] });

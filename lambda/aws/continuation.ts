@@ -1,6 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import type { ContinuationPort } from '../drain/ports.js';
-import { CONTINUATION_KEY } from '../event.js';
+import { DRAINER_KEY } from '../event.js';
 
 /** Re-invokes this very function asynchronously with the original event plus the drain's progress. */
 export class SelfInvocation implements ContinuationPort {
@@ -11,7 +11,8 @@ export class SelfInvocation implements ContinuationPort {
   ) {}
 
   async continueLater(continuation: { readonly startedAt: number; readonly attempt: number }): Promise<void> {
-    const payload = { ...this.event, [CONTINUATION_KEY]: continuation };
+    const carried = this.event[DRAINER_KEY] as Record<string, unknown> | undefined;
+    const payload = { ...this.event, [DRAINER_KEY]: { ...carried, ...continuation } };
     await this.client.send(
       new InvokeCommand({
         FunctionName: this.functionArn,

@@ -33,7 +33,7 @@ export class AutoScalingLifecycle implements LifecyclePort {
     return {
       AutoScalingGroupName: this.action.autoScalingGroupName,
       LifecycleHookName: this.action.hookName,
-      LifecycleActionToken: this.action.token,
+      ...(this.action.token ? { LifecycleActionToken: this.action.token } : {}),
       InstanceId: this.action.instanceId,
     };
   }

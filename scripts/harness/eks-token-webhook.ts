@@ -42,7 +42,7 @@ export class EksTokenWebhook {
       }
       void readJson(req).then((review) => {
         const token = (review as { spec?: { token?: string } }).spec?.token ?? '';
-        const reason = this.rejections > 0 ? (this.rejections--, 'rejected by test') : this.verify(token);
+        const reason = this.review(token);
         this.reviews.push(reason ? { authenticated: false, reason } : { authenticated: true });
         res.writeHead(200, { 'content-type': 'application/json' }).end(
           JSON.stringify({
@@ -76,6 +76,12 @@ export class EksTokenWebhook {
   /** The next `count` tokens are refused whatever they hold (the apiserver then answers 401). */
   rejectNext(count = 1): void {
     this.rejections = count;
+  }
+
+  private review(token: string): string | undefined {
+    if (this.rejections <= 0) return this.verify(token);
+    this.rejections--;
+    return 'rejected by test';
   }
 
   /** undefined when the token is good, else why not. */

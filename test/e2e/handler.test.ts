@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CONTINUATION_KEY, parseEvent } from '../../lambda/event.js';
+import { DRAINER_KEY, parseEvent } from '../../lambda/event.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
 import { freePorts } from '../../scripts/harness/cluster.js';
 import type { Workload } from '../../scripts/harness/workload.js';
@@ -167,7 +167,7 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
       'not json',
       { ...validEvent(), source: 'aws.ec2' },
       { ...validEvent(), detail: 'x' },
-      withDetail({ LifecycleActionToken: undefined }),
+      withDetail({ LifecycleActionToken: 'not a token' }),
       withDetail({ EC2InstanceId: 'i-nothex' }),
       withDetail({ AutoScalingGroupName: 12 }),
       withDetail({ LifecycleHookName: '' }),
@@ -300,7 +300,7 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     expect(aws.callsOf('lambda', 'Invoke').at(-1)?.params.type).toBe('Event');
     const payload = handover?.payload as Record<string, unknown>;
     expect(payload.detail).toEqual(event.detail);
-    expect(payload[CONTINUATION_KEY]).toEqual({ startedAt: Date.parse(event.time as string), attempt: 2 });
+    expect(payload[DRAINER_KEY]).toEqual({ startedAt: Date.parse(event.time as string), attempt: 2 });
 
     await w.objects.delete({
       apiVersion: 'policy/v1beta1',
