@@ -128,3 +128,46 @@ function show(value: unknown): string {
   const shown = value === undefined ? 'nothing' : JSON.stringify(value);
   return shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
 }
+
+export interface LifecycleEventFields {
+  readonly token?: string;
+  readonly autoScalingGroupName: string;
+  readonly hookName: string;
+  readonly instanceId: string;
+}
+
+/** A termination lifecycle event as EventBridge delivers it (for manual invokes, the demo and tests). */
+export function lifecycleEvent(
+  fields: LifecycleEventFields,
+  options: {
+    readonly time?: Date;
+    readonly account?: string;
+    readonly region?: string;
+    readonly dryRun?: boolean;
+  } = {},
+): Record<string, unknown> {
+  const account = options.account ?? '123456789012';
+  const region = options.region ?? 'us-east-1';
+  return {
+    version: '0',
+    id: globalThis.crypto.randomUUID(),
+    'detail-type': TERMINATE_DETAIL_TYPE,
+    source: 'aws.autoscaling',
+    account,
+    time: (options.time ?? new Date()).toISOString(),
+    region,
+    resources: [
+      `arn:aws:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${fields.autoScalingGroupName}`,
+    ],
+    detail: {
+      ...(fields.token ? { LifecycleActionToken: fields.token } : {}),
+      AutoScalingGroupName: fields.autoScalingGroupName,
+      LifecycleHookName: fields.hookName,
+      EC2InstanceId: fields.instanceId,
+      LifecycleTransition: TERMINATING,
+      Origin: 'AutoScalingGroup',
+      Destination: 'EC2',
+    },
+    ...(options.dryRun ? { [DRAINER_KEY]: { dryRun: true } } : {}),
+  };
+}

@@ -28,6 +28,8 @@ export class JsonLogger implements Logger {
 
   private emit(level: LogLevel, message: string, data: Record<string, unknown> = {}): void {
     if (RANK[level] < RANK[this.level]) return;
-    this.write(JSON.stringify({ level, time: new Date().toISOString(), message, ...this.keys, ...data }));
+    // level, time and message lead every line and cannot be overwritten by data
+    const line = { level, time: new Date().toISOString(), message };
+    this.write(JSON.stringify(Object.assign({}, line, this.keys, data, line)));
   }
 }

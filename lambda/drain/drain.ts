@@ -266,7 +266,7 @@ class DrainRun {
         else this.addError(`${pod}: ${result.message}`);
         if (track.lastRefusal?.message !== result.message) {
           const level = result.kind === 'pdb-blocked' ? 'info' : 'warn';
-          this.log[level]('eviction refused', { pod, kind: result.kind, message: result.message });
+          this.log[level]('eviction refused', { pod, kind: result.kind, detail: result.message });
         }
         track.lastRefusal = result;
         track.backoffStep++;

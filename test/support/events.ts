@@ -1,39 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { lifecycleEvent as buildEvent, type LifecycleEventFields } from '../../lambda/event.js';
 
-export interface EventFields {
-  readonly token: string;
-  readonly autoScalingGroupName: string;
-  readonly hookName: string;
-  readonly instanceId: string;
+/** The product's event builder, plus the free-form NotificationMetadata a hook may carry. */
+export function lifecycleEvent(fields: LifecycleEventFields, time = new Date()): Record<string, unknown> {
+  const event = buildEvent(fields, { time });
+  return { ...event, detail: { ...(event.detail as object), NotificationMetadata: 'anything' } };
 }
 
-/** The event EventBridge delivers for a termination lifecycle action. */
-export function lifecycleEvent(fields: EventFields, time = new Date()): Record<string, unknown> {
-  return {
-    version: '0',
-    id: randomUUID(),
-    'detail-type': 'EC2 Instance-terminate Lifecycle Action',
-    source: 'aws.autoscaling',
-    account: '123456789012',
-    time: time.toISOString(),
-    region: 'us-east-1',
-    resources: [
-      `arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:u:autoScalingGroupName/${fields.autoScalingGroupName}`,
-    ],
-    detail: {
-      LifecycleActionToken: fields.token,
-      AutoScalingGroupName: fields.autoScalingGroupName,
-      LifecycleHookName: fields.hookName,
-      EC2InstanceId: fields.instanceId,
-      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-      NotificationMetadata: 'anything',
-      Origin: 'AutoScalingGroup',
-      Destination: 'EC2',
-    },
-  };
-}
-
-export const SAMPLE_FIELDS: EventFields = {
+export const SAMPLE_FIELDS: LifecycleEventFields = {
   token: '87654321-4321-4321-4321-210987654321',
   autoScalingGroupName: 'web-asg',
   hookName: 'eks-node-drainer',
