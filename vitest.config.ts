@@ -10,6 +10,8 @@ export default defineConfig({
           env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
           include: ['test/**/*.test.ts'],
           exclude: ['test/e2e/**'],
+          // CDK synthesis and child processes are slow on a busy 2-core machine; no test asserts time
+          testTimeout: 30_000,
         },
       },
       {
