@@ -1,7 +1,7 @@
 import { classifyPod, type EvictWarning, type SkipReason } from './classify.js';
 import { backoffDelay, mapLimit } from './concurrency.js';
 import { type NodeTarget, type PdbInfo, type PodSnapshot, podKey } from './model.js';
-import type { Clock, ClusterPort, EvictionResult, Logger, NodeEvent } from './ports.js';
+import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
 import { pdbsCovering } from './selector.js';
 
 export type DeadlinePolicy = 'delete' | 'continue' | 'abandon';
@@ -84,9 +84,12 @@ interface Track {
   backoffStep: number;
   nextAttemptAt: number;
   lastRefusal?: Exclude<EvictionResult, { kind: 'evicted' } | { kind: 'gone' }>;
+  lastEventAt?: number;
 }
 
 const MAX_ERRORS_REPORTED = 20;
+/** A blocked pod gets at most one Event update this often (the Event aggregates the count). */
+const BLOCKED_EVENT_INTERVAL_MS = 30_000;
 
 /**
  * Drains one node: cordon, evict every pod that should leave (PDBs respected by the API server),
@@ -111,6 +114,7 @@ class DrainRun {
   private evictionRequests = 0;
   private evictionRefusals = 0;
   private failureStep = 0;
+  private readonly pendingEvents: Promise<void>[] = [];
   private node: string | undefined;
   /** Set at the deadline, before the policy acts on the blocked pods. */
   private blockedAtDeadline?: BlockedPod[];
@@ -269,6 +273,7 @@ class DrainRun {
           this.log[level]('eviction refused', { pod, kind: result.kind, detail: result.message });
         }
         track.lastRefusal = result;
+        if (result.kind !== 'failed') this.blockedEvent(track);
         track.backoffStep++;
         track.nextAttemptAt =
           this.clock.now() +
@@ -400,16 +405,35 @@ class DrainRun {
     if (this.errors.size < MAX_ERRORS_REPORTED) this.errors.add(message);
   }
 
-  private async event(event: NodeEvent): Promise<void> {
+  private async event(event: ClusterEvent, subject?: EventSubject): Promise<void> {
     if (!this.node || this.options.dryRun) return;
     try {
-      await this.cluster.recordNodeEvent(this.node, event);
+      await this.cluster.recordEvent(subject ?? { kind: 'Node', name: this.node }, event);
     } catch (error) {
-      this.log.warn('could not record node event', { reason: event.reason, error: errorMessage(error) });
+      this.log.warn('could not record event', { reason: event.reason, error: errorMessage(error) });
     }
   }
 
-  private startEvent(): NodeEvent {
+  /** "Eviction blocked by PDB x" on the pod: one Event per drain, its count updated at most every 30 s. */
+  private blockedEvent(track: Track): void {
+    const now = this.clock.now();
+    const refusal = track.lastRefusal;
+    if (!refusal || (track.lastEventAt !== undefined && now - track.lastEventAt < BLOCKED_EVENT_INTERVAL_MS))
+      return;
+    track.lastEventAt = now;
+    const pdb =
+      refusal.kind === 'pdb-blocked' && refusal.pdbName ? ` by PodDisruptionBudget ${refusal.pdbName}` : '';
+    const event: ClusterEvent = {
+      reason: 'EvictionBlocked',
+      type: 'Warning',
+      message: `eviction for node drain blocked${pdb}: ${refusal.message}`,
+      series: this.options.startedAt.toString(36),
+      count: track.attempts,
+    };
+    this.pendingEvents.push(this.event(event, { kind: 'Pod', ...track.pod }));
+  }
+
+  private startEvent(): ClusterEvent {
     const toEvict = [...this.tracks.values()].filter((t) => t.state === 'pending').length;
     return {
       reason: 'DrainStarted',
@@ -459,6 +483,7 @@ class DrainRun {
   }
 
   private async report(outcome: DrainOutcome): Promise<DrainReport> {
+    await Promise.all(this.pendingEvents);
     const blocked =
       this.blockedAtDeadline ??
       (outcome === 'drained' || outcome === 'node-not-found' ? [] : await this.blockedPods());

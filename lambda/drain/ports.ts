@@ -22,11 +22,22 @@ export type EvictionResult =
       readonly retryAfterMs?: number;
     };
 
-export interface NodeEvent {
+export interface ClusterEvent {
   readonly reason: string;
   readonly message: string;
   readonly type: 'Normal' | 'Warning';
+  /**
+   * Aggregation: events with the same series, object and reason are one Kubernetes Event whose
+   * count grows (kubectl describe: "x5 over 2m"). Without it, every call records a new Event.
+   */
+  readonly series?: string;
+  /** How many times it happened so far in this series. */
+  readonly count?: number;
 }
+
+export type EventSubject =
+  | { readonly kind: 'Node'; readonly name: string }
+  | ({ readonly kind: 'Pod' } & PodRef);
 
 /** The only Kubernetes calls the drain makes. Methods throw on transport/auth failures. */
 export interface ClusterPort {
@@ -40,7 +51,7 @@ export interface ClusterPort {
   deletePod(pod: PodRef): Promise<'deleted' | 'gone'>;
   listPdbs(namespace: string): Promise<PdbInfo[]>;
   /** Best effort: a failure is logged, never fails the drain. */
-  recordNodeEvent(nodeName: string, event: NodeEvent): Promise<void>;
+  recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void>;
 }
 
 export interface Clock {

@@ -10,7 +10,7 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { LabelSelector, NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../drain/model.js';
-import type { ClusterPort, EvictionResult, NodeEvent } from '../drain/ports.js';
+import type { ClusterEvent, ClusterPort, EventSubject, EvictionResult } from '../drain/ports.js';
 import { ClusterAccessError } from '../errors.js';
 import { isStatus, toApiFailure } from './api-error.js';
 
@@ -181,11 +181,19 @@ export class KubeCluster implements ClusterPort {
     }));
   }
 
-  async recordNodeEvent(nodeName: string, event: NodeEvent): Promise<void> {
+  /** Node events go to namespace default (as the kubelet's do), pod events to the pod's namespace. */
+  async recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void> {
     const now = new Date();
+    const namespace = subject.kind === 'Node' ? 'default' : subject.namespace;
+    const name = event.series
+      ? `${subject.name}.${event.reason.toLowerCase()}.${event.series}`
+      : `${subject.name}.${now.getTime().toString(16)}`;
     const body: CoreV1Event = {
-      metadata: { name: `${nodeName}.${now.getTime().toString(16)}`, namespace: 'default' },
-      involvedObject: { apiVersion: 'v1', kind: 'Node', name: nodeName, uid: nodeName },
+      metadata: { name, namespace },
+      involvedObject:
+        subject.kind === 'Node'
+          ? { apiVersion: 'v1', kind: 'Node', name: subject.name, uid: subject.name }
+          : { apiVersion: 'v1', kind: 'Pod', name: subject.name, namespace, uid: subject.uid },
       reason: event.reason,
       message: event.message,
       type: event.type,
@@ -194,9 +202,20 @@ export class KubeCluster implements ClusterPort {
       reportingInstance: COMPONENT,
       firstTimestamp: now,
       lastTimestamp: now,
-      count: 1,
+      count: event.count ?? 1,
     };
-    await this.call(() => this.core.createNamespacedEvent({ namespace: 'default', body }));
+    try {
+      await this.retryUnauthorized(() => this.core.createNamespacedEvent({ namespace, body }));
+    } catch (error) {
+      if (!event.series || !isStatus(error, 409)) throw accessError(error);
+      // the series exists: bump it in place
+      await this.call(() =>
+        this.core.patchNamespacedEvent(
+          { name, namespace, body: { count: event.count ?? 1, lastTimestamp: now, message: event.message } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      );
+    }
   }
 
   /** Runs one API call; a failure becomes a ClusterAccessError with the server's own message. */

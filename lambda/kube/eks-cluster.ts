@@ -48,6 +48,6 @@ export function lazyCluster(connect: () => Promise<ClusterPort>): ClusterPort {
     evict: async (pod, options) => (await cluster()).evict(pod, options),
     deletePod: async (pod) => (await cluster()).deletePod(pod),
     listPdbs: async (namespace) => (await cluster()).listPdbs(namespace),
-    recordNodeEvent: async (node, event) => (await cluster()).recordNodeEvent(node, event),
+    recordEvent: async (subject, event) => (await cluster()).recordEvent(subject, event),
   };
 }

@@ -180,7 +180,36 @@ describe('drainNode', () => {
         pdbs: [{ name: 'a-pdb', disruptionsAllowed: 0 }],
       },
     ]);
-    expect(cluster.events.map((e) => e.reason)).toEqual(['DrainStarted', 'DrainDeadlineReached']);
+    expect(cluster.events.filter((e) => e.subject === 'node-a').map((e) => e.reason)).toEqual([
+      'DrainStarted',
+      'DrainDeadlineReached',
+    ]);
+    expect(cluster.events.filter((e) => e.subject === 'default/a')).toEqual([
+      expect.objectContaining({
+        reason: 'EvictionBlocked',
+        type: 'Warning',
+        count: 1,
+        message: 'eviction for node drain blocked: no',
+      }),
+    ]);
+  });
+
+  it('records one aggregated EvictionBlocked event per blocked pod, updated at most every 30 s', async () => {
+    const { cluster, run } = setup([pod('a')], { deadline: 1_700_000_100_000, onDeadline: 'continue' });
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'needs 2 healthy pods', pdbName: 'a-pdb' });
+
+    await run();
+
+    const blocked = cluster.events.filter((e) => e.reason === 'EvictionBlocked');
+    expect(blocked.length).toBeGreaterThanOrEqual(3);
+    expect(blocked.length).toBeLessThanOrEqual(4);
+    expect(new Set(blocked.map((e) => e.series)).size).toBe(1);
+    expect(blocked.map((e) => e.count)).toEqual(
+      [...blocked.map((e) => e.count)].sort((x = 0, y = 0) => x - y),
+    );
+    expect(blocked[0]?.message).toBe(
+      'eviction for node drain blocked by PodDisruptionBudget a-pdb: needs 2 healthy pods',
+    );
   });
 
   it('stops with paused at pauseAt and leaves the rest to the next invocation', async () => {
@@ -235,13 +264,13 @@ describe('drainNode', () => {
 
   it('keeps draining when recording an event fails', async () => {
     const { cluster, logs, run } = setup([pod('a')]);
-    cluster.recordNodeEvent = async () => {
+    cluster.recordEvent = async () => {
       throw new Error('HTTP 403: events is forbidden');
     };
 
     const report = await run();
 
     expect(report.outcome).toBe('drained');
-    expect(logs.some((l) => l.message === 'could not record node event')).toBe(true);
+    expect(logs.some((l) => l.message === 'could not record event')).toBe(true);
   });
 });

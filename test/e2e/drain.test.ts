@@ -131,6 +131,18 @@ describe('drainNode against a real kube-apiserver', () => {
         }),
       ]);
       expect(report.blocked[0]?.attempts).toBeGreaterThan(1);
+      const events = await scenario.core.listNamespacedEvent({
+        namespace: scenario.namespace,
+        fieldSelector: `involvedObject.name=${pod?.metadata?.name}`,
+      });
+      expect(events.items.map((e) => [e.reason, e.type, e.count, e.message])).toEqual([
+        [
+          'EvictionBlocked',
+          'Warning',
+          1,
+          'eviction for node drain blocked by PodDisruptionBudget db-pdb: The disruption budget db-pdb needs 1 healthy pods and has 1 currently',
+        ],
+      ]);
       const record = scenario.sim.terminations.get(pod?.metadata?.uid ?? '');
       if (policy === 'delete') {
         expect(report.deleted).toEqual([podKey]);
@@ -288,6 +300,22 @@ describe('drainNode against a real kube-apiserver', () => {
       fieldSelector: `involvedObject.name=${scenario.node}`,
     });
     expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['DrainStarted', 'Drained']));
+  });
+
+  it('aggregates a repeated pod event into one Event whose count grows', async () => {
+    scenario = await createScenario('aggregate');
+    const pod = await scenario.pod('blocked');
+    const cluster = new KubeCluster(kubeConfigFor(scenario.info, 'drainer'));
+    const subject = { kind: 'Pod' as const, ...toPodSnapshot(pod) };
+    const event = { reason: 'EvictionBlocked', type: 'Warning' as const, series: 'abc' };
+
+    await cluster.recordEvent(subject, { ...event, message: 'first', count: 1 });
+    await cluster.recordEvent(subject, { ...event, message: 'again', count: 4 });
+
+    const events = await scenario.core.listNamespacedEvent({ namespace: scenario.namespace });
+    expect(events.items.map((e) => [e.reason, e.count, e.message, e.involvedObject.uid])).toEqual([
+      ['EvictionBlocked', 4, 'again', pod.metadata?.uid],
+    ]);
   });
 
   it('fails with forbidden, retried until the deadline, for an identity without the RBAC grants', async () => {

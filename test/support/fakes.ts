@@ -1,5 +1,11 @@
 import type { NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../../lambda/drain/model.js';
-import type { Clock, ClusterPort, EvictionResult, NodeEvent } from '../../lambda/drain/ports.js';
+import type {
+  Clock,
+  ClusterEvent,
+  ClusterPort,
+  EventSubject,
+  EvictionResult,
+} from '../../lambda/drain/ports.js';
 
 /** Virtual time: sleeping advances the clock at once, so loops with backoff run instantly. */
 export class VirtualClock implements Clock {
@@ -40,7 +46,7 @@ type Evictor = (pod: PodRef, call: number) => EvictionResult | Promise<EvictionR
  */
 export class FakeCluster implements ClusterPort {
   readonly requests: string[] = [];
-  readonly events: NodeEvent[] = [];
+  readonly events: (ClusterEvent & { subject: string })[] = [];
   readonly pods = new Map<string, PodSnapshot>();
   private readonly leavesAt = new Map<string, number>();
   private readonly evictCalls = new Map<string, number>();
@@ -96,8 +102,11 @@ export class FakeCluster implements ClusterPort {
     this.requests.push(`listPdbs ${namespace}`);
     return this.pdbs;
   }
-  async recordNodeEvent(_node: string, event: NodeEvent): Promise<void> {
-    this.events.push(event);
+  async recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void> {
+    this.events.push({
+      ...event,
+      subject: subject.kind === 'Node' ? subject.name : `${subject.namespace}/${subject.name}`,
+    });
   }
 
   private terminate(uid: string): void {
