@@ -13,6 +13,8 @@ export interface Config {
   readonly heartbeatIntervalSeconds: number;
   readonly logLevel: LogLevel;
   readonly maxConcurrentEvictions: number;
+  /** CloudWatch namespace of the EMF metrics. */
+  readonly metricsNamespace: string;
 }
 
 export const DEFAULTS = {
@@ -22,6 +24,7 @@ export const DEFAULTS = {
   heartbeatIntervalSeconds: 60,
   logLevel: 'info',
   maxConcurrentEvictions: 32,
+  metricsNamespace: 'EksNodeDrainer',
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -52,6 +55,7 @@ export function loadConfig(env: Env): Config {
     ),
     logLevel: oneOf(env, 'LOG_LEVEL', DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error']),
     maxConcurrentEvictions: integer(env, 'MAX_CONCURRENT_EVICTIONS', DEFAULTS.maxConcurrentEvictions, 1, 500),
+    metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE?.trim() || DEFAULTS.metricsNamespace),
   });
 }
 
@@ -74,4 +78,13 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
     throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(env[name])}`);
   }
   return raw as T;
+}
+
+function metricsNamespace(value: string): string {
+  if (!/^[A-Za-z0-9._/#:-]{1,255}$/.test(value) || value.startsWith('AWS/')) {
+    throw new ConfigError(
+      `METRICS_NAMESPACE must be a CloudWatch namespace (not AWS/…), got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
 }

@@ -19,6 +19,7 @@ import { parseEvent } from './event.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
 import { JsonLogger } from './log.js';
+import { invocationMetrics, type MetricDimensions } from './metrics.js';
 
 /** The parts of the Lambda context the handler uses. */
 export interface InvocationContext {
@@ -76,14 +77,17 @@ export async function handler(event: unknown, context: InvocationContext): Promi
   const parsed = parseEvent(event);
   if (parsed.kind === 'invalid') {
     log.error('invalid event', { field: parsed.field, problem: parsed.problem });
-    return finish({ outcome: 'invalid-event', lifecycleResult: null }, began);
+    return finish({ outcome: 'invalid-event', lifecycleResult: null }, began, {
+      cluster: config.clusterName,
+    });
   }
   if (parsed.kind === 'ignored') {
     log.info('event ignored', { reason: parsed.reason });
-    return finish({ outcome: 'ignored', lifecycleResult: null }, began);
+    return finish({ outcome: 'ignored', lifecycleResult: null }, began, { cluster: config.clusterName });
   }
 
   const { action, continuation } = parsed;
+  const dimensions = { cluster: config.clusterName, autoScalingGroup: action.autoScalingGroupName };
   const dryRun = config.dryRun || parsed.dryRun === true;
   log.appendKeys({
     instanceId: action.instanceId,
@@ -119,17 +123,30 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     return finish(
       { outcome: run.outcome, lifecycleResult: run.lifecycleResult, report: run.drain },
       began,
+      dimensions,
       run,
     );
   } catch (error) {
     // Only the hand-over or the completion can fail here; the async invocation retries the event.
     log.error('invocation failed', { error: errorMessage(error) });
+    emitMetrics(dimensions, { outcome: 'failed' });
     throw error;
   }
 }
 
-function finish(summary: InvocationSummary, began: number, run?: LifecycleRunReport): InvocationSummary {
+function emitMetrics(dimensions: MetricDimensions, result: Parameters<typeof invocationMetrics>[2]): void {
+  const record = invocationMetrics(config.metricsNamespace, dimensions, result, clock.now());
+  if (record) log.record(record);
+}
+
+function finish(
+  summary: InvocationSummary,
+  began: number,
+  dimensions: MetricDimensions,
+  run?: LifecycleRunReport,
+): InvocationSummary {
   const drain = summary.report;
+  emitMetrics(dimensions, { outcome: summary.outcome, ...(drain ? { report: drain } : {}) });
   log.info('invocation finished', {
     outcome: summary.outcome,
     lifecycleResult: summary.lifecycleResult,

@@ -26,6 +26,11 @@ export class JsonLogger implements Logger {
   warn = (message: string, data?: Record<string, unknown>): void => this.emit('warn', message, data);
   error = (message: string, data?: Record<string, unknown>): void => this.emit('error', message, data);
 
+  /** A record written as it is, whatever the level (EMF metrics). */
+  record(record: Record<string, unknown>): void {
+    this.write(JSON.stringify(record));
+  }
+
   private emit(level: LogLevel, message: string, data: Record<string, unknown> = {}): void {
     if (RANK[level] < RANK[this.level]) return;
     // level, time and message lead every line and cannot be overwritten by data

@@ -19,6 +19,7 @@ describe('loadConfig', () => {
         HEARTBEAT_INTERVAL_SECONDS: '30',
         LOG_LEVEL: 'debug',
         MAX_CONCURRENT_EVICTIONS: '8',
+        METRICS_NAMESPACE: 'Platform/Drainer',
       }),
     ).toEqual({
       clusterName: 'prod',
@@ -28,6 +29,7 @@ describe('loadConfig', () => {
       heartbeatIntervalSeconds: 30,
       logLevel: 'debug',
       maxConcurrentEvictions: 8,
+      metricsNamespace: 'Platform/Drainer',
     });
   });
 
@@ -50,6 +52,7 @@ describe('loadConfig', () => {
       { MAX_CONCURRENT_EVICTIONS: '0' },
       /MAX_CONCURRENT_EVICTIONS must be a whole number between 1 and 500, got "0"/,
     ],
+    [{ METRICS_NAMESPACE: 'AWS/Lambda' }, /METRICS_NAMESPACE must be a CloudWatch namespace \(not AWS\/…\), got "AWS\/Lambda"/],
   ])('fails for %j naming the variable and the value', (env, message) => {
     expect(() => loadConfig({ CLUSTER_NAME: 'prod', ...env })).toThrow(message);
   });

@@ -85,6 +85,10 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     const reviews = ((await webhookControl('/reviews')) as { authenticated: boolean }[]).slice(reviewsBefore);
     expect(reviews.length).toBeGreaterThan(0);
     expect(reviews.every((r) => r.authenticated)).toBe(true);
+    const metrics = lines.filter((l) => l._aws !== undefined);
+    expect(metrics).toEqual([
+      expect.objectContaining({ Cluster: 'drainer-e2e', AutoScalingGroup: action.autoScalingGroupName, PodsEvicted: 3 }),
+    ]);
     const final = lines.filter((l) => l.message === 'invocation finished');
     expect(final).toHaveLength(1);
     expect(final[0]).toMatchObject({

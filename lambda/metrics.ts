@@ -1,0 +1,79 @@
+/** CloudWatch metrics as Embedded Metric Format: one JSON log line, no API call, no extra latency. */
+
+import type { DrainReport } from './drain/drain.js';
+import type { HandlerOutcome } from './drain/lifecycle.js';
+
+export interface MetricDimensions {
+  readonly cluster: string;
+  /** Unknown for an invalid event. */
+  readonly autoScalingGroup?: string;
+}
+
+type Unit = 'Count' | 'Seconds';
+
+const DEADLINE_OUTCOMES: Partial<Record<HandlerOutcome, string>> = {
+  'deadline-deleted': 'delete',
+  'deadline-continued': 'continue',
+  'deadline-abandoned': 'abandon',
+};
+
+/**
+ * The invocation's metrics. Dimensions stay low-cardinality: cluster and ASG (plus the policy for
+ * DeadlineReached), never node or pod names. Nothing to report (an ignored event): undefined.
+ */
+export function invocationMetrics(
+  namespace: string,
+  dimensions: MetricDimensions,
+  result: { readonly outcome: HandlerOutcome | 'failed'; readonly report?: DrainReport },
+  timestamp: number,
+): Record<string, unknown> | undefined {
+  const { outcome, report } = result;
+  const values: [string, number, Unit][] = [];
+  const add = (name: string, value: number, unit: Unit = 'Count'): void => {
+    values.push([name, value, unit]);
+  };
+  if (outcome === 'failed') add('Errors', 1);
+  if (outcome === 'invalid-event') add('InvalidEvents', 1);
+  if (outcome === 'node-not-found') add('NodeNotFound', 1);
+  if (outcome === 'continued-in-new-invocation') add('Continuations', 1);
+  if (report && outcome !== 'continued-in-new-invocation' && outcome !== 'dry-run') {
+    add('DrainDuration', report.durationMs / 1000, 'Seconds');
+  }
+  if (report) {
+    add('PodsEvicted', report.evicted.length);
+    add('PodsDeleted', report.deleted.length);
+    add('EvictionsRefused', report.evictionRefusals);
+    add('ApiErrors', report.errors.length);
+  }
+  const policy = DEADLINE_OUTCOMES[outcome as HandlerOutcome];
+  if (policy) add('DeadlineReached', 1);
+
+  if (values.length === 0) return undefined;
+  const base = {
+    Cluster: dimensions.cluster,
+    ...(dimensions.autoScalingGroup ? { AutoScalingGroup: dimensions.autoScalingGroup } : {}),
+  };
+  const dimensionSets = dimensions.autoScalingGroup
+    ? [['Cluster', 'AutoScalingGroup'], ['Cluster']]
+    : [['Cluster']];
+  const directives: Record<string, unknown>[] = [
+    {
+      Namespace: namespace,
+      Dimensions: dimensionSets,
+      Metrics: values.map(([Name, , Unit]) => ({ Name, Unit })),
+    },
+  ];
+  if (policy) {
+    directives.push({
+      Namespace: namespace,
+      Dimensions: [['Cluster', 'Policy']],
+      Metrics: [{ Name: 'DeadlineReached', Unit: 'Count' }],
+    });
+  }
+  return {
+    _aws: { Timestamp: timestamp, CloudWatchMetrics: directives },
+    ...base,
+    ...(policy ? { Policy: policy } : {}),
+    ...Object.fromEntries(values.map(([name, value]) => [name, value])),
+  };
+}

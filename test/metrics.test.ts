@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { DrainReport } from '../lambda/drain/drain.js';
+import { invocationMetrics } from '../lambda/metrics.js';
+
+const report = (extra: Partial<DrainReport> = {}): DrainReport => ({
+  outcome: 'drained',
+  dryRun: false,
+  evicted: ['a/x', 'a/y'],
+  skipped: [],
+  warnings: [],
+  blocked: [],
+  deleted: [],
+  remaining: [],
+  evictionRequests: 5,
+  evictionRefusals: 3,
+  errors: [],
+  startedAt: '2026-11-21T10:00:00.000Z',
+  durationMs: 12_500,
+  ...extra,
+});
+
+describe('invocationMetrics', () => {
+  it('emits an EMF record with the drain figures per cluster+ASG and per cluster', () => {
+    const record = invocationMetrics(
+      'EksNodeDrainer',
+      { cluster: 'prod', autoScalingGroup: 'web' },
+      { outcome: 'drained', report: report() },
+      1_700_000_000_000,
+    );
+
+    expect(record).toEqual({
+      _aws: {
+        Timestamp: 1_700_000_000_000,
+        CloudWatchMetrics: [
+          {
+            Namespace: 'EksNodeDrainer',
+            Dimensions: [['Cluster', 'AutoScalingGroup'], ['Cluster']],
+            Metrics: [
+              { Name: 'DrainDuration', Unit: 'Seconds' },
+              { Name: 'PodsEvicted', Unit: 'Count' },
+              { Name: 'PodsDeleted', Unit: 'Count' },
+              { Name: 'EvictionsRefused', Unit: 'Count' },
+              { Name: 'ApiErrors', Unit: 'Count' },
+            ],
+          },
+        ],
+      },
+      Cluster: 'prod',
+      AutoScalingGroup: 'web',
+      DrainDuration: 12.5,
+      PodsEvicted: 2,
+      PodsDeleted: 0,
+      EvictionsRefused: 3,
+      ApiErrors: 0,
+    });
+  });
+
+  it('counts a deadline by policy in a separate, still low-cardinality dimension set', () => {
+    const record = invocationMetrics(
+      'NS',
+      { cluster: 'prod', autoScalingGroup: 'web' },
+      { outcome: 'deadline-abandoned', report: report({ deleted: [] }) },
+      0,
+    );
+
+    expect(record?.DeadlineReached).toBe(1);
+    expect(record?.Policy).toBe('abandon');
+    const directives = (record?._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] })
+      .CloudWatchMetrics;
+    expect(directives[1]).toEqual({
+      Namespace: 'NS',
+      Dimensions: [['Cluster', 'Policy']],
+      Metrics: [{ Name: 'DeadlineReached', Unit: 'Count' }],
+    });
+  });
+
+  it.each([
+    ['node-not-found', 'NodeNotFound'],
+    ['continued-in-new-invocation', 'Continuations'],
+    ['invalid-event', 'InvalidEvents'],
+    ['failed', 'Errors'],
+  ] as const)('counts %s as %s', (outcome, metric) => {
+    expect(invocationMetrics('NS', { cluster: 'prod' }, { outcome }, 0)?.[metric]).toBe(1);
+  });
+
+  it('never uses node or pod names as dimensions', () => {
+    const record = invocationMetrics(
+      'NS',
+      { cluster: 'prod', autoScalingGroup: 'web' },
+      { outcome: 'drained', report: report() },
+      0,
+    );
+    const directives = (record?._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] })
+      .CloudWatchMetrics;
+    expect(new Set(directives.flatMap((d) => d.Dimensions.flat()))).toEqual(
+      new Set(['Cluster', 'AutoScalingGroup']),
+    );
+  });
+
+  it('records nothing for an ignored event', () => {
+    expect(invocationMetrics('NS', { cluster: 'prod' }, { outcome: 'ignored' }, 0)).toBeUndefined();
+  });
+});
