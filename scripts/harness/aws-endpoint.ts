@@ -3,6 +3,8 @@
  * so the real AWS SDK can talk to it through AWS_ENDPOINT_URL_<SERVICE>:
  * AutoScaling (Query, XML), EC2 (EC2 Query, XML), EKS (REST-JSON), Lambda (REST-JSON).
  * The service is read from the SigV4 credential scope of each request.
+ * Lambda: `Event` invocations are recorded and answered 202; synchronous (`RequestResponse`)
+ * invocations run a function registered in `functions`, in this process.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,6 +25,29 @@ export interface RecordedCall {
   readonly body?: unknown;
   readonly at: number;
 }
+
+/** What DescribeAutoScalingInstances answers for an instance. */
+export interface AutoScalingInstanceState {
+  readonly asg: string;
+  /** e.g. `InService`, `Terminating:Wait`. */
+  readonly lifecycleState: string;
+}
+
+/** A lifecycle hook as DescribeLifecycleHooks answers it. */
+export interface LifecycleHookState {
+  readonly name: string;
+  /** e.g. `autoscaling:EC2_INSTANCE_TERMINATING`. */
+  readonly transition: string;
+  readonly heartbeatTimeout: number;
+  readonly defaultResult: 'CONTINUE' | 'ABANDON';
+}
+
+/**
+ * A function run by a synchronous invocation: gets the parsed JSON payload, returns the JSON result
+ * and the log text that `LogType: Tail` returns (the last 4 KB, as Lambda does). A throw is answered
+ * as an unhandled function error.
+ */
+export type LocalFunction = (payload: unknown) => Promise<{ result: unknown; logs: string }>;
 
 export interface InjectedFault {
   readonly status: number;
@@ -50,6 +75,12 @@ export class LocalAwsEndpoint {
   readonly lifecycleActions = new Map<string, LifecycleActionState>();
   /** What `Event` invocations of a function were sent (parsed JSON payloads). */
   readonly invocations: { functionName: string; payload: unknown }[] = [];
+  /** instance id → its Auto Scaling group and lifecycle state (DescribeAutoScalingInstances). */
+  readonly autoScalingInstances = new Map<string, AutoScalingInstanceState>();
+  /** Auto Scaling group name → its lifecycle hooks (DescribeLifecycleHooks). */
+  readonly lifecycleHooks = new Map<string, LifecycleHookState[]>();
+  /** function name → what a synchronous invocation runs; an unknown name is a 404. */
+  readonly functions = new Map<string, LocalFunction>();
   private readonly faults = new Map<string, InjectedFault[]>();
   private server?: Server;
   url = '';
@@ -144,6 +175,11 @@ export class LocalAwsEndpoint {
         jsonError(res, fault);
         return;
       }
+      const type = req.headers['x-amz-invocation-type'];
+      if (type === undefined || type === 'RequestResponse') {
+        await this.invokeSync(functionName, payload, req.headers['x-amz-log-type'] === 'Tail', res);
+        return;
+      }
       this.invocations.push({ functionName, payload });
       res.writeHead(202, { 'x-amzn-requestid': randomUUID() }).end();
       return;
@@ -156,6 +192,14 @@ export class LocalAwsEndpoint {
   }
 
   private autoScaling(action: string, params: Record<string, string>, res: ServerResponse): void {
+    if (action === 'DescribeAutoScalingInstances') {
+      this.describeAutoScalingInstances(params, res);
+      return;
+    }
+    if (action === 'DescribeLifecycleHooks') {
+      this.describeLifecycleHooks(params, res);
+      return;
+    }
     if (action !== 'CompleteLifecycleAction' && action !== 'RecordLifecycleActionHeartbeat') {
       queryError(res, { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` });
       return;
@@ -183,6 +227,47 @@ export class LocalAwsEndpoint {
       200,
       `<${action}Response xmlns="${ASG_NS}"><${action}Result/><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`,
     );
+  }
+
+  /** Unknown instances are left out of the answer, as AWS does (no error). */
+  private describeAutoScalingInstances(params: Record<string, string>, res: ServerResponse): void {
+    const ids = Object.entries(params)
+      .filter(([k]) => k.startsWith('InstanceIds.member.'))
+      .map(([, v]) => v);
+    const members = ids
+      .flatMap((id) => {
+        const state = this.autoScalingInstances.get(id);
+        if (!state) return [];
+        return [
+          `<member><InstanceId>${escapeXml(id)}</InstanceId><AutoScalingGroupName>${escapeXml(state.asg)}</AutoScalingGroupName><AvailabilityZone>${TEST_REGION}a</AvailabilityZone><LifecycleState>${escapeXml(state.lifecycleState)}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn><InstanceType>m5.large</InstanceType></member>`,
+        ];
+      })
+      .join('');
+    queryResult(
+      res,
+      'DescribeAutoScalingInstances',
+      `<AutoScalingInstances>${members}</AutoScalingInstances>`,
+    );
+  }
+
+  private describeLifecycleHooks(params: Record<string, string>, res: ServerResponse): void {
+    const asg = params.AutoScalingGroupName ?? '';
+    const hooks = this.lifecycleHooks.get(asg);
+    if (!hooks) {
+      queryError(res, {
+        status: 400,
+        code: 'ValidationError',
+        message: `AutoScalingGroup name not found - AutoScalingGroup ${asg} not found`,
+      });
+      return;
+    }
+    const members = hooks
+      .map(
+        (hook) =>
+          `<member><LifecycleHookName>${escapeXml(hook.name)}</LifecycleHookName><AutoScalingGroupName>${escapeXml(asg)}</AutoScalingGroupName><LifecycleTransition>${escapeXml(hook.transition)}</LifecycleTransition><HeartbeatTimeout>${hook.heartbeatTimeout}</HeartbeatTimeout><GlobalTimeout>${Math.min(hook.heartbeatTimeout * 100, 172_800)}</GlobalTimeout><DefaultResult>${hook.defaultResult}</DefaultResult></member>`,
+      )
+      .join('');
+    queryResult(res, 'DescribeLifecycleHooks', `<LifecycleHooks>${members}</LifecycleHooks>`);
   }
 
   private ec2(action: string, params: Record<string, string>, res: ServerResponse): void {
@@ -213,6 +298,50 @@ export class LocalAwsEndpoint {
       200,
       `<DescribeInstancesResponse xmlns="${EC2_NS}"><requestId>${randomUUID()}</requestId><reservationSet><item><reservationId>r-0local</reservationId><instancesSet>${items}</instancesSet></item></reservationSet></DescribeInstancesResponse>`,
     );
+  }
+
+  /** Lambda's synchronous invoke: 200 with the result, or with X-Amz-Function-Error when it throws. */
+  private async invokeSync(
+    nameOrArn: string,
+    payload: unknown,
+    tail: boolean,
+    res: ServerResponse,
+  ): Promise<void> {
+    // a function ARN (optionally qualified) or a bare name
+    const name = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(nameOrArn)?.[1] ?? nameOrArn;
+    const fn = this.functions.get(name);
+    const requestId = randomUUID();
+    if (!fn) {
+      jsonError(res, {
+        status: 404,
+        code: 'ResourceNotFoundException',
+        message: `Function not found: arn:aws:lambda:${TEST_REGION}:000000000000:function:${name}`,
+      });
+      return;
+    }
+    let answer: { body: unknown; logs: string; error?: true };
+    try {
+      const { result, logs } = await fn(payload);
+      answer = { body: result, logs };
+    } catch (error) {
+      const body = {
+        errorType: error instanceof Error ? error.name : 'Error',
+        errorMessage: error instanceof Error ? error.message : String(error),
+        trace: error instanceof Error ? (error.stack ?? '').split('\n') : [],
+      };
+      answer = { body, logs: `ERROR\tInvoke Error \t${JSON.stringify(body)}\n`, error: true };
+    }
+    const own = answer.logs === '' || answer.logs.endsWith('\n') ? answer.logs : `${answer.logs}\n`;
+    const logs = `START RequestId: ${requestId} Version: $LATEST\n${own}END RequestId: ${requestId}\nREPORT RequestId: ${requestId}\n`;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-amzn-requestid': requestId,
+      'x-amz-executed-version': '$LATEST',
+      ...(answer.error ? { 'x-amz-function-error': 'Unhandled' } : {}),
+      // Lambda returns the last 4 KB of the log
+      ...(tail ? { 'x-amz-log-result': Buffer.from(logs).subarray(-4096).toString('base64') } : {}),
+    };
+    res.writeHead(200, headers).end(JSON.stringify(answer.body ?? null));
   }
 
   private describeCluster(name: string, res: ServerResponse): void {
@@ -248,6 +377,15 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 function xml(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
+}
+
+/** A successful AutoScaling Query answer: `<XResponse><XResult>…</XResult><ResponseMetadata/>`. */
+function queryResult(res: ServerResponse, action: string, result: string): void {
+  xml(
+    res,
+    200,
+    `<${action}Response xmlns="${ASG_NS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`,
+  );
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -169,6 +169,17 @@ describe('npm run invoke: the event', () => {
     });
   });
 
+  it('warns before a real drain of an instance that is not waiting to terminate', async () => {
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+
+    const { code, err } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION, '--yes');
+
+    expect(code).toBe(0);
+    expect(err).toContain(
+      `warning: instance ${INSTANCE} is InService, not Terminating:Wait: its node will be cordoned and emptied although nothing terminates it`,
+    );
+  });
+
   it('prefers the hook named eks-node-drainer when the group has several termination hooks', async () => {
     aws.lifecycleHooks.set(ASG, [
       { name: 'audit', transition: TERMINATING, heartbeatTimeout: 60, defaultResult: 'CONTINUE' },
