@@ -388,6 +388,8 @@ class DrainRun {
   private stopped(reason: 'deadline' | 'paused'): Promise<DrainReport> {
     if (reason === 'paused') return this.report('paused');
     this.log.error('cluster unreachable until the deadline', { errors: [...this.errors] });
+    // a dry run changes nothing, whatever happened: its outcome says so and decides no lifecycle result
+    if (this.options.dryRun) return this.report('dry-run');
     const outcomes = {
       delete: 'deadline-deleted',
       continue: 'deadline-continued',

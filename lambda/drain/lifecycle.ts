@@ -99,7 +99,8 @@ export async function runLifecycleAction(
     log.info('drain continues in a new invocation', { attempt: settings.attempt + 1 });
     return { ...base, outcome: 'continued-in-new-invocation', lifecycleResult: null };
   }
-  if (drain.outcome === 'dry-run') return { ...base, outcome: 'dry-run', lifecycleResult: null };
+  // DRY_RUN never completes the lifecycle action (a real drain may be answering it)
+  if (settings.dryRun) return { ...base, outcome: 'dry-run', lifecycleResult: null };
 
   const result: LifecycleResult = drain.outcome === 'deadline-abandoned' ? 'ABANDON' : 'CONTINUE';
   const completion = await completeWithRetry(ports.lifecycle, result, deps);

@@ -124,3 +124,35 @@ describe('runLifecycleAction with a throttled AutoScaling API', () => {
     expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(5);
   });
 });
+
+describe('runLifecycleAction in a dry run', () => {
+  it('never completes the lifecycle action, even when the cluster is unreachable until the deadline', async () => {
+    const clock = new VirtualClock();
+    const cluster = new FakeCluster(clock, [pod('a')]);
+    cluster.failures.findNode = Number.POSITIVE_INFINITY;
+
+    const report = await runLifecycleAction(
+      {
+        instanceId: action.instanceId,
+        startedAt: clock.t,
+        attempt: 1,
+        pauseAt: clock.t + 600_000,
+        drainTimeoutSeconds: 30,
+        onDrainTimeout: 'continue',
+        dryRun: true,
+        heartbeatIntervalSeconds: 60,
+        maxConcurrentEvictions: 8,
+      },
+      {
+        cluster,
+        lifecycle: new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),
+        instances: { privateDnsName: async () => 'node-a' },
+        continuation: { continueLater: async () => {} },
+      },
+      { clock, log: memoryLogger([]) },
+    );
+
+    expect(report).toMatchObject({ outcome: 'dry-run', lifecycleResult: null });
+    expect(asg.calls()).toHaveLength(0);
+  });
+});

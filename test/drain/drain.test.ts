@@ -150,6 +150,16 @@ describe('drainNode', () => {
     ).toBe(true);
   });
 
+  it('reports dry-run, not a deadline outcome, when a dry run never reaches the cluster', async () => {
+    const { cluster, run } = setup([pod('a')], { deadline: 1_700_000_005_000, dryRun: true });
+    cluster.failures.findNode = Number.POSITIVE_INFINITY;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('dry-run');
+    expect(report.errors).toEqual(['find node: connect ECONNREFUSED']);
+  });
+
   it('deletes still-blocked pods at the deadline with policy delete and waits for them', async () => {
     const { cluster, run } = setup([pod('a'), pod('b')], { deadline: 1_700_000_005_000 });
     cluster.pdbs = [
