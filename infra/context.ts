@@ -26,6 +26,7 @@ export type DrainerSettings = Pick<
   | 'onDrainTimeout'
   | 'dryRun'
   | 'createAccessEntry'
+  | 'metricsNamespace'
 > & { readonly network?: NetworkSettings };
 
 type Lookup = (key: string) => unknown;

@@ -26,6 +26,7 @@ export class NodeDrainerStack extends Stack {
     const { function: fn, role, deadLetterQueue } = this.drainer;
     new CfnOutput(this, 'FunctionName', { value: fn.functionName });
     new CfnOutput(this, 'FunctionArn', { value: fn.functionArn });
+    new CfnOutput(this, 'DashboardName', { value: this.drainer.dashboard.dashboardName });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: deadLetterQueue.queueUrl,
       description: 'Events of drains that failed for good; the DeadLetterAlarm fires when it is not empty',

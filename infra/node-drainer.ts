@@ -29,6 +29,8 @@ const HOOK_GLOBAL_TIMEOUT_MAX_SECONDS = 48 * 3_600;
 const MIN_DRAIN_SECONDS = 30;
 const HANDLER_HEARTBEAT_INTERVAL_SECONDS = { min: 10, max: 3_600 };
 
+const DEFAULT_METRICS_NAMESPACE = 'EksNodeDrainer';
+
 // Past an hour, a lifecycle action that got no heartbeat has long since timed out; retrying is moot.
 const ASYNC_RETRIES = { retryAttempts: 2, maxEventAge: Duration.hours(1) };
 
@@ -83,6 +85,12 @@ export interface NodeDrainerProps {
    * @default false
    */
   readonly dryRun?: boolean;
+
+  /**
+   * CloudWatch namespace of the drainer's metrics (emitted as EMF log lines).
+   * @default 'EksNodeDrainer'
+   */
+  readonly metricsNamespace?: string;
 
   /**
    * Memory of the function in MB.
@@ -151,6 +159,7 @@ export class NodeDrainer extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   readonly rule: events.Rule;
   readonly alarms: cloudwatch.Alarm[];
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: NodeDrainerProps) {
     super(scope, id);
@@ -212,7 +221,16 @@ export class NodeDrainer extends Construct {
       hook.node.addDependency(...drainPath);
     }
 
-    this.alarms = this.createAlarms();
+    const drainMetric = (metricName: string, statistic: string = cloudwatch.Stats.SUM) =>
+      new cloudwatch.Metric({
+        namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { Cluster: clusterName },
+        statistic,
+        period: Duration.minutes(5),
+      });
+    this.alarms = this.createAlarms(drainMetric('DeadlineReached'));
+    this.dashboard = this.createDashboard(clusterName, drainMetric);
     this.acknowledgeNagFindings(settings, props.vpc !== undefined);
   }
 
@@ -255,6 +273,7 @@ export class NodeDrainer extends Construct {
         DRY_RUN: String(props.dryRun ?? false),
         HEARTBEAT_INTERVAL_SECONDS: String(settings.heartbeatInterval.toSeconds()),
         LOG_LEVEL: 'info',
+        METRICS_NAMESPACE: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -312,7 +331,7 @@ export class NodeDrainer extends Construct {
     });
   }
 
-  private createAlarms(): cloudwatch.Alarm[] {
+  private createAlarms(deadlineReached: cloudwatch.Metric): cloudwatch.Alarm[] {
     const whenAboveZero = {
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -333,7 +352,55 @@ export class NodeDrainer extends Construct {
         metric: this.function.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
         ...whenAboveZero,
       }),
+      new cloudwatch.Alarm(this, 'DeadlineAlarm', {
+        alarmDescription:
+          'A node drain reached its deadline: blocked pods were deleted past their PDBs, left running, or the action abandoned (see the drainer log and kubectl describe node)',
+        metric: deadlineReached,
+        ...whenAboveZero,
+      }),
     ];
+  }
+
+  /** One screen: is draining healthy, how long it takes, what blocks it, and is the function well. */
+  private createDashboard(
+    clusterName: string,
+    drainMetric: (name: string, statistic?: string) => cloudwatch.Metric,
+  ): cloudwatch.Dashboard {
+    const graph = (title: string, metrics: cloudwatch.IMetric[]) =>
+      new cloudwatch.GraphWidget({ title, left: metrics, width: 8, height: 6 });
+    return new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `eks-node-drainer-${clusterName}`,
+      widgets: [
+        [
+          graph('Drain duration (s)', [
+            drainMetric('DrainDuration', cloudwatch.Stats.AVERAGE),
+            drainMetric('DrainDuration', cloudwatch.Stats.MAXIMUM),
+          ]),
+          graph('Pods evicted / evictions refused by PDBs', [
+            drainMetric('PodsEvicted'),
+            drainMetric('EvictionsRefused'),
+            drainMetric('PodsDeleted'),
+          ]),
+          graph('Deadlines, nodes not found, continuations', [
+            drainMetric('DeadlineReached'),
+            drainMetric('NodeNotFound'),
+            drainMetric('Continuations'),
+          ]),
+        ],
+        [
+          graph('Function', [
+            this.function.metricInvocations(),
+            this.function.metricErrors(),
+            this.function.metricThrottles(),
+          ]),
+          graph('Kubernetes API errors, invalid events', [
+            drainMetric('ApiErrors'),
+            drainMetric('InvalidEvents'),
+          ]),
+          graph('Dead-letter queue', [this.deadLetterQueue.metricApproximateNumberOfMessagesVisible()]),
+        ],
+      ],
+    });
   }
 
   private acknowledgeNagFindings({ autoScalingGroupNames }: Settings, inVpc: boolean): void {

@@ -32,6 +32,7 @@ describe('NodeDrainer', () => {
             DRY_RUN: 'true',
             HEARTBEAT_INTERVAL_SECONDS: '60',
             LOG_LEVEL: 'info',
+            METRICS_NAMESPACE: 'EksNodeDrainer',
             NODE_OPTIONS: '--enable-source-maps',
           }),
         },
@@ -178,6 +179,51 @@ describe('NodeDrainer', () => {
         Statistic: 'Sum',
         ComparisonOperator: 'GreaterThanThreshold',
         Threshold: 0,
+      });
+    });
+  });
+
+  describe('observability', () => {
+    it('alarms when a drain reaches its deadline, from the EMF metric of the cluster', () => {
+      byDefault.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'EksNodeDrainer',
+        MetricName: 'DeadlineReached',
+        Dimensions: [{ Name: 'Cluster', Value: 'demo' }],
+        Statistic: 'Sum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    it('puts the drain metrics and the function health on one dashboard', () => {
+      const dashboards = byDefault.findResources('AWS::CloudWatch::Dashboard');
+      expect(Object.keys(dashboards)).toHaveLength(1);
+      const body = JSON.stringify(Object.values(dashboards)[0]?.Properties.DashboardBody);
+      for (const metric of [
+        'DrainDuration',
+        'PodsEvicted',
+        'EvictionsRefused',
+        'DeadlineReached',
+        'NodeNotFound',
+        'Continuations',
+        'ApiErrors',
+        'Throttles',
+        'ApproximateNumberOfMessagesVisible',
+      ]) {
+        expect(body).toContain(metric);
+      }
+      expect(body).not.toMatch(/"(Pod|Node)"/);
+    });
+
+    it('uses the configured metrics namespace for the function, the alarm and the dashboard', () => {
+      const { template } = synthesize({ metricsNamespace: 'Platform/Drainer' });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ METRICS_NAMESPACE: 'Platform/Drainer' }) },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Platform/Drainer',
+        MetricName: 'DeadlineReached',
       });
     });
   });
