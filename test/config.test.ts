@@ -52,7 +52,10 @@ describe('loadConfig', () => {
       { MAX_CONCURRENT_EVICTIONS: '0' },
       /MAX_CONCURRENT_EVICTIONS must be a whole number between 1 and 500, got "0"/,
     ],
-    [{ METRICS_NAMESPACE: 'AWS/Lambda' }, /METRICS_NAMESPACE must be a CloudWatch namespace \(not AWS\/…\), got "AWS\/Lambda"/],
+    [
+      { METRICS_NAMESPACE: 'AWS/Lambda' },
+      /METRICS_NAMESPACE must be a CloudWatch namespace \(not AWS\/…\), got "AWS\/Lambda"/,
+    ],
   ])('fails for %j naming the variable and the value', (env, message) => {
     expect(() => loadConfig({ CLUSTER_NAME: 'prod', ...env })).toThrow(message);
   });

@@ -87,7 +87,11 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     expect(reviews.every((r) => r.authenticated)).toBe(true);
     const metrics = lines.filter((l) => l._aws !== undefined);
     expect(metrics).toEqual([
-      expect.objectContaining({ Cluster: 'drainer-e2e', AutoScalingGroup: action.autoScalingGroupName, PodsEvicted: 3 }),
+      expect.objectContaining({
+        Cluster: 'drainer-e2e',
+        AutoScalingGroup: action.autoScalingGroupName,
+        PodsEvicted: 3,
+      }),
     ]);
     const final = lines.filter((l) => l.message === 'invocation finished');
     expect(final).toHaveLength(1);
