@@ -19,6 +19,12 @@ const report = (extra: Partial<DrainReport> = {}): DrainReport => ({
   ...extra,
 });
 
+function directivesOf(record: Record<string, unknown> | undefined): { Dimensions: string[][] }[] {
+  return (
+    (record?._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] } | undefined)?.CloudWatchMetrics ?? []
+  );
+}
+
 describe('invocationMetrics', () => {
   it('emits an EMF record with the drain figures per cluster+ASG and per cluster', () => {
     const record = invocationMetrics(
@@ -65,8 +71,7 @@ describe('invocationMetrics', () => {
 
     expect(record?.DeadlineReached).toBe(1);
     expect(record?.Policy).toBe('abandon');
-    const directives = (record?._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] })
-      .CloudWatchMetrics;
+    const directives = directivesOf(record);
     expect(directives[1]).toEqual({
       Namespace: 'NS',
       Dimensions: [['Cluster', 'Policy']],
@@ -90,8 +95,7 @@ describe('invocationMetrics', () => {
       { outcome: 'drained', report: report() },
       0,
     );
-    const directives = (record?._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] })
-      .CloudWatchMetrics;
+    const directives = directivesOf(record);
     expect(new Set(directives.flatMap((d) => d.Dimensions.flat()))).toEqual(
       new Set(['Cluster', 'AutoScalingGroup']),
     );
