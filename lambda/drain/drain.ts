@@ -243,12 +243,16 @@ class DrainRun {
   }
 
   private async evictDue(now: number): Promise<void> {
-    const due = this.eligible().filter((t) => t.nextAttemptAt <= now);
-    await mapLimit(due, this.options.maxConcurrentEvictions, async (track) => {
+    await this.evictAll(this.eligible().filter((t) => t.nextAttemptAt <= now));
+  }
+
+  /** One eviction request per track, bounded in flight; each answer updates its track. */
+  private async evictAll(tracks: Track[]): Promise<void> {
+    await mapLimit(tracks, this.options.maxConcurrentEvictions, async (track) => {
       this.evictionRequests++;
       track.attempts++;
       const result = await this.cluster
-        .evict(track.pod, { dryRun: false })
+        .evict(track.pod, { dryRun: this.options.dryRun })
         .catch((error: unknown): EvictionResult => ({ kind: 'failed', message: errorMessage(error) }));
       this.apply(track, result);
     });
@@ -344,15 +348,7 @@ class DrainRun {
     const listed = await this.untilDeadline('list pods', () => this.cluster.listPods(node));
     if (listed.stopped) return this.stopped(listed.stopped);
     for (const pod of listed.value) this.admit(pod);
-    const candidates = [...this.tracks.values()].filter((t) => t.state === 'pending');
-    await mapLimit(candidates, this.options.maxConcurrentEvictions, async (track) => {
-      this.evictionRequests++;
-      track.attempts++;
-      const result = await this.cluster
-        .evict(track.pod, { dryRun: true })
-        .catch((error: unknown): EvictionResult => ({ kind: 'failed', message: errorMessage(error) }));
-      this.apply(track, result);
-    });
+    await this.evictAll([...this.tracks.values()].filter((t) => t.state === 'pending'));
     this.log.info('dry run planned', { node, wouldEvict: this.evicted.length });
     return this.report('dry-run');
   }
