@@ -177,7 +177,7 @@ async function embeddedDemo(): Promise<number> {
     await world.pdb('web', web, { minAvailable: 2 });
     const api = await world.deployment('api', 2, { preStopSeconds: 1 });
     await world.pdb('api', api, { maxUnavailable: 1 });
-    await daemonSetPod(world);
+    await world.daemonSetPod('log-agent');
     await world.pod('debug-shell', { preStopSeconds: 1 });
     await world.waitRunning(7);
     await world.waitPdb('web', (s) => s.disruptionsAllowed === 1);
@@ -240,36 +240,6 @@ async function tick(world: Workload): Promise<void> {
   const pods = await world.podsOn().catch(() => []);
   const terminating = pods.filter((p) => p.metadata?.deletionTimestamp).length;
   showProgress(`draining ${world.node}: ${pods.length} pods on the node (${terminating} terminating)`);
-}
-
-async function daemonSetPod(world: Workload): Promise<void> {
-  const ds = await world.apps.createNamespacedDaemonSet({
-    namespace: world.namespace,
-    body: {
-      metadata: { name: 'log-agent' },
-      spec: {
-        selector: { matchLabels: { app: 'log-agent' } },
-        template: {
-          metadata: { labels: { app: 'log-agent' } },
-          spec: { containers: [{ name: 'agent', image: 'fluent-bit' }] },
-        },
-      },
-    },
-  });
-  await world.pod('log-agent-x1', {
-    metadata: {
-      labels: { app: 'log-agent' },
-      ownerReferences: [
-        {
-          apiVersion: 'apps/v1',
-          kind: 'DaemonSet',
-          name: 'log-agent',
-          uid: ds.metadata?.uid ?? '',
-          controller: true,
-        },
-      ],
-    },
-  });
 }
 
 // ---- a cluster the user already has -----------------------------------------------------------

@@ -7,7 +7,8 @@
  * invocations run a function registered in `functions`, in this process.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackHttpServer, readBody } from './loopback-server.js';
 
 export interface LifecycleActionState {
   readonly token: string;
@@ -65,7 +66,7 @@ export const TEST_REGION = 'us-east-1';
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 const EC2_NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
-export class LocalAwsEndpoint {
+export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly calls: RecordedCall[] = [];
   /** instance id → private DNS name (the usual node name). */
   readonly instances = new Map<string, string>();
@@ -82,24 +83,11 @@ export class LocalAwsEndpoint {
   /** function name → what a synchronous invocation runs; an unknown name is a 404. */
   readonly functions = new Map<string, LocalFunction>();
   private readonly faults = new Map<string, InjectedFault[]>();
-  private server?: Server;
-  url = '';
 
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      void this.route(req, res).catch((error: unknown) => {
-        res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
-      });
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
+    void this.route(req, res).catch((error: unknown) => {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
     });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    if (address === null || typeof address === 'string') throw new Error('no address');
-    this.url = `http://127.0.0.1:${address.port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise((resolve) => this.server?.close(resolve));
   }
 
   /** The env that points the AWS SDK here, with throw-away credentials. */
@@ -364,15 +352,6 @@ export class LocalAwsEndpoint {
       },
     });
   }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function xml(res: ServerResponse, status: number, body: string): void {

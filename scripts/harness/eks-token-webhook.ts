@@ -5,7 +5,8 @@
  * recomputed here (independently of the drainer's signing code) with the known test credentials.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackHttpServer, readBody } from './loopback-server.js';
 
 export interface WebhookOptions {
   readonly clusterName: string;
@@ -19,58 +20,47 @@ export interface WebhookOptions {
 const PREFIX = 'k8s-aws-v1.';
 const TOKEN_LIFETIME_MS = 15 * 60_000;
 
-export class EksTokenWebhook {
+export class EksTokenWebhook extends LoopbackHttpServer {
   /** Every review's verdict, in order (reason set when refused). */
   readonly reviews: { authenticated: boolean; reason?: string }[] = [];
   private rejections = 0;
-  private server?: Server;
-  url = '';
 
-  constructor(private readonly options: WebhookOptions) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      // control plane for tests in other processes: POST /reject?count=N, GET /reviews
-      if (req.url?.startsWith('/reject')) {
-        this.rejectNext(Number(new URL(req.url, 'http://x').searchParams.get('count') ?? 1));
-        res.writeHead(204).end();
-        return;
-      }
-      if (req.url === '/reviews') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.reviews));
-        return;
-      }
-      void readJson(req).then((review) => {
-        const token = (review as { spec?: { token?: string } }).spec?.token ?? '';
-        const reason = this.review(token);
-        this.reviews.push(reason ? { authenticated: false, reason } : { authenticated: true });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({
-            apiVersion: (review as { apiVersion?: string }).apiVersion ?? 'authentication.k8s.io/v1beta1',
-            kind: 'TokenReview',
-            status: reason
-              ? { authenticated: false, error: reason }
-              : {
-                  authenticated: true,
-                  user: {
-                    username: 'arn:aws:sts::000000000000:assumed-role/eks-node-drainer/local',
-                    uid: `aws-iam-authenticator:000000000000:${this.options.accessKeyId}`,
-                    groups: [...this.options.groups],
-                  },
-                },
-          }),
-        );
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    if (address === null || typeof address === 'string') throw new Error('no address');
-    this.url = `http://127.0.0.1:${address.port}`;
-    return this;
+  constructor(private readonly options: WebhookOptions) {
+    super();
   }
 
-  async stop(): Promise<void> {
-    await new Promise((resolve) => this.server?.close(resolve));
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
+    // control plane for tests in other processes: POST /reject?count=N, GET /reviews
+    if (req.url?.startsWith('/reject')) {
+      this.rejectNext(Number(new URL(req.url, 'http://x').searchParams.get('count') ?? 1));
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.url === '/reviews') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.reviews));
+      return;
+    }
+    void readJson(req).then((review) => {
+      const token = (review as { spec?: { token?: string } }).spec?.token ?? '';
+      const reason = this.review(token);
+      this.reviews.push(reason ? { authenticated: false, reason } : { authenticated: true });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          apiVersion: (review as { apiVersion?: string }).apiVersion ?? 'authentication.k8s.io/v1beta1',
+          kind: 'TokenReview',
+          status: reason
+            ? { authenticated: false, error: reason }
+            : {
+                authenticated: true,
+                user: {
+                  username: 'arn:aws:sts::000000000000:assumed-role/eks-node-drainer/local',
+                  uid: `aws-iam-authenticator:000000000000:${this.options.accessKeyId}`,
+                  groups: [...this.options.groups],
+                },
+              },
+        }),
+      );
+    });
   }
 
   /** The next `count` tokens are refused whatever they hold (the apiserver then answers 401). */
@@ -157,16 +147,10 @@ function hmac(key: Buffer, text: string): Buffer {
   return createHmac('sha256', key).update(text).digest();
 }
 
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      } catch {
-        resolve({});
-      }
-    });
-  });
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  try {
+    return JSON.parse(await readBody(req));
+  } catch {
+    return {};
+  }
 }

@@ -139,6 +139,29 @@ export class Workload {
     });
   }
 
+  /** A DaemonSet (no controller runs it here) and one pod it owns on the target node. */
+  async daemonSetPod(name: string): Promise<V1Pod> {
+    const labels = { app: name };
+    const ds = await this.apps.createNamespacedDaemonSet({
+      namespace: this.namespace,
+      body: {
+        metadata: { name },
+        spec: {
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: podSpec({}) },
+        },
+      },
+    });
+    return this.pod(`${name}-x1`, {
+      metadata: {
+        labels,
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'DaemonSet', name, uid: ds.metadata?.uid ?? '', controller: true },
+        ],
+      },
+    });
+  }
+
   async finishedPod(name: string, phase: 'Succeeded' | 'Failed'): Promise<V1Pod> {
     return this.pod(name, { metadata: { annotations: { [PHASE_ANNOTATION]: phase } } });
   }

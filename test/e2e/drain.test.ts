@@ -42,33 +42,7 @@ describe('drainNode against a real kube-apiserver', () => {
 
   it('leaves DaemonSet, mirror and finished pods alone and evicts bare and emptyDir pods', async () => {
     scenario = await createScenario('classes');
-    const ds = await scenario.apps.createNamespacedDaemonSet({
-      namespace: scenario.namespace,
-      body: {
-        metadata: { name: 'agent' },
-        spec: {
-          selector: { matchLabels: { app: 'agent' } },
-          template: {
-            metadata: { labels: { app: 'agent' } },
-            spec: { containers: [{ name: 'agent', image: 'registry.k8s.io/pause:3.9' }] },
-          },
-        },
-      },
-    });
-    await scenario.pod('agent-x', {
-      metadata: {
-        labels: { app: 'agent' },
-        ownerReferences: [
-          {
-            apiVersion: 'apps/v1',
-            kind: 'DaemonSet',
-            name: 'agent',
-            uid: ds.metadata?.uid ?? '',
-            controller: true,
-          },
-        ],
-      },
-    });
+    await scenario.daemonSetPod('agent');
     await scenario.pod('static-x', {
       metadata: { annotations: { 'kubernetes.io/config.mirror': 'abc123' } },
     });
@@ -86,7 +60,7 @@ describe('drainNode against a real kube-apiserver', () => {
     expect([...report.evicted].sort()).toEqual([scenario.key('bare'), scenario.key('scratch')]);
     expect(report.skipped).toEqual(
       expect.arrayContaining([
-        { pod: scenario.key('agent-x'), reason: 'daemonset' },
+        { pod: scenario.key('agent-x1'), reason: 'daemonset' },
         { pod: scenario.key('static-x'), reason: 'mirror' },
         { pod: scenario.key('job-done'), reason: 'finished' },
       ]),
@@ -99,7 +73,7 @@ describe('drainNode against a real kube-apiserver', () => {
     );
     const left = (await scenario.podsOn()).map((p) => [p.metadata?.name, p.metadata?.deletionTimestamp]);
     expect(left.sort()).toEqual([
-      ['agent-x', undefined],
+      ['agent-x1', undefined],
       ['job-done', undefined],
       ['static-x', undefined],
     ]);
