@@ -85,6 +85,7 @@ interface Track {
   nextAttemptAt: number;
   lastRefusal?: Exclude<EvictionResult, { kind: 'evicted' } | { kind: 'gone' }>;
   lastEventAt?: number;
+  lastAttemptAt?: number;
 }
 
 const MAX_ERRORS_REPORTED = 20;
@@ -160,7 +161,10 @@ class DrainRun {
       const now = this.clock.now();
       if (now >= this.options.deadline) return this.atDeadline(node);
       if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) return this.report('paused');
-      if (listed) await this.evictDue(now);
+      if (listed) {
+        await this.followPdbStatus(now);
+        await this.evictDue(now);
+      }
       await this.sleepUntil(listed ? this.nextWake() : this.clock.now() + this.failureDelay());
     }
   }
@@ -231,6 +235,40 @@ class DrainRun {
     }
   }
 
+  /**
+   * The API server refuses an eviction exactly when a covering PDB's status allows no disruption, so
+   * pods refused by a PDB wait for its status instead of retrying blindly: as many are released as
+   * the PDBs allow, the others wait (retried only at the longest backoff, in case the status is stale).
+   * One LIST of PDBs per namespace with refused pods, per poll.
+   */
+  private async followPdbStatus(now: number): Promise<void> {
+    const refused = this.eligible().filter((t) => t.lastRefusal?.kind === 'pdb-blocked');
+    for (const namespace of new Set(refused.map((t) => t.pod.namespace))) {
+      let pdbs: PdbInfo[];
+      try {
+        pdbs = await this.cluster.listPdbs(namespace);
+      } catch (error) {
+        this.noteError(`list pdbs in ${namespace}`, error);
+        continue; // backoff alone decides
+      }
+      const budget = new Map(pdbs.map((pdb) => [pdb.name, pdb.disruptionsAllowed]));
+      for (const track of refused.filter((t) => t.pod.namespace === namespace)) {
+        const covering = pdbsCovering(track.pod, pdbs);
+        if (covering.length === 0) continue;
+        if (covering.every((pdb) => (budget.get(pdb.name) ?? 0) > 0)) {
+          for (const pdb of covering) budget.set(pdb.name, (budget.get(pdb.name) ?? 0) - 1);
+          track.nextAttemptAt = now;
+          track.backoffStep = 0;
+        } else {
+          track.nextAttemptAt = Math.max(
+            track.nextAttemptAt,
+            (track.lastAttemptAt ?? now) + this.options.backoff.maxMs,
+          );
+        }
+      }
+    }
+  }
+
   private outstanding(): Track[] {
     return [...this.tracks.values()].filter((t) => t.state !== 'gone');
   }
@@ -251,6 +289,7 @@ class DrainRun {
     await mapLimit(tracks, this.options.maxConcurrentEvictions, async (track) => {
       this.evictionRequests++;
       track.attempts++;
+      track.lastAttemptAt = this.clock.now();
       const result = await this.cluster
         .evict(track.pod, { dryRun: this.options.dryRun })
         .catch((error: unknown): EvictionResult => ({ kind: 'failed', message: errorMessage(error) }));

@@ -71,6 +71,52 @@ describe('drainNode', () => {
     expect(gaps.every((gap, i) => i === 0 || gap >= (gaps[i - 1] ?? 0))).toBe(true);
   });
 
+  it('holds PDB-refused pods while the PDB allows nothing and releases as many as it then allows', async () => {
+    const web = (name: string) => pod(name, { labels: { app: 'web' } });
+    const { clock, cluster, run } = setup([web('w1'), web('w2'), web('w3')], {
+      deadline: 1_700_000_010_000,
+      onDeadline: 'continue',
+    });
+    // the PDB's status, as the disruption controller keeps it: one disruption at 3 s, one more at 6 s
+    let allowed = 0;
+    const granted = new Set<number>();
+    const status = (): number => {
+      for (const at of [3_000, 6_000]) {
+        if (clock.t - 1_700_000_000_000 >= at && !granted.has(at)) {
+          granted.add(at);
+          allowed++;
+        }
+      }
+      return allowed;
+    };
+    const pdb = {
+      namespace: 'default',
+      name: 'web',
+      selector: { matchLabels: { app: 'web' } },
+      currentHealthy: 3,
+      desiredHealthy: 3,
+    };
+    cluster.listPdbs = async () => [{ ...pdb, disruptionsAllowed: status() }];
+    const attemptsAt: number[] = [];
+    cluster.evictor = () => {
+      attemptsAt.push(clock.t - 1_700_000_000_000);
+      if (status() === 0) return { kind: 'pdb-blocked', message: 'no', pdbName: 'web' };
+      allowed--;
+      return { kind: 'evicted' };
+    };
+
+    const report = await run();
+
+    expect(report.evicted).toHaveLength(2);
+    expect(report.outcome).toBe('deadline-continued');
+    // one refused round at the start, then evictions only when the status allows (plus a rare stale-status probe)
+    expect(attemptsAt.filter((t) => t < 3_000)).toHaveLength(3);
+    expect(report.evictionRefusals).toBeLessThanOrEqual(6);
+    // released within one poll of the status changing
+    const evictedAt = attemptsAt.filter((t) => t === 3_000 || (t > 3_000 && t <= 3_500));
+    expect(evictedAt.length).toBeGreaterThanOrEqual(1);
+  });
+
   it('honours Retry-After on a refused eviction', async () => {
     const { clock, cluster, run } = setup([pod('a')]);
     const attempts: number[] = [];
