@@ -8,14 +8,14 @@ describe('NodeDrainer', () => {
   const byDefault = synthesize().template;
 
   describe('the function', () => {
-    it('runs the ESM handler on nodejs22.x arm64 for 15 minutes with 256 MB and reserved concurrency', () => {
+    it('runs the ESM handler on nodejs22.x arm64 for 15 minutes with 512 MB and reserved concurrency', () => {
       byDefault.resourceCountIs('AWS::Lambda::Function', 1);
       byDefault.hasResourceProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         Timeout: 900,
-        MemorySize: 256,
+        MemorySize: 512,
         ReservedConcurrentExecutions: 100,
       });
     });
