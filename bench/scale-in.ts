@@ -1,0 +1,307 @@
+/**
+ * Benchmark 5, mass scale-in: 10 nodes drained at once by 10 invocations of the real handler (each its
+ * own module instance, i.e. its own "container": config, SDK clients, token source), in this process,
+ * through the local AWS endpoint and the EKS token webhook. 20 Deployments × 10 replicas, one replica
+ * of each on every node, so every PDB (maxUnavailable 1) is shared by all 10 nodes and serialises 10
+ * evictions across them.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type V1Pod } from '@kubernetes/client-node';
+import type { InvocationSummary } from '../lambda/handler.js';
+import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
+import { kubeConfigFor } from '../scripts/harness/cluster.js';
+import { PRESTOP_ANNOTATION, Simulator } from '../scripts/harness/simulator.js';
+import { countRequestsOfUser, type RequestCounts } from './api-cost.js';
+import {
+  type BenchEnv,
+  CLUSTER_NAME,
+  lifecycleEvent,
+  mdTable,
+  type PdbCheck,
+  PRESTOP_SECONDS,
+  pdbCheck,
+  progress,
+  REPO_ROOT,
+  type Section,
+  seconds,
+} from './support.js';
+
+export const NODES = 10;
+export const SHARED_DEPLOYMENTS = 20;
+
+export interface ScaleInResult {
+  readonly nodes: number;
+  readonly pods: number;
+  readonly totalMs: number;
+  readonly outcomes: Record<string, number>;
+  /** Invocations that threw, plus distinct API errors the drains reported. */
+  readonly errors: readonly string[];
+  readonly completions: number;
+  readonly lifecycleResults: Record<string, number>;
+  readonly pdb: PdbCheck;
+  readonly evictionRequests: number;
+  readonly evictionRefusals: number;
+  /** The handlers' Kubernetes requests by kind, counted in client-node. */
+  readonly requests: RequestCounts;
+  readonly logLevels: Record<string, number>;
+  readonly slowestDrainMs: number;
+}
+
+type Handler = (event: unknown, context: unknown) => Promise<InvocationSummary>;
+
+export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
+  const admin = kubeConfigFor(env.cluster, 'admin');
+  const core = admin.makeApiClient(CoreV1Api);
+  const apps = admin.makeApiClient(AppsV1Api);
+  const objects = KubernetesObjectApi.makeApiClient(admin);
+  const namespace = `scale-in-${randomBytes(3).toString('hex')}`;
+  const spare = `${namespace}-spare`;
+  const nodes = Array.from({ length: NODES }, (_, i) => ({
+    name: `${namespace}-node-${i}`,
+    instanceId: `i-${randomBytes(9).toString('hex').slice(0, 17)}`,
+  }));
+
+  progress(
+    `scale-in: ${NODES} nodes, ${SHARED_DEPLOYMENTS} Deployments × ${NODES} replicas, one of each per node`,
+  );
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  for (const node of nodes) {
+    await core.createNode({
+      body: { metadata: { name: node.name }, spec: { providerID: `aws:///us-east-1a/${node.instanceId}` } },
+    });
+  }
+  await core.createNode({ body: { metadata: { name: spare }, spec: { unschedulable: true } } });
+  // the simulator schedules onto the spare only, which stays cordoned until the drains start: the
+  // workload's own pods are placed by spread() below
+  const sim = await new Simulator(admin, { namespaces: [namespace], nodes: [spare] }).start();
+  try {
+    for (let d = 0; d < SHARED_DEPLOYMENTS; d++) {
+      const labels = { app: `shared-${d}` };
+      await apps.createNamespacedDeployment({
+        namespace,
+        body: {
+          metadata: { name: labels.app },
+          spec: {
+            replicas: NODES,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels, annotations: { [PRESTOP_ANNOTATION]: String(PRESTOP_SECONDS) } },
+              spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] },
+            },
+          },
+        },
+      });
+      await objects.create({
+        apiVersion: 'policy/v1beta1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: labels.app, namespace },
+        spec: { selector: { matchLabels: labels }, maxUnavailable: 1 },
+      } as never);
+    }
+    await spread(
+      core,
+      namespace,
+      nodes.map((n) => n.name),
+    );
+    await waitForPdbs(objects, namespace);
+    const monitors = Array.from({ length: SHARED_DEPLOYMENTS }, (_, d) =>
+      sim.monitor(namespace, { app: `shared-${d}` }),
+    );
+
+    const actions: LifecycleActionState[] = nodes.map((node) => {
+      env.aws.instances.set(node.instanceId, node.name);
+      return env.aws.addLifecycleAction({
+        token: randomUUID(),
+        autoScalingGroupName: `${namespace}-asg`,
+        hookName: 'eks-node-drainer',
+        instanceId: node.instanceId,
+      });
+    });
+    const handlers = await loadHandlers(env, NODES);
+    await core.patchNode({
+      name: spare,
+      body: [{ op: 'replace', path: '/spec/unschedulable', value: false }],
+    });
+
+    progress(`scale-in: ${NODES} handler invocations at once`);
+    const requests = countRequestsOfUser('eks-node-drainer');
+    const logs = captureJsonLogs();
+    const started = Date.now();
+    const settled = await Promise.allSettled(
+      handlers.map((handler, i) => handler(lifecycleEvent(actions[i] as LifecycleActionState), context())),
+    ).finally(() => {
+      logs.restore();
+      requests.stop();
+    });
+    const totalMs = Date.now() - started;
+    progress(`scale-in: all ${NODES} invocations returned after ${seconds(totalMs)}`);
+
+    const summaries = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const tokens = new Set(actions.map((a) => a.token));
+    const count = (values: readonly string[]): Record<string, number> =>
+      Object.fromEntries([...new Set(values)].map((v) => [v, values.filter((x) => x === v).length]));
+    return {
+      nodes: NODES,
+      pods: NODES * SHARED_DEPLOYMENTS,
+      totalMs,
+      outcomes: count(summaries.map((s) => s.outcome)),
+      errors: [
+        ...settled.flatMap((s) => (s.status === 'rejected' ? [`invocation threw: ${String(s.reason)}`] : [])),
+        ...summaries.flatMap((s) => s.report?.errors ?? []),
+        ...sim.failures,
+      ],
+      completions: env.aws
+        .callsOf('autoscaling', 'CompleteLifecycleAction')
+        .filter((c) => tokens.has(c.params.LifecycleActionToken ?? '')).length,
+      lifecycleResults: count(actions.map((a) => a.result ?? 'none')),
+      pdb: pdbCheck(
+        monitors.map((m) => m.minHealthy),
+        NODES - 1,
+      ),
+      evictionRequests: summaries.reduce((n, s) => n + (s.report?.evictionRequests ?? 0), 0),
+      evictionRefusals: summaries.reduce((n, s) => n + (s.report?.evictionRefusals ?? 0), 0),
+      requests: requests.counts,
+      logLevels: count(
+        logs.lines.map((l) => (JSON.parse(l) as { level?: string }).level ?? 'no level (metrics)'),
+      ),
+      slowestDrainMs: Math.max(...summaries.map((s) => s.report?.durationMs ?? 0)),
+    };
+  } finally {
+    await sim.stop();
+    await apps.deleteCollectionNamespacedDeployment({ namespace }).catch(() => undefined);
+    await apps.deleteCollectionNamespacedReplicaSet({ namespace }).catch(() => undefined);
+    await core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+    for (const name of [...nodes.map((n) => n.name), spare])
+      await core.deleteNode({ name }).catch(() => undefined);
+  }
+}
+
+/** Binds every pending pod so that each node gets exactly one replica of each Deployment. */
+async function spread(core: CoreV1Api, namespace: string, nodes: readonly string[]): Promise<void> {
+  const until = Date.now() + 180_000;
+  for (;;) {
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const running = pods.filter((p) => p.status?.phase === 'Running').length;
+    if (running === nodes.length * SHARED_DEPLOYMENTS) return;
+    if (Date.now() > until) throw new Error(`scale-in: only ${running} pods running`);
+    const taken = new Set(pods.filter((p) => p.spec?.nodeName).map((p) => `${app(p)}@${p.spec?.nodeName}`));
+    for (const pod of pods.filter((p) => !p.spec?.nodeName)) {
+      const node = nodes.find((n) => !taken.has(`${app(pod)}@${n}`));
+      if (!node) continue;
+      taken.add(`${app(pod)}@${node}`);
+      await core
+        .createNamespacedBinding({
+          namespace,
+          body: {
+            metadata: { name: pod.metadata?.name ?? '' },
+            target: { apiVersion: 'v1', kind: 'Node', name: node },
+          },
+        })
+        .catch((error: { code?: number }) => {
+          if (error.code !== 409) throw error; // bound meanwhile: the next list shows where
+        });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const app = (pod: V1Pod): string => pod.metadata?.labels?.app ?? '';
+
+async function waitForPdbs(objects: KubernetesObjectApi, namespace: string): Promise<void> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const list = await objects.list<{ status?: { disruptionsAllowed?: number } } & { kind?: string }>(
+      'policy/v1beta1',
+      'PodDisruptionBudget',
+      namespace,
+    );
+    if (list.items.filter((p) => p.status?.disruptionsAllowed === 1).length === SHARED_DEPLOYMENTS) return;
+    if (Date.now() > until) throw new Error('scale-in: PDBs not ready');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Fresh module instances of lambda/handler.ts, configured for the local AWS endpoint. */
+async function loadHandlers(env: BenchEnv, count: number): Promise<Handler[]> {
+  Object.assign(process.env, env.aws.env(), { CLUSTER_NAME, LOG_LEVEL: 'info' });
+  const url = pathToFileURL(join(REPO_ROOT, 'lambda', 'handler.ts')).href;
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const module = (await import(`${url}?container=${i}`)) as { handler: Handler };
+      return module.handler;
+    }),
+  );
+}
+
+function context(): unknown {
+  const deadline = Date.now() + 900_000;
+  return {
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:eks-node-drainer',
+    awsRequestId: randomUUID(),
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+}
+
+/** Keeps the handlers' JSON log lines (for counting) off the terminal; everything else passes. */
+function captureJsonLogs(): { lines: string[]; restore: () => void } {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    const text = String(chunk);
+    if (!text.startsWith('{')) return write(chunk, ...rest);
+    lines.push(...text.split('\n').filter((l) => l.startsWith('{')));
+    return true;
+  }) as typeof process.stdout.write;
+  const restore = (): void => {
+    process.stdout.write = write;
+  };
+  return { lines, restore };
+}
+
+// ---- report ---------------------------------------------------------------------------------
+
+export function scaleInSection(r: ScaleInResult): Section {
+  const list = (counts: Record<string, number>): string =>
+    Object.entries(counts)
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(', ') || 'none';
+  const requests = mdTable(
+    ['request (all 10 handlers)', 'count'],
+    Object.entries(r.requests)
+      .sort(([, a], [, b]) => b - a)
+      .map(([kind, n]) => [kind, String(n)]),
+    'lr',
+  );
+  const drained = r.outcomes.drained ?? 0;
+  return {
+    rows: [
+      {
+        benchmark: `5. Mass scale-in: ${r.nodes} nodes × ${r.pods / r.nodes} pods at once`,
+        result:
+          `${seconds(r.totalMs)} total; ${list(r.outcomes)}; ${r.completions} completions (${list(r.lifecycleResults)}); ` +
+          `${r.errors.length} errors; ${r.pdb.violations} PDB violations (lowest healthy ${r.pdb.lowest}/${r.nodes})`,
+        target: '0 PDB violations (and every node drained, no errors)',
+        met: r.pdb.ok && r.errors.length === 0 && drained === r.nodes && r.completions === r.nodes,
+      },
+    ],
+    details: `### 5. Mass scale-in: ${r.nodes} nodes drained at once by ${r.nodes} handler invocations
+
+${SHARED_DEPLOYMENTS} Deployments × ${r.nodes} replicas, one replica of each on every node (placed by the benchmark), PDB
+\`maxUnavailable: 1\` each, ${PRESTOP_SECONDS} s preStop: every PDB is shared by all ${r.nodes} nodes and lets their ${r.nodes} evictions
+through one at a time. ${r.nodes} lifecycle events, one per instance, handled at once by ${r.nodes} module instances of
+\`lambda/handler.ts\` in this process (each with its own config, SDK clients and EKS token source, like separate
+Lambda containers), through the local AWS endpoint and the EKS token webhook, as the e2e tests do.
+
+- Total: **${seconds(r.totalMs)}** from the first invocation to the last return (slowest drain ${seconds(r.slowestDrainMs)})
+- Outcomes: ${list(r.outcomes)}; CompleteLifecycleAction calls: ${r.completions}; results: ${list(r.lifecycleResults)}
+- Errors: ${r.errors.length === 0 ? 'none (no invocation threw, no API error in any report, no simulator failure)' : r.errors.map((e) => `\`${e}\``).join('; ')}
+- PDB violations: ${r.pdb.violations} (lowest healthy count of any Deployment: ${r.pdb.lowest}/${r.nodes}, needed ${r.pdb.required})
+- Evictions: ${r.evictionRequests} requests for ${r.pods} pods, ${r.evictionRefusals} refused by PDBs
+  (${(r.evictionRefusals / r.pods).toFixed(1)} per pod; only one of the ${r.nodes} nodes can take each PDB's next slot)
+- Handler log lines: ${list(r.logLevels)}
+
+${requests}`,
+  };
+}
