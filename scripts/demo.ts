@@ -76,7 +76,8 @@ function renderHandlerLine(line: string): void {
   else if (message === 'eviction refused')
     say(`waiting   ${pod}: ${kind === 'pdb-blocked' ? 'PDB says: ' : `${kind}: `}${entry.detail}`);
   else if (message === 'evicting pod with warning') say(`warning   ${pod}: ${entry.warning}`);
-  else if (message === 'invocation finished') return;
+  else if (message === 'invocation finished' || entry._aws !== undefined)
+    return; // summary and EMF metrics follow
   else if (level === 'warn' || level === 'error')
     say(`${String(level).toUpperCase()} ${message}`, strip(entry));
   else say(String(message), strip(entry));
