@@ -8,7 +8,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SelfInvocation } from './aws/continuation.js';
-import { type ClusterEndpoint, describeCluster, eksToken, TokenSource } from './aws/eks.js';
+import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle } from './aws/lifecycle.js';
 import { type Config, loadConfig } from './config.js';
@@ -48,7 +48,7 @@ const autoScaling = new AutoScalingClient(sdk);
 const ec2 = new EC2Client(sdk);
 const eks = new EKSClient(sdk);
 const lambda = new LambdaClient(sdk);
-let endpoint: Promise<ClusterEndpoint> | undefined;
+let cluster: Promise<KubeCluster> | undefined;
 const tokens = new TokenSource(async (signingDate) =>
   eksToken({
     clusterName: config.clusterName,
@@ -59,15 +59,20 @@ const tokens = new TokenSource(async (signingDate) =>
   }),
 );
 
-async function connect(): Promise<KubeCluster> {
-  endpoint ??= describeCluster(eks, config.clusterName).catch((error: unknown) => {
-    endpoint = undefined;
-    throw error;
-  });
-  return new KubeCluster(
-    eksKubeConfig(await endpoint, () => tokens.token()),
-    () => tokens.invalidate(),
+/** One client per container: DescribeCluster and the eviction-version discovery happen once, not per invocation. */
+function connect(): Promise<KubeCluster> {
+  cluster ??= describeCluster(eks, config.clusterName).then(
+    (endpoint) =>
+      new KubeCluster(
+        eksKubeConfig(endpoint, () => tokens.token()),
+        () => tokens.invalidate(),
+      ),
+    (error: unknown) => {
+      cluster = undefined;
+      throw error;
+    },
   );
+  return cluster;
 }
 
 export async function handler(event: unknown, context: InvocationContext): Promise<InvocationSummary> {
