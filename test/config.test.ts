@@ -3,10 +3,57 @@ import { DEFAULTS, loadConfig } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 
 describe('loadConfig', () => {
-  it('applies the defaults with only CLUSTER_NAME set, and freezes the result', () => {
+  it('applies the documented defaults with only CLUSTER_NAME set, and freezes the result', () => {
     const config = loadConfig({ CLUSTER_NAME: 'prod' });
-    expect(config).toEqual({ clusterName: 'prod', ...DEFAULTS });
+
+    // literal values, as README's configuration table documents them: changing a default in
+    // lambda/config.ts must break this test, not silently follow it
+    expect(config).toEqual({
+      clusterName: 'prod',
+      drainTimeoutSeconds: 900,
+      onDrainTimeout: 'delete',
+      dryRun: false,
+      heartbeatIntervalSeconds: 60,
+      logLevel: 'info',
+      maxConcurrentEvictions: 32,
+      metricsNamespace: 'EksNodeDrainer',
+    });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('exports the same documented defaults', () => {
+    expect(DEFAULTS).toEqual({
+      drainTimeoutSeconds: 900,
+      onDrainTimeout: 'delete',
+      dryRun: false,
+      heartbeatIntervalSeconds: 60,
+      logLevel: 'info',
+      maxConcurrentEvictions: 32,
+      metricsNamespace: 'EksNodeDrainer',
+    });
+  });
+
+  it('treats empty and blank values as unset', () => {
+    const config = loadConfig({
+      CLUSTER_NAME: 'prod',
+      DRAIN_TIMEOUT_SECONDS: '',
+      ON_DRAIN_TIMEOUT: '  ',
+      DRY_RUN: '',
+      HEARTBEAT_INTERVAL_SECONDS: ' ',
+      LOG_LEVEL: '',
+      MAX_CONCURRENT_EVICTIONS: '   ',
+      METRICS_NAMESPACE: '  ',
+    });
+
+    expect(config).toMatchObject({
+      drainTimeoutSeconds: 900,
+      onDrainTimeout: 'delete',
+      dryRun: false,
+      heartbeatIntervalSeconds: 60,
+      logLevel: 'info',
+      maxConcurrentEvictions: 32,
+      metricsNamespace: 'EksNodeDrainer',
+    });
   });
 
   it('reads every variable', () => {
@@ -33,34 +80,152 @@ describe('loadConfig', () => {
     });
   });
 
+  it('trims surrounding whitespace and ignores the case of keyword values', () => {
+    const config = loadConfig({
+      CLUSTER_NAME: '  prod  ',
+      DRAIN_TIMEOUT_SECONDS: ' 120 ',
+      ON_DRAIN_TIMEOUT: ' Continue ',
+      DRY_RUN: ' TRUE ',
+      HEARTBEAT_INTERVAL_SECONDS: ' 15 ',
+      LOG_LEVEL: ' WARN ',
+      MAX_CONCURRENT_EVICTIONS: ' 4 ',
+      METRICS_NAMESPACE: ' Team.Drainer ',
+    });
+
+    expect(config).toEqual({
+      clusterName: 'prod',
+      drainTimeoutSeconds: 120,
+      onDrainTimeout: 'continue',
+      dryRun: true,
+      heartbeatIntervalSeconds: 15,
+      logLevel: 'warn',
+      maxConcurrentEvictions: 4,
+      metricsNamespace: 'Team.Drainer',
+    });
+  });
+
   it.each([
-    [{ CLUSTER_NAME: '  ' }, /CLUSTER_NAME is required/],
-    [{ CLUSTER_NAME: 'bad name!' }, /CLUSTER_NAME must be an EKS cluster name, got "bad name!"/],
+    ['delete', 'delete'],
+    ['continue', 'continue'],
+    ['abandon', 'abandon'],
+  ])('accepts ON_DRAIN_TIMEOUT=%s', (value, policy) => {
+    expect(loadConfig({ CLUSTER_NAME: 'prod', ON_DRAIN_TIMEOUT: value }).onDrainTimeout).toBe(policy);
+  });
+
+  it.each(['debug', 'info', 'warn', 'error'])('accepts LOG_LEVEL=%s', (level) => {
+    expect(loadConfig({ CLUSTER_NAME: 'prod', LOG_LEVEL: level }).logLevel).toBe(level);
+  });
+
+  it('reads DRY_RUN=false as false', () => {
+    expect(loadConfig({ CLUSTER_NAME: 'prod', DRY_RUN: 'false' }).dryRun).toBe(false);
+  });
+
+  it.each([
+    ['DRAIN_TIMEOUT_SECONDS', 'drainTimeoutSeconds', 30, 172_800],
+    ['HEARTBEAT_INTERVAL_SECONDS', 'heartbeatIntervalSeconds', 10, 3_600],
+    ['MAX_CONCURRENT_EVICTIONS', 'maxConcurrentEvictions', 1, 500],
+  ] as const)('accepts %s at both ends of its range', (variable, key, min, max) => {
+    expect(loadConfig({ CLUSTER_NAME: 'prod', [variable]: String(min) })[key]).toBe(min);
+    expect(loadConfig({ CLUSTER_NAME: 'prod', [variable]: String(max) })[key]).toBe(max);
+  });
+
+  it.each([
+    ['DRAIN_TIMEOUT_SECONDS', 30, 172_800],
+    ['HEARTBEAT_INTERVAL_SECONDS', 10, 3_600],
+    ['MAX_CONCURRENT_EVICTIONS', 1, 500],
+  ] as const)('fails for %s just outside its range', (variable, min, max) => {
+    for (const value of [String(min - 1), String(max + 1)]) {
+      expect(() => loadConfig({ CLUSTER_NAME: 'prod', [variable]: value })).toThrow(
+        `${variable} must be a whole number between ${min} and ${max}, got "${value}"`,
+      );
+    }
+  });
+
+  it.each(['abc', '60.5', '1e2x', 'Infinity'])(
+    'fails for a DRAIN_TIMEOUT_SECONDS that is not whole: %s',
+    (value) => {
+      expect(() => loadConfig({ CLUSTER_NAME: 'prod', DRAIN_TIMEOUT_SECONDS: value })).toThrow(ConfigError);
+    },
+  );
+
+  it.each([
+    ['a', 'one character'],
+    ['0prod', 'a leading digit'],
+    ['prod_cluster-2', 'underscores and hyphens'],
+    [`p${'x'.repeat(99)}`, '100 characters'],
+  ])('accepts the cluster name %s (%s)', (name) => {
+    expect(loadConfig({ CLUSTER_NAME: name }).clusterName).toBe(name);
+  });
+
+  it.each([
+    [`p${'x'.repeat(100)}`, '101 characters'],
+    ['-prod', 'a leading hyphen'],
+    ['_prod', 'a leading underscore'],
+    ['prod.cluster', 'a dot'],
+    ['prod\nx', 'a line break'],
+  ])('fails for the cluster name %j (%s)', (name) => {
+    expect(() => loadConfig({ CLUSTER_NAME: name })).toThrow(
+      `CLUSTER_NAME must be an EKS cluster name, got ${JSON.stringify(name)}`,
+    );
+  });
+
+  it.each([
+    ['Platform/Drainer'],
+    ['a.b_c-d#e:f/g'],
+    ['x'.repeat(255)],
+    ['AWSish'],
+    ['aws/lowercase-is-not-reserved'],
+  ])('accepts the metrics namespace %s', (namespace) => {
+    expect(loadConfig({ CLUSTER_NAME: 'prod', METRICS_NAMESPACE: namespace }).metricsNamespace).toBe(
+      namespace,
+    );
+  });
+
+  it.each([
+    ['x'.repeat(256), 'too long'],
+    ['AWS/Lambda', 'the reserved AWS/ prefix'],
+    ['Platform Drainer', 'a space'],
+    ['Drainer!', 'a character CloudWatch refuses'],
+  ])('fails for the metrics namespace %j (%s)', (namespace) => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', METRICS_NAMESPACE: namespace })).toThrow(
+      `METRICS_NAMESPACE must be a CloudWatch namespace (not AWS/…), got ${JSON.stringify(namespace)}`,
+    );
+  });
+
+  it.each([
+    [{ CLUSTER_NAME: undefined }, 'CLUSTER_NAME is required (the EKS cluster to drain nodes of)'],
+    [{ CLUSTER_NAME: '  ' }, 'CLUSTER_NAME is required (the EKS cluster to drain nodes of)'],
+    [{ CLUSTER_NAME: 'bad name!' }, 'CLUSTER_NAME must be an EKS cluster name, got "bad name!"'],
     [
       { DRAIN_TIMEOUT_SECONDS: '5' },
-      /DRAIN_TIMEOUT_SECONDS must be a whole number between 30 and 172800, got "5"/,
+      'DRAIN_TIMEOUT_SECONDS must be a whole number between 30 and 172800, got "5"',
     ],
-    [{ DRAIN_TIMEOUT_SECONDS: '1.5e3x' }, /DRAIN_TIMEOUT_SECONDS .* got "1.5e3x"/],
+    [
+      { DRAIN_TIMEOUT_SECONDS: ' 1.5e3x ' },
+      'DRAIN_TIMEOUT_SECONDS must be a whole number between 30 and 172800, got "1.5e3x"',
+    ],
     [
       { HEARTBEAT_INTERVAL_SECONDS: '5' },
-      /HEARTBEAT_INTERVAL_SECONDS must be a whole number between 10 and 3600, got "5"/,
+      'HEARTBEAT_INTERVAL_SECONDS must be a whole number between 10 and 3600, got "5"',
     ],
-    [{ ON_DRAIN_TIMEOUT: 'evict' }, /ON_DRAIN_TIMEOUT must be one of delete, continue, abandon, got "evict"/],
-    [{ DRY_RUN: 'yes' }, /DRY_RUN must be one of true, false, got "yes"/],
-    [{ LOG_LEVEL: 'verbose' }, /LOG_LEVEL must be one of debug, info, warn, error, got "verbose"/],
+    [
+      { ON_DRAIN_TIMEOUT: ' Evict ' },
+      'ON_DRAIN_TIMEOUT must be one of delete, continue, abandon, got " Evict "',
+    ],
+    [{ DRY_RUN: 'yes' }, 'DRY_RUN must be one of true, false, got "yes"'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of debug, info, warn, error, got "verbose"'],
     [
       { MAX_CONCURRENT_EVICTIONS: '0' },
-      /MAX_CONCURRENT_EVICTIONS must be a whole number between 1 and 500, got "0"/,
+      'MAX_CONCURRENT_EVICTIONS must be a whole number between 1 and 500, got "0"',
     ],
     [
       { METRICS_NAMESPACE: 'AWS/Lambda' },
-      /METRICS_NAMESPACE must be a CloudWatch namespace \(not AWS\/…\), got "AWS\/Lambda"/,
+      'METRICS_NAMESPACE must be a CloudWatch namespace (not AWS/…), got "AWS/Lambda"',
     ],
-  ])('fails for %j naming the variable and the value', (env, message) => {
-    expect(() => loadConfig({ CLUSTER_NAME: 'prod', ...env })).toThrow(message);
-  });
+  ])('fails for %j with a ConfigError naming the variable and the value', (env, message) => {
+    const load = () => loadConfig({ CLUSTER_NAME: 'prod', ...env });
 
-  it('fails with a ConfigError', () => {
-    expect(() => loadConfig({})).toThrow(ConfigError);
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
   });
 });
