@@ -20,17 +20,36 @@ export interface WebhookOptions {
 const PREFIX = 'k8s-aws-v1.';
 const TOKEN_LIFETIME_MS = 15 * 60_000;
 
+/** One TokenReview's verdict. */
+export interface ReviewRecord {
+  readonly authenticated: boolean;
+  /** Why it was refused. */
+  readonly reason?: string;
+  /** sha256 of the token (first 16 hex digits): tells tokens apart without revealing them. */
+  readonly token: string;
+}
+
 export class EksTokenWebhook extends LoopbackHttpServer {
-  /** Every review's verdict, in order (reason set when refused). */
-  readonly reviews: { authenticated: boolean; reason?: string }[] = [];
+  /** Every review's verdict, in order. */
+  readonly reviews: ReviewRecord[] = [];
   private rejections = 0;
+  /** How many of the next distinct tokens to refuse for good. */
+  private tokenRejections = 0;
+  /** Token values refused by value: refused again whenever they come back. */
+  private readonly refusedTokens = new Set<string>();
 
   constructor(private readonly options: WebhookOptions) {
     super();
   }
 
   protected handle(req: IncomingMessage, res: ServerResponse): void {
-    // control plane for tests in other processes: POST /reject?count=N, GET /reviews
+    // control plane for tests in other processes: POST /reject?count=N, POST /reject-token?count=N,
+    // GET /reviews
+    if (req.url?.startsWith('/reject-token')) {
+      this.rejectTokens(Number(new URL(req.url, 'http://x').searchParams.get('count') ?? 1));
+      res.writeHead(204).end();
+      return;
+    }
     if (req.url?.startsWith('/reject')) {
       this.rejectNext(Number(new URL(req.url, 'http://x').searchParams.get('count') ?? 1));
       res.writeHead(204).end();
@@ -43,7 +62,12 @@ export class EksTokenWebhook extends LoopbackHttpServer {
     void readJson(req).then((review) => {
       const token = (review as { spec?: { token?: string } }).spec?.token ?? '';
       const reason = this.review(token);
-      this.reviews.push(reason ? { authenticated: false, reason } : { authenticated: true });
+      const fingerprint = tokenFingerprint(token);
+      this.reviews.push(
+        reason
+          ? { authenticated: false, reason, token: fingerprint }
+          : { authenticated: true, token: fingerprint },
+      );
       res.writeHead(200, { 'content-type': 'application/json' }).end(
         JSON.stringify({
           apiVersion: (review as { apiVersion?: string }).apiVersion ?? 'authentication.k8s.io/v1beta1',
@@ -68,7 +92,21 @@ export class EksTokenWebhook extends LoopbackHttpServer {
     this.rejections = count;
   }
 
+  /**
+   * The next `count` distinct token values are refused, and so is each of them whenever it comes
+   * back: a client that retries with the very token that was refused keeps getting 401.
+   */
+  rejectTokens(count = 1): void {
+    this.tokenRejections = count;
+  }
+
   private review(token: string): string | undefined {
+    if (this.refusedTokens.has(token)) return 'token refused by test, again';
+    if (this.tokenRejections > 0) {
+      this.tokenRejections--;
+      this.refusedTokens.add(token);
+      return 'token refused by test';
+    }
     if (this.rejections <= 0) return this.verify(token);
     this.rejections--;
     return 'rejected by test';
@@ -130,6 +168,11 @@ export class EksTokenWebhook extends LoopbackHttpServer {
       ? undefined
       : 'signature mismatch (wrong cluster name or key)';
   }
+}
+
+/** sha256 of a token, first 16 hex digits. */
+export function tokenFingerprint(token: string): string {
+  return sha256(token).slice(0, 16);
 }
 
 function rfc3986(text: string): string {

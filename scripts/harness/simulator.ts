@@ -28,6 +28,11 @@ export interface TerminationRecord {
   /** When the simulated kubelet deleted the pod (grace 0). */
   finishedAt?: number;
   readonly preStopMs: number;
+  /**
+   * The pod's metadata.deletionGracePeriodSeconds when the simulator first saw it terminating: the
+   * grace period the API server granted this deletion (the pod's own, unless the deleter overrode it).
+   */
+  readonly deletionGracePeriodSeconds?: number;
 }
 
 export interface SimulatorOptions {
@@ -204,6 +209,9 @@ export class Simulator {
       ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
       startedAt: Date.now(),
       preStopMs,
+      ...(typeof meta.deletionGracePeriodSeconds === 'number'
+        ? { deletionGracePeriodSeconds: meta.deletionGracePeriodSeconds }
+        : {}),
     });
     const timer = setTimeout(() => {
       this.timers.delete(timer);

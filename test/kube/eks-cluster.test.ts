@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeCluster } from '../../lambda/kube/cluster.js';
+import { eksKubeConfig } from '../../lambda/kube/eks-cluster.js';
+
+interface Pki {
+  /** PEM of the CA that signed the server's certificate. */
+  readonly ca: string;
+  /** PEM of a CA that signed nothing here. */
+  readonly otherCa: string;
+  readonly serverKey: string;
+  readonly serverCert: string;
+}
+
+/** A CA, a 127.0.0.1 server certificate it signed, and an unrelated CA (EC keys: fast). */
+function makePki(): Pki {
+  const dir = mkdtempSync(join(tmpdir(), 'eks-cluster-test-'));
+  const file = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=test-ca',
+    );
+    openssl(
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'other.key',
+      '-out',
+      'other.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=other',
+    );
+    openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=kube-apiserver');
+    writeFileSync(file('server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '1',
+      '-extfile',
+      'server.ext',
+    );
+    const read = (name: string): string => readFileSync(file(name), 'utf8');
+    return {
+      ca: read('ca.crt'),
+      otherCa: read('other.crt'),
+      serverKey: read('server.key'),
+      serverCert: read('server.crt'),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const base64 = (pem: string): string => Buffer.from(pem).toString('base64');
+
+describe('eksKubeConfig', () => {
+  let pki: Pki;
+  let server: Server;
+  let endpoint: string;
+  const authorizations: (string | undefined)[] = [];
+
+  beforeAll(async () => {
+    pki = makePki();
+    server = createServer({ key: pki.serverKey, cert: pki.serverCert }, (req, res) => {
+      authorizations.push(req.headers.authorization);
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'ip-10-0-0-1' } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    endpoint = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('names the endpoint and the CA, with TLS verification on', () => {
+    const kc = eksKubeConfig(
+      { endpoint: 'https://abc.eks.example', certificateAuthority: 'Q0E=' },
+      async () => 't',
+    );
+
+    expect(kc.getCurrentCluster()).toMatchObject({
+      server: 'https://abc.eks.example',
+      caData: 'Q0E=',
+      skipTLSVerify: false,
+    });
+  });
+
+  it('talks to a server whose certificate the cluster CA signed, with the bearer token of each request', async () => {
+    let n = 0;
+    const cluster = new KubeCluster(
+      eksKubeConfig({ endpoint, certificateAuthority: base64(pki.ca) }, async () => `token-${++n}`),
+    );
+    authorizations.length = 0;
+
+    const first = await cluster.findNode({ nodeName: 'ip-10-0-0-1' });
+    const second = await cluster.findNode({ nodeName: 'ip-10-0-0-1' });
+
+    expect([first, second]).toEqual(['ip-10-0-0-1', 'ip-10-0-0-1']);
+    expect(authorizations).toEqual(['Bearer token-1', 'Bearer token-2']);
+  });
+
+  it('fails on a server certificate another CA signed, before sending the token', async () => {
+    const cluster = new KubeCluster(
+      eksKubeConfig({ endpoint, certificateAuthority: base64(pki.otherCa) }, async () => 'secret-token'),
+    );
+    authorizations.length = 0;
+
+    await expect(cluster.findNode({ nodeName: 'ip-10-0-0-1' })).rejects.toThrow(/certificate/i);
+    expect(authorizations).toEqual([]);
+  });
+});
