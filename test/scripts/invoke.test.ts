@@ -169,15 +169,116 @@ describe('npm run invoke: the event', () => {
     });
   });
 
-  it('warns before a real drain of an instance that is not waiting to terminate', async () => {
+  it('refuses a real drain of an instance that is not waiting to terminate, exiting 2', async () => {
     aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
 
-    const { code, err } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION, '--yes');
+    const { code, out, err } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION, '--yes');
+
+    expect(code).toBe(2);
+    expect(err).toBe(
+      `invoke: instance ${INSTANCE} is InService, not Terminating:Wait: refusing to drain a node whose instance is not terminating (nothing would replace it, and there is no lifecycle action to complete). Nothing was changed. A dry run (without --yes) shows the plan; --force drains it anyway`,
+    );
+    expect(out).toBe('');
+    expect(aws.callsOf('lambda', 'Invoke')).toEqual([]);
+    expect(received).toEqual([]);
+  });
+
+  it('looks up the state before a real drain even when --asg and --hook are given', async () => {
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'Pending' });
+
+    const { code, err } = await invoke(
+      '--instance-id',
+      INSTANCE,
+      '--asg',
+      ASG,
+      '--hook',
+      'eks-node-drainer',
+      '--function',
+      FUNCTION,
+      '--yes',
+    );
+
+    expect(code).toBe(2);
+    expect(err).toContain(`invoke: instance ${INSTANCE} is Pending, not Terminating:Wait`);
+    expect(aws.callsOf('autoscaling', 'DescribeAutoScalingInstances')).toHaveLength(1);
+    expect(received).toEqual([]);
+  });
+
+  it('refuses a real drain when the instance is in another group than --asg names', async () => {
+    const { code, err } = await invoke(
+      '--instance-id',
+      INSTANCE,
+      '--asg',
+      'batch-asg',
+      '--function',
+      FUNCTION,
+      '--yes',
+    );
+
+    expect(code).toBe(2);
+    expect(err).toBe(`invoke: instance ${INSTANCE} is in Auto Scaling group ${ASG}, not batch-asg (--asg)`);
+    expect(received).toEqual([]);
+  });
+
+  it('drains an instance that is not waiting to terminate with --force, saying so in the event and a warning', async () => {
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+
+    const { code, err } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION, '--yes', '--force');
 
     expect(code).toBe(0);
     expect(err).toContain(
       `warning: instance ${INSTANCE} is InService, not Terminating:Wait: its node will be cordoned and emptied although nothing terminates it`,
     );
+    expect(received).toHaveLength(1);
+    expect(received[0]?.[DRAINER_KEY]).toEqual({ force: true });
+    expect(parseEvent(received[0])).toMatchObject({ kind: 'action' });
+    expect(parseEvent(received[0])).not.toHaveProperty('dryRun');
+  });
+
+  it('allows a dry run of an instance that is not waiting to terminate, noting that a drain would need --force', async () => {
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+
+    const { code, err } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION);
+
+    expect(code).toBe(0);
+    expect(received).toHaveLength(1);
+    expect(received[0]?.[DRAINER_KEY]).toEqual({ dryRun: true });
+    expect(err).toContain(
+      `note: instance ${INSTANCE} is InService, not Terminating:Wait: a real drain (--yes) of it would need --force`,
+    );
+  });
+
+  it('sends force alongside dryRun for a forced dry run', async () => {
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+
+    const { code } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION, '--force');
+
+    expect(code).toBe(0);
+    expect(received[0]?.[DRAINER_KEY]).toEqual({ dryRun: true, force: true });
+  });
+
+  it('sends no force for a real drain of an instance in Terminating:Wait', async () => {
+    const { code, err } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION, '--yes');
+
+    expect(code).toBe(0);
+    expect(received[0]).not.toHaveProperty(DRAINER_KEY);
+    expect(err).not.toMatch(/warning|note/);
+  });
+
+  it('names --force in the JSON summary of a forced drain', async () => {
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+
+    const { out } = await invoke(
+      '--instance-id',
+      INSTANCE,
+      '--function',
+      FUNCTION,
+      '--yes',
+      '--force',
+      '--json',
+    );
+
+    expect(JSON.parse(out)).toMatchObject({ dryRun: false, force: true });
   });
 
   it('prefers the hook named eks-node-drainer when the group has several termination hooks', async () => {
@@ -249,6 +350,20 @@ describe('npm run invoke: output', () => {
     expect(out).toMatch(/ERROR\tInvoke Error/);
   });
 
+  it('exits 1 explaining a refusal by the drainer of an instance that is not terminating', async () => {
+    aws.functions.set(FUNCTION, async () => ({
+      result: { outcome: 'instance-not-terminating', lifecycleResult: null },
+      logs: '',
+    }));
+
+    const { code, err } = await invoke('--instance-id', INSTANCE, '--function', FUNCTION, '--yes');
+
+    expect(code).toBe(1);
+    expect(err).toContain(
+      'invoke: the drainer refused: the instance is not in Terminating:Wait (a hand-made event drains only a terminating instance; --force drains it anyway)',
+    );
+  });
+
   it('exits 1 naming the outcome when the drain did not finish', async () => {
     aws.functions.set(FUNCTION, async () => ({
       result: {
@@ -271,8 +386,8 @@ describe('npm run invoke: usage errors', () => {
   it.each([
     [
       'an unknown option',
-      ['--instance-id', INSTANCE, '--function', FUNCTION, '--force'],
-      "unknown option '--force'",
+      ['--instance-id', INSTANCE, '--function', FUNCTION, '--now'],
+      "unknown option '--now'",
     ],
     ['no --instance-id', ['--function', FUNCTION], '--instance-id is required'],
     [

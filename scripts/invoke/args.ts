@@ -1,0 +1,151 @@
+/** `npm run invoke` command line: pure parsing into options, help, or a one-line usage error. */
+import { parseArgs } from 'node:util';
+
+export const USAGE = `usage: npm run invoke -- --instance-id i-0123456789abcdef0 [options]
+
+Builds a termination lifecycle event for the instance and runs the drainer on it.
+A dry run unless --yes: nothing is evicted and no lifecycle action is completed.
+
+  --instance-id ID     the EC2 instance whose node to drain (required)
+  --asg NAME           its Auto Scaling group (default: looked up with DescribeAutoScalingInstances)
+  --hook NAME          the termination lifecycle hook (default: looked up with DescribeLifecycleHooks)
+  --dry-run            plan only, server-side dry-run evictions (the default)
+  --yes                really drain: cordon, evict, complete the lifecycle action; only an instance in
+                       Terminating:Wait (a hand-made event has no lifecycle action token)
+  --force              drain even an instance that is not in Terminating:Wait (e.g. InService): its node
+                       is cordoned and emptied although nothing terminates it
+  --function NAME      invoke the deployed Lambda function synchronously, print its outcome and log tail
+  --local              run lambda/handler.ts in this process with your AWS credentials ...
+  --cluster NAME       ... for this EKS cluster (required with --local)
+  --event-time ISO     when the lifecycle action began (default: now); the drain deadline counts from it
+  --json               print the summary as one JSON object
+  --help               this text
+
+AWS region, credentials and endpoints come from the SDK's standard configuration
+(AWS_REGION or AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL_<SERVICE>).`;
+
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+
+export interface InvokeOptions {
+  readonly instanceId: string;
+  readonly asg?: string;
+  readonly hook?: string;
+  readonly dryRun: boolean;
+  /** Drain even if the instance is not in Terminating:Wait (the event says `force: true`). */
+  readonly force: boolean;
+  readonly target:
+    | { readonly kind: 'function'; readonly name: string }
+    | { readonly kind: 'local'; readonly cluster: string };
+  readonly json: boolean;
+  /** When the lifecycle action began; default now. */
+  readonly eventTime?: Date;
+}
+
+export type ParsedArgs =
+  | { readonly kind: 'run'; readonly options: InvokeOptions }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'usage-error'; readonly message: string };
+
+/** Pure: the command line → options, help, or a one-line usage error. */
+export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'instance-id': { type: 'string' },
+        asg: { type: 'string' },
+        hook: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        yes: { type: 'boolean' },
+        force: { type: 'boolean' },
+        function: { type: 'string' },
+        local: { type: 'boolean' },
+        cluster: { type: 'string' },
+        'event-time': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    return usageError(parseArgsMessage(error));
+  }
+  if (values.help) return { kind: 'help' };
+
+  const text = (name: string): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const instanceId = text('instance-id');
+  if (instanceId === undefined) {
+    return usageError('--instance-id is required (the EC2 instance to drain, e.g. i-0123456789abcdef0)');
+  }
+  if (!INSTANCE_ID.test(instanceId)) {
+    return usageError(
+      `--instance-id must be an EC2 instance id (i- and 8 to 17 hex digits), got ${JSON.stringify(instanceId)}`,
+    );
+  }
+  if (values['dry-run'] && values.yes) {
+    return usageError('--dry-run and --yes contradict each other: give one (a dry run is the default)');
+  }
+  for (const name of ['asg', 'hook', 'function', 'cluster'] as const) {
+    if (text(name)?.trim() === '') return usageError(`--${name} needs a non-empty value`);
+  }
+
+  const functionName = text('function');
+  const cluster = text('cluster');
+  if (functionName !== undefined && values.local) {
+    return usageError(
+      '--function and --local exclude each other: invoke the deployed function or run locally',
+    );
+  }
+  if (cluster !== undefined && !values.local) {
+    return usageError('--cluster is only used with --local (a deployed function has its own CLUSTER_NAME)');
+  }
+  if (values.local && cluster === undefined) {
+    return usageError('--local needs --cluster <name>: the EKS cluster whose node to drain');
+  }
+  let target: InvokeOptions['target'];
+  if (functionName !== undefined) target = { kind: 'function', name: functionName };
+  else if (values.local && cluster !== undefined) target = { kind: 'local', cluster };
+  else {
+    return usageError(
+      'say where the drainer runs: --function <name> (the deployed Lambda) or --local --cluster <name> (here, with your AWS credentials)',
+    );
+  }
+
+  const rawTime = text('event-time');
+  const eventTime = rawTime === undefined ? undefined : new Date(rawTime);
+  if (eventTime !== undefined && !Number.isFinite(eventTime.getTime())) {
+    return usageError(`--event-time must be an ISO 8601 time, got ${JSON.stringify(rawTime)}`);
+  }
+
+  const asg = text('asg');
+  const hook = text('hook');
+  return {
+    kind: 'run',
+    options: {
+      instanceId,
+      ...(asg === undefined ? {} : { asg }),
+      ...(hook === undefined ? {} : { hook }),
+      dryRun: values.yes !== true,
+      force: values.force === true,
+      target,
+      json: values.json === true,
+      ...(eventTime === undefined ? {} : { eventTime }),
+    },
+  };
+}
+
+function usageError(message: string): ParsedArgs {
+  return { kind: 'usage-error', message };
+}
+
+/** node:util parseArgs messages, first sentence only ("Unknown option '--now'"). */
+function parseArgsMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const first = message.split(/\.\s/)[0] ?? message;
+  return first.charAt(0).toLowerCase() + first.slice(1);
+}
