@@ -40,6 +40,29 @@ describe('drainNode against a real kube-apiserver', () => {
     expect(node.spec?.unschedulable).toBe(true);
   });
 
+  it('evicts each pod with its own terminationGracePeriodSeconds, never an override', async () => {
+    scenario = await createScenario('grace');
+    await scenario.deployment('slow', 2, { gracePeriodSeconds: 45, preStopSeconds: 1 });
+    const bare = await scenario.pod('quick', { gracePeriodSeconds: 7 });
+    await scenario.waitRunning(3);
+    await scenario.openSpare();
+
+    const report = await scenario.drain();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.evicted).toHaveLength(3);
+    const evicted = [...scenario.sim.terminations.values()].filter((t) => t.node === scenario.node);
+    // what the API server granted each deletion: the pod's own grace period
+    expect(
+      evicted.map((t) => [t.name.startsWith('slow-') ? 'slow' : t.name, t.deletionGracePeriodSeconds]).sort(),
+    ).toEqual([
+      ['quick', 7],
+      ['slow', 45],
+      ['slow', 45],
+    ]);
+    expect(evicted.find((t) => t.name === 'quick')?.uid).toBe(bare.metadata?.uid);
+  });
+
   it('leaves DaemonSet, mirror and finished pods alone and evicts bare and emptyDir pods', async () => {
     scenario = await createScenario('classes');
     await scenario.daemonSetPod('agent');
@@ -86,7 +109,7 @@ describe('drainNode against a real kube-apiserver', () => {
   ] as const)('at the deadline with policy %s', (policy, outcome) => {
     it(`reports the PDB-blocked pod and ends ${outcome}`, async () => {
       scenario = await createScenario(`stuck-${policy}`);
-      const labels = await scenario.deployment('db', 1, { preStopSeconds: 1 });
+      const labels = await scenario.deployment('db', 1, { preStopSeconds: 1, gracePeriodSeconds: 45 });
       await scenario.pdb('db-pdb', labels, { minAvailable: 1 });
       await scenario.waitRunning(1);
       await scenario.waitPdb('db-pdb', (s) => s.currentHealthy === 1);
@@ -122,7 +145,8 @@ describe('drainNode against a real kube-apiserver', () => {
       if (policy === 'delete') {
         expect(report.deleted).toEqual([podKey]);
         expect(report.remaining).toEqual([]);
-        // graceful: the simulated preStop ran before the pod went away
+        // graceful: the pod's own grace period (no override), and the simulated preStop ran before it went away
+        expect(record?.deletionGracePeriodSeconds).toBe(45);
         expect((record?.finishedAt ?? 0) - (record?.startedAt ?? 0)).toBeGreaterThanOrEqual(950);
         expect(await scenario.podsOn()).toEqual([]);
       } else {
