@@ -1,9 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DRAINER_KEY, parseEvent } from '../../lambda/event.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
 import { freePorts } from '../../scripts/harness/cluster.js';
 import type { Workload } from '../../scripts/harness/workload.js';
 import { mutatedEvent, seededRandom, validEvent, withDetail } from '../support/events.js';
+import { E2E_CLUSTER_NAME } from './global-setup.js';
 import {
   captureLogs,
   context,
@@ -13,6 +18,7 @@ import {
   lifecycleEvent,
   loadHandler,
   registerCluster,
+  restoreEnv,
   webhookControl,
 } from './support/lambda.js';
 import { createScenario } from './support/scenario.js';
@@ -55,6 +61,26 @@ async function stuckWorld(prefix: string): Promise<Workload> {
   await world.waitRunning(1);
   await world.waitPdb('db', (s) => s.currentHealthy === 1);
   return world;
+}
+
+/** A fresh self-signed CA certificate (PEM) that signed nothing the cluster serves. */
+function unrelatedCa(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'drainer-wrong-ca-'));
+  try {
+    const [key, cert] = [join(dir, 'ca.key'), join(dir, 'ca.crt')];
+    const subject = '/CN=not-the-cluster-ca';
+    const curve = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', ...curve, '-nodes', '-keyout', key, '-out', cert, '-subj', subject],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    return readFileSync(cert, 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe('handler, end to end: lifecycle event → local AWS endpoint → real kube-apiserver', () => {
@@ -127,7 +153,11 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
   ] as const)('with ON_DRAIN_TIMEOUT=%s', (policy, outcome, result) => {
     it(`ends ${outcome} and completes ${result} when a PDB blocks until the deadline`, async () => {
       registerCluster(aws);
-      const handler = await loadHandler(aws, { ON_DRAIN_TIMEOUT: policy, DRAIN_TIMEOUT_SECONDS: '30' });
+      const handler = await loadHandler(aws, {
+        ON_DRAIN_TIMEOUT: policy,
+        DRAIN_TIMEOUT_SECONDS: '30',
+        MIN_EVICTION_WINDOW_SECONDS: '1',
+      });
       const w = await stuckWorld(`h-${policy}`);
       const action = lifecycleAction(aws, w);
       // the lifecycle action began 27 s ago: 3 s of the 30 s drain budget are left
@@ -147,6 +177,44 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
           .filter((c) => c.params.LifecycleActionToken === action.token),
       ).toHaveLength(1);
       expect(await w.podsOn()).toHaveLength(policy === 'delete' ? 0 : 1);
+    });
+  });
+
+  describe('leaves no environment behind', () => {
+    it('sets the drainer settings a test asks for while that test runs', async () => {
+      await loadHandler(aws, { ON_DRAIN_TIMEOUT: 'abandon', DRAIN_TIMEOUT_SECONDS: '30' });
+
+      expect(process.env.ON_DRAIN_TIMEOUT).toBe('abandon');
+      expect(process.env.DRAIN_TIMEOUT_SECONDS).toBe('30');
+    });
+
+    it('gives a handler loaded by a later test the default deadline and deadline policy', async () => {
+      expect(process.env.ON_DRAIN_TIMEOUT).toBeUndefined();
+      expect(process.env.DRAIN_TIMEOUT_SECONDS).toBeUndefined();
+      registerCluster(aws);
+      // only the eviction window is shortened, so that the test does not wait a minute for it
+      const handler = await loadHandler(aws, { MIN_EVICTION_WINDOW_SECONDS: '1' });
+      const w = await stuckWorld('h-defaults');
+      const action = lifecycleAction(aws, w);
+      // 897 s ago: with the default 900 s drain timeout, 3 s are left (with a leaked 30 s, none)
+      const event = lifecycleEvent(action, new Date(Date.now() - 897_000));
+
+      const summary = await handler(event, context());
+
+      // the default policy, delete: blocked pods deleted gracefully, then CONTINUE
+      expect(summary.outcome).toBe('deadline-deleted');
+      expect(action.result).toBe('CONTINUE');
+      expect(summary.report?.durationMs).toBeGreaterThanOrEqual(900_000);
+      expect(summary.report?.durationMs).toBeLessThan(900_000 + 60_000);
+    });
+
+    it('puts back the environment with restoreEnv', async () => {
+      const before = { ...process.env };
+      await loadHandler(aws, { ON_DRAIN_TIMEOUT: 'continue' });
+
+      restoreEnv();
+
+      expect({ ...process.env }).toEqual(before);
     });
   });
 
@@ -272,21 +340,28 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     }
   });
 
-  it('re-signs its token once after a 401 and goes on', async () => {
+  it('re-signs its token once after a 401, with a token that differs from the refused one, and goes on', async () => {
     registerCluster(aws);
-    const handler = await loadHandler(aws);
+    // a drain that does not recover from the 401 ends at the deadline, not at the test timeout
+    const handler = await loadHandler(aws, { DRAIN_TIMEOUT_SECONDS: '30' });
     const w = await readyWorld('h-401');
     const action = lifecycleAction(aws, w);
     const before = ((await webhookControl('/reviews')) as unknown[]).length;
-    await webhookControl('/reject?count=1', 'POST');
+    // the first token the webhook sees is refused, and refused again whenever it comes back
+    await webhookControl('/reject-token?count=1', 'POST');
 
     const summary = await handler(lifecycleEvent(action), context());
 
     expect(summary.outcome).toBe('drained');
     expect(summary.report?.errors).toEqual([]);
-    const reviews = ((await webhookControl('/reviews')) as { authenticated: boolean }[]).slice(before);
-    expect(reviews[0]?.authenticated).toBe(false);
+    const reviews = (
+      (await webhookControl('/reviews')) as { authenticated: boolean; reason?: string; token: string }[]
+    ).slice(before);
+    expect(reviews[0]).toMatchObject({ authenticated: false, reason: 'token refused by test' });
+    // exactly one refusal: the retry carried a newly signed token, and every later request a good one
+    expect(reviews.slice(1).length).toBeGreaterThan(0);
     expect(reviews.slice(1).every((r) => r.authenticated)).toBe(true);
+    expect(reviews[1]?.token).not.toBe(reviews[0]?.token);
   });
 
   it('continues in a new invocation before its own time runs out, and the continuation finishes', async () => {
@@ -308,7 +383,7 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     expect(aws.callsOf('lambda', 'Invoke').at(-1)?.params.type).toBe('Event');
     const payload = handover?.payload as Record<string, unknown>;
     expect(payload.detail).toEqual(event.detail);
-    expect(payload[DRAINER_KEY]).toEqual({ startedAt: Date.parse(event.time as string), attempt: 2 });
+    expect(payload[DRAINER_KEY]).toMatchObject({ startedAt: Date.parse(event.time as string), attempt: 2 });
 
     await w.objects.delete({
       apiVersion: 'policy/v1beta1',
@@ -319,5 +394,67 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
 
     expect(second.outcome).toBe('drained');
     expect(action.result).toBe('CONTINUE');
+  });
+
+  it('keeps the drain deadline of the first invocation in a continuation, whatever the event time says', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws, {
+      DRAIN_TIMEOUT_SECONDS: '30',
+      ON_DRAIN_TIMEOUT: 'continue',
+      MIN_EVICTION_WINDOW_SECONDS: '1',
+    });
+    const w = await stuckWorld('h-continue-deadline');
+    const action = lifecycleAction(aws, w);
+    // the lifecycle action began 20 s ago: its drain deadline is 10 s from now
+    const began = Date.now() - 20_000;
+    const deadline = began + 30_000;
+    const invocations = aws.invocations.length;
+
+    const first = await handler(lifecycleEvent(action, new Date(began)), context(3_000));
+
+    expect(first.outcome).toBe('continued-in-new-invocation');
+    const payload = aws.invocations[invocations]?.payload as Record<string, unknown>;
+    expect(payload[DRAINER_KEY]).toMatchObject({ startedAt: began, attempt: 2 });
+    // only the carried start may count: the event's own time now says the action just began
+    const continuation = { ...payload, time: new Date().toISOString() };
+    const second = await handler(continuation, context());
+    const finished = Date.now();
+
+    expect(second.outcome).toBe('deadline-continued');
+    expect(action.result).toBe('CONTINUE');
+    expect(second.report?.startedAt).toBe(new Date(began).toISOString());
+    expect(second.report?.durationMs).toBeGreaterThanOrEqual(30_000);
+    // at the original deadline, well before the 30 s the rewritten time would allow
+    expect(finished).toBeGreaterThanOrEqual(deadline);
+    expect(finished).toBeLessThan(Date.parse(continuation.time) + 20_000);
+    expect(await w.podsOn()).toHaveLength(1);
+  });
+
+  it('never drains through a server its CA did not sign: no token sent, pods stay, deadline policy applies', async () => {
+    // the cluster's endpoint, but a CA that did not sign its certificate
+    aws.clusters.set(E2E_CLUSTER_NAME, {
+      endpoint: inject('cluster').server,
+      certificateAuthority: Buffer.from(unrelatedCa()).toString('base64'),
+    });
+    const handler = await loadHandler(aws, { DRAIN_TIMEOUT_SECONDS: '30', ON_DRAIN_TIMEOUT: 'continue' });
+    const w = await readyWorld('h-wrong-ca');
+    const action = lifecycleAction(aws, w);
+    const reviewsBefore = ((await webhookControl('/reviews')) as unknown[]).length;
+    // 27 s of the 30 s drain budget are gone
+    const event = lifecycleEvent(action, new Date(Date.now() - 27_000));
+
+    const summary = await handler(event, context());
+
+    expect(summary.outcome).toBe('deadline-continued');
+    expect(action.result).toBe('CONTINUE');
+    expect(summary.report?.evicted).toEqual([]);
+    expect(summary.report?.errors.join('\n')).toMatch(/certificate/i);
+    // the TLS handshake failed before any request: the token never reached the server
+    expect(((await webhookControl('/reviews')) as unknown[]).length).toBe(reviewsBefore);
+    const pods = await w.podsOn();
+    expect(pods).toHaveLength(3);
+    expect(pods.every((p) => p.metadata?.deletionTimestamp === undefined)).toBe(true);
+    const node = await w.core.readNode({ name: w.node });
+    expect(node.spec?.unschedulable).toBeUndefined();
   });
 });

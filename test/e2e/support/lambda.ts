@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { inject, vi } from 'vitest';
+import { afterEach, inject, vi } from 'vitest';
 import type { InvocationContext, InvocationSummary } from '../../../lambda/handler.js';
 import type { LifecycleActionState, LocalAwsEndpoint } from '../../../scripts/harness/aws-endpoint.js';
 import type { Workload } from '../../../scripts/harness/workload.js';
@@ -16,13 +16,26 @@ export type Handler = (event: unknown, context: InvocationContext) => Promise<In
 
 /**
  * Imports a fresh lambda/handler.ts (a new "container") with this environment: the local AWS
- * endpoint for every SDK client, and the drainer's own settings.
+ * endpoint for every SDK client, and the drainer's own settings. The environment is set through
+ * vi.stubEnv and lasts until the end of the test (see restoreEnv): a setting such as
+ * ON_DRAIN_TIMEOUT=abandon never reaches a handler loaded by a later test. Within one test, settings
+ * of an earlier call stay unless overridden.
  */
 export async function loadHandler(aws: LocalAwsEndpoint, env: Record<string, string> = {}): Promise<Handler> {
   vi.resetModules();
-  Object.assign(process.env, aws.env(), { CLUSTER_NAME: E2E_CLUSTER_NAME, LOG_LEVEL: 'error' }, env);
+  const all = { ...aws.env(), CLUSTER_NAME: E2E_CLUSTER_NAME, LOG_LEVEL: 'error', ...env };
+  for (const [key, value] of Object.entries(all)) vi.stubEnv(key, value);
   return (await import('../../../lambda/handler.js')).handler;
 }
+
+/** Puts process.env back as it was before loadHandler; runs after every test of a file that imports this. */
+export function restoreEnv(): void {
+  vi.unstubAllEnvs();
+}
+
+afterEach(() => {
+  restoreEnv();
+});
 
 /** Registers the e2e cluster with the local EKS endpoint (optionally at another address). */
 export function registerCluster(aws: LocalAwsEndpoint, endpoint = inject('cluster').server): void {
