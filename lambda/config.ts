@@ -1,4 +1,4 @@
-import type { DeadlinePolicy } from './drain/drain.js';
+import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
 import { ConfigError } from './errors.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -13,6 +13,8 @@ export interface Config {
   readonly heartbeatIntervalSeconds: number;
   readonly logLevel: LogLevel;
   readonly maxConcurrentEvictions: number;
+  /** Every pod is offered an eviction at least this long before a deadline policy acts on it. */
+  readonly minEvictionWindowSeconds: number;
   /** CloudWatch namespace of the EMF metrics. */
   readonly metricsNamespace: string;
 }
@@ -24,6 +26,7 @@ export const DEFAULTS = {
   heartbeatIntervalSeconds: 60,
   logLevel: 'info',
   maxConcurrentEvictions: 32,
+  minEvictionWindowSeconds: 60,
   metricsNamespace: 'EksNodeDrainer',
 } as const satisfies Omit<Config, 'clusterName'>;
 
@@ -40,21 +43,25 @@ export function loadConfig(env: Env): Config {
     clusterName,
     // the lifecycle hook allows at most 48 h
     drainTimeoutSeconds: integer(env, 'DRAIN_TIMEOUT_SECONDS', DEFAULTS.drainTimeoutSeconds, 30, 172_800),
-    onDrainTimeout: oneOf(env, 'ON_DRAIN_TIMEOUT', DEFAULTS.onDrainTimeout, [
-      'delete',
-      'continue',
-      'abandon',
-    ]),
+    onDrainTimeout: oneOf(env, 'ON_DRAIN_TIMEOUT', DEFAULTS.onDrainTimeout, DEADLINE_POLICIES),
     dryRun: oneOf(env, 'DRY_RUN', String(DEFAULTS.dryRun), ['true', 'false']) === 'true',
+    // the CDK keeps it within the hook's heartbeat timeout; seconds are allowed for local tests
     heartbeatIntervalSeconds: integer(
       env,
       'HEARTBEAT_INTERVAL_SECONDS',
       DEFAULTS.heartbeatIntervalSeconds,
-      10,
+      1,
       3_600,
     ),
     logLevel: oneOf(env, 'LOG_LEVEL', DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error']),
     maxConcurrentEvictions: integer(env, 'MAX_CONCURRENT_EVICTIONS', DEFAULTS.maxConcurrentEvictions, 1, 500),
+    minEvictionWindowSeconds: integer(
+      env,
+      'MIN_EVICTION_WINDOW_SECONDS',
+      DEFAULTS.minEvictionWindowSeconds,
+      1,
+      3_600,
+    ),
     metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE?.trim() || DEFAULTS.metricsNamespace),
   });
 }

@@ -14,11 +14,14 @@ export class ConfigError extends DrainerError {
 /** The cluster refused who we are (401) or what we asked (403), or could not be reached. */
 export class ClusterAccessError extends DrainerError {
   override name = 'ClusterAccessError';
+  /** The server's Retry-After (429 throttling, 503), a floor for the next attempt. */
+  readonly retryAfterMs?: number;
   constructor(
     message: string,
     readonly status?: number,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterMs?: number },
   ) {
     super(message, options);
+    if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }

@@ -3,6 +3,15 @@
  * (`eksNodeDrainer`) carries a continuation (drain start, attempt) and a manual dry-run request.
  */
 
+import {
+  type Continuation,
+  type DrainProgress,
+  MAX_ATTEMPTS,
+  MAX_CARRIED_NAMES,
+} from './drain/continuation.js';
+
+export type { Continuation } from './drain/continuation.js';
+
 export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
 export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
 const TEST_NOTIFICATION = 'autoscaling:TEST_NOTIFICATION';
@@ -17,18 +26,17 @@ export interface LifecycleAction {
   readonly time?: number;
 }
 
-/** Added by the drainer when it continues a drain in a new invocation. */
-export interface Continuation {
-  readonly startedAt: number;
-  readonly attempt: number;
-}
-
 export const DRAINER_KEY = 'eksNodeDrainer';
 
-/** What the drainer's key may carry. A dry-run request can only make an invocation safer. */
+/**
+ * What the drainer's key may carry: a continuation (added by the drainer itself), a dry-run request
+ * (can only make an invocation safer) and `force` (a manual invoke may drain an instance that is not
+ * in Terminating:Wait).
+ */
 export interface DrainerOptions {
   readonly continuation?: Continuation;
   readonly dryRun?: true;
+  readonly force?: true;
 }
 
 export type ParsedEvent =
@@ -87,19 +95,83 @@ function parse(event: unknown): ParsedEvent {
 }
 
 function drainerOptions(value: unknown): DrainerOptions {
-  const { startedAt, attempt, dryRun } = object(value, DRAINER_KEY);
-  if (dryRun !== undefined && dryRun !== true) {
-    throw new Invalid(`${DRAINER_KEY}.dryRun`, `expected true or nothing, got ${show(dryRun)}`);
-  }
-  const options: DrainerOptions = dryRun ? { dryRun: true } : {};
+  const key = object(value, DRAINER_KEY);
+  const { startedAt, attempt, holder, progress } = key;
+  const options: DrainerOptions = {
+    ...(flag(key, 'dryRun') ? { dryRun: true } : {}),
+    ...(flag(key, 'force') ? { force: true } : {}),
+  };
   if (startedAt === undefined && attempt === undefined) return options;
-  if (typeof startedAt !== 'number' || !Number.isFinite(startedAt) || startedAt <= 0) {
-    throw new Invalid(`${DRAINER_KEY}.startedAt`, `expected epoch milliseconds, got ${show(startedAt)}`);
+  const continuation: Continuation = {
+    startedAt: epochMs(startedAt, `${DRAINER_KEY}.startedAt`),
+    attempt: count(attempt, `${DRAINER_KEY}.attempt`, 1, MAX_ATTEMPTS),
+    ...(holder === undefined ? {} : { holder: name(holder, `${DRAINER_KEY}.holder`) }),
+    ...(progress === undefined ? {} : { progress: drainProgress(progress, `${DRAINER_KEY}.progress`) }),
+  };
+  return { ...options, continuation };
+}
+
+function flag(key: Json, field: 'dryRun' | 'force'): boolean {
+  const value = key[field];
+  if (value !== undefined && value !== true) {
+    throw new Invalid(`${DRAINER_KEY}.${field}`, `expected true or nothing, got ${show(value)}`);
   }
-  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) {
-    throw new Invalid(`${DRAINER_KEY}.attempt`, `expected a whole number ≥ 1, got ${show(attempt)}`);
+  return value === true;
+}
+
+/** A continuation's memory comes back in an event: every field is checked and bounded. */
+function drainProgress(value: unknown, field: string): DrainProgress {
+  const { offeredAt, pdbRefused, policyEndsAt, totals } = object(value, field);
+  const offered = object(offeredAt ?? {}, `${field}.offeredAt`);
+  if (Object.keys(offered).length > MAX_CARRIED_NAMES)
+    throw new Invalid(`${field}.offeredAt`, 'too many pods');
+  const t = object(totals, `${field}.totals`);
+  return {
+    offeredAt: Object.fromEntries(
+      Object.entries(offered).map(([uid, at]) => [
+        name(uid, `${field}.offeredAt`),
+        epochMs(at, `${field}.offeredAt`),
+      ]),
+    ),
+    ...(pdbRefused === undefined ? {} : { pdbRefused: names(pdbRefused, `${field}.pdbRefused`) }),
+    ...(policyEndsAt === undefined ? {} : { policyEndsAt: epochMs(policyEndsAt, `${field}.policyEndsAt`) }),
+    totals: {
+      evicted: names(t.evicted, `${field}.totals.evicted`),
+      deleted: names(t.deleted, `${field}.totals.deleted`),
+      evictionRequests: count(t.evictionRequests, `${field}.totals.evictionRequests`),
+      evictionRefusals: count(t.evictionRefusals, `${field}.totals.evictionRefusals`),
+      throttled: count(t.throttled, `${field}.totals.throttled`),
+      errors: names(t.errors, `${field}.totals.errors`, 2_000),
+    },
+  };
+}
+
+function epochMs(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new Invalid(field, `expected epoch milliseconds, got ${show(value)}`);
   }
-  return { ...options, continuation: { startedAt, attempt } };
+  return value;
+}
+
+function count(value: unknown, field: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Invalid(field, `expected a whole number in [${min}, ${max}], got ${show(value)}`);
+  }
+  return value;
+}
+
+function name(value: unknown, field: string, maxLength = 300): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
+    throw new Invalid(field, `expected a short string, got ${show(value)}`);
+  }
+  return value;
+}
+
+function names(value: unknown, field: string, maxLength = 300): string[] {
+  if (!Array.isArray(value) || value.length > MAX_CARRIED_NAMES) {
+    throw new Invalid(field, `expected a list of at most ${MAX_CARRIED_NAMES} names, got ${show(value)}`);
+  }
+  return value.map((item) => name(item, field, maxLength));
 }
 
 function optionalTime(value: unknown): { time?: number } {
@@ -144,6 +216,7 @@ export function lifecycleEvent(
     readonly account?: string;
     readonly region?: string;
     readonly dryRun?: boolean;
+    readonly force?: boolean;
   } = {},
 ): Record<string, unknown> {
   const account = options.account ?? '123456789012';
@@ -168,6 +241,13 @@ export function lifecycleEvent(
       Origin: 'AutoScalingGroup',
       Destination: 'EC2',
     },
-    ...(options.dryRun ? { [DRAINER_KEY]: { dryRun: true } } : {}),
+    ...(options.dryRun || options.force
+      ? {
+          [DRAINER_KEY]: {
+            ...(options.dryRun ? { dryRun: true } : {}),
+            ...(options.force ? { force: true } : {}),
+          },
+        }
+      : {}),
   };
 }

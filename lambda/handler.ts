@@ -12,6 +12,7 @@ import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle } from './aws/lifecycle.js';
 import { type Config, loadConfig } from './config.js';
+import type { DrainProgress } from './drain/continuation.js';
 import { errorMessage } from './drain/drain.js';
 import { type HandlerOutcome, type LifecycleRunReport, runLifecycleAction } from './drain/lifecycle.js';
 import { type Clock, systemClock } from './drain/ports.js';
@@ -36,6 +37,8 @@ export interface InvocationSummary {
 
 /** Hand over this long before the invocation's own end (at most a quarter of what is left). */
 const HANDOVER_MARGIN_MS = 60_000;
+/** A lifecycle action lives at most 48 hours. */
+const HOOK_MAX_LIFE_MS = 48 * 3_600_000;
 
 const config: Config = loadConfig(process.env);
 const log = new JsonLogger(config.logLevel);
@@ -100,18 +103,30 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     hookName: action.hookName,
   });
   const remaining = context.getRemainingTimeInMillis();
+  const pauseAt = began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4);
+  // a hung call must not outlast the hand-over: the drain is stopped at pauseAt whatever it awaits
+  const pauseSignal = AbortSignal.timeout(Math.max(0, pauseAt - began));
+  const startedAt = clampStart(continuation?.startedAt ?? action.time ?? began, began);
   try {
     const run = await runLifecycleAction(
       {
         instanceId: action.instanceId,
-        startedAt: continuation?.startedAt ?? Math.min(action.time ?? began, began),
+        startedAt,
         attempt: continuation?.attempt ?? 1,
-        pauseAt: began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4),
+        pauseAt,
+        pauseSignal,
         drainTimeoutSeconds: config.drainTimeoutSeconds,
         onDrainTimeout: config.onDrainTimeout,
         dryRun,
         heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
         maxConcurrentEvictions: config.maxConcurrentEvictions,
+        minEvictionWindowSeconds: config.minEvictionWindowSeconds,
+        handMade: action.token === undefined,
+        force: parsed.force === true,
+        holder: continuation?.holder ?? context.awsRequestId ?? `invocation-${began}`,
+        ...(continuation?.progress
+          ? { progress: clampProgress(continuation.progress, startedAt, began) }
+          : {}),
       },
       {
         cluster: lazyCluster(connect),
@@ -126,7 +141,11 @@ export async function handler(event: unknown, context: InvocationContext): Promi
       { clock, log },
     );
     return finish(
-      { outcome: run.outcome, lifecycleResult: run.lifecycleResult, report: run.drain },
+      {
+        outcome: run.outcome,
+        lifecycleResult: run.lifecycleResult,
+        ...(run.drain ? { report: run.drain } : {}),
+      },
       began,
       dimensions,
       run,
@@ -137,6 +156,23 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     emitMetrics(dimensions, { outcome: 'failed' });
     throw error;
   }
+}
+
+/**
+ * The drain counts from the lifecycle action's start: an event time (or a carried start) outside
+ * [now − 48 h, now] is clamped, so a forged or skewed time can neither extend the drain nor push it
+ * straight to the deadline (the eviction window still applies to a late start).
+ */
+export function clampStart(startedAt: number, now: number): number {
+  return Math.min(now, Math.max(now - HOOK_MAX_LIFE_MS, startedAt));
+}
+
+/** Carried eviction offers lie within [the drain's start, now]: a forged time cannot skip the window. */
+function clampProgress(progress: DrainProgress, startedAt: number, now: number): DrainProgress {
+  const offeredAt = Object.fromEntries(
+    Object.entries(progress.offeredAt).map(([uid, at]) => [uid, Math.min(now, Math.max(startedAt, at))]),
+  );
+  return { ...progress, offeredAt };
 }
 
 function emitMetrics(dimensions: MetricDimensions, result: Parameters<typeof invocationMetrics>[2]): void {
@@ -151,12 +187,16 @@ function finish(
   run?: LifecycleRunReport,
 ): InvocationSummary {
   const drain = summary.report;
-  emitMetrics(dimensions, { outcome: summary.outcome, ...(drain ? { report: drain } : {}) });
+  emitMetrics(dimensions, {
+    outcome: summary.outcome,
+    ...(drain ? { report: drain } : {}),
+    ...(run ? { heartbeatFailures: run.heartbeats.failed } : {}),
+  });
   log.info('invocation finished', {
     outcome: summary.outcome,
     lifecycleResult: summary.lifecycleResult,
     durationMs: clock.now() - began,
-    ...(run ? { node: run.node, attempt: run.attempt } : {}),
+    ...(run ? { node: run.node, attempt: run.attempt, heartbeats: run.heartbeats } : {}),
     ...(drain
       ? {
           drainDurationMs: drain.durationMs,
@@ -168,6 +208,7 @@ function finish(
           remaining: drain.remaining,
           evictionRequests: drain.evictionRequests,
           evictionRefusals: drain.evictionRefusals,
+          throttled: drain.throttled,
           errors: drain.errors,
         }
       : {}),

@@ -24,7 +24,11 @@ const DEADLINE_OUTCOMES: Partial<Record<HandlerOutcome, string>> = {
 export function invocationMetrics(
   namespace: string,
   dimensions: MetricDimensions,
-  result: { readonly outcome: HandlerOutcome | 'failed'; readonly report?: DrainReport },
+  result: {
+    readonly outcome: HandlerOutcome | 'failed';
+    readonly report?: DrainReport;
+    readonly heartbeatFailures?: number;
+  },
   timestamp: number,
 ): Record<string, unknown> | undefined {
   const { outcome, report } = result;
@@ -36,6 +40,12 @@ export function invocationMetrics(
   if (outcome === 'invalid-event') add('InvalidEvents', 1);
   if (outcome === 'node-not-found') add('NodeNotFound', 1);
   if (outcome === 'continued-in-new-invocation') add('Continuations', 1);
+  // the instance went (or was released) without this drain finishing: alarmed
+  if (outcome === 'action-expired') add('ActionExpired', 1);
+  if (outcome === 'already-completed') add('AlreadyCompleted', 1);
+  if (outcome === 'already-draining') add('DuplicateDeliveries', 1);
+  if (outcome === 'instance-not-terminating') add('RefusedManualDrains', 1);
+  if (result.heartbeatFailures) add('HeartbeatFailures', result.heartbeatFailures);
   if (report && outcome !== 'continued-in-new-invocation' && outcome !== 'dry-run') {
     add('DrainDuration', report.durationMs / 1000, 'Seconds');
   }
@@ -43,6 +53,7 @@ export function invocationMetrics(
     add('PodsEvicted', report.evicted.length);
     add('PodsDeleted', report.deleted.length);
     add('EvictionsRefused', report.evictionRefusals);
+    add('EvictionsThrottled', report.throttled);
     add('ApiErrors', report.errors.length);
   }
   const policy = DEADLINE_OUTCOMES[outcome as HandlerOutcome];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NO_TOTALS } from '../lambda/drain/continuation.js';
 import type { DrainReport } from '../lambda/drain/drain.js';
 import { invocationMetrics } from '../lambda/metrics.js';
 
@@ -13,9 +14,11 @@ const report = (extra: Partial<DrainReport> = {}): DrainReport => ({
   remaining: [],
   evictionRequests: 5,
   evictionRefusals: 3,
+  throttled: 0,
   errors: [],
   startedAt: '2026-11-21T10:00:00.000Z',
   durationMs: 12_500,
+  progress: { offeredAt: {}, totals: NO_TOTALS },
   ...extra,
 });
 
@@ -46,6 +49,7 @@ describe('invocationMetrics', () => {
               { Name: 'PodsEvicted', Unit: 'Count' },
               { Name: 'PodsDeleted', Unit: 'Count' },
               { Name: 'EvictionsRefused', Unit: 'Count' },
+              { Name: 'EvictionsThrottled', Unit: 'Count' },
               { Name: 'ApiErrors', Unit: 'Count' },
             ],
           },
@@ -57,8 +61,31 @@ describe('invocationMetrics', () => {
       PodsEvicted: 2,
       PodsDeleted: 0,
       EvictionsRefused: 3,
+      EvictionsThrottled: 0,
       ApiErrors: 0,
     });
+  });
+
+  it.each([
+    ['action-expired', 'ActionExpired'],
+    ['already-completed', 'AlreadyCompleted'],
+    ['already-draining', 'DuplicateDeliveries'],
+    ['instance-not-terminating', 'RefusedManualDrains'],
+  ] as const)('counts outcome %s as metric %s (alarmed by the stack)', (outcome, metric) => {
+    const record = invocationMetrics('NS', { cluster: 'prod', autoScalingGroup: 'web' }, { outcome }, 0);
+
+    expect(record?.[metric]).toBe(1);
+  });
+
+  it('counts failed heartbeats', () => {
+    const record = invocationMetrics(
+      'NS',
+      { cluster: 'prod', autoScalingGroup: 'web' },
+      { outcome: 'drained', report: report(), heartbeatFailures: 3 },
+      0,
+    );
+
+    expect(record?.HeartbeatFailures).toBe(3);
   });
 
   it('counts a deadline by policy in a separate, still low-cardinality dimension set', () => {

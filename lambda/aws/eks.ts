@@ -72,6 +72,8 @@ export async function eksToken(options: {
 /** Hands out a token, signing a new one when the current one is old or was refused. */
 export class TokenSource {
   private current?: { token: Promise<string>; signedAt: number };
+  /** SigV4 dates have whole seconds: a token re-signed within the same second would be the same one. */
+  private notBefore = 0;
 
   constructor(
     private readonly sign: (signingDate: Date) => Promise<string>,
@@ -81,14 +83,17 @@ export class TokenSource {
   token(): Promise<string> {
     const now = this.now();
     if (!this.current || now - this.current.signedAt >= TOKEN_REUSE_MS) {
-      const token = this.sign(new Date(now));
+      const signedAt = Math.max(now, this.notBefore);
+      const token = this.sign(new Date(signedAt));
       token.catch(() => this.invalidate());
-      this.current = { token, signedAt: now };
+      this.current = { token, signedAt };
     }
     return this.current.token;
   }
 
+  /** The current token was refused: the next one is signed at least a second later, so it differs. */
   invalidate(): void {
+    if (this.current) this.notBefore = Math.floor(this.current.signedAt / 1000) * 1000 + 1000;
     this.current = undefined;
   }
 }

@@ -1,6 +1,7 @@
 import {
   type AutoScalingClient,
   CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import type { LifecyclePort, LifecycleResult } from '../drain/ports.js';
@@ -13,8 +14,21 @@ export class AutoScalingLifecycle implements LifecyclePort {
     private readonly action: LifecycleAction,
   ) {}
 
-  async heartbeat(): Promise<void> {
-    await this.client.send(new RecordLifecycleActionHeartbeatCommand(this.target()));
+  async heartbeat(): Promise<'recorded' | 'expired'> {
+    try {
+      await this.client.send(new RecordLifecycleActionHeartbeatCommand(this.target()));
+      return 'recorded';
+    } catch (error) {
+      if (isNoActiveAction(error)) return 'expired';
+      throw error;
+    }
+  }
+
+  async state(): Promise<string | undefined> {
+    const out = await this.client.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: [this.action.instanceId] }),
+    );
+    return out.AutoScalingInstances?.[0]?.LifecycleState;
   }
 
   async complete(result: LifecycleResult): Promise<'completed' | 'already-completed'> {

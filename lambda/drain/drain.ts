@@ -1,24 +1,29 @@
+import { ClusterAccessError } from '../errors.js';
 import { classifyPod, type EvictWarning, type SkipReason } from './classify.js';
 import { backoffDelay, mapLimit } from './concurrency.js';
+import {
+  addTotals,
+  type DrainProgress,
+  type DrainTotals,
+  MAX_CARRIED_NAMES,
+  NO_TOTALS,
+} from './continuation.js';
+import { deletable, everyEligibleHadItsWindow, evictionWindowMs, policyEndsAt } from './deadline.js';
+import { blockedEvent, deadlineEvent, drainedEvent, startedEvent, type Tally } from './events.js';
 import { type NodeTarget, type PdbInfo, type PodSnapshot, podKey } from './model.js';
+import { type Backoff, nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
 import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
-import { pdbsCovering } from './selector.js';
+import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
+import { newTrack, type Track } from './track.js';
 
-export type DeadlinePolicy = 'delete' | 'continue' | 'abandon';
+export type { BlockedPod, BlockReason, DrainOutcome, DrainReport } from './report.js';
 
-export type DrainOutcome =
-  | 'drained'
-  | 'node-not-found'
-  | 'deadline-deleted'
-  | 'deadline-continued'
-  | 'deadline-abandoned'
-  | 'dry-run'
-  /** Stopped at `pauseAt` with work left: the caller continues in a new invocation. */
-  | 'paused';
+export const DEADLINE_POLICIES = ['delete', 'continue', 'abandon'] as const;
+export type DeadlinePolicy = (typeof DEADLINE_POLICIES)[number];
 
 export interface DrainOptions {
   readonly target: NodeTarget;
-  /** Epoch ms when the drain began (the first invocation, carried across continuations). */
+  /** Epoch ms when the drain began (the lifecycle action's start, carried across continuations). */
   readonly startedAt: number;
   /** Epoch ms: the one deadline for the whole drain. */
   readonly deadline: number;
@@ -30,9 +35,20 @@ export interface DrainOptions {
   readonly pollIntervalMs: number;
   readonly maxConcurrentEvictions: number;
   /** Backoff for refused evictions and failing API calls. */
-  readonly backoff: { readonly initialMs: number; readonly maxMs: number };
-  /** Policy `delete`: the longest wait for the deleted pods, on top of their own grace period. */
+  readonly backoff: Backoff;
+  /** Policy phase: the margin on top of the window and the longest grace period before it ends. */
   readonly deleteWaitMarginMs: number;
+  /**
+   * No deadline policy acts on a pod before it was offered an eviction this long (capped at the
+   * drain timeout), so a late start never skips the eviction.
+   */
+  readonly minEvictionWindowMs: number;
+  /** What earlier invocations of this drain did. */
+  readonly resume?: DrainProgress;
+  /** Claim the node for this drain, so duplicate deliveries do not drain beside it. */
+  readonly claim?: { readonly holder: string };
+  /** Aborted: stop at once with outcome `stopped` (a call in flight is abandoned, not awaited). */
+  readonly signal?: AbortSignal;
 }
 
 export const DEFAULT_DRAIN_TUNING = {
@@ -40,57 +56,20 @@ export const DEFAULT_DRAIN_TUNING = {
   maxConcurrentEvictions: 32,
   backoff: { initialMs: 200, maxMs: 5_000 },
   deleteWaitMarginMs: 10_000,
+  minEvictionWindowMs: 60_000,
 } as const satisfies Partial<DrainOptions>;
 
-export type BlockReason = 'pdb' | 'multiple-pdbs' | 'error' | 'waiting-for-ordinary-pods';
-
-export interface BlockedPod {
-  readonly pod: string;
-  readonly reason: BlockReason;
-  readonly message?: string;
-  readonly attempts: number;
-  readonly pdbs: readonly { readonly name: string; readonly disruptionsAllowed: number }[];
-}
-
-export interface DrainReport {
-  readonly outcome: DrainOutcome;
-  readonly node?: string;
-  readonly dryRun: boolean;
-  /** Evicted in this run (with dryRun: would be evicted). */
-  readonly evicted: readonly string[];
-  readonly skipped: readonly { readonly pod: string; readonly reason: SkipReason }[];
-  readonly warnings: readonly { readonly pod: string; readonly warning: EvictWarning }[];
-  /** Never evicted when the drain ended (at the deadline, or refused in a dry run). */
-  readonly blocked: readonly BlockedPod[];
-  /** Deleted at the deadline (policy `delete`), bypassing their PDBs. */
-  readonly deleted: readonly string[];
-  /** Still on the node when the drain ended (terminating or blocked). */
-  readonly remaining: readonly string[];
-  readonly evictionRequests: number;
-  readonly evictionRefusals: number;
-  /** Distinct API failures seen (bounded list). */
-  readonly errors: readonly string[];
-  readonly startedAt: string;
-  readonly durationMs: number;
-}
-
-type TrackState = 'pending' | 'evicted' | 'terminating' | 'gone';
-
-interface Track {
-  pod: PodSnapshot;
-  readonly critical: boolean;
-  state: TrackState;
-  attempts: number;
-  backoffStep: number;
-  nextAttemptAt: number;
-  lastRefusal?: Exclude<EvictionResult, { kind: 'evicted' } | { kind: 'gone' }>;
-  lastEventAt?: number;
-  lastAttemptAt?: number;
-}
-
 const MAX_ERRORS_REPORTED = 20;
-/** A blocked pod gets at most one Event update this often (the Event aggregates the count). */
-const BLOCKED_EVENT_INTERVAL_MS = 30_000;
+/** A claim lives this long without renewal; renewed every CLAIM_RENEW_MS while the drain runs. */
+export const CLAIM_TTL_MS = 60_000;
+const CLAIM_RENEW_MS = 15_000;
+/** A paused drain keeps its claim this long for its continuation (async invocations may queue). */
+const CLAIM_HANDOVER_MS = 5 * 60_000;
+
+/** Thrown inside the run when the caller's signal aborts; turned into outcome `stopped`. */
+class Stopped extends Error {
+  override name = 'Stopped';
+}
 
 /**
  * Drains one node: cordon, evict every pod that should leave (PDBs respected by the API server),
@@ -114,58 +93,116 @@ class DrainRun {
   private readonly errors = new Set<string>();
   private evictionRequests = 0;
   private evictionRefusals = 0;
+  private throttled = 0;
   private failureStep = 0;
   private readonly pendingEvents: Promise<void>[] = [];
   private node: string | undefined;
-  /** Set at the deadline, before the policy acts on the blocked pods. */
-  private blockedAtDeadline?: BlockedPod[];
+  private readonly windowMs: number;
+  private policyEndsAt: number | undefined;
+  private claimRenewAt = 0;
+  private lastFailure: unknown;
+  /** Set when the policy ends the drain, before it acts on the blocked pods. */
+  private blockedAtEnd?: BlockedPod[];
+  private readonly aborted: Promise<never>;
+  private readonly runStartedAt: number;
 
   constructor(
     private readonly cluster: ClusterPort,
     private readonly options: DrainOptions,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.windowMs = evictionWindowMs(options.minEvictionWindowMs, options.startedAt, options.deadline);
+    this.policyEndsAt = options.resume?.policyEndsAt;
+    this.runStartedAt = clock.now();
+    this.aborted = new Promise<never>((_, reject) => {
+      const signal = options.signal;
+      if (!signal) return;
+      if (signal.aborted) reject(new Stopped());
+      else signal.addEventListener('abort', () => reject(new Stopped()), { once: true });
+    });
+    this.aborted.catch(() => {});
+  }
 
   async run(): Promise<DrainReport> {
+    try {
+      return await this.drain();
+    } catch (error) {
+      if (!(error instanceof Stopped)) throw error;
+      this.log.warn('drain stopped by its caller', { node: this.node });
+      return this.report('stopped');
+    }
+  }
+
+  private async drain(): Promise<DrainReport> {
     const found = await this.untilDeadline('find node', () => this.cluster.findNode(this.options.target));
-    if (found.stopped) return this.stopped(found.stopped);
+    if (found.stopped) return this.stoppedBeforeStart(found.stopped);
     if (found.value === undefined) {
       this.log.info('node not found', { target: this.options.target });
       return this.report('node-not-found');
     }
-    this.node = found.value;
-    if (this.options.dryRun) return this.dryRun(found.value);
+    const node = found.value;
+    this.node = node;
+    if (this.options.dryRun) return this.dryRun(node);
 
-    const cordoned = await this.untilDeadline('cordon', () => this.cluster.cordon(found.value as string));
-    if (cordoned.stopped) return this.stopped(cordoned.stopped);
-    this.log.info('node cordoned', { node: this.node });
-    return this.evictUntilEmpty(found.value);
+    if (this.options.claim) {
+      const claimed = await this.untilDeadline('claim node', () => this.claim(node));
+      if (claimed.stopped) return this.stoppedBeforeStart(claimed.stopped);
+      if (claimed.value.kind === 'held') return this.heldElsewhere(claimed.value.holder);
+    }
+    const cordoned = await this.untilDeadline('cordon', () => this.cluster.cordon(node));
+    if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
+    this.log.info('node cordoned', { node });
+    const outcome = await this.evictUntilEmpty(node);
+    if (outcome !== 'paused' && outcome !== 'already-draining' && this.options.claim) {
+      await this.guard(this.cluster.releaseNode(node, this.options.claim.holder)).catch((error: unknown) => {
+        if (error instanceof Stopped) throw error;
+        this.noteError('release claim', error);
+      });
+    }
+    return this.report(outcome);
   }
 
   // ---- the main loop ------------------------------------------------------------------------
 
-  private async evictUntilEmpty(node: string): Promise<DrainReport> {
+  private async evictUntilEmpty(node: string): Promise<DrainOutcome> {
     let announced = false;
     for (;;) {
       const listed = await this.listAndReconcile(node);
       if (listed && !announced) {
         announced = true;
-        await this.event(this.startEvent());
+        await this.event(startedEvent(this.pendingCount(), this.skipped.size));
       }
       if (listed && this.outstanding().length === 0) {
-        this.log.info('node drained', { node, evicted: this.evicted.length });
-        await this.event({ reason: 'Drained', type: 'Normal', message: this.summary() });
-        return this.report('drained');
+        const deletedAny = this.deleted.length + (this.options.resume?.totals.deleted.length ?? 0) > 0;
+        this.log.info('node drained', { node, evicted: this.evicted.length, deleted: this.deleted.length });
+        await this.event(drainedEvent(this.tally()));
+        return deletedAny ? 'deadline-deleted' : 'drained';
       }
       const now = this.clock.now();
-      if (now >= this.options.deadline) return this.atDeadline(node);
-      if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) return this.report('paused');
+      if (now >= this.options.deadline) {
+        const ended = await this.applyDeadlinePolicy(now);
+        if (ended) return ended;
+      }
+      if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) {
+        await this.renewClaim(node, now, CLAIM_HANDOVER_MS);
+        return 'paused';
+      }
+      if (
+        this.options.claim &&
+        now >= this.claimRenewAt &&
+        !(await this.renewClaim(node, now, CLAIM_TTL_MS))
+      ) {
+        return 'already-draining';
+      }
       if (listed) {
         await this.followPdbStatus(now);
-        await this.evictDue(now);
+        await this.evictAll(this.eligible().filter((t) => t.nextAttemptAt <= now));
       }
-      await this.sleepUntil(listed ? this.nextWake() : this.clock.now() + this.failureDelay());
+      const wake = listed
+        ? nextWake(this.eligible(), this.clock.now(), this.options.pollIntervalMs)
+        : this.clock.now() + this.failureDelay();
+      await this.sleepUntil(wake);
     }
   }
 
@@ -173,10 +210,12 @@ class DrainRun {
   private async listAndReconcile(node: string): Promise<boolean> {
     let pods: PodSnapshot[];
     try {
-      pods = await this.cluster.listPods(node);
+      pods = await this.guard(this.cluster.listPods(node));
       this.failureStep = 0;
     } catch (error) {
+      if (error instanceof Stopped) throw error;
       this.noteError('list pods', error);
+      this.lastFailure = error;
       return false;
     }
     const present = new Map(pods.map((pod) => [pod.uid, pod]));
@@ -196,7 +235,7 @@ class DrainRun {
     for (const pod of pods) {
       if (!this.tracks.has(pod.uid) && !this.skipped.has(pod.uid)) this.admit(pod);
     }
-    if (released) this.retryRefusedNow();
+    if (released) retryRefusedNow(this.tracks.values(), this.clock.now());
     return true;
   }
 
@@ -207,70 +246,44 @@ class DrainRun {
       this.skipped.set(pod.uid, { pod: key, reason: decision.reason });
       return;
     }
-    const critical = decision.action === 'evict' && decision.critical;
     if (decision.action === 'evict') {
       for (const warning of decision.warnings) {
         this.warnings.push({ pod: key, warning });
         this.log.warn('evicting pod with warning', { pod: key, warning });
       }
     }
-    this.tracks.set(pod.uid, {
+    const resume = this.options.resume;
+    const track = newTrack(
       pod,
-      critical,
-      state: decision.action === 'wait' ? 'terminating' : 'pending',
-      attempts: 0,
-      backoffStep: 0,
-      nextAttemptAt: 0,
-    });
+      decision.action === 'evict' && decision.critical,
+      decision.action === 'wait' ? 'terminating' : 'pending',
+      resume?.offeredAt[pod.uid],
+    );
+    track.pdbRefused = resume?.pdbRefused?.includes(pod.uid) ?? false;
+    this.tracks.set(pod.uid, track);
   }
 
-  /** A pod left the node: a PDB may allow the next disruption now, so refused pods retry at once. */
-  private retryRefusedNow(): void {
-    const now = this.clock.now();
-    for (const track of this.tracks.values()) {
-      if (track.state === 'pending' && track.lastRefusal?.kind === 'pdb-blocked') {
-        track.nextAttemptAt = Math.min(track.nextAttemptAt, now);
-        track.backoffStep = 0;
-      }
-    }
-  }
-
-  /**
-   * The API server refuses an eviction exactly when a covering PDB's status allows no disruption, so
-   * pods refused by a PDB wait for its status instead of retrying blindly: as many are released as
-   * the PDBs allow, the others wait (retried only at the longest backoff, in case the status is stale).
-   * One LIST of PDBs per namespace with refused pods, per poll.
-   */
+  /** Pods refused by a PDB wait for its status to allow a disruption; one LIST per namespace. */
   private async followPdbStatus(now: number): Promise<void> {
     const refused = this.eligible().filter((t) => t.lastRefusal?.kind === 'pdb-blocked');
     for (const namespace of new Set(refused.map((t) => t.pod.namespace))) {
-      let pdbs: PdbInfo[];
-      try {
-        pdbs = await this.cluster.listPdbs(namespace);
-      } catch (error) {
-        this.noteError(`list pdbs in ${namespace}`, error);
-        continue; // backoff alone decides
-      }
-      const budget = new Map(pdbs.map((pdb) => [pdb.name, pdb.disruptionsAllowed]));
-      for (const track of refused.filter((t) => t.pod.namespace === namespace)) {
-        const covering = pdbsCovering(track.pod, pdbs);
-        if (covering.length === 0) continue;
-        if (covering.every((pdb) => (budget.get(pdb.name) ?? 0) > 0)) {
-          for (const pdb of covering) budget.set(pdb.name, (budget.get(pdb.name) ?? 0) - 1);
-          track.nextAttemptAt = now;
-          track.backoffStep = 0;
-        } else {
-          track.nextAttemptAt = Math.max(
-            track.nextAttemptAt,
-            (track.lastAttemptAt ?? now) + this.options.backoff.maxMs,
-          );
-        }
-      }
+      const pdbs = await this.pdbsIn(namespace);
+      if (pdbs === undefined) continue; // backoff alone decides
+      releaseByPdbStatus(
+        refused.filter((t) => t.pod.namespace === namespace),
+        pdbs,
+        now,
+        this.options.backoff,
+      );
     }
   }
 
   private outstanding(): Track[] {
     return [...this.tracks.values()].filter((t) => t.state !== 'gone');
+  }
+
+  private pendingCount(): number {
+    return [...this.tracks.values()].filter((t) => t.state === 'pending').length;
   }
 
   /** Critical pods become eligible only once no ordinary pod is left on the node. */
@@ -280,19 +293,20 @@ class DrainRun {
     return outstanding.filter((t) => t.state === 'pending' && (!t.critical || !ordinaryLeft));
   }
 
-  private async evictDue(now: number): Promise<void> {
-    await this.evictAll(this.eligible().filter((t) => t.nextAttemptAt <= now));
-  }
-
   /** One eviction request per track, bounded in flight; each answer updates its track. */
   private async evictAll(tracks: Track[]): Promise<void> {
     await mapLimit(tracks, this.options.maxConcurrentEvictions, async (track) => {
       this.evictionRequests++;
       track.attempts++;
-      track.lastAttemptAt = this.clock.now();
-      const result = await this.cluster
-        .evict(track.pod, { dryRun: this.options.dryRun })
-        .catch((error: unknown): EvictionResult => ({ kind: 'failed', message: errorMessage(error) }));
+      const now = this.clock.now();
+      track.lastAttemptAt = now;
+      track.offeredAt ??= now;
+      const result = await this.guard(this.cluster.evict(track.pod, { dryRun: this.options.dryRun })).catch(
+        (error: unknown): EvictionResult => {
+          if (error instanceof Stopped) throw error;
+          return { kind: 'failed', message: errorMessage(error) };
+        },
+      );
       this.apply(track, result);
     });
   }
@@ -306,93 +320,143 @@ class DrainRun {
         this.log.info('pod evicted', { pod, attempts: track.attempts });
         return;
       case 'gone':
-        track.state = 'gone';
+        // 404: not there any more; the next list confirms it by UID
+        track.state = 'terminating';
         return;
       default: {
-        if (result.kind === 'pdb-blocked') this.evictionRefusals++;
-        else this.addError(`${pod}: ${result.message}`);
+        if (result.kind === 'pdb-blocked' || result.kind === 'multiple-pdbs') {
+          this.evictionRefusals++;
+          track.pdbRefused = true;
+        } else if (result.kind === 'throttled') {
+          this.throttled++;
+        } else {
+          this.addError(`${pod}: ${result.message}`);
+        }
         if (track.lastRefusal?.message !== result.message) {
-          const level = result.kind === 'pdb-blocked' ? 'info' : 'warn';
+          const level = result.kind === 'pdb-blocked' || result.kind === 'throttled' ? 'info' : 'warn';
           this.log[level]('eviction refused', { pod, kind: result.kind, detail: result.message });
         }
         track.lastRefusal = result;
-        if (result.kind !== 'failed') this.blockedEvent(track);
-        track.backoffStep++;
-        track.nextAttemptAt =
-          this.clock.now() +
-          backoffDelay(
-            track.backoffStep,
-            this.options.backoff,
-            this.clock.random,
-            'retryAfterMs' in result ? result.retryAfterMs : undefined,
-          );
+        const event = blockedEvent(track, this.clock.now(), this.options.startedAt.toString(36));
+        if (event) this.pendingEvents.push(this.event(event, { kind: 'Pod', ...track.pod }));
+        scheduleRetry(track, result, this.options.backoff, this.clock.now(), this.clock.random);
       }
     }
   }
 
-  private nextWake(): number {
-    const now = this.clock.now();
-    const attempts = this.eligible().map((t) => t.nextAttemptAt);
-    return Math.max(now + 20, Math.min(now + this.options.pollIntervalMs, ...attempts));
-  }
-
   private async sleepUntil(at: number): Promise<void> {
-    const limits = [at, this.options.deadline, this.options.pauseAt ?? Number.POSITIVE_INFINITY];
-    await this.clock.sleep(Math.max(0, Math.min(...limits) - this.clock.now()));
+    const now = this.clock.now();
+    // wake for whichever comes first of the retry, the deadline, the pause and the policy's end
+    const limits = [at, this.options.deadline, this.options.pauseAt, this.policyEndsAt].filter(
+      (limit): limit is number => limit !== undefined && limit > now,
+    );
+    await this.clock.sleep(Math.max(0, Math.min(...limits) - now), this.options.signal);
+    if (this.options.signal?.aborted) throw new Stopped();
   }
 
   // ---- deadline ---------------------------------------------------------------------------
 
-  private async atDeadline(node: string): Promise<DrainReport> {
-    const blocked = this.outstanding().filter((t) => t.state === 'pending');
-    this.blockedAtDeadline = await this.blockedPods();
-    this.log.warn('drain deadline reached', {
-      node,
-      policy: this.options.onDeadline,
-      blocked: this.blockedAtDeadline,
-    });
-    await this.event({
-      reason: 'DrainDeadlineReached',
-      type: 'Warning',
-      message: `${blocked.length} pod(s) still blocked, policy ${this.options.onDeadline}; ${this.summary()}`,
-    });
-    if (this.options.onDeadline === 'continue') return this.report('deadline-continued');
-    if (this.options.onDeadline === 'abandon') return this.report('deadline-abandoned');
+  /**
+   * Past the deadline: the policy acts on each pod only after its eviction window, so pods offered
+   * late keep being evicted meanwhile. Returns the outcome once the drain ends.
+   */
+  private async applyDeadlinePolicy(now: number): Promise<DrainOutcome | undefined> {
+    const policy = this.options.onDeadline;
+    if (this.policyEndsAt === undefined) {
+      this.policyEndsAt = policyEndsAt(
+        now,
+        this.outstanding(),
+        this.windowMs,
+        this.options.deleteWaitMarginMs,
+      );
+      const blocked = await this.blockedPods();
+      // reported as what the deadline found blocked, whatever the policy then does to them
+      this.blockedAtEnd = blocked;
+      this.log.warn('drain deadline reached', { node: this.node, policy, blocked });
+      await this.event(deadlineEvent(blocked.length, policy, this.tally()));
+    }
+    const timeUp = now >= this.policyEndsAt;
+    if (policy !== 'delete') {
+      if (!timeUp && !everyEligibleHadItsWindow(this.eligible(), now, this.windowMs)) return undefined;
+      this.blockedAtEnd = await this.blockedPods();
+      return policy === 'continue' ? 'deadline-continued' : 'deadline-abandoned';
+    }
+    if (timeUp) {
+      this.log.warn('deadline policy ended with pods left', { node: this.node, blocked: this.blockedAtEnd });
+      return 'deadline-deleted';
+    }
+    for (const track of deletable(this.eligible(), now, this.windowMs)) await this.deleteAtDeadline(track);
+    return undefined;
+  }
 
-    for (const track of blocked) {
-      try {
-        const result = await this.cluster.deletePod(track.pod);
-        track.state = result === 'gone' ? 'gone' : 'terminating';
-        if (result === 'deleted') this.deleted.push(podKey(track.pod));
-        this.log.warn('pod deleted at deadline', { pod: podKey(track.pod) });
-      } catch (error) {
-        this.noteError(`delete ${podKey(track.pod)}`, error);
+  private async deleteAtDeadline(track: Track): Promise<void> {
+    const pod = podKey(track.pod);
+    try {
+      const result = await this.guard(this.cluster.deletePod(track.pod));
+      track.state = 'terminating';
+      if (result === 'deleted') {
+        this.deleted.push(pod);
+        this.log.warn('pod deleted at deadline', { pod, pdbs: track.lastRefusal?.message });
       }
+    } catch (error) {
+      if (error instanceof Stopped) throw error;
+      this.noteError(`delete ${pod}`, error);
+      track.deleteFailures++;
+      track.nextDeleteAt =
+        this.clock.now() + backoffDelay(track.deleteFailures, this.options.backoff, this.clock.random);
     }
-    const longestGraceMs = Math.max(0, ...this.outstanding().map((t) => t.pod.gracePeriodSeconds * 1000));
-    const waitUntil = this.clock.now() + longestGraceMs + this.options.deleteWaitMarginMs;
-    for (;;) {
-      if ((await this.listAndReconcile(node)) && this.outstanding().length === 0) break;
-      const now = this.clock.now();
-      if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) return this.report('paused');
-      if (now >= waitUntil) break;
-      await this.clock.sleep(Math.min(this.options.pollIntervalMs, waitUntil - now));
-    }
-    return this.report('deadline-deleted');
   }
 
   // ---- dry run ----------------------------------------------------------------------------
 
   private async dryRun(node: string): Promise<DrainReport> {
     const listed = await this.untilDeadline('list pods', () => this.cluster.listPods(node));
-    if (listed.stopped) return this.stopped(listed.stopped);
+    if (listed.stopped) return this.stoppedBeforeStart(listed.stopped);
     for (const pod of listed.value) this.admit(pod);
     await this.evictAll([...this.tracks.values()].filter((t) => t.state === 'pending'));
     this.log.info('dry run planned', { node, wouldEvict: this.evicted.length });
     return this.report('dry-run');
   }
 
+  // ---- the node claim ---------------------------------------------------------------------
+
+  private claim(node: string, ttlMs = CLAIM_TTL_MS) {
+    const now = this.clock.now();
+    this.claimRenewAt = now + CLAIM_RENEW_MS;
+    return this.cluster.claimNode(node, {
+      holder: this.options.claim?.holder ?? '',
+      until: now + ttlMs,
+      now,
+    });
+  }
+
+  /** False only when another holder took the node over; a failed renewal is retried later. */
+  private async renewClaim(node: string, now: number, ttlMs: number): Promise<boolean> {
+    if (!this.options.claim) return true;
+    try {
+      const claim = await this.guard(this.claim(node, ttlMs));
+      if (claim.kind === 'claimed') return true;
+      this.log.error('another drain took the node over', { node, holder: claim.holder });
+      return false;
+    } catch (error) {
+      if (error instanceof Stopped) throw error;
+      this.noteError('renew claim', error);
+      this.claimRenewAt = now + this.options.backoff.maxMs;
+      return true;
+    }
+  }
+
+  private heldElsewhere(holder: string): Promise<DrainReport> {
+    this.log.info('node is being drained by another invocation', { node: this.node, holder });
+    return this.report('already-draining');
+  }
+
   // ---- helpers ----------------------------------------------------------------------------
+
+  /** A call, unless the caller aborts first (a hung request must not outlast the invocation). */
+  private guard<T>(call: Promise<T>): Promise<T> {
+    return this.options.signal ? Promise.race([call, this.aborted]) : call;
+  }
 
   /** Retries a call that must succeed before the drain can go on, until the deadline or pause. */
   private async untilDeadline<T>(
@@ -401,26 +465,34 @@ class DrainRun {
   ): Promise<{ value: T; stopped?: undefined } | { stopped: 'deadline' | 'paused' }> {
     for (;;) {
       try {
-        const value = await call();
+        const value = await this.guard(call());
         this.failureStep = 0;
         return { value };
       } catch (error) {
+        if (error instanceof Stopped) throw error;
         this.noteError(what, error);
+        this.lastFailure = error;
       }
       const next = this.clock.now() + this.failureDelay();
-      if (next >= this.options.deadline) return { stopped: 'deadline' };
+      // a late start still gets its window to reach the cluster before the policy decides
+      if (next >= Math.max(this.options.deadline, this.runStartedAt + this.windowMs))
+        return { stopped: 'deadline' };
       if (this.options.pauseAt !== undefined && next >= this.options.pauseAt) return { stopped: 'paused' };
-      await this.clock.sleep(next - this.clock.now());
+      await this.sleepUntil(next);
     }
   }
 
+  /** Backoff after a failed call, with the server's Retry-After (throttling) as a floor. */
   private failureDelay(): number {
     this.failureStep++;
-    return backoffDelay(this.failureStep, this.options.backoff, this.clock.random);
+    const failure = this.lastFailure;
+    this.lastFailure = undefined;
+    const retryAfterMs = failure instanceof ClusterAccessError ? failure.retryAfterMs : undefined;
+    return backoffDelay(this.failureStep, this.options.backoff, this.clock.random, retryAfterMs);
   }
 
   /** The deadline passed before the cluster answered: the policy still decides the lifecycle result. */
-  private stopped(reason: 'deadline' | 'paused'): Promise<DrainReport> {
+  private stoppedBeforeStart(reason: 'deadline' | 'paused'): Promise<DrainReport> {
     if (reason === 'paused') return this.report('paused');
     this.log.error('cluster unreachable until the deadline', { errors: [...this.errors] });
     // a dry run changes nothing, whatever happened: its outcome says so and decides no lifecycle result
@@ -445,100 +517,87 @@ class DrainRun {
   private async event(event: ClusterEvent, subject?: EventSubject): Promise<void> {
     if (!this.node || this.options.dryRun) return;
     try {
-      await this.cluster.recordEvent(subject ?? { kind: 'Node', name: this.node }, event);
+      await this.guard(this.cluster.recordEvent(subject ?? { kind: 'Node', name: this.node }, event));
     } catch (error) {
+      if (error instanceof Stopped) throw error;
       this.log.warn('could not record event', { reason: event.reason, error: errorMessage(error) });
     }
   }
 
-  /** "Eviction blocked by PDB x" on the pod: one Event per drain, its count updated at most every 30 s. */
-  private blockedEvent(track: Track): void {
-    const now = this.clock.now();
-    const refusal = track.lastRefusal;
-    if (!refusal || (track.lastEventAt !== undefined && now - track.lastEventAt < BLOCKED_EVENT_INTERVAL_MS))
-      return;
-    track.lastEventAt = now;
-    const pdb =
-      refusal.kind === 'pdb-blocked' && refusal.pdbName ? ` by PodDisruptionBudget ${refusal.pdbName}` : '';
-    const event: ClusterEvent = {
-      reason: 'EvictionBlocked',
-      type: 'Warning',
-      message: `eviction for node drain blocked${pdb}: ${refusal.message}`,
-      series: this.options.startedAt.toString(36),
-      count: track.attempts,
-    };
-    this.pendingEvents.push(this.event(event, { kind: 'Pod', ...track.pod }));
+  private tally(): Tally {
+    const totals = this.totals();
+    return { evicted: totals.evicted.length, skipped: this.skipped.size, deleted: totals.deleted.length };
   }
 
-  private startEvent(): ClusterEvent {
-    const toEvict = [...this.tracks.values()].filter((t) => t.state === 'pending').length;
-    return {
-      reason: 'DrainStarted',
-      type: 'Normal',
-      message: `evicting ${toEvict} pod(s), ${this.skipped.size} skipped`,
-    };
-  }
-
-  private summary(): string {
-    return `${this.evicted.length} evicted, ${this.skipped.size} skipped, ${this.deleted.length} deleted`;
+  private async pdbsIn(namespace: string): Promise<PdbInfo[] | undefined> {
+    try {
+      return await this.guard(this.cluster.listPdbs(namespace));
+    } catch (error) {
+      if (error instanceof Stopped) throw error;
+      this.noteError(`list pdbs in ${namespace}`, error);
+      return undefined;
+    }
   }
 
   private async blockedPods(): Promise<BlockedPod[]> {
     const pending = [...this.tracks.values()].filter((t) => t.state === 'pending');
     const pdbsByNamespace = new Map<string, PdbInfo[]>();
     for (const namespace of new Set(pending.map((t) => t.pod.namespace))) {
-      pdbsByNamespace.set(
-        namespace,
-        await this.cluster.listPdbs(namespace).catch((error: unknown) => {
-          this.noteError(`list pdbs in ${namespace}`, error);
-          return [];
-        }),
-      );
+      pdbsByNamespace.set(namespace, (await this.pdbsIn(namespace)) ?? []);
     }
-    return pending.map((track) => {
-      const refusal = track.lastRefusal;
-      const reason: BlockReason =
-        refusal === undefined
-          ? 'waiting-for-ordinary-pods'
-          : refusal.kind === 'pdb-blocked'
-            ? 'pdb'
-            : refusal.kind === 'multiple-pdbs'
-              ? 'multiple-pdbs'
-              : 'error';
-      const pdbs = pdbsCovering(track.pod, pdbsByNamespace.get(track.pod.namespace) ?? []).map((p) => ({
-        name: p.name,
-        disruptionsAllowed: p.disruptionsAllowed,
-      }));
-      return {
-        pod: podKey(track.pod),
-        reason,
-        ...(refusal ? { message: refusal.message } : {}),
-        attempts: track.attempts,
-        pdbs,
-      };
-    });
+    return pending.map((track) => blockedPod(track, pdbsByNamespace.get(track.pod.namespace) ?? []));
+  }
+
+  private totals(): DrainTotals {
+    const mine: DrainTotals = {
+      evicted: this.evicted,
+      deleted: this.deleted,
+      evictionRequests: this.evictionRequests,
+      evictionRefusals: this.evictionRefusals,
+      throttled: this.throttled,
+      errors: [...this.errors],
+    };
+    return addTotals(this.options.resume?.totals ?? NO_TOTALS, mine, MAX_ERRORS_REPORTED);
+  }
+
+  private progress(totals: DrainTotals): DrainProgress {
+    const outstanding = this.outstanding();
+    const offeredAt: Record<string, number> = {};
+    for (const track of outstanding.slice(0, MAX_CARRIED_NAMES)) {
+      if (track.offeredAt !== undefined) offeredAt[track.pod.uid] = track.offeredAt;
+    }
+    const pdbRefused = outstanding.filter((t) => t.pdbRefused).map((t) => t.pod.uid);
+    return {
+      offeredAt,
+      ...(pdbRefused.length > 0 ? { pdbRefused: pdbRefused.slice(0, MAX_CARRIED_NAMES) } : {}),
+      ...(this.policyEndsAt === undefined ? {} : { policyEndsAt: this.policyEndsAt }),
+      totals,
+    };
   }
 
   private async report(outcome: DrainOutcome): Promise<DrainReport> {
-    await Promise.all(this.pendingEvents);
+    await Promise.all(this.pendingEvents).catch(() => {});
+    const quiet = outcome === 'drained' || outcome === 'node-not-found' || outcome === 'already-draining';
     const blocked =
-      this.blockedAtDeadline ??
-      (outcome === 'drained' || outcome === 'node-not-found' ? [] : await this.blockedPods());
+      this.blockedAtEnd ?? (quiet || outcome === 'stopped' ? [] : await this.blockedPods().catch(() => []));
+    const totals = this.totals();
     return {
       outcome,
       ...(this.node ? { node: this.node } : {}),
       dryRun: this.options.dryRun,
-      evicted: this.evicted,
+      evicted: totals.evicted,
       skipped: [...this.skipped.values()],
       warnings: this.warnings,
       blocked,
-      deleted: this.deleted,
+      deleted: totals.deleted,
       remaining: this.options.dryRun ? [] : this.outstanding().map((t) => podKey(t.pod)),
-      evictionRequests: this.evictionRequests,
-      evictionRefusals: this.evictionRefusals,
-      errors: [...this.errors],
+      evictionRequests: totals.evictionRequests,
+      evictionRefusals: totals.evictionRefusals,
+      throttled: totals.throttled,
+      errors: totals.errors,
       startedAt: new Date(this.options.startedAt).toISOString(),
       durationMs: this.clock.now() - this.options.startedAt,
+      progress: this.progress(totals),
     };
   }
 }

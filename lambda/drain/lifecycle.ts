@@ -1,4 +1,5 @@
 import { backoffDelay } from './concurrency.js';
+import { type DrainProgress, MAX_ATTEMPTS } from './continuation.js';
 import {
   DEFAULT_DRAIN_TUNING,
   type DeadlinePolicy,
@@ -7,6 +8,7 @@ import {
   drainNode,
   errorMessage,
 } from './drain.js';
+import { Heartbeat } from './heartbeat.js';
 import type {
   Clock,
   ClusterPort,
@@ -18,9 +20,13 @@ import type {
 } from './ports.js';
 
 export type HandlerOutcome =
-  | Exclude<DrainOutcome, 'paused'>
+  | Exclude<DrainOutcome, 'paused' | 'stopped'>
   | 'continued-in-new-invocation'
   | 'already-completed'
+  /** A heartbeat answered "No active Lifecycle Action": the instance went; the drain stopped. */
+  | 'action-expired'
+  /** A hand-made event (no token) for an instance that is not in Terminating:Wait, without force. */
+  | 'instance-not-terminating'
   | 'ignored'
   | 'invalid-event';
 
@@ -36,6 +42,17 @@ export interface LifecycleRunSettings {
   readonly dryRun: boolean;
   readonly heartbeatIntervalSeconds: number;
   readonly maxConcurrentEvictions: number;
+  /** The shortest time a pod is offered an eviction before a deadline policy acts on it. */
+  readonly minEvictionWindowSeconds: number;
+  /** The event had no token (a manual invoke): drain only an instance that is really terminating. */
+  readonly handMade: boolean;
+  /** The manual invoke said --force: drain even an instance that is not terminating. */
+  readonly force: boolean;
+  /** Holder of the node's drain claim (the first invocation's request id). */
+  readonly holder: string;
+  readonly progress?: DrainProgress;
+  /** Aborted when this invocation must stop at once (its hand-over time passed). */
+  readonly pauseSignal?: AbortSignal;
 }
 
 export interface LifecycleRunPorts {
@@ -51,14 +68,17 @@ export interface LifecycleRunReport {
   readonly attempt: number;
   /** What was sent to CompleteLifecycleAction (null: nothing sent). */
   readonly lifecycleResult: LifecycleResult | null;
-  readonly drain: DrainReport;
+  readonly drain?: DrainReport;
+  readonly heartbeats: { readonly recorded: number; readonly failed: number };
 }
 
 const COMPLETE_ATTEMPTS = 5;
+const TERMINATING_WAIT = 'Terminating:Wait';
 
 /**
- * Answers one lifecycle action: heartbeats while the node drains, hands over to a new invocation
- * before this one runs out of time, and completes the action with the result the outcome calls for.
+ * Answers one lifecycle action: heartbeats while the node drains (and stops at once when AWS says the
+ * action is gone), hands over to a new invocation before this one runs out of time, and completes
+ * the action with the result the outcome calls for.
  */
 export async function runLifecycleAction(
   settings: LifecycleRunSettings,
@@ -66,61 +86,121 @@ export async function runLifecycleAction(
   deps: { readonly clock: Clock; readonly log: Logger },
 ): Promise<LifecycleRunReport> {
   const { log } = deps;
-  const stopHeartbeat = settings.dryRun ? () => {} : startHeartbeat(ports.lifecycle, settings, log);
+  const base = { attempt: settings.attempt };
+  const heartbeat = new Heartbeat(ports.lifecycle, settings.heartbeatIntervalSeconds * 1000, deps);
+  const none = { ...base, lifecycleResult: null, heartbeats: heartbeat.counts() };
+
+  if (settings.handMade && !settings.force && !settings.dryRun) {
+    const state = await ports.lifecycle.state();
+    if (state !== TERMINATING_WAIT) {
+      log.error('refusing a hand-made event for an instance that is not terminating', {
+        lifecycleState: state ?? 'unknown',
+        hint: 'npm run invoke -- --force drains it anyway',
+      });
+      return { ...none, outcome: 'instance-not-terminating' };
+    }
+  }
+
+  // a continuation starts with a fresh heartbeat window; an action already completed (a repeated
+  // delivery) or timed out is not drained again
+  if (!settings.dryRun && (await heartbeat.beat()) === 'expired') {
+    log.warn('lifecycle action was already completed or expired before the drain started');
+    return { ...none, outcome: 'already-completed', heartbeats: heartbeat.counts() };
+  }
+
+  const stop = new AbortController();
+  const signals = [stop.signal, ...(settings.pauseSignal ? [settings.pauseSignal] : [])];
+  const beating = settings.dryRun ? Promise.resolve() : heartbeat.run(stop.signal, () => stop.abort());
   let drain: DrainReport;
   try {
-    const nodeName = await ports.instances.privateDnsName(settings.instanceId).catch((error: unknown) => {
-      log.warn('instance lookup failed; finding the node by providerID', { error: errorMessage(error) });
-      return undefined;
-    });
     drain = await drainNode(
       ports.cluster,
-      {
-        ...DEFAULT_DRAIN_TUNING,
-        target: { instanceId: settings.instanceId, ...(nodeName ? { nodeName } : {}) },
-        startedAt: settings.startedAt,
-        deadline: settings.startedAt + settings.drainTimeoutSeconds * 1000,
-        pauseAt: settings.pauseAt,
-        onDeadline: settings.onDrainTimeout,
-        dryRun: settings.dryRun,
-        maxConcurrentEvictions: settings.maxConcurrentEvictions,
-      },
+      drainOptions(
+        settings,
+        await nodeName(ports.instances, settings.instanceId, log),
+        AbortSignal.any(signals),
+      ),
       deps,
     );
   } finally {
-    stopHeartbeat();
+    stop.abort();
+    await beating;
   }
-  const base = { attempt: settings.attempt, drain, ...(drain.node ? { node: drain.node } : {}) };
+  const ran = { ...base, drain, heartbeats: heartbeat.counts(), ...(drain.node ? { node: drain.node } : {}) };
 
-  if (drain.outcome === 'paused') {
-    // A failure here throws: the asynchronous invocation is retried with the same event, which
-    // resumes the drain from the lifecycle action's start (every step is safe to repeat).
-    await ports.continuation.continueLater({ startedAt: settings.startedAt, attempt: settings.attempt + 1 });
-    log.info('drain continues in a new invocation', { attempt: settings.attempt + 1 });
-    return { ...base, outcome: 'continued-in-new-invocation', lifecycleResult: null };
+  if (heartbeat.expired) {
+    log.error('lifecycle action expired while draining: the instance is already going', {
+      remaining: drain.remaining,
+    });
+    return { ...ran, outcome: 'action-expired', lifecycleResult: null };
+  }
+  if (drain.outcome === 'already-draining')
+    return { ...ran, outcome: 'already-draining', lifecycleResult: null };
+  if (drain.outcome === 'paused' || drain.outcome === 'stopped') {
+    if (settings.attempt < MAX_ATTEMPTS) {
+      // A failure here throws: the asynchronous invocation is retried with the same event, which
+      // resumes the drain from the lifecycle action's start (every step is safe to repeat).
+      await ports.continuation.continueLater({
+        startedAt: settings.startedAt,
+        attempt: settings.attempt + 1,
+        holder: settings.holder,
+        progress: drain.progress,
+      });
+      log.info('drain continues in a new invocation', { attempt: settings.attempt + 1 });
+      return { ...ran, outcome: 'continued-in-new-invocation', lifecycleResult: null };
+    }
+    log.error('too many continuations: applying the deadline policy', { attempt: settings.attempt });
   }
   // DRY_RUN never completes the lifecycle action (a real drain may be answering it)
-  if (settings.dryRun) return { ...base, outcome: 'dry-run', lifecycleResult: null };
+  if (settings.dryRun) return { ...ran, outcome: 'dry-run', lifecycleResult: null };
 
-  const result: LifecycleResult = drain.outcome === 'deadline-abandoned' ? 'ABANDON' : 'CONTINUE';
+  const outcome = finalOutcome(drain.outcome, settings.onDrainTimeout);
+  const result: LifecycleResult = outcome === 'deadline-abandoned' ? 'ABANDON' : 'CONTINUE';
   const completion = await completeWithRetry(ports.lifecycle, result, deps);
   if (completion === 'already-completed') {
     log.warn('lifecycle action was already completed or expired', { result });
-    return { ...base, outcome: 'already-completed', lifecycleResult: result };
+    return { ...ran, outcome: 'already-completed', lifecycleResult: result };
   }
-  return { ...base, outcome: drain.outcome, lifecycleResult: result };
+  return { ...ran, outcome, lifecycleResult: result };
 }
 
-function startHeartbeat(lifecycle: LifecyclePort, settings: LifecycleRunSettings, log: Logger): () => void {
-  const beat = (): void => {
-    lifecycle
-      .heartbeat()
-      .catch((error: unknown) => log.warn('heartbeat failed', { error: errorMessage(error) }));
+function drainOptions(settings: LifecycleRunSettings, node: string | undefined, signal: AbortSignal) {
+  return {
+    ...DEFAULT_DRAIN_TUNING,
+    target: { instanceId: settings.instanceId, ...(node ? { nodeName: node } : {}) },
+    startedAt: settings.startedAt,
+    deadline: settings.startedAt + settings.drainTimeoutSeconds * 1000,
+    pauseAt: settings.pauseAt,
+    onDeadline: settings.onDrainTimeout,
+    dryRun: settings.dryRun,
+    maxConcurrentEvictions: settings.maxConcurrentEvictions,
+    minEvictionWindowMs: settings.minEvictionWindowSeconds * 1000,
+    claim: { holder: settings.holder },
+    signal,
+    ...(settings.progress ? { resume: settings.progress } : {}),
   };
-  beat(); // a continuation starts with a fresh heartbeat window
-  const timer = setInterval(beat, settings.heartbeatIntervalSeconds * 1000);
-  timer.unref?.();
-  return () => clearInterval(timer);
+}
+
+/** Past the last continuation, what is left meets the deadline policy. */
+function finalOutcome(outcome: DrainOutcome, policy: DeadlinePolicy): HandlerOutcome {
+  if (outcome !== 'paused' && outcome !== 'stopped' && outcome !== 'already-draining') return outcome;
+  const outcomes = {
+    delete: 'deadline-deleted',
+    continue: 'deadline-continued',
+    abandon: 'deadline-abandoned',
+  } as const;
+  return outcomes[policy];
+}
+
+async function nodeName(
+  instances: InstancePort,
+  instanceId: string,
+  log: Logger,
+): Promise<string | undefined> {
+  return instances.privateDnsName(instanceId).catch((error: unknown) => {
+    log.warn('instance lookup failed; finding the node by providerID', { error: errorMessage(error) });
+    return undefined;
+  });
 }
 
 /** Throttling and transient failures are retried; after the last attempt the error propagates. */

@@ -1,20 +1,23 @@
+import type { Continuation } from './continuation.js';
 import type { NodeTarget, PdbInfo, PodRef, PodSnapshot } from './model.js';
 
 /** How the API server answered one eviction request, in the drain's terms. */
 export type EvictionResult =
   | { readonly kind: 'evicted' }
-  /** 404, or the UID precondition failed: the pod we meant no longer exists. */
+  /** 404: the pod is not there; it counts as gone once the node's pod list agrees. */
   | { readonly kind: 'gone' }
-  /** 429: a PDB refuses (or is not processed yet). */
+  /** 429 naming a PDB: the budget refuses (or is not processed yet). */
   | {
       readonly kind: 'pdb-blocked';
       readonly message: string;
       readonly pdbName?: string;
       readonly retryAfterMs?: number;
     }
+  /** 429 without a PDB: API Priority and Fairness (or another limiter) throttles; not a refusal. */
+  | { readonly kind: 'throttled'; readonly message: string; readonly retryAfterMs?: number }
   /** 500 "more than one PodDisruptionBudget": a misconfiguration only a person can fix. */
   | { readonly kind: 'multiple-pdbs'; readonly message: string }
-  /** Anything else: retried with backoff until the deadline. */
+  /** Anything else (a 409 included: the pod leaves only when the list says so): retried with backoff. */
   | {
       readonly kind: 'failed';
       readonly message: string;
@@ -49,21 +52,47 @@ export interface ClusterPort {
   evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult>;
   /** Graceful delete (the pod's own grace period) with a UID precondition, bypassing PDBs. */
   deletePod(pod: PodRef): Promise<'deleted' | 'gone'>;
+  /**
+   * Claims the node for one drain (an annotation written with optimistic concurrency), so a duplicate
+   * delivery of the same lifecycle action does not run a second drain beside the first. The claim
+   * of `holder` is (re)written until `until`; another holder's unexpired claim is returned instead.
+   */
+  claimNode(
+    nodeName: string,
+    claim: { readonly holder: string; readonly until: number; readonly now: number },
+  ): Promise<NodeClaim>;
+  /** Drops this holder's claim (best effort). */
+  releaseNode(nodeName: string, holder: string): Promise<void>;
   listPdbs(namespace: string): Promise<PdbInfo[]>;
   /** Best effort: a failure is logged, never fails the drain. */
   recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void>;
 }
 
+export type NodeClaim =
+  | { readonly kind: 'claimed' }
+  | { readonly kind: 'held'; readonly holder: string; readonly until: number };
+
 export interface Clock {
   now(): number;
-  sleep(ms: number): Promise<void>;
+  /** Resolves after `ms`, or early (without error) when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
   /** In [0, 1): jitter source, injectable for tests. */
   random(): number;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms))),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+    }),
   random: Math.random,
 };
 
@@ -78,7 +107,10 @@ export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 
 /** The Auto Scaling lifecycle action the drain answers for. */
 export interface LifecyclePort {
-  heartbeat(): Promise<void>;
+  /** 'expired' when AWS says no such action is active: the instance is already going. */
+  heartbeat(): Promise<'recorded' | 'expired'>;
+  /** The instance's Auto Scaling lifecycle state (e.g. `Terminating:Wait`), undefined if unknown. */
+  state(): Promise<string | undefined>;
   /** 'already-completed' when AWS says no such action is active (completed before, or expired). */
   complete(result: LifecycleResult): Promise<'completed' | 'already-completed'>;
 }
@@ -88,7 +120,7 @@ export interface InstancePort {
   privateDnsName(instanceId: string): Promise<string | undefined>;
 }
 
-/** Hands the rest of the drain to a new invocation, carrying the drain's start and attempt count. */
+/** Hands the rest of the drain to a new invocation, carrying what the next one needs. */
 export interface ContinuationPort {
-  continueLater(continuation: { readonly startedAt: number; readonly attempt: number }): Promise<void>;
+  continueLater(continuation: Continuation): Promise<void>;
 }

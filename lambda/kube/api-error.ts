@@ -19,6 +19,9 @@ interface StatusBody {
 
 export function toApiFailure(error: unknown): ApiFailure {
   if (!(error instanceof ApiException)) {
+    if (error instanceof Error && error.name === 'AbortError') {
+      return { message: 'request timed out (no complete answer in time)', causes: [] };
+    }
     return { message: error instanceof Error ? error.message : String(error), causes: [] };
   }
   const body = parseStatus(error.body);

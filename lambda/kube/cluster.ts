@@ -10,9 +10,10 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { LabelSelector, NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../drain/model.js';
-import type { ClusterEvent, ClusterPort, EventSubject, EvictionResult } from '../drain/ports.js';
+import type { ClusterEvent, ClusterPort, EventSubject, EvictionResult, NodeClaim } from '../drain/ports.js';
 import { ClusterAccessError } from '../errors.js';
 import { isStatus, toApiFailure } from './api-error.js';
+import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
 
 export type PolicyVersion = 'v1' | 'v1beta1';
 
@@ -55,12 +56,15 @@ export function toEvictionResult(error: unknown): EvictionResult {
   const failure = toApiFailure(error);
   const retryAfter = failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs };
   switch (failure.status) {
-    case 404: // already gone
-    case 409: // UID precondition failed: a replacement with the same name, not ours to evict
+    case 404: // not there: the node's pod list confirms it by UID
       return { kind: 'gone' };
     case 429: {
-      const cause = failure.causes.find((c) => c.reason === 'DisruptionBudget')?.message ?? '';
-      const pdbName = /disruption budget (\S+)/.exec(cause)?.[1];
+      const cause = failure.causes.find((c) => c.reason === 'DisruptionBudget')?.message;
+      if (cause === undefined && !/disruption budget/i.test(failure.message)) {
+        // API Priority and Fairness (or another limiter): throttling, not a PDB refusal
+        return { kind: 'throttled', message: failure.message, ...retryAfter };
+      }
+      const pdbName = /disruption budget (\S+)/.exec(cause ?? '')?.[1];
       return {
         kind: 'pdb-blocked',
         message: cause || failure.message,
@@ -69,6 +73,8 @@ export function toEvictionResult(error: unknown): EvictionResult {
       };
     }
     default:
+      // 409 included: a PDB update conflict the server gave up on, or the UID precondition failed
+      // (a replacement took the name); either way the pod counts as gone only when the list says so
       if (failure.status === 500 && /more than one PodDisruptionBudget/i.test(failure.message)) {
         return { kind: 'multiple-pdbs', message: failure.message };
       }
@@ -95,10 +101,12 @@ export class KubeCluster implements ClusterPort {
   constructor(
     kubeConfig: KubeConfig,
     private readonly onUnauthorized?: () => void,
+    timeouts: RequestTimeouts = DEFAULT_REQUEST_TIMEOUTS,
   ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
-    this.policy = kubeConfig.makeApiClient(PolicyApi);
+    const configuration = boundedConfiguration(kubeConfig, timeouts);
+    this.core = new CoreV1Api(configuration);
+    this.objects = new KubernetesObjectApi(configuration);
+    this.policy = new PolicyApi(configuration);
   }
 
   findNode(target: NodeTarget): Promise<string | undefined> {
@@ -161,6 +169,49 @@ export class KubeCluster implements ClusterPort {
       if (isStatus(error, 404, 409)) return 'gone';
       throw accessError(error);
     }
+  }
+
+  async claimNode(
+    nodeName: string,
+    claim: { readonly holder: string; readonly until: number; readonly now: number },
+  ): Promise<NodeClaim> {
+    return this.call(async () => {
+      for (let attempt = 1; ; attempt++) {
+        const node = await this.core.readNode({ name: nodeName });
+        const current = parseClaim(node.metadata?.annotations?.[CLAIM_ANNOTATION]);
+        if (current && current.holder !== claim.holder && current.until > claim.now) {
+          return { kind: 'held', ...current };
+        }
+        const value = JSON.stringify({ holder: claim.holder, until: new Date(claim.until).toISOString() });
+        try {
+          await this.patchNodeAnnotation(nodeName, node.metadata?.resourceVersion, value);
+          return { kind: 'claimed' };
+        } catch (error) {
+          // someone wrote the node meanwhile (maybe a competing claim): read again
+          if (attempt >= 3 || !isStatus(error, 409)) throw error;
+        }
+      }
+    });
+  }
+
+  async releaseNode(nodeName: string, holder: string): Promise<void> {
+    await this.call(async () => {
+      const node = await this.core.readNode({ name: nodeName });
+      const current = parseClaim(node.metadata?.annotations?.[CLAIM_ANNOTATION]);
+      if (current?.holder !== holder) return;
+      await this.patchNodeAnnotation(nodeName, node.metadata?.resourceVersion, null);
+    });
+  }
+
+  /** Merge patch with the read resourceVersion: the server refuses it (409) if the node changed. */
+  private patchNodeAnnotation(nodeName: string, resourceVersion: string | undefined, value: string | null) {
+    return this.core.patchNode(
+      {
+        name: nodeName,
+        body: { metadata: { resourceVersion, annotations: { [CLAIM_ANNOTATION]: value } } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   }
 
   async listPdbs(namespace: string): Promise<PdbInfo[]> {
@@ -253,7 +304,25 @@ export class KubeCluster implements ClusterPort {
 function accessError(error: unknown): ClusterAccessError {
   const failure = toApiFailure(error);
   const status = failure.status === undefined ? 'unreachable' : `HTTP ${failure.status}`;
-  return new ClusterAccessError(`${status}: ${failure.message}`, failure.status, { cause: error });
+  return new ClusterAccessError(`${status}: ${failure.message}`, failure.status, {
+    cause: error,
+    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+  });
+}
+
+/** The node annotation that says which drain holds the node, until when. */
+export const CLAIM_ANNOTATION = 'eks-node-drainer/drain-claim';
+
+function parseClaim(value: string | undefined): { holder: string; until: number } | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed = JSON.parse(value) as { holder?: unknown; until?: unknown };
+    const until = typeof parsed.until === 'string' ? Date.parse(parsed.until) : Number.NaN;
+    if (typeof parsed.holder !== 'string' || !Number.isFinite(until)) return undefined;
+    return { holder: parsed.holder, until };
+  } catch {
+    return undefined; // unreadable: treated as no claim
+  }
 }
 
 interface PdbObject {

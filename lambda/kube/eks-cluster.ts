@@ -49,5 +49,7 @@ export function lazyCluster(connect: () => Promise<ClusterPort>): ClusterPort {
     deletePod: async (pod) => (await cluster()).deletePod(pod),
     listPdbs: async (namespace) => (await cluster()).listPdbs(namespace),
     recordEvent: async (subject, event) => (await cluster()).recordEvent(subject, event),
+    claimNode: async (node, claim) => (await cluster()).claimNode(node, claim),
+    releaseNode: async (node, holder) => (await cluster()).releaseNode(node, holder),
   };
 }

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AutoScalingLifecycle } from '../../lambda/aws/lifecycle.js';
 import { runLifecycleAction } from '../../lambda/drain/lifecycle.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
-import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
+import { FakeCluster, lifecycleSettings, pod, VirtualClock } from '../support/fakes.js';
 
 const asg = mockClient(AutoScalingClient);
 afterEach(() => asg.reset());
@@ -32,17 +32,7 @@ function awsError(name: string, message: string, status = 400): AutoScalingServi
 
 function run(clock: VirtualClock, logs: LogEntry[]) {
   return runLifecycleAction(
-    {
-      instanceId: action.instanceId,
-      startedAt: clock.t,
-      attempt: 1,
-      pauseAt: clock.t + 600_000,
-      drainTimeoutSeconds: 300,
-      onDrainTimeout: 'delete',
-      dryRun: false,
-      heartbeatIntervalSeconds: 60,
-      maxConcurrentEvictions: 8,
-    },
+    lifecycleSettings(clock, { instanceId: action.instanceId }),
     {
       cluster: new FakeCluster(clock, [pod('a')]),
       lifecycle: new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),
@@ -132,17 +122,12 @@ describe('runLifecycleAction in a dry run', () => {
     cluster.failures.findNode = Number.POSITIVE_INFINITY;
 
     const report = await runLifecycleAction(
-      {
+      lifecycleSettings(clock, {
         instanceId: action.instanceId,
-        startedAt: clock.t,
-        attempt: 1,
-        pauseAt: clock.t + 600_000,
         drainTimeoutSeconds: 30,
         onDrainTimeout: 'continue',
         dryRun: true,
-        heartbeatIntervalSeconds: 60,
-        maxConcurrentEvictions: 8,
-      },
+      }),
       {
         cluster,
         lifecycle: new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),

@@ -236,9 +236,11 @@ describe('drainNode', () => {
         pdbs: [{ name: 'a-pdb', disruptionsAllowed: 0 }],
       },
     ]);
+    // the node ends empty: the deadline is recorded, then the drain's end
     expect(cluster.events.filter((e) => e.subject === 'node-a').map((e) => e.reason)).toEqual([
       'DrainStarted',
       'DrainDeadlineReached',
+      'Drained',
     ]);
     expect(cluster.events.filter((e) => e.subject === 'default/a')).toEqual([
       expect.objectContaining({

@@ -1,3 +1,4 @@
+import type { LifecycleRunSettings } from '../../lambda/drain/lifecycle.js';
 import type { NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../../lambda/drain/model.js';
 import type {
   Clock,
@@ -5,21 +6,57 @@ import type {
   ClusterPort,
   EventSubject,
   EvictionResult,
+  NodeClaim,
 } from '../../lambda/drain/ports.js';
 
-/** Virtual time: sleeping advances the clock at once, so loops with backoff run instantly. */
+/**
+ * Virtual time as a discrete-event scheduler: when every task waits on a sleep (nothing else is
+ * pending: the check runs on setImmediate, after all promise callbacks), time jumps to the earliest
+ * wake-up. Loops with backoff run instantly, and concurrent loops (drain + heartbeat) interleave as
+ * they would in real time.
+ */
 export class VirtualClock implements Clock {
   readonly sleeps: number[] = [];
+  private readonly timers: { at: number; seq: number; wake: () => void }[] = [];
+  private seq = 0;
+  private ticking = false;
   constructor(
     public t = 1_700_000_000_000,
     private readonly jitter = 0.5,
   ) {}
   now = (): number => this.t;
-  sleep = async (ms: number): Promise<void> => {
-    this.sleeps.push(ms);
-    this.t += ms;
-  };
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      this.sleeps.push(ms);
+      if (signal?.aborted) return resolve();
+      const timer = { at: this.t + Math.max(0, ms), seq: this.seq++, wake: resolve };
+      this.timers.push(timer);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const index = this.timers.indexOf(timer);
+          if (index >= 0) this.timers.splice(index, 1);
+          resolve();
+        },
+        { once: true },
+      );
+      this.tick();
+    });
   random = (): number => this.jitter;
+
+  private tick(): void {
+    if (this.ticking) return;
+    this.ticking = true;
+    setImmediate(() => {
+      this.ticking = false;
+      this.timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+      const next = this.timers.shift();
+      if (!next) return;
+      this.t = Math.max(this.t, next.at);
+      next.wake();
+      if (this.timers.length > 0) this.tick();
+    });
+  }
 }
 
 export function pod(name: string, extra: Partial<PodSnapshot> = {}): PodSnapshot {
@@ -98,6 +135,20 @@ export class FakeCluster implements ClusterPort {
     this.terminate(ref.uid);
     return 'deleted';
   }
+  /** Claims by node: the fake keeps them like the node annotation would. */
+  readonly claims = new Map<string, { holder: string; until: number }>();
+  async claimNode(node: string, claim: { holder: string; until: number; now: number }): Promise<NodeClaim> {
+    this.requests.push(`claim ${node} ${claim.holder}`);
+    const current = this.claims.get(node);
+    if (current && current.holder !== claim.holder && current.until > claim.now)
+      return { kind: 'held', ...current };
+    this.claims.set(node, { holder: claim.holder, until: claim.until });
+    return { kind: 'claimed' };
+  }
+  async releaseNode(node: string, holder: string): Promise<void> {
+    this.requests.push(`release ${node} ${holder}`);
+    if (this.claims.get(node)?.holder === holder) this.claims.delete(node);
+  }
   async listPdbs(namespace: string): Promise<PdbInfo[]> {
     this.requests.push(`listPdbs ${namespace}`);
     return this.pdbs;
@@ -118,4 +169,27 @@ export class FakeCluster implements ClusterPort {
   count(prefix: string): number {
     return this.requests.filter((r) => r.startsWith(prefix)).length;
   }
+}
+
+/** Settings for runLifecycleAction on a virtual clock; a test overrides what it is about. */
+export function lifecycleSettings(
+  clock: VirtualClock,
+  overrides: Partial<LifecycleRunSettings> = {},
+): LifecycleRunSettings {
+  return {
+    instanceId: 'i-0123456789abcdef0',
+    startedAt: clock.t,
+    attempt: 1,
+    pauseAt: clock.t + 600_000,
+    drainTimeoutSeconds: 300,
+    onDrainTimeout: 'delete',
+    dryRun: false,
+    heartbeatIntervalSeconds: 60,
+    maxConcurrentEvictions: 8,
+    minEvictionWindowSeconds: 60,
+    handMade: false,
+    force: false,
+    holder: 'request-1',
+    ...overrides,
+  };
 }

@@ -1,0 +1,53 @@
+/**
+ * The deadline policy, as pure decisions over the drain's tracks (DRAIN-SEMANTICS.md, "Deadlines").
+ * No pod meets a deadline policy before it has been offered an eviction for a minimum window, so a
+ * drain that starts late (a queued, retried or forged event) still evicts before it deletes.
+ */
+import type { Track } from './track.js';
+
+/** The window every pod gets: the configured minimum, never more than the whole drain timeout. */
+export function evictionWindowMs(minWindowMs: number, startedAt: number, deadline: number): number {
+  return Math.max(0, Math.min(minWindowMs, deadline - startedAt));
+}
+
+export function offeredLongEnough(track: Track, now: number, windowMs: number): boolean {
+  return track.offeredAt !== undefined && now - track.offeredAt >= windowMs;
+}
+
+/**
+ * Policy `continue`/`abandon` acts once every pod that may be evicted now has had its window
+ * (critical pods still waiting for ordinary ones are reported, not waited for).
+ */
+export function everyEligibleHadItsWindow(
+  eligible: readonly Track[],
+  now: number,
+  windowMs: number,
+): boolean {
+  return eligible.every((track) => offeredLongEnough(track, now, windowMs));
+}
+
+/** Policy `delete` deletes only pods a PDB refused after their window; never an un-offered pod. */
+export function deletable(eligible: readonly Track[], now: number, windowMs: number): Track[] {
+  return eligible.filter(
+    (track) => track.pdbRefused && offeredLongEnough(track, now, windowMs) && track.nextDeleteAt <= now,
+  );
+}
+
+/**
+ * When the policy phase ends whatever is left, fixed once when it starts (and carried across
+ * invocations): one window for pods offered late, their longest grace period, a margin; twice that
+ * when critical pods still wait for the ordinary ones (they get their own window and grace).
+ */
+export function policyEndsAt(
+  now: number,
+  outstanding: readonly Track[],
+  windowMs: number,
+  marginMs: number,
+): number {
+  const longestGraceMs = Math.max(0, ...outstanding.map((t) => t.pod.gracePeriodSeconds * 1000));
+  const criticalWaiting = outstanding.some(
+    (t) => t.critical && t.state === 'pending' && t.offeredAt === undefined,
+  );
+  const phases = criticalWaiting ? 2 : 1;
+  return now + phases * (windowMs + longestGraceMs + marginMs);
+}

@@ -1,0 +1,86 @@
+/** What a drain reports: the outcome, every pod's fate, and the API cost, across invocations. */
+import type { EvictWarning, SkipReason } from './classify.js';
+import type { DrainProgress } from './continuation.js';
+import { type PdbInfo, podKey } from './model.js';
+import { pdbsCovering } from './selector.js';
+import type { Track } from './track.js';
+
+export type DrainOutcome =
+  | 'drained'
+  | 'node-not-found'
+  | 'deadline-deleted'
+  | 'deadline-continued'
+  | 'deadline-abandoned'
+  | 'dry-run'
+  /** Another invocation holds the node's drain claim (a duplicate delivery): nothing done. */
+  | 'already-draining'
+  /** Stopped at `pauseAt` with work left: the caller continues in a new invocation. */
+  | 'paused'
+  /** The caller's signal aborted (e.g. the lifecycle action expired): stopped at once. */
+  | 'stopped';
+
+export type BlockReason = 'pdb' | 'multiple-pdbs' | 'throttled' | 'error' | 'waiting-for-ordinary-pods';
+
+export interface BlockedPod {
+  readonly pod: string;
+  readonly reason: BlockReason;
+  readonly message?: string;
+  readonly attempts: number;
+  readonly pdbs: readonly { readonly name: string; readonly disruptionsAllowed: number }[];
+}
+
+export interface DrainReport {
+  readonly outcome: DrainOutcome;
+  readonly node?: string;
+  readonly dryRun: boolean;
+  /** Evicted by the whole drain, across invocations (with dryRun: would be evicted). */
+  readonly evicted: readonly string[];
+  readonly skipped: readonly { readonly pod: string; readonly reason: SkipReason }[];
+  readonly warnings: readonly { readonly pod: string; readonly warning: EvictWarning }[];
+  /** Never evicted when the drain ended (at the deadline, or refused in a dry run). */
+  readonly blocked: readonly BlockedPod[];
+  /** Deleted at the deadline (policy `delete`), bypassing their PDBs, across invocations. */
+  readonly deleted: readonly string[];
+  /** Still on the node when the drain ended (terminating or blocked). */
+  readonly remaining: readonly string[];
+  readonly evictionRequests: number;
+  readonly evictionRefusals: number;
+  /** Eviction requests throttled by the API server (429 without a PDB), not counted as refusals. */
+  readonly throttled: number;
+  /** Distinct API failures seen (bounded list). */
+  readonly errors: readonly string[];
+  readonly startedAt: string;
+  /** From the lifecycle action's start to now: the whole drain, across invocations. */
+  readonly durationMs: number;
+  /** What a continuation needs (outcome `paused`). */
+  readonly progress: DrainProgress;
+}
+
+export function blockReason(track: Track): BlockReason {
+  switch (track.lastRefusal?.kind) {
+    case undefined:
+      return track.pdbRefused ? 'pdb' : 'waiting-for-ordinary-pods';
+    case 'pdb-blocked':
+      return 'pdb';
+    case 'multiple-pdbs':
+      return 'multiple-pdbs';
+    case 'throttled':
+      return 'throttled';
+    default:
+      return 'error';
+  }
+}
+
+export function blockedPod(track: Track, pdbs: readonly PdbInfo[]): BlockedPod {
+  const refusal = track.lastRefusal;
+  return {
+    pod: podKey(track.pod),
+    reason: blockReason(track),
+    ...(refusal ? { message: refusal.message } : {}),
+    attempts: track.attempts,
+    pdbs: pdbsCovering(track.pod, pdbs).map((p) => ({
+      name: p.name,
+      disruptionsAllowed: p.disruptionsAllowed,
+    })),
+  };
+}

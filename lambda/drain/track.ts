@@ -1,0 +1,40 @@
+import type { PodSnapshot } from './model.js';
+import type { EvictionResult } from './ports.js';
+
+export type TrackState = 'pending' | 'evicted' | 'terminating' | 'gone';
+
+export type Refusal = Exclude<EvictionResult, { kind: 'evicted' } | { kind: 'gone' }>;
+
+/** One pod the drain is responsible for, and what happened to it so far. */
+export interface Track {
+  pod: PodSnapshot;
+  readonly critical: boolean;
+  state: TrackState;
+  attempts: number;
+  backoffStep: number;
+  nextAttemptAt: number;
+  lastRefusal?: Refusal;
+  /** A PDB refused it (in this invocation or, carried, in an earlier one): policy `delete` may act. */
+  pdbRefused: boolean;
+  lastEventAt?: number;
+  lastAttemptAt?: number;
+  /** When an eviction was first offered (epoch ms), carried across invocations. */
+  offeredAt?: number;
+  deleteFailures: number;
+  nextDeleteAt: number;
+}
+
+export function newTrack(pod: PodSnapshot, critical: boolean, state: TrackState, offeredAt?: number): Track {
+  return {
+    pod,
+    critical,
+    state,
+    attempts: 0,
+    backoffStep: 0,
+    nextAttemptAt: 0,
+    pdbRefused: false,
+    ...(offeredAt === undefined ? {} : { offeredAt }),
+    deleteFailures: 0,
+    nextDeleteAt: 0,
+  };
+}
