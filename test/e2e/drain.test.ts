@@ -196,7 +196,8 @@ describe('drainNode against a real kube-apiserver', () => {
     const result = await cluster.evict(stale, { dryRun: false });
     const report = await scenario.drain();
 
-    expect(result).toEqual({ kind: 'gone' });
+    // 409 (UID precondition): not proof of anything; the node's pod list decides the pod is gone
+    expect(result).toMatchObject({ kind: 'failed', status: 409 });
     expect(report.outcome).toBe('drained');
     const current = await scenario.core.readNamespacedPod({ name: 'db-0', namespace: scenario.namespace });
     expect(current.metadata?.uid).toBe(replacement.metadata?.uid);

@@ -283,8 +283,9 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     const second = await handler(event, context());
 
     expect(first.outcome).toBe('drained');
+    // its first heartbeat finds no active action: nothing is drained a second time
     expect(second.outcome).toBe('already-completed');
-    expect(second.report?.evicted).toEqual([]);
+    expect(second.report).toBeUndefined();
     expect(action.result).toBe('CONTINUE');
   });
 
@@ -298,7 +299,11 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
 
     const results = await Promise.all([handler(event, context()), handler(event, context())]);
 
-    expect(results.map((r) => r.outcome).sort()).toEqual(['already-completed', 'drained']);
+    // one drain: the other delivery finds the node claimed and sends no eviction at all
+    expect(results.map((r) => r.outcome).sort()).toEqual(['already-draining', 'drained']);
+    const duplicate = results.find((r) => r.outcome === 'already-draining');
+    expect(duplicate?.report?.evictionRequests).toBe(0);
+    expect(duplicate?.lifecycleResult).toBeNull();
     expect(action.result).toBe('CONTINUE');
     expect(health.minHealthy).toBeGreaterThanOrEqual(1);
     // nothing but the node's original pods was ever terminated: no replacement was evicted
