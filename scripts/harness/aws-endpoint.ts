@@ -10,14 +10,48 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoopbackHttpServer, readBody } from './loopback-server.js';
 
+/**
+ * A lifecycle action as AutoScaling keeps it. It is active until completed (`result`) or expired
+ * (`expiredAt`); after either, heartbeats and completions get AWS's ValidationError.
+ */
 export interface LifecycleActionState {
   readonly token: string;
   readonly autoScalingGroupName: string;
   readonly hookName: string;
   readonly instanceId: string;
+  /** What CompleteLifecycleAction sent (`CONTINUE`, `ABANDON`); undefined until completed. */
   result?: string;
+  /** Accepted RecordLifecycleActionHeartbeat calls. */
   heartbeats: number;
+  /**
+   * Seconds (fractions allowed) without a heartbeat after which the action expires, as the hook's
+   * HeartbeatTimeout; undefined: it never expires.
+   */
+  readonly heartbeatTimeoutSeconds?: number;
+  /** Cap on the whole wait, heartbeats or not; default, as AWS: min(100 × heartbeat timeout, 172800). */
+  readonly globalTimeoutSeconds?: number;
+  /** The result AWS applies on expiry; default: the registered hook's (`lifecycleHooks`), else ABANDON. */
+  readonly defaultResult?: 'CONTINUE' | 'ABANDON';
+  /** Date.now() when the action was added and of its last accepted heartbeat. */
+  readonly startedAt: number;
+  lastHeartbeatAt: number;
+  /** Date.now() at which the timeout passed (not when it was noticed); undefined: not expired. */
+  expiredAt?: number;
+  /** The default result applied on expiry; set together with `expiredAt`. `result` stays undefined. */
+  expiredWith?: 'CONTINUE' | 'ABANDON';
 }
+
+/** What a test gives to add a lifecycle action; the rest of the state starts empty. */
+export type NewLifecycleAction = Pick<
+  LifecycleActionState,
+  'token' | 'autoScalingGroupName' | 'hookName' | 'instanceId'
+> &
+  Partial<
+    Pick<
+      LifecycleActionState,
+      'result' | 'heartbeatTimeoutSeconds' | 'globalTimeoutSeconds' | 'defaultResult'
+    >
+  >;
 
 export interface RecordedCall {
   readonly service: string;
@@ -72,7 +106,11 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly instances = new Map<string, string>();
   /** cluster name → what DescribeCluster answers. */
   readonly clusters = new Map<string, { endpoint: string; certificateAuthority: string }>();
-  /** lifecycle action token → state; completing an unknown or completed token is a ValidationError. */
+  /**
+   * lifecycle action token → state; a heartbeat or completion of an unknown, completed or expired
+   * action is a ValidationError. Expiry is evaluated lazily (at each AutoScaling call and in
+   * `actionState`), so read through `actionState` to see it without a call.
+   */
   readonly lifecycleActions = new Map<string, LifecycleActionState>();
   /** What `Event` invocations of a function were sent (parsed JSON payloads). */
   readonly invocations: { functionName: string; payload: unknown }[] = [];
@@ -103,10 +141,17 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     };
   }
 
-  addLifecycleAction(state: Omit<LifecycleActionState, 'heartbeats'>): LifecycleActionState {
-    const action = { ...state, heartbeats: 0 };
+  addLifecycleAction(state: NewLifecycleAction): LifecycleActionState {
+    const now = Date.now();
+    const action: LifecycleActionState = { ...state, heartbeats: 0, startedAt: now, lastHeartbeatAt: now };
     this.lifecycleActions.set(state.token, action);
     return action;
+  }
+
+  /** The action's state with expiry brought up to date. */
+  actionState(token: string): LifecycleActionState | undefined {
+    this.expireDue();
+    return this.lifecycleActions.get(token);
   }
 
   /** The next `count` calls of service:action fail with this AWS error. */
@@ -192,24 +237,42 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       queryError(res, { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` });
       return;
     }
-    const token = params.LifecycleActionToken ?? '';
-    const state = this.lifecycleActions.get(token);
-    const matches =
-      state !== undefined &&
-      state.result === undefined &&
-      state.autoScalingGroupName === params.AutoScalingGroupName &&
-      state.hookName === params.LifecycleHookName &&
-      (params.InstanceId === undefined || state.instanceId === params.InstanceId);
-    if (!matches) {
+    this.expireDue();
+    const token = params.LifecycleActionToken;
+    const instanceId = params.InstanceId;
+    if (token === undefined && instanceId === undefined) {
       queryError(res, {
         status: 400,
         code: 'ValidationError',
-        message: `No active Lifecycle Action found with token ${token}`,
+        message: 'Either LifecycleActionToken or InstanceId must be specified',
+      });
+      return;
+    }
+    // AWS finds the action by token when one is given, else by instance (within group and hook)
+    const state = [...this.lifecycleActions.values()].find(
+      (a) =>
+        isActive(a) &&
+        a.autoScalingGroupName === params.AutoScalingGroupName &&
+        a.hookName === params.LifecycleHookName &&
+        (token === undefined || a.token === token) &&
+        (instanceId === undefined || a.instanceId === instanceId),
+    );
+    if (!state) {
+      queryError(res, {
+        status: 400,
+        code: 'ValidationError',
+        message:
+          token === undefined
+            ? `No active Lifecycle Action found with instance ID ${instanceId}`
+            : `No active Lifecycle Action found with token ${token}`,
       });
       return;
     }
     if (action === 'CompleteLifecycleAction') state.result = params.LifecycleActionResult ?? '';
-    else state.heartbeats++;
+    else {
+      state.heartbeats++;
+      state.lastHeartbeatAt = Date.now();
+    }
     xml(
       res,
       200,
@@ -217,14 +280,19 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     );
   }
 
-  /** Unknown instances are left out of the answer, as AWS does (no error). */
+  /**
+   * An explicit `autoScalingInstances` entry wins; else an instance with a lifecycle action is
+   * `Terminating:Wait` while the action is active and `Terminating:Proceed` once it is completed or
+   * expired. Unknown instances are left out of the answer, as AWS does (no error).
+   */
   private describeAutoScalingInstances(params: Record<string, string>, res: ServerResponse): void {
+    this.expireDue();
     const ids = Object.entries(params)
       .filter(([k]) => k.startsWith('InstanceIds.member.'))
       .map(([, v]) => v);
     const members = ids
       .flatMap((id) => {
-        const state = this.autoScalingInstances.get(id);
+        const state = this.autoScalingInstances.get(id) ?? this.terminatingState(id);
         if (!state) return [];
         return [
           `<member><InstanceId>${escapeXml(id)}</InstanceId><AutoScalingGroupName>${escapeXml(state.asg)}</AutoScalingGroupName><AvailabilityZone>${TEST_REGION}a</AvailabilityZone><LifecycleState>${escapeXml(state.lifecycleState)}</LifecycleState><HealthStatus>HEALTHY</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn><InstanceType>m5.large</InstanceType></member>`,
@@ -236,6 +304,31 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       'DescribeAutoScalingInstances',
       `<AutoScalingInstances>${members}</AutoScalingInstances>`,
     );
+  }
+
+  private terminatingState(instanceId: string): AutoScalingInstanceState | undefined {
+    const actions = [...this.lifecycleActions.values()].filter((a) => a.instanceId === instanceId);
+    const active = actions.find(isActive);
+    if (active) return { asg: active.autoScalingGroupName, lifecycleState: 'Terminating:Wait' };
+    const last = actions.at(-1);
+    return last && { asg: last.autoScalingGroupName, lifecycleState: 'Terminating:Proceed' };
+  }
+
+  /** Marks the actions whose heartbeat or global timeout has passed as expired, as AWS would have. */
+  private expireDue(now = Date.now()): void {
+    for (const action of this.lifecycleActions.values()) {
+      if (!isActive(action) || action.heartbeatTimeoutSeconds === undefined) continue;
+      const heartbeat = action.heartbeatTimeoutSeconds;
+      const global = action.globalTimeoutSeconds ?? Math.min(100 * heartbeat, 172_800);
+      const deadline = Math.min(action.lastHeartbeatAt + heartbeat * 1000, action.startedAt + global * 1000);
+      if (now < deadline) continue;
+      action.expiredAt = deadline;
+      action.expiredWith =
+        action.defaultResult ??
+        this.lifecycleHooks.get(action.autoScalingGroupName)?.find((h) => h.name === action.hookName)
+          ?.defaultResult ??
+        'ABANDON';
+    }
   }
 
   private describeLifecycleHooks(params: Record<string, string>, res: ServerResponse): void {
@@ -352,6 +445,10 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       },
     });
   }
+}
+
+function isActive(action: LifecycleActionState): boolean {
+  return action.result === undefined && action.expiredAt === undefined;
 }
 
 function xml(res: ServerResponse, status: number, body: string): void {

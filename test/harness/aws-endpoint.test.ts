@@ -1,0 +1,255 @@
+/**
+ * The local AutoScaling endpoint models lifecycle action expiry as AWS does, checked through the
+ * real AWS SDK. Most tests freeze Date (only Date: the SDK's timers and sockets stay real) and move
+ * it by hand, so no test waits or races the clock; one test runs on the real clock.
+ */
+import {
+  AutoScalingClient,
+  CompleteLifecycleActionCommand,
+  DescribeAutoScalingInstancesCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  LocalAwsEndpoint,
+  type NewLifecycleAction,
+  TEST_CREDENTIALS,
+  TEST_REGION,
+} from '../../scripts/harness/aws-endpoint.js';
+
+const ASG = 'web-asg';
+const HOOK = 'eks-node-drainer';
+const INSTANCE = 'i-0123456789abcdef0';
+const T0 = Date.parse('2026-11-21T10:00:00.000Z');
+
+const aws = new LocalAwsEndpoint();
+let client: AutoScalingClient;
+
+beforeAll(async () => {
+  await aws.start();
+  client = new AutoScalingClient({
+    region: TEST_REGION,
+    endpoint: aws.url,
+    credentials: TEST_CREDENTIALS,
+    maxAttempts: 1,
+  });
+});
+afterAll(async () => {
+  client.destroy();
+  await aws.stop();
+});
+beforeEach(() => {
+  aws.lifecycleActions.clear();
+  aws.lifecycleHooks.clear();
+  aws.autoScalingInstances.clear();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function freezeClock(): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(T0);
+}
+
+function advance(seconds: number): void {
+  vi.setSystemTime(Date.now() + seconds * 1000);
+}
+
+function addAction(extra: Partial<NewLifecycleAction> = {}) {
+  return aws.addLifecycleAction({
+    token: 'tok-1',
+    autoScalingGroupName: ASG,
+    hookName: HOOK,
+    instanceId: INSTANCE,
+    ...extra,
+  });
+}
+
+const target = { AutoScalingGroupName: ASG, LifecycleHookName: HOOK, InstanceId: INSTANCE };
+const byToken = { ...target, LifecycleActionToken: 'tok-1' };
+
+function heartbeat(address: typeof target = byToken) {
+  return client.send(new RecordLifecycleActionHeartbeatCommand(address));
+}
+
+function complete(address: typeof target = byToken, result = 'CONTINUE') {
+  return client.send(new CompleteLifecycleActionCommand({ ...address, LifecycleActionResult: result }));
+}
+
+async function lifecycleStateOf(instanceId: string): Promise<{ group?: string; state?: string } | undefined> {
+  const out = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
+  const found = out.AutoScalingInstances?.[0];
+  return found && { group: found.AutoScalingGroupName, state: found.LifecycleState };
+}
+
+describe('lifecycle action expiry', () => {
+  it('keeps an action alive past its heartbeat timeout while heartbeats arrive', async () => {
+    freezeClock();
+    addAction({ heartbeatTimeoutSeconds: 10 });
+
+    for (let i = 0; i < 3; i++) {
+      advance(9);
+      await heartbeat();
+    }
+    advance(9); // 36 s after the start, 9 s after the last heartbeat
+    await complete();
+
+    const state = aws.actionState('tok-1');
+    expect(state?.heartbeats).toBe(3);
+    expect(state?.result).toBe('CONTINUE');
+    expect(state?.expiredAt).toBeUndefined();
+  });
+
+  it('expires an action without heartbeats, applying the hook default result, then refuses heartbeat and completion', async () => {
+    freezeClock();
+    aws.lifecycleHooks.set(ASG, [
+      {
+        name: HOOK,
+        transition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        heartbeatTimeout: 10,
+        defaultResult: 'CONTINUE',
+      },
+    ]);
+    addAction({ heartbeatTimeoutSeconds: 10 });
+
+    advance(10);
+
+    const noActive = {
+      name: 'ValidationError',
+      message: 'No active Lifecycle Action found with token tok-1',
+    };
+    await expect(heartbeat()).rejects.toMatchObject(noActive);
+    await expect(complete()).rejects.toMatchObject(noActive);
+    const state = aws.actionState('tok-1');
+    expect(state?.expiredAt).toBe(T0 + 10_000);
+    expect(state?.expiredWith).toBe('CONTINUE');
+    expect(state?.result).toBeUndefined();
+    expect(state?.heartbeats).toBe(0);
+  });
+
+  it('is still active a moment before the timeout', async () => {
+    freezeClock();
+    addAction({ heartbeatTimeoutSeconds: 10 });
+
+    advance(9.999);
+    await complete();
+
+    expect(aws.actionState('tok-1')?.result).toBe('CONTINUE');
+  });
+
+  it('expires with ABANDON when neither the action nor a registered hook names a default result', () => {
+    freezeClock();
+    addAction({ heartbeatTimeoutSeconds: 1 });
+
+    advance(1);
+
+    expect(aws.actionState('tok-1')).toMatchObject({ expiredAt: T0 + 1000, expiredWith: 'ABANDON' });
+  });
+
+  it('addresses an action by instance id without a token, and says so once it has expired', async () => {
+    freezeClock();
+    addAction({ heartbeatTimeoutSeconds: 10 });
+
+    advance(5);
+    await heartbeat(target);
+    advance(10);
+
+    const noActive = {
+      name: 'ValidationError',
+      message: `No active Lifecycle Action found with instance ID ${INSTANCE}`,
+    };
+    await expect(heartbeat(target)).rejects.toMatchObject(noActive);
+    await expect(complete(target)).rejects.toMatchObject(noActive);
+    expect(aws.actionState('tok-1')).toMatchObject({ heartbeats: 1, expiredAt: T0 + 15_000 });
+  });
+
+  it('refuses a heartbeat that names neither a token nor an instance', async () => {
+    addAction();
+
+    await expect(
+      client.send(
+        new RecordLifecycleActionHeartbeatCommand({ AutoScalingGroupName: ASG, LifecycleHookName: HOOK }),
+      ),
+    ).rejects.toMatchObject({ name: 'ValidationError' });
+    expect(aws.actionState('tok-1')?.heartbeats).toBe(0);
+  });
+
+  it('expires at the global timeout, 100 times the heartbeat timeout, however many heartbeats arrive', async () => {
+    freezeClock();
+    addAction({ heartbeatTimeoutSeconds: 2 });
+
+    // a heartbeat every second: never 2 s without one, yet the whole wait is capped at 200 s
+    for (let t = 1; t < 200; t++) {
+      advance(1);
+      await heartbeat();
+    }
+    advance(1);
+
+    await expect(heartbeat()).rejects.toMatchObject({ name: 'ValidationError' });
+    expect(aws.actionState('tok-1')).toMatchObject({ heartbeats: 199, expiredAt: T0 + 200_000 });
+  });
+
+  it('never expires an action added without a heartbeat timeout', async () => {
+    freezeClock();
+    addAction();
+
+    advance(3 * 24 * 3600);
+    await heartbeat();
+    await complete();
+
+    const state = aws.actionState('tok-1');
+    expect(state).toMatchObject({ heartbeats: 1, result: 'CONTINUE' });
+    expect(state?.expiredAt).toBeUndefined();
+  });
+
+  it('expires on the real clock after a fractional timeout', async () => {
+    addAction({ heartbeatTimeoutSeconds: 0.05 });
+
+    await new Promise((resolve) => setTimeout(resolve, 150));
+
+    await expect(heartbeat()).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringMatching(/No active Lifecycle Action/),
+    });
+    expect(aws.actionState('tok-1')?.expiredAt).toBeDefined();
+  });
+});
+
+describe('DescribeAutoScalingInstances for instances with lifecycle actions', () => {
+  it('answers Terminating:Wait in the action group while the action is active', async () => {
+    addAction();
+
+    expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: ASG, state: 'Terminating:Wait' });
+  });
+
+  it('answers Terminating:Proceed once the action is completed', async () => {
+    addAction();
+
+    await complete();
+
+    expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: ASG, state: 'Terminating:Proceed' });
+  });
+
+  it('answers Terminating:Proceed once the action has expired', async () => {
+    freezeClock();
+    addAction({ heartbeatTimeoutSeconds: 10 });
+
+    advance(10);
+
+    expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: ASG, state: 'Terminating:Proceed' });
+  });
+
+  it('lets an explicit autoScalingInstances entry win over the action', async () => {
+    addAction();
+    aws.autoScalingInstances.set(INSTANCE, { asg: 'other-asg', lifecycleState: 'InService' });
+
+    expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: 'other-asg', state: 'InService' });
+  });
+
+  it('leaves out an instance without an entry or an action', async () => {
+    addAction();
+
+    expect(await lifecycleStateOf('i-0fedcba9876543210')).toBeUndefined();
+  });
+});
