@@ -105,7 +105,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
   const remaining = context.getRemainingTimeInMillis();
   const pauseAt = began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4);
   // a hung call must not outlast the hand-over: the drain is stopped at pauseAt whatever it awaits
-  const pauseSignal = AbortSignal.timeout(Math.max(0, pauseAt - began));
+  const pauseSignal = AbortSignal.timeout(Math.max(0, Math.ceil(pauseAt - began)));
   const startedAt = clampStart(continuation?.startedAt ?? action.time ?? began, began);
   try {
     const run = await runLifecycleAction(

@@ -102,15 +102,20 @@ export async function runLifecycleAction(
   }
 
   // a continuation starts with a fresh heartbeat window; an action already completed (a repeated
-  // delivery) or timed out is not drained again
-  if (!settings.dryRun && (await heartbeat.beat()) === 'expired') {
+  // delivery) or timed out is not drained again, unless a person forced a drain without one
+  const first = settings.dryRun ? 'recorded' : await heartbeat.beat();
+  const withoutAction = first === 'expired' && settings.handMade && settings.force;
+  if (first === 'expired' && !withoutAction) {
     log.warn('lifecycle action was already completed or expired before the drain started');
     return { ...none, outcome: 'already-completed', heartbeats: heartbeat.counts() };
   }
+  if (withoutAction)
+    log.warn('forced drain of an instance with no active lifecycle action: nothing to complete');
 
   const stop = new AbortController();
   const signals = [stop.signal, ...(settings.pauseSignal ? [settings.pauseSignal] : [])];
-  const beating = settings.dryRun ? Promise.resolve() : heartbeat.run(stop.signal, () => stop.abort());
+  const beating =
+    settings.dryRun || withoutAction ? Promise.resolve() : heartbeat.run(stop.signal, () => stop.abort());
   let drain: DrainReport;
   try {
     drain = await drainNode(
@@ -128,7 +133,7 @@ export async function runLifecycleAction(
   }
   const ran = { ...base, drain, heartbeats: heartbeat.counts(), ...(drain.node ? { node: drain.node } : {}) };
 
-  if (heartbeat.expired) {
+  if (heartbeat.expired && !withoutAction) {
     log.error('lifecycle action expired while draining: the instance is already going', {
       remaining: drain.remaining,
     });
@@ -153,6 +158,8 @@ export async function runLifecycleAction(
   }
   // DRY_RUN never completes the lifecycle action (a real drain may be answering it)
   if (settings.dryRun) return { ...ran, outcome: 'dry-run', lifecycleResult: null };
+  if (withoutAction)
+    return { ...ran, outcome: finalOutcome(drain.outcome, settings.onDrainTimeout), lifecycleResult: null };
 
   const outcome = finalOutcome(drain.outcome, settings.onDrainTimeout);
   const result: LifecycleResult = outcome === 'deadline-abandoned' ? 'ABANDON' : 'CONTINUE';

@@ -171,3 +171,18 @@ describe('runLifecycleAction hand-over', () => {
     expect(action.completions).toEqual(['ABANDON']);
   });
 });
+
+describe('runLifecycleAction, a forced manual drain', () => {
+  it('drains an instance with no active lifecycle action and completes nothing', async () => {
+    // a timeout already passed: no action is active
+    const { cluster, action, run } = setup({ handMade: true, force: true }, -1);
+    action.lifecycleState = 'InService';
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.lifecycleResult).toBeNull();
+    expect(action.completions).toEqual([]);
+    expect(cluster.count('evict')).toBe(2);
+  });
+});
