@@ -1,7 +1,8 @@
 /**
  * A real, local Kubernetes control plane for tests, benchmarks and the demo: etcd on tmpfs,
- * kube-apiserver 1.20 with TLS from a throw-away CA and RBAC on, and kube-controller-manager with the
- * disruption, replicaset and deployment controllers. See ../../../shared/design/TEST-HARNESS.md.
+ * kube-apiserver (1.20.2 built from Debian's source, or the provided v1.32) with TLS from a throw-away
+ * CA and RBAC on, and kube-controller-manager with the disruption, replicaset and deployment
+ * controllers. See ../../../shared/design/TEST-HARNESS.md and ../../../shared/k8s-v1.32/README.md.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,39 @@ import { KubeConfig, type KubernetesObject, KubernetesObjectApi, loadAllYaml } f
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/**
+ * The control planes the harness runs: 1.20.2 (policy/v1beta1 only, built by scripts/setup-cluster.sh)
+ * and v1.32 (policy/v1 only, like every supported EKS version; unpacked from ../shared/k8s-v1.32).
+ */
+export const K8S_VERSIONS = ['1.20', '1.32'] as const;
+export type K8sVersion = (typeof K8S_VERSIONS)[number];
+
+export function parseK8sVersion(value: string): K8sVersion {
+  const version = K8S_VERSIONS.find((v) => v === value || value === `${v}.2` || value === `v${v}`);
+  if (!version) throw new Error(`unknown Kubernetes version '${value}' (one of ${K8S_VERSIONS.join(', ')})`);
+  return version;
+}
+
+/** EKS_DRAINER_K8S, else 1.20: the one server every machine can build. */
+export function defaultK8sVersion(): K8sVersion {
+  const value = process.env.EKS_DRAINER_K8S;
+  return value ? parseK8sVersion(value) : '1.20';
+}
+
+/** Where the v1.32 pair is provided: ../shared/k8s-v1.32 beside the repo, or EKS_DRAINER_K8S_132_DIR. */
+export function k8s132SourceDir(): string {
+  return process.env.EKS_DRAINER_K8S_132_DIR ?? resolve(REPO_ROOT, '..', 'shared', 'k8s-v1.32');
+}
+
+/** Why the v1.32 binaries cannot be used on this machine, or undefined when they can. */
+export function k8s132Missing(): string | undefined {
+  const dir = k8s132SourceDir();
+  const missing = ['SHA256SUMS', 'kube-apiserver.xz', 'kube-controller-manager.xz'].filter(
+    (file) => !existsSync(join(dir, file)),
+  );
+  return missing.length ? `v1.32 binaries not found at ${dir} (missing ${missing.join(', ')})` : undefined;
+}
+
 /** admin: system:masters · drainer: group eks-node-drainer (the project's RBAC) · outsider: no grants. */
 export type Identity = 'admin' | 'drainer' | 'outsider';
 
@@ -26,6 +60,10 @@ export interface ClusterInfo {
   /** kubeconfig file for the admin identity (for kubectl and the controller manager). */
   readonly adminKubeconfig: string;
   readonly dir: string;
+  /** Which of the harness's control planes runs. */
+  readonly version: K8sVersion;
+  /** What the apiserver says it is (`/version` gitVersion), e.g. v1.20.2 or v1.32.0-beta.0. */
+  readonly serverVersion: string;
 }
 
 export interface LocalCluster extends ClusterInfo {
@@ -33,32 +71,67 @@ export interface LocalCluster extends ClusterInfo {
 }
 
 export interface StartOptions {
+  /** Which control plane; default EKS_DRAINER_K8S, else 1.20. */
+  readonly version?: K8sVersion;
   /** Folder holding kube-apiserver and kube-controller-manager; default: the setup script's cache. */
   readonly binDir?: string;
+  /**
+   * The controller manager's client rate to the apiserver (--kube-api-qps; burst twice that). Default:
+   * client-go's 20 QPS, burst 30, which throttles the ReplicaSet controller in mass evictions.
+   */
+  readonly kubeApiQps?: number;
   /** An authentication webhook (TokenReview) the apiserver should consult, e.g. the EKS token verifier. */
   readonly tokenWebhookUrl?: string;
   /** Print process logs' location and progress. */
   readonly log?: (message: string) => void;
 }
 
-export function defaultBinDir(): string {
+export function defaultBinDir(version: K8sVersion = defaultK8sVersion()): string {
   const cache = process.env.EKS_DRAINER_CACHE ?? join(homedir(), '.cache', 'eks-node-drainer');
-  return join(cache, 'k8s-1.20.2', 'bin');
+  return join(cache, version === '1.20' ? 'k8s-1.20.2' : 'k8s-1.32', 'bin');
 }
 
-/** Builds (once) or finds the binaries; the setup script is idempotent and fast when cached. */
-export function ensureBinaries(binDir = defaultBinDir()): string {
-  if (!existsSync(join(binDir, 'kube-apiserver')) || !existsSync(join(binDir, 'kube-controller-manager'))) {
-    execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-cluster.sh')], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+/**
+ * Builds (1.20, once) or unpacks and verifies (1.32, on first use) the binaries; the setup script is
+ * idempotent and fast when cached. For 1.32 it always runs: it also notices new shared binaries.
+ */
+export function ensureBinaries(binDir?: string, version: K8sVersion = defaultK8sVersion()): string {
+  const dir = binDir ?? defaultBinDir(version);
+  const present = existsSync(join(dir, 'kube-apiserver')) && existsSync(join(dir, 'kube-controller-manager'));
+  if (binDir !== undefined || (version === '1.20' && present)) return dir;
+  if (version === '1.32') {
+    const missing = k8s132Missing();
+    if (missing) throw new Error(`${missing}: set EKS_DRAINER_K8S_132_DIR, or use EKS_DRAINER_K8S=1.20`);
   }
-  return binDir;
+  execFileSync('bash', [join(REPO_ROOT, 'scripts', 'setup-cluster.sh'), version], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return dir;
 }
+
+/** Flags one version needs and the other refuses or does not need (../shared/k8s-v1.32/README.md). */
+const VERSION_FLAGS: Record<
+  K8sVersion,
+  { etcd: string[]; apiserver: string[]; controllerManager: string[] }
+> = {
+  // the insecure port and the controller manager's insecure --port were removed after 1.20
+  '1.20': { etcd: [], apiserver: ['--insecure-port=0'], controllerManager: ['--port=0'] },
+  '1.32': {
+    // 1.32 serves a watch without resourceVersion from its watch cache once the cache has caught up with
+    // etcd's current revision. A quiet resource's cache only learns that revision from etcd's progress
+    // notifications, which etcd 3.4 sends every 10 min by default (and on request only from 3.4.31/3.5.13
+    // on, as EKS's etcd does): without this, such a watch fails after 3 s with "Too large resource version".
+    etcd: ['--experimental-watch-progress-notify-interval=200ms'],
+    apiserver: [],
+    controllerManager: [],
+  },
+};
 
 export async function startCluster(options: StartOptions = {}): Promise<LocalCluster> {
   const log = options.log ?? (() => {});
-  const binDir = ensureBinaries(options.binDir);
+  const version = options.version ?? defaultK8sVersion();
+  const flags = VERSION_FLAGS[version];
+  const binDir = ensureBinaries(options.binDir, version);
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   const dir = mkdtempSync(join(base, 'eks-node-drainer-'));
   const processes: ChildProcess[] = [];
@@ -100,6 +173,7 @@ export async function startCluster(options: StartOptions = {}): Promise<LocalClu
         `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
         '--name=default',
         '--log-level=warn',
+        ...flags.etcd,
       ]),
     );
     await waitFor('etcd', 20_000, processes, async () => (await fetch(`${etcdUrl}/health`)).ok);
@@ -117,7 +191,7 @@ export async function startCluster(options: StartOptions = {}): Promise<LocalClu
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
         `--secure-port=${apiPort}`,
-        '--insecure-port=0',
+        ...flags.apiserver,
         `--tls-cert-file=${join(dir, 'server.crt')}`,
         `--tls-private-key-file=${join(dir, 'server.key')}`,
         `--client-ca-file=${join(dir, 'ca.crt')}`,
@@ -135,24 +209,41 @@ export async function startCluster(options: StartOptions = {}): Promise<LocalClu
     );
     const server = `https://127.0.0.1:${apiPort}`;
     const ca = readFileSync(join(dir, 'ca.crt'));
-    await waitFor('kube-apiserver', 60_000, processes, () => httpsOk(`${server}/readyz`, ca, tokens.admin));
-    log(`kube-apiserver ready on ${server}`);
+    await waitFor('kube-apiserver', 60_000, processes, async () => {
+      return (await httpsGet(`${server}/readyz`, ca, tokens.admin)).status === 200;
+    });
+    const serverVersion = (
+      JSON.parse((await httpsGet(`${server}/version`, ca, tokens.admin)).body) as { gitVersion: string }
+    ).gitVersion;
+    log(`kube-apiserver ${serverVersion} ready on ${server}`);
 
     const adminKubeconfig = join(dir, 'admin.kubeconfig');
     writeFileSync(adminKubeconfig, kubeconfigYaml(server, join(dir, 'ca.crt'), tokens.admin));
+    const qps = options.kubeApiQps
+      ? [`--kube-api-qps=${options.kubeApiQps}`, `--kube-api-burst=${2 * options.kubeApiQps}`]
+      : [];
     processes.push(
       launch(dir, 'kube-controller-manager', join(binDir, 'kube-controller-manager'), [
         `--kubeconfig=${adminKubeconfig}`,
         '--controllers=disruption,replicaset,deployment',
         '--leader-elect=false',
-        '--port=0',
+        ...flags.controllerManager,
         '--secure-port=0',
         '--concurrent-replicaset-syncs=10',
         '--concurrent-deployment-syncs=10',
+        ...qps,
       ]),
     );
 
-    const info: ClusterInfo = { server, caFile: join(dir, 'ca.crt'), tokens, adminKubeconfig, dir };
+    const info: ClusterInfo = {
+      server,
+      caFile: join(dir, 'ca.crt'),
+      tokens,
+      adminKubeconfig,
+      dir,
+      version,
+      serverVersion,
+    };
     await applyRbac(info);
     log('project RBAC applied');
     return {
@@ -234,17 +325,21 @@ async function waitFor(
   }
 }
 
-function httpsOk(url: string, ca: Buffer, token: string): Promise<boolean> {
-  return new Promise((resolvePromise) => {
+function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolvePromise, reject) => {
     const req = request(
       url,
       { agent: new Agent({ ca }), headers: { Authorization: `Bearer ${token}` } },
       (res) => {
-        res.resume();
-        resolvePromise(res.statusCode === 200);
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
       },
     );
-    req.on('error', () => resolvePromise(false));
+    req.on('error', reject);
     req.end();
   });
 }

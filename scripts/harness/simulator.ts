@@ -17,6 +17,8 @@ import {
 export const PRESTOP_ANNOTATION = 'sim.eks-node-drainer.io/prestop-seconds';
 /** Make a pod finish (Succeeded/Failed) instead of running. */
 export const PHASE_ANNOTATION = 'sim.eks-node-drainer.io/phase';
+/** "false": the pod runs but never turns Ready (a failing readiness probe). */
+export const READY_ANNOTATION = 'sim.eks-node-drainer.io/ready';
 
 export interface TerminationRecord {
   readonly namespace: string;
@@ -173,7 +175,8 @@ export class Simulator {
   private async run(pod: V1Pod): Promise<void> {
     const phase = pod.metadata?.annotations?.[PHASE_ANNOTATION] ?? 'Running';
     const now = new Date();
-    const ready = phase === 'Running' ? 'True' : 'False';
+    const unready = pod.metadata?.annotations?.[READY_ANNOTATION] === 'false';
+    const ready = phase === 'Running' && !unready ? 'True' : 'False';
     await this.core.patchNamespacedPodStatus(
       {
         name: pod.metadata?.name ?? '',

@@ -3,6 +3,7 @@ import {
   AppsV1Api,
   CoreV1Api,
   KubernetesObjectApi,
+  PolicyApi,
   type V1Container,
   type V1Pod,
   type V1PodSpec,
@@ -17,13 +18,34 @@ import { type Logger, systemClock } from '../../lambda/drain/ports.js';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
 import { type ClusterInfo, type Identity, kubeConfigFor } from './cluster.js';
 import { type LogEntry, memoryLogger } from './memory-logger.js';
-import { PHASE_ANNOTATION, PRESTOP_ANNOTATION, Simulator } from './simulator.js';
+import { PHASE_ANNOTATION, PRESTOP_ANNOTATION, READY_ANNOTATION, Simulator } from './simulator.js';
 
 export interface WorkloadOptions {
   readonly preStopSeconds?: number;
   readonly gracePeriodSeconds?: number;
   readonly priorityClassName?: string;
   readonly emptyDir?: boolean;
+  /** The pod runs but never turns Ready. */
+  readonly unready?: boolean;
+}
+
+/** The PodDisruptionBudget group version the server serves: v1 from 1.21 on, v1beta1 before. */
+export type PolicyVersion = 'policy/v1' | 'policy/v1beta1';
+
+/** PDB spec fields beyond selector and budget, e.g. 1.26+'s unhealthyPodEvictionPolicy. */
+export interface PdbExtras {
+  readonly unhealthyPodEvictionPolicy?: 'IfHealthyBudget' | 'AlwaysAllow';
+}
+
+export interface StoredPdb {
+  readonly spec?: PdbExtras & Record<string, unknown>;
+  readonly status?: {
+    readonly observedGeneration?: number;
+    readonly disruptionsAllowed?: number;
+    readonly currentHealthy?: number;
+    readonly desiredHealthy?: number;
+    readonly expectedPods?: number;
+  };
 }
 
 /**
@@ -45,6 +67,8 @@ export class Workload {
     readonly node: string,
     readonly spare: string,
     readonly sim: Simulator,
+    /** Discovered once, as kubectl does, so PDBs work on 1.20 and on 1.32 alike. */
+    readonly policyVersion: PolicyVersion,
     log?: Logger,
   ) {
     this.log = log ?? memoryLogger(this.logs);
@@ -62,7 +86,9 @@ export class Workload {
     const node = `${namespace}-node`;
     const spare = `${namespace}-spare`;
     const sim = new Simulator(admin, { namespaces: [namespace], nodes: [node, spare] });
-    const scenario = new Workload(info, namespace, node, spare, sim, log);
+    const policy = await admin.makeApiClient(PolicyApi).getAPIGroup();
+    const policyVersion = policy.versions.some((v) => v.version === 'v1') ? 'policy/v1' : 'policy/v1beta1';
+    const scenario = new Workload(info, namespace, node, spare, sim, policyVersion, log);
     await core.createNode({
       body: { metadata: { name: node }, spec: { providerID: `aws:///us-east-1a/${scenario.instanceId}` } },
     });
@@ -112,13 +138,31 @@ export class Workload {
     name: string,
     labels: Record<string, string>,
     budget: { minAvailable: number } | { maxUnavailable: number },
+    extras: PdbExtras = {},
   ): Promise<void> {
     await this.objects.create({
-      apiVersion: 'policy/v1beta1',
+      apiVersion: this.policyVersion,
       kind: 'PodDisruptionBudget',
       metadata: { name, namespace: this.namespace },
-      spec: { selector: { matchLabels: labels }, ...budget },
+      spec: { selector: { matchLabels: labels }, ...budget, ...extras },
     } as never);
+  }
+
+  /** The PDB as the server stored it (a server that does not know a spec field drops it). */
+  async readPdb(name: string): Promise<StoredPdb> {
+    return this.objects.read({
+      apiVersion: this.policyVersion,
+      kind: 'PodDisruptionBudget',
+      metadata: { name, namespace: this.namespace },
+    }) as Promise<StoredPdb>;
+  }
+
+  async deletePdb(name: string): Promise<void> {
+    await this.objects.delete({
+      apiVersion: this.policyVersion,
+      kind: 'PodDisruptionBudget',
+      metadata: { name, namespace: this.namespace },
+    });
   }
 
   /** A pod created directly on the target node (bare unless given an owner). */
@@ -198,7 +242,7 @@ export class Workload {
   ): Promise<void> {
     await this.waitUntil(`pdb ${name} status`, async () => {
       const pdb = (await this.objects.read({
-        apiVersion: 'policy/v1beta1',
+        apiVersion: this.policyVersion,
         kind: 'PodDisruptionBudget',
         metadata: { name, namespace: this.namespace },
       })) as {
@@ -239,7 +283,10 @@ export class Workload {
 }
 
 function annotations(options: WorkloadOptions): Record<string, string> {
-  return options.preStopSeconds ? { [PRESTOP_ANNOTATION]: String(options.preStopSeconds) } : {};
+  return {
+    ...(options.preStopSeconds ? { [PRESTOP_ANNOTATION]: String(options.preStopSeconds) } : {}),
+    ...(options.unready ? { [READY_ANNOTATION]: 'false' } : {}),
+  };
 }
 
 function podSpec(options: WorkloadOptions): V1PodSpec {
