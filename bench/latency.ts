@@ -57,23 +57,29 @@ export interface DrainRun {
 export interface LatencyResult {
   readonly runs: DrainRun[];
   readonly kubectl: { readonly path: string; readonly version: string };
+  /** The apiserver's gitVersion. */
+  readonly server: string;
 }
 
-/** The oldest versioned kubectl beside google-cloud-cli's dispatcher: closest to the 1.20 server. */
-export async function findKubectl(): Promise<{ path: string; version: string }> {
+/**
+ * The versioned kubectl beside google-cloud-cli's dispatcher closest to the server (the older one on a
+ * tie): kubectl.1.27, the oldest, for 1.20.2; kubectl.1.32 for v1.32.
+ */
+export async function findKubectl(serverVersion: string): Promise<{ path: string; version: string }> {
   const minor = (name: string): number => Number(/^kubectl\.1\.(\d+)$/.exec(name)?.[1] ?? Number.NaN);
-  const oldest = readdirSync(KUBECTL_DIR)
+  const server = Number(/^v?1\.(\d+)/.exec(serverVersion)?.[1] ?? 0);
+  const closest = readdirSync(KUBECTL_DIR)
     .filter((name) => Number.isFinite(minor(name)))
-    .sort((a, b) => minor(a) - minor(b))[0];
-  if (!oldest) throw new Error(`no versioned kubectl in ${KUBECTL_DIR}`);
-  const path = join(KUBECTL_DIR, oldest);
+    .sort((a, b) => Math.abs(minor(a) - server) - Math.abs(minor(b) - server) || minor(a) - minor(b))[0];
+  if (!closest) throw new Error(`no versioned kubectl in ${KUBECTL_DIR}`);
+  const path = join(KUBECTL_DIR, closest);
   const out = await runProcess(path, ['version', '--client', '-o', 'json']);
   const { clientVersion } = JSON.parse(out.stdout) as { clientVersion: { gitVersion: string } };
   return { path, version: clientVersion.gitVersion };
 }
 
 export async function runLatency(env: BenchEnv, repetitions: number): Promise<LatencyResult> {
-  const kubectl = await findKubectl();
+  const kubectl = await findKubectl(env.serverVersion);
   // a warm discovery cache, as on an operator's machine: the drains' counts are the drains' own
   const cacheDir = mkdtempSync(join(tmpdir(), 'bench-kubectl-cache-'));
   removeOnCleanup(cacheDir);
@@ -95,7 +101,7 @@ export async function runLatency(env: BenchEnv, repetitions: number): Promise<La
       );
     }
   }
-  return { runs, kubectl };
+  return { runs, kubectl, server: env.serverVersion };
 }
 
 type Drainer = (
@@ -104,7 +110,7 @@ type Drainer = (
 
 async function measure(env: BenchEnv, rep: number, drainer: DrainRun['drainer'], drain: Drainer) {
   const w = await nodeScenario(env.cluster, `${drainer}${rep}`);
-  const timeline = await Timeline.start(kubeConfigFor(env.cluster, 'admin'), w.namespace);
+  const timeline = await Timeline.start(kubeConfigFor(env.cluster, 'admin'), w.namespace, w.policyVersion);
   try {
     const health = watchHealth(w);
     await w.openSpare();
@@ -191,7 +197,7 @@ async function drainKubectl(w: Workload, kubectl: string, cacheDir: string) {
 const pooled = (runs: readonly DrainRun[], pick: (c: ChainStats) => number[]): number =>
   median(runs.flatMap((r) => pick(r.chains)));
 
-export function latencySection({ runs, kubectl }: LatencyResult): Section {
+export function latencySection({ runs, kubectl, server }: LatencyResult): Section {
   const ours = runs.filter((r) => r.drainer === 'ours');
   const theirs = runs.filter((r) => r.drainer === 'kubectl');
   const oursMs = median(ours.map((r) => r.wallMs));
@@ -266,7 +272,7 @@ Node: ${DEPLOYMENTS} Deployments × ${REPLICAS} replicas, PDB \`maxUnavailable: 
 plus a DaemonSet pod and a mirror pod (both skipped). Replacements schedule onto a spare node.
 Ours: \`drainNode\` + \`KubeCluster\` with \`DEFAULT_DRAIN_TUNING\`, as the least-privilege \`drainer\` identity,
 in a process of its own (like kubectl, not sharing an event loop with the simulated kubelets).
-kubectl: \`${kubectl.version}\` (oldest available; version-skew warning against the 1.20 server),
+kubectl: \`${kubectl.version}\` (the available one closest to the ${server} server),
 \`kubectl drain <node> --ignore-daemonsets --delete-emptydir-data --force --timeout=10m\`, admin kubeconfig.
 Times per run are medians over the node's 110 evictions (timestamps from watches on pods and PDBs). CPU
 seconds per process from /proc over the drain (sim: the benchmark's process with the simulated scheduler and

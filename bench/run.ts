@@ -4,15 +4,18 @@
  * them to bench/results/<date>.md (raw data: <date>.json, gitignored). Stops everything it started,
  * also on Ctrl-C.
  *
- *   --reps N      drain-latency repetitions per drainer (default 5)
- *   --only a,b    development: only latency (incl. API cost), cold, memory, scale; no results file
+ *   --reps N       drain-latency repetitions per drainer (default 5)
+ *   --k8s a,b      the control planes to measure on, one after another: 1.20 and/or 1.32 (default:
+ *                  EKS_DRAINER_K8S, else 1.20); results of other than 1.20 alone go to <date>-k8s-<a>-<b>.md
+ *   --only a,b     development: only latency (incl. API cost), cold, memory, scale; no results file
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type K8sVersion, parseK8sVersion } from '../scripts/harness/cluster.js';
 import { apiCostSection } from './api-cost.js';
-import { buildBundles, coldStartSection, measureColdStart } from './cold-start.js';
+import { type Bundle, buildBundles, coldStartSection, measureColdStart } from './cold-start.js';
 import { findKubectl, latencySection, runLatency } from './latency.js';
 import { memorySection, runMemory } from './memory.js';
 import { runScaleIn, scaleInSection } from './scale-in.js';
@@ -27,42 +30,136 @@ import {
   REPO_ROOT,
   runProcess,
   type Section,
+  type SummaryRow,
   startEnv,
   stopOnInterrupt,
 } from './support.js';
 
 const COLD_START_RUNS = 20;
 const PARTS = ['latency', 'cold', 'memory', 'scale'] as const;
+type Part = (typeof PARTS)[number];
+
+/** One control plane's benchmarks. */
+interface ServerRun {
+  readonly version: K8sVersion;
+  readonly serverVersion: string;
+  readonly kubectl: string;
+  readonly sections: Record<string, Section>;
+  readonly raw: Record<string, unknown>;
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { reps: { type: 'string', default: '5' }, only: { type: 'string' } },
+    options: { reps: { type: 'string', default: '5' }, only: { type: 'string' }, k8s: { type: 'string' } },
   });
   const reps = Number(values.reps);
   const only = values.only?.split(',');
-  const wanted = (part: (typeof PARTS)[number]): boolean => !only || only.includes(part);
+  const versions = (values.k8s ?? process.env.EKS_DRAINER_K8S ?? '1.20')
+    .split(',')
+    .map((v) => parseK8sVersion(v.trim()));
+  const wanted = (part: Part): boolean => !only || only.includes(part);
   stopOnInterrupt();
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
   const code = await codeRevision();
-  const sections: Record<string, Section> = {};
-  const raw: Record<string, unknown> = {};
 
   progress('building the production bundle with esbuild (3 variants, into a temporary folder)');
   const bundles = await buildBundles();
+  let cold: { section: Section; raw: unknown } | undefined;
   if (wanted('cold')) {
-    // before the control plane starts, so nothing else competes for the 2 cores
+    // before any control plane starts, so nothing else competes for the 2 cores; no server involved
     progress(`cold start: ${COLD_START_RUNS} fresh node processes per bundle`);
     const starts = await measureColdStart(bundles, COLD_START_RUNS);
-    sections.cold = coldStartSection(starts);
-    raw.coldStart = starts;
+    cold = { section: coldStartSection(starts), raw: starts };
   }
+  const servers: ServerRun[] = [];
+  for (const version of versions) servers.push(await onServer(version, bundles, reps, wanted));
 
-  progress(
-    'starting the local control plane (EKS token webhook, etcd, kube-apiserver 1.20, controller manager)',
+  const many = servers.length > 1;
+  const machine = {
+    'Code measured': code,
+    ...machineDescription(
+      servers.map((s) => s.serverVersion).join(', '),
+      servers.map((s) => (many ? `${s.kubectl} (against ${s.serverVersion})` : s.kubectl)).join(', '),
+    ),
+    'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
+  };
+  const serverSections = (s: ServerRun): Section[] =>
+    ['latency', 'api', 'memory', 'scale'].flatMap((k) => (s.sections[k] ? [s.sections[k]] : []));
+  const summary: [string, SummaryRow][] = [
+    ...servers.flatMap((s) =>
+      serverSections(s).flatMap((section) =>
+        section.rows.map((r): [string, SummaryRow] => [s.serverVersion, r]),
+      ),
+    ),
+    ...(cold?.section.rows ?? []).map((r): [string, SummaryRow] => ['any', r]),
+  ];
+  const date = startedAt.toLocaleDateString('sv'); // YYYY-MM-DD, local time
+  const markdown = `# Benchmarks, ${date}
+
+\`npm run bench\` started ${startedAt.toISOString()}; total wall time ${(elapsedMs() / 60_000).toFixed(1)} min.
+Everything on the real local control plane of scripts/harness (etcd, kube-apiserver, kube-controller-manager
+with the disruption, ReplicaSet and Deployment controllers; scheduler and kubelets simulated), side by side
+in this one run${many ? ', one kube-apiserver after the other' : ''}. Figures are measured and reported, never asserted.
+
+## Machine
+
+${mdTable(
+  ['', ''],
+  Object.entries(machine).map(([k, v]) => [k, v]),
+)}
+
+## Summary
+
+${mdTable(
+  ['kube-apiserver', 'benchmark', 'result', 'target', ''],
+  summary.map(([server, r]) => [server, r.benchmark, r.result, r.target, mark(r.met)]),
+)}
+
+${servers
+  .map(
+    (s) => `## Details on kube-apiserver ${s.serverVersion}
+
+${serverSections(s)
+  .map((section) => section.details)
+  .join('\n\n')}`,
+  )
+  .join('\n\n')}
+${cold ? `\n## Details, no server involved\n\n${cold.section.details}\n` : ''}`;
+  if (only) {
+    console.log(`\n${markdown}`);
+    return;
+  }
+  const dir = join(REPO_ROOT, 'bench', 'results');
+  const name = versions.join() === '1.20' ? date : `${date}-k8s-${versions.join('-')}`;
+  const file = join(dir, `${name}.md`);
+  const rawFile = join(dir, `${name}.json`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, markdown);
+  writeFileSync(
+    rawFile,
+    JSON.stringify({ machine, coldStart: cold?.raw, servers: servers.map(({ sections: _, ...s }) => s) }),
   );
-  const env = await startEnv();
+  // the repo's formatter covers bench/**: format the results as `npm run lint` expects them
+  await runProcess(join(REPO_ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', file, rawFile]);
+  console.log(`\n${readFileSync(file, 'utf8')}`);
+  progress(`results written to bench/results/${name}.md (raw data: ${name}.json)`);
+}
+
+/** The server's benchmarks on a control plane of its own, stopped before the next server starts. */
+async function onServer(
+  version: K8sVersion,
+  bundles: readonly Bundle[],
+  reps: number,
+  wanted: (part: Part) => boolean,
+): Promise<ServerRun> {
+  progress(
+    `starting the local control plane (EKS token webhook, etcd, kube-apiserver ${version}, controller manager)`,
+  );
+  const env = await startEnv(version);
   progress(`control plane ready at ${env.cluster.server} (${env.serverVersion})`);
+  const sections: Record<string, Section> = {};
+  const raw: Record<string, unknown> = {};
   if (wanted('latency')) {
     const latency = await runLatency(env, reps);
     sections.latency = latencySection(latency);
@@ -73,7 +170,7 @@ async function main(): Promise<void> {
     const memory = [];
     // as deployed (the first variant), and the other way of shipping the SDK (bundled or the runtime's)
     const deployed = bundles[0];
-    const bundledSdk = (b: (typeof bundles)[number]): boolean => b.variant.external.length === 0;
+    const bundledSdk = (b: Bundle): boolean => b.variant.external.length === 0;
     const other = bundles.find((b) => deployed && bundledSdk(b) !== bundledSdk(deployed));
     for (const bundle of [deployed, other]) {
       if (bundle) memory.push(await runMemory(env, bundle));
@@ -86,56 +183,9 @@ async function main(): Promise<void> {
     sections.scale = scaleInSection(scale);
     raw.scaleIn = scale;
   }
-
-  const kubectl = await findKubectl();
-  const machine = {
-    'Code measured': code,
-    ...machineDescription(env.serverVersion, kubectl.version),
-    'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
-  };
-  const ordered = ['latency', 'api', 'cold', 'memory', 'scale'].flatMap((k) =>
-    sections[k] ? [sections[k]] : [],
-  );
-  const date = startedAt.toLocaleDateString('sv'); // YYYY-MM-DD, local time
-  const markdown = `# Benchmarks, ${date}
-
-\`npm run bench\` started ${startedAt.toISOString()}; total wall time ${(elapsedMs() / 60_000).toFixed(1)} min.
-Everything on the real local control plane of scripts/harness (etcd, kube-apiserver, kube-controller-manager
-with the disruption, ReplicaSet and Deployment controllers; scheduler and kubelets simulated), side by side
-in this one run. Figures are measured and reported, never asserted.
-
-## Machine
-
-${mdTable(
-  ['', ''],
-  Object.entries(machine).map(([k, v]) => [k, v]),
-)}
-
-## Summary
-
-${mdTable(
-  ['benchmark', 'result', 'target', ''],
-  ordered.flatMap((s) => s.rows.map((r) => [r.benchmark, r.result, r.target, mark(r.met)])),
-)}
-
-## Details
-
-${ordered.map((s) => s.details).join('\n\n')}
-`;
-  if (only) {
-    console.log(`\n${markdown}`);
-    return;
-  }
-  const dir = join(REPO_ROOT, 'bench', 'results');
-  const file = join(dir, `${date}.md`);
-  const rawFile = join(dir, `${date}.json`);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(file, markdown);
-  writeFileSync(rawFile, JSON.stringify({ machine, ...raw }));
-  // the repo's formatter covers bench/**: format the results as `npm run lint` expects them
-  await runProcess(join(REPO_ROOT, 'node_modules', '.bin', 'biome'), ['format', '--write', file, rawFile]);
-  console.log(`\n${readFileSync(file, 'utf8')}`);
-  progress(`results written to bench/results/${date}.md (raw data: ${date}.json)`);
+  const kubectl = await findKubectl(env.serverVersion);
+  await env.stop();
+  return { version, serverVersion: env.serverVersion, kubectl: kubectl.version, sections, raw };
 }
 
 /** The commit measured, and which files under lambda/ differed from it when the run started. */

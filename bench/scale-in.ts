@@ -13,6 +13,7 @@ import type { InvocationSummary } from '../lambda/handler.js';
 import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../scripts/harness/cluster.js';
 import { PRESTOP_ANNOTATION, Simulator } from '../scripts/harness/simulator.js';
+import type { PolicyVersion } from '../scripts/harness/workload.js';
 import { countRequestsOfUser, type RequestCounts } from './api-cost.js';
 import {
   type BenchEnv,
@@ -94,7 +95,7 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
         },
       });
       await objects.create({
-        apiVersion: 'policy/v1beta1',
+        apiVersion: env.policyVersion,
         kind: 'PodDisruptionBudget',
         metadata: { name: labels.app, namespace },
         spec: { selector: { matchLabels: labels }, maxUnavailable: 1 },
@@ -105,7 +106,7 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
       namespace,
       nodes.map((n) => n.name),
     );
-    await waitForPdbs(objects, namespace);
+    await waitForPdbs(objects, env.policyVersion, namespace);
     const monitors = Array.from({ length: SHARED_DEPLOYMENTS }, (_, d) =>
       sim.monitor(namespace, { app: `shared-${d}` }),
     );
@@ -209,11 +210,15 @@ async function spread(core: CoreV1Api, namespace: string, nodes: readonly string
 
 const app = (pod: V1Pod): string => pod.metadata?.labels?.app ?? '';
 
-async function waitForPdbs(objects: KubernetesObjectApi, namespace: string): Promise<void> {
+async function waitForPdbs(
+  objects: KubernetesObjectApi,
+  policyVersion: PolicyVersion,
+  namespace: string,
+): Promise<void> {
   const until = Date.now() + 60_000;
   for (;;) {
     const list = await objects.list<{ status?: { disruptionsAllowed?: number } } & { kind?: string }>(
-      'policy/v1beta1',
+      policyVersion,
       'PodDisruptionBudget',
       namespace,
     );

@@ -9,16 +9,17 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KubeConfig, type V1Pod, VersionApi, Watch } from '@kubernetes/client-node';
+import { type KubeConfig, PolicyApi, type V1Pod, Watch } from '@kubernetes/client-node';
 import { LocalAwsEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../scripts/harness/aws-endpoint.js';
 import {
   type ClusterInfo,
+  type K8sVersion,
   kubeConfigFor,
   type LocalCluster,
   startCluster,
 } from '../scripts/harness/cluster.js';
 import { EksTokenWebhook } from '../scripts/harness/eks-token-webhook.js';
-import { Workload } from '../scripts/harness/workload.js';
+import { type PolicyVersion, Workload } from '../scripts/harness/workload.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The EKS cluster name the handler's tokens are signed for and the webhook checks. */
@@ -170,27 +171,55 @@ export interface BenchEnv {
   readonly cluster: LocalCluster;
   readonly webhook: EksTokenWebhook;
   readonly aws: LocalAwsEndpoint;
+  /** What the apiserver says it is, e.g. v1.20.2. */
   readonly serverVersion: string;
+  /** The PDB group version it serves: policy/v1beta1 on 1.20, policy/v1 on 1.32. */
+  readonly policyVersion: PolicyVersion;
+  /** Stops what startEnv started, before the next server's run (cleanUp does it too, at the end). */
+  stop(): Promise<void>;
 }
 
-export async function startEnv(): Promise<BenchEnv> {
+/** A function that runs its body once; later calls get the same promise. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= fn();
+    return done;
+  };
+}
+
+export async function startEnv(version: K8sVersion): Promise<BenchEnv> {
   const webhook = await new EksTokenWebhook({
     clusterName: CLUSTER_NAME,
     region: TEST_REGION,
     ...TEST_CREDENTIALS,
     groups: ['eks-node-drainer'],
   }).start();
-  onCleanup(() => webhook.stop());
-  const cluster = await startCluster({ tokenWebhookUrl: `${webhook.url}/authenticate` });
-  onCleanup(() => cluster.stop());
+  const stopWebhook = once(() => webhook.stop());
+  onCleanup(stopWebhook);
+  const cluster = await startCluster({ version, tokenWebhookUrl: `${webhook.url}/authenticate` });
+  const stopCluster = once(() => cluster.stop());
+  onCleanup(stopCluster);
   const aws = await new LocalAwsEndpoint().start();
-  onCleanup(() => aws.stop());
+  const stopAws = once(() => aws.stop());
+  onCleanup(stopAws);
   aws.clusters.set(CLUSTER_NAME, {
     endpoint: cluster.server,
     certificateAuthority: readFileSync(cluster.caFile).toString('base64'),
   });
-  const version = await kubeConfigFor(cluster, 'admin').makeApiClient(VersionApi).getCode();
-  return { cluster, webhook, aws, serverVersion: version.gitVersion };
+  const policy = await kubeConfigFor(cluster, 'admin').makeApiClient(PolicyApi).getAPIGroup();
+  return {
+    cluster,
+    webhook,
+    aws,
+    serverVersion: cluster.serverVersion,
+    policyVersion: policy.versions.some((v) => v.version === 'v1') ? 'policy/v1' : 'policy/v1beta1',
+    stop: async () => {
+      await stopAws();
+      await stopCluster();
+      await stopWebhook();
+    },
+  };
 }
 
 export function machineDescription(serverVersion: string, kubectlVersion: string): Record<string, string> {
@@ -373,7 +402,7 @@ export class Timeline {
   private readonly lastAllowed = new Map<string, number>();
   private readonly aborts: AbortController[] = [];
 
-  static async start(kc: KubeConfig, namespace: string): Promise<Timeline> {
+  static async start(kc: KubeConfig, namespace: string, policyVersion: PolicyVersion): Promise<Timeline> {
     const timeline = new Timeline();
     const watch = new Watch(kc);
     const done = (): void => {};
@@ -385,7 +414,7 @@ export class Timeline {
         done,
       ),
       await watch.watch(
-        `/apis/policy/v1beta1/namespaces/${namespace}/poddisruptionbudgets`,
+        `/apis/${policyVersion}/namespaces/${namespace}/poddisruptionbudgets`,
         {},
         (_type, pdb: { metadata?: { name?: string }; status?: { disruptionsAllowed?: number } }) =>
           timeline.onPdb(pdb.metadata?.name ?? '', pdb.status?.disruptionsAllowed ?? 0),

@@ -6,6 +6,7 @@
  *
  *   npm run demo                       plain text (progress line on a TTY)
  *   npm run demo -- --json             the handler's JSON log lines as they are
+ *   npm run demo -- --k8s 1.32         on the v1.32 control plane (default: EKS_DRAINER_K8S, else 1.20)
  *   npm run demo -- --kubeconfig FILE --node NAME [--yes]
  *                                      the same drain engine on a cluster you have, with the
  *                                      kubeconfig's credentials; a dry run unless --yes
@@ -20,7 +21,7 @@ import { lifecycleEvent } from '../lambda/event.js';
 import type { InvocationSummary } from '../lambda/handler.js';
 import { KubeCluster } from '../lambda/kube/cluster.js';
 import { LocalAwsEndpoint, TEST_CREDENTIALS, TEST_REGION } from './harness/aws-endpoint.js';
-import { type LocalCluster, startCluster } from './harness/cluster.js';
+import { defaultK8sVersion, type LocalCluster, parseK8sVersion, startCluster } from './harness/cluster.js';
 import { EksTokenWebhook } from './harness/eks-token-webhook.js';
 import { Workload } from './harness/workload.js';
 
@@ -28,6 +29,7 @@ const CLUSTER = 'demo';
 const { values: args } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
+    k8s: { type: 'string' },
     kubeconfig: { type: 'string' },
     node: { type: 'string' },
     yes: { type: 'boolean', default: false },
@@ -166,12 +168,13 @@ async function embeddedDemo(): Promise<number> {
     void cleanUp().finally(() => process.exit(130));
   });
   try {
+    const version = args.k8s ? parseK8sVersion(args.k8s) : defaultK8sVersion();
     say(
-      'starting the local control plane (etcd, kube-apiserver 1.20, controller manager), token webhook, AWS endpoint',
+      `starting the local control plane (etcd, kube-apiserver ${version}, controller manager), token webhook, AWS endpoint`,
     );
     await Promise.all([webhook.start(), aws.start()]);
-    cluster = await startCluster({ tokenWebhookUrl: `${webhook.url}/authenticate` });
-    say(`cluster ready at ${cluster.server}`);
+    cluster = await startCluster({ version, tokenWebhookUrl: `${webhook.url}/authenticate` });
+    say(`cluster ready at ${cluster.server} (kube-apiserver ${cluster.serverVersion})`);
 
     world = await Workload.create(cluster, 'demo');
     const web = await world.deployment('web', 3, { preStopSeconds: 2 });
