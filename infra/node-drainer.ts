@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -14,22 +14,17 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-export type OnDrainTimeout = 'delete' | 'continue' | 'abandon';
+import { DEFAULT_METRICS_NAMESPACE, type DeadlinePolicy, KUBERNETES_GROUP } from '../lambda/contract.js';
+import { createAlarms, createDashboard, drainMetrics } from './observability.js';
+import { nodesDrainableAtOnce, type Settings, validate } from './settings.js';
+
+export { KUBERNETES_GROUP } from '../lambda/contract.js';
+export type OnDrainTimeout = DeadlinePolicy;
 export type LifecycleHookResult = 'CONTINUE' | 'ABANDON';
 
-/** The Kubernetes group the function's role maps to; `infra/k8s/rbac.yaml` binds it. */
-export const KUBERNETES_GROUP = 'eks-node-drainer';
+const DEFAULT_RESERVED_CONCURRENCY = 100;
 
 const fromRepoRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
-
-// Limits of EC2 Auto Scaling lifecycle hooks, and of the handler's HEARTBEAT_INTERVAL_SECONDS.
-const HOOK_HEARTBEAT_SECONDS = { min: 30, max: 7_200 };
-const HOOK_GLOBAL_TIMEOUT_FACTOR = 100;
-const HOOK_GLOBAL_TIMEOUT_MAX_SECONDS = 48 * 3_600;
-const MIN_DRAIN_SECONDS = 30;
-const HANDLER_HEARTBEAT_INTERVAL_SECONDS = { min: 10, max: 3_600 };
-
-const DEFAULT_METRICS_NAMESPACE = 'EksNodeDrainer';
 
 // Past an hour, a lifecycle action that got no heartbeat has long since timed out; retrying is moot.
 const ASYNC_RETRIES = { retryAttempts: 2, maxEventAge: Duration.hours(1) };
@@ -49,8 +44,9 @@ export interface NodeDrainerProps {
 
   /**
    * How long a terminating instance waits without a heartbeat before the hook's `defaultResult`
-   * applies. Between 30 s and 7200 s.
-   * @default Duration.minutes(5)
+   * applies. Between 30 s and 7200 s. It matters while an event waits for a free execution (more
+   * nodes terminating at once than `reservedConcurrency`): see the synth's info annotation.
+   * @default twice `drainTimeout`, within 5 min and 2 h
    */
   readonly heartbeatTimeout?: Duration;
 
@@ -221,17 +217,17 @@ export class NodeDrainer extends Construct {
       hook.node.addDependency(...drainPath);
     }
 
-    const drainMetric = (metricName: string, statistic: string = cloudwatch.Stats.SUM) =>
-      new cloudwatch.Metric({
-        namespace: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-        metricName,
-        dimensionsMap: { Cluster: clusterName },
-        statistic,
-        period: Duration.minutes(5),
-      });
-    this.alarms = this.createAlarms(drainMetric('DeadlineReached'));
-    this.dashboard = this.createDashboard(clusterName, drainMetric);
+    const metrics = drainMetrics(props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE, clusterName);
+    this.alarms = createAlarms(this, this.function, this.deadLetterQueue, metrics);
+    this.dashboard = createDashboard(this, clusterName, this.function, this.deadLetterQueue, metrics);
     this.acknowledgeNagFindings(settings, props.vpc !== undefined);
+
+    const reserved = props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY;
+    Annotations.of(this).addInfo(
+      `eks-node-drainer: up to ${nodesDrainableAtOnce(reserved, settings.heartbeatTimeout, settings.drainTimeout)} nodes ` +
+        `may terminate at once before a queued drain could find its lifecycle action expired ` +
+        `(reservedConcurrency ${reserved} × (heartbeatTimeout ${settings.heartbeatTimeout.toSeconds()} s ÷ drainTimeout ${settings.drainTimeout.toSeconds()} s + 1))`,
+    );
   }
 
   private createFunction(props: NodeDrainerProps, settings: Settings): nodejs.NodejsFunction {
@@ -264,7 +260,7 @@ export class NodeDrainer extends Construct {
       // keeps other functions from throttling the drainer: a throttled event waits in Lambda's queue
       // while the hook's heartbeat timeout runs out, and the node dies undrained. The cap also bounds
       // the load on the apiserver (each drain keeps at most 32 evictions in flight).
-      reservedConcurrentExecutions: props.reservedConcurrency ?? 100,
+      reservedConcurrentExecutions: props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY,
       role: this.role,
       logGroup,
       environment: {
@@ -317,8 +313,10 @@ export class NodeDrainer extends Construct {
     );
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        // DescribeInstances supports no resource-level permissions: '*' is the only valid resource
-        actions: ['ec2:DescribeInstances'],
+        // Neither supports resource-level permissions: '*' is the only valid resource. DescribeInstances
+        // finds the node name; DescribeAutoScalingInstances checks that a hand-made (manual) event's
+        // instance really is in Terminating:Wait.
+        actions: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances'],
         resources: ['*'],
       }),
     );
@@ -335,83 +333,12 @@ export class NodeDrainer extends Construct {
     });
   }
 
-  private createAlarms(deadlineReached: cloudwatch.Metric): cloudwatch.Alarm[] {
-    const whenAboveZero = {
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    };
-    return [
-      new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-        alarmDescription: 'A node drain failed for good: its event is in the dead-letter queue',
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(5),
-          statistic: cloudwatch.Stats.MAXIMUM,
-        }),
-        ...whenAboveZero,
-      }),
-      new cloudwatch.Alarm(this, 'ErrorAlarm', {
-        alarmDescription: 'A node drain invocation failed (Lambda retries it, then dead-letters it)',
-        metric: this.function.metricErrors({ period: Duration.minutes(1), statistic: cloudwatch.Stats.SUM }),
-        ...whenAboveZero,
-      }),
-      new cloudwatch.Alarm(this, 'DeadlineAlarm', {
-        alarmDescription:
-          'A node drain reached its deadline: blocked pods were deleted past their PDBs, left running, or the action abandoned (see the drainer log and kubectl describe node)',
-        metric: deadlineReached,
-        ...whenAboveZero,
-      }),
-    ];
-  }
-
-  /** One screen: is draining healthy, how long it takes, what blocks it, and is the function well. */
-  private createDashboard(
-    clusterName: string,
-    drainMetric: (name: string, statistic?: string) => cloudwatch.Metric,
-  ): cloudwatch.Dashboard {
-    const graph = (title: string, metrics: cloudwatch.IMetric[]) =>
-      new cloudwatch.GraphWidget({ title, left: metrics, width: 8, height: 6 });
-    return new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `eks-node-drainer-${clusterName}`,
-      widgets: [
-        [
-          graph('Drain duration (s)', [
-            drainMetric('DrainDuration', cloudwatch.Stats.AVERAGE),
-            drainMetric('DrainDuration', cloudwatch.Stats.MAXIMUM),
-          ]),
-          graph('Pods evicted / evictions refused by PDBs', [
-            drainMetric('PodsEvicted'),
-            drainMetric('EvictionsRefused'),
-            drainMetric('PodsDeleted'),
-          ]),
-          graph('Deadlines, nodes not found, continuations', [
-            drainMetric('DeadlineReached'),
-            drainMetric('NodeNotFound'),
-            drainMetric('Continuations'),
-          ]),
-        ],
-        [
-          graph('Function', [
-            this.function.metricInvocations(),
-            this.function.metricErrors(),
-            this.function.metricThrottles(),
-          ]),
-          graph('Kubernetes API errors, invalid events', [
-            drainMetric('ApiErrors'),
-            drainMetric('InvalidEvents'),
-          ]),
-          graph('Dead-letter queue', [this.deadLetterQueue.metricApproximateNumberOfMessagesVisible()]),
-        ],
-      ],
-    });
-  }
-
   private acknowledgeNagFindings({ autoScalingGroupNames }: Settings, inVpc: boolean): void {
     const policy = this.role.node.findChild('DefaultPolicy');
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeInstances supports no resource-level permissions; it is the only action on "*".',
+      reason:
+        'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances support no resource-level permissions; they are the only actions on "*".',
     });
     for (const name of autoScalingGroupNames) {
       Validations.of(policy).acknowledge({
@@ -435,66 +362,6 @@ export class NodeDrainer extends Construct {
         reason: 'Lambda needs ENI permissions in a VPC; the AWS-managed policy grants exactly those.',
       });
     }
-  }
-}
-
-interface Settings {
-  readonly clusterName: string;
-  readonly autoScalingGroupNames: readonly string[];
-  readonly lifecycleHookName: string;
-  readonly heartbeatTimeout: Duration;
-  readonly heartbeatInterval: Duration;
-  readonly drainTimeout: Duration;
-}
-
-/** Applies the defaults and rejects combinations that cannot work, showing the bad value. */
-function validate(props: NodeDrainerProps): Settings {
-  const settings: Settings = {
-    clusterName: props.clusterName,
-    autoScalingGroupNames: props.autoScalingGroupNames,
-    lifecycleHookName: props.lifecycleHookName ?? 'eks-node-drainer',
-    heartbeatTimeout: props.heartbeatTimeout ?? Duration.minutes(5),
-    heartbeatInterval: props.heartbeatInterval ?? Duration.minutes(1),
-    drainTimeout: props.drainTimeout ?? Duration.minutes(15),
-  };
-  const names = settings.autoScalingGroupNames;
-  if (names.length === 0) {
-    throw new Error(
-      `autoScalingGroupNames must name at least one Auto Scaling Group, got ${JSON.stringify(names)}`,
-    );
-  }
-  if (new Set(names).size !== names.length) {
-    throw new Error(`autoScalingGroupNames must not repeat a name, got ${JSON.stringify(names)}`);
-  }
-  const heartbeatTimeout = settings.heartbeatTimeout.toSeconds();
-  const heartbeatInterval = settings.heartbeatInterval.toSeconds();
-  const drainTimeout = settings.drainTimeout.toSeconds();
-  inRange('heartbeatTimeout', heartbeatTimeout, HOOK_HEARTBEAT_SECONDS, 'the lifecycle hook');
-  inRange('heartbeatInterval', heartbeatInterval, HANDLER_HEARTBEAT_INTERVAL_SECONDS, 'the handler');
-  if (heartbeatInterval >= heartbeatTimeout) {
-    throw new Error(
-      `heartbeatInterval must be shorter than heartbeatTimeout, or the hook times out between two heartbeats; ` +
-        `got heartbeatInterval ${heartbeatInterval} s, heartbeatTimeout ${heartbeatTimeout} s`,
-    );
-  }
-  if (drainTimeout < MIN_DRAIN_SECONDS) {
-    throw new Error(`drainTimeout must be at least ${MIN_DRAIN_SECONDS} s, got ${drainTimeout} s`);
-  }
-  const hookLimit = Math.min(HOOK_GLOBAL_TIMEOUT_FACTOR * heartbeatTimeout, HOOK_GLOBAL_TIMEOUT_MAX_SECONDS);
-  if (drainTimeout > hookLimit) {
-    throw new Error(
-      `drainTimeout must be at most ${hookLimit} s, the longest a lifecycle action lasts ` +
-        `(min(100 × heartbeatTimeout ${heartbeatTimeout} s, 48 h)); got ${drainTimeout} s`,
-    );
-  }
-  return settings;
-}
-
-function inRange(name: string, value: number, range: { min: number; max: number }, owner: string): void {
-  if (value < range.min || value > range.max) {
-    throw new Error(
-      `${name} must be between ${range.min} and ${range.max} s (the range of ${owner}), got ${value} s`,
-    );
   }
 }
 

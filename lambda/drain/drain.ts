@@ -1,3 +1,4 @@
+import type { DeadlinePolicy } from '../contract.js';
 import { ClusterAccessError } from '../errors.js';
 import { classifyPod, type EvictWarning, type SkipReason } from './classify.js';
 import { backoffDelay, mapLimit } from './concurrency.js';
@@ -18,8 +19,7 @@ import { newTrack, type Track } from './track.js';
 
 export type { BlockedPod, BlockReason, DrainOutcome, DrainReport } from './report.js';
 
-export const DEADLINE_POLICIES = ['delete', 'continue', 'abandon'] as const;
-export type DeadlinePolicy = (typeof DEADLINE_POLICIES)[number];
+export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
 
 export interface DrainOptions {
   readonly target: NodeTarget;

@@ -18,6 +18,7 @@ describe('NodeDrainer IAM', () => {
 
     expect(actions).toEqual([
       'autoscaling:CompleteLifecycleAction',
+      'autoscaling:DescribeAutoScalingInstances',
       'autoscaling:RecordLifecycleActionHeartbeat',
       'ec2:DescribeInstances',
       'eks:DescribeCluster',
@@ -63,11 +64,16 @@ describe('NodeDrainer IAM', () => {
     expect(resourceOf('sqs:SendMessage')).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
   });
 
-  it('uses no wildcard action, and "*" as a resource only for ec2:DescribeInstances', () => {
+  it('uses no wildcard action, and "*" as a resource only for the two describe calls without resource scoping', () => {
     for (const statement of statements) {
       for (const action of actionsOf(statement)) expect(action).not.toContain('*');
       const resources = [statement.Resource].flat();
-      if (resources.includes('*')) expect(actionsOf(statement)).toEqual(['ec2:DescribeInstances']);
+      if (resources.includes('*')) {
+        expect(actionsOf(statement).sort()).toEqual([
+          'autoscaling:DescribeAutoScalingInstances',
+          'ec2:DescribeInstances',
+        ]);
+      }
     }
     expect(statements.filter((s) => [s.Resource].flat().includes('*'))).toHaveLength(1);
   });

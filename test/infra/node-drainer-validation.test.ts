@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { NodeDrainer, type NodeDrainerProps } from '../../infra/node-drainer.js';
+import { defaultHeartbeatTimeout, nodesDrainableAtOnce } from '../../infra/settings.js';
 import { testApp } from './support.js';
 
 function construct(props: Partial<NodeDrainerProps>) {
@@ -87,5 +88,19 @@ describe('NodeDrainer validation', () => {
         heartbeatInterval: Duration.seconds(30),
       }),
     ).not.toThrow();
+  });
+});
+
+describe('mass terminations', () => {
+  it('derives the hook heartbeat timeout from the drain timeout, within the hook limits', () => {
+    expect(defaultHeartbeatTimeout(Duration.minutes(15)).toSeconds()).toBe(1_800);
+    expect(defaultHeartbeatTimeout(Duration.minutes(1)).toSeconds()).toBe(300);
+    expect(defaultHeartbeatTimeout(Duration.hours(3)).toSeconds()).toBe(7_200);
+  });
+
+  it('counts the nodes that may terminate at once before a queued drain finds its action expired', () => {
+    // 100 drains at once; a second and a third wave start within the 30-minute heartbeat timeout
+    expect(nodesDrainableAtOnce(100, Duration.minutes(30), Duration.minutes(15))).toBe(300);
+    expect(nodesDrainableAtOnce(10, Duration.minutes(5), Duration.minutes(15))).toBe(10);
   });
 });

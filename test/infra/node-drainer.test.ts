@@ -77,7 +77,7 @@ describe('NodeDrainer', () => {
   });
 
   describe('the lifecycle hooks', () => {
-    it('puts one termination hook on each Auto Scaling Group, timing out after 5 minutes to CONTINUE', () => {
+    it('puts one termination hook on each Auto Scaling Group, timing out after twice the drain timeout to CONTINUE', () => {
       const { template } = synthesize({
         autoScalingGroupNames: ['asg-a', 'asg-b', 'asg-c'],
       });
@@ -89,7 +89,8 @@ describe('NodeDrainer', () => {
           AutoScalingGroupName: expect.any(String),
           LifecycleHookName: 'eks-node-drainer',
           LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-          HeartbeatTimeout: 300,
+          // 2 × the 15-minute drain: a queued event still finds its action alive (README, mass terminations)
+          HeartbeatTimeout: 1_800,
           DefaultResult: 'CONTINUE',
         });
       }
@@ -192,6 +193,22 @@ describe('NodeDrainer', () => {
         Statistic: 'Sum',
         ComparisonOperator: 'GreaterThanThreshold',
         Threshold: 0,
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
+    it.each([
+      ['ActionExpired', 0],
+      ['AlreadyCompleted', 0],
+      ['HeartbeatFailures', 2],
+    ])('alarms on %s (a node may leave without a finished drain)', (metric, threshold) => {
+      byDefault.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'EksNodeDrainer',
+        MetricName: metric,
+        Dimensions: [{ Name: 'Cluster', Value: 'demo' }],
+        Statistic: 'Sum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: threshold,
         TreatMissingData: 'notBreaching',
       });
     });

@@ -1,0 +1,96 @@
+/** The construct's props with their defaults applied, and the combinations that cannot work refused. */
+import { Duration } from 'aws-cdk-lib';
+import { DEFAULT_HOOK_NAME } from '../lambda/contract.js';
+import type { NodeDrainerProps } from './node-drainer.js';
+
+// Limits of EC2 Auto Scaling lifecycle hooks, and of the handler's HEARTBEAT_INTERVAL_SECONDS.
+const HOOK_HEARTBEAT_SECONDS = { min: 30, max: 7_200 };
+const HOOK_GLOBAL_TIMEOUT_FACTOR = 100;
+const HOOK_GLOBAL_TIMEOUT_MAX_SECONDS = 48 * 3_600;
+const MIN_DRAIN_SECONDS = 30;
+const HANDLER_HEARTBEAT_INTERVAL_SECONDS = { min: 10, max: 3_600 };
+
+/**
+ * The hook's default heartbeat timeout: twice the drain timeout (5 min to 2 h). A heartbeat timeout
+ * only matters while nobody heartbeats, which is when an event waits for a free execution (more
+ * nodes terminating at once than the reserved concurrency): then a drain that starts up to
+ * `heartbeatTimeout` late still finds its action alive. See `nodesDrainableAtOnce`.
+ */
+export function defaultHeartbeatTimeout(drainTimeout: Duration): Duration {
+  const seconds = Math.min(HOOK_HEARTBEAT_SECONDS.max, Math.max(300, 2 * drainTimeout.toSeconds()));
+  return Duration.seconds(seconds);
+}
+
+/**
+ * How many nodes may start terminating at once with no hook expiring before its drain starts: every
+ * wave of `reservedConcurrency` drains takes at most `drainTimeout`, and a wave may start no later
+ * than `heartbeatTimeout` after the terminations began.
+ */
+export function nodesDrainableAtOnce(
+  reservedConcurrency: number,
+  heartbeatTimeout: Duration,
+  drainTimeout: Duration,
+): number {
+  return reservedConcurrency * (Math.floor(heartbeatTimeout.toSeconds() / drainTimeout.toSeconds()) + 1);
+}
+
+export interface Settings {
+  readonly clusterName: string;
+  readonly autoScalingGroupNames: readonly string[];
+  readonly lifecycleHookName: string;
+  readonly heartbeatTimeout: Duration;
+  readonly heartbeatInterval: Duration;
+  readonly drainTimeout: Duration;
+}
+
+/** Applies the defaults and rejects combinations that cannot work, showing the bad value. */
+export function validate(props: NodeDrainerProps): Settings {
+  const drainTimeoutDuration = props.drainTimeout ?? Duration.minutes(15);
+  const settings: Settings = {
+    clusterName: props.clusterName,
+    autoScalingGroupNames: props.autoScalingGroupNames,
+    lifecycleHookName: props.lifecycleHookName ?? DEFAULT_HOOK_NAME,
+    heartbeatTimeout: props.heartbeatTimeout ?? defaultHeartbeatTimeout(drainTimeoutDuration),
+    heartbeatInterval: props.heartbeatInterval ?? Duration.minutes(1),
+    drainTimeout: drainTimeoutDuration,
+  };
+  const names = settings.autoScalingGroupNames;
+  if (names.length === 0) {
+    throw new Error(
+      `autoScalingGroupNames must name at least one Auto Scaling Group, got ${JSON.stringify(names)}`,
+    );
+  }
+  if (new Set(names).size !== names.length) {
+    throw new Error(`autoScalingGroupNames must not repeat a name, got ${JSON.stringify(names)}`);
+  }
+  const heartbeatTimeout = settings.heartbeatTimeout.toSeconds();
+  const heartbeatInterval = settings.heartbeatInterval.toSeconds();
+  const drainTimeout = settings.drainTimeout.toSeconds();
+  inRange('heartbeatTimeout', heartbeatTimeout, HOOK_HEARTBEAT_SECONDS, 'the lifecycle hook');
+  inRange('heartbeatInterval', heartbeatInterval, HANDLER_HEARTBEAT_INTERVAL_SECONDS, 'the handler');
+  if (heartbeatInterval >= heartbeatTimeout) {
+    throw new Error(
+      `heartbeatInterval must be shorter than heartbeatTimeout, or the hook times out between two heartbeats; ` +
+        `got heartbeatInterval ${heartbeatInterval} s, heartbeatTimeout ${heartbeatTimeout} s`,
+    );
+  }
+  if (drainTimeout < MIN_DRAIN_SECONDS) {
+    throw new Error(`drainTimeout must be at least ${MIN_DRAIN_SECONDS} s, got ${drainTimeout} s`);
+  }
+  const hookLimit = Math.min(HOOK_GLOBAL_TIMEOUT_FACTOR * heartbeatTimeout, HOOK_GLOBAL_TIMEOUT_MAX_SECONDS);
+  if (drainTimeout > hookLimit) {
+    throw new Error(
+      `drainTimeout must be at most ${hookLimit} s, the longest a lifecycle action lasts ` +
+        `(min(100 × heartbeatTimeout ${heartbeatTimeout} s, 48 h)); got ${drainTimeout} s`,
+    );
+  }
+  return settings;
+}
+
+function inRange(name: string, value: number, range: { min: number; max: number }, owner: string): void {
+  if (value < range.min || value > range.max) {
+    throw new Error(
+      `${name} must be between ${range.min} and ${range.max} s (the range of ${owner}), got ${value} s`,
+    );
+  }
+}
