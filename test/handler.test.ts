@@ -50,7 +50,11 @@ describe('handler with an EKS API that fails', () => {
       .on(DescribeInstancesCommand)
       .resolves({ Reservations: [{ Instances: [{ PrivateDnsName: 'ip-10-0-0-1.ec2.internal' }] }] });
     asg.onAnyCommand().resolves({});
-    const handler = await loadHandler({ ON_DRAIN_TIMEOUT: 'continue', DRAIN_TIMEOUT_SECONDS: '30' });
+    const handler = await loadHandler({
+      ON_DRAIN_TIMEOUT: 'continue',
+      DRAIN_TIMEOUT_SECONDS: '30',
+      MIN_EVICTION_WINDOW_SECONDS: '1',
+    });
     // the action began 29 s ago: one second of drain budget is left
     const event = lifecycleEvent(SAMPLE_FIELDS, new Date(Date.now() - 29_000));
 

@@ -1,70 +1,20 @@
-import type { DeadlinePolicy } from '../contract.js';
 import { ClusterAccessError } from '../errors.js';
-import { classifyPod, type EvictWarning, type SkipReason } from './classify.js';
+import { CLAIM_HANDOVER_MS, CLAIM_TTL_MS, NodeClaimKeeper } from './claim.js';
+import { classifyPod } from './classify.js';
 import { backoffDelay, mapLimit } from './concurrency.js';
-import {
-  addTotals,
-  type DrainProgress,
-  type DrainTotals,
-  MAX_CARRIED_NAMES,
-  NO_TOTALS,
-} from './continuation.js';
 import { deletable, everyEligibleHadItsWindow, evictionWindowMs, policyEndsAt } from './deadline.js';
-import { blockedEvent, deadlineEvent, drainedEvent, startedEvent, type Tally } from './events.js';
-import { type NodeTarget, type PdbInfo, type PodSnapshot, podKey } from './model.js';
-import { type Backoff, nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
+import { blockedEvent, deadlineEvent, drainedEvent, startedEvent } from './events.js';
+import { Ledger } from './ledger.js';
+import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
+import type { DrainOptions } from './options.js';
+import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
 import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
 import { newTrack, type Track } from './track.js';
 
-export type { BlockedPod, BlockReason, DrainOutcome, DrainReport } from './report.js';
-
 export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
-
-export interface DrainOptions {
-  readonly target: NodeTarget;
-  /** Epoch ms when the drain began (the lifecycle action's start, carried across continuations). */
-  readonly startedAt: number;
-  /** Epoch ms: the one deadline for the whole drain. */
-  readonly deadline: number;
-  /** Epoch ms: stop with outcome `paused` by then if not finished (the invocation's own end). */
-  readonly pauseAt?: number;
-  readonly onDeadline: DeadlinePolicy;
-  readonly dryRun: boolean;
-  /** How often the node's pods are listed while waiting. */
-  readonly pollIntervalMs: number;
-  readonly maxConcurrentEvictions: number;
-  /** Backoff for refused evictions and failing API calls. */
-  readonly backoff: Backoff;
-  /** Policy phase: the margin on top of the window and the longest grace period before it ends. */
-  readonly deleteWaitMarginMs: number;
-  /**
-   * No deadline policy acts on a pod before it was offered an eviction this long (capped at the
-   * drain timeout), so a late start never skips the eviction.
-   */
-  readonly minEvictionWindowMs: number;
-  /** What earlier invocations of this drain did. */
-  readonly resume?: DrainProgress;
-  /** Claim the node for this drain, so duplicate deliveries do not drain beside it. */
-  readonly claim?: { readonly holder: string };
-  /** Aborted: stop at once with outcome `stopped` (a call in flight is abandoned, not awaited). */
-  readonly signal?: AbortSignal;
-}
-
-export const DEFAULT_DRAIN_TUNING = {
-  pollIntervalMs: 500,
-  maxConcurrentEvictions: 32,
-  backoff: { initialMs: 200, maxMs: 5_000 },
-  deleteWaitMarginMs: 10_000,
-  minEvictionWindowMs: 60_000,
-} as const satisfies Partial<DrainOptions>;
-
-const MAX_ERRORS_REPORTED = 20;
-/** A claim lives this long without renewal; renewed every CLAIM_RENEW_MS while the drain runs. */
-export const CLAIM_TTL_MS = 60_000;
-const CLAIM_RENEW_MS = 15_000;
-/** A paused drain keeps its claim this long for its continuation (async invocations may queue). */
-const CLAIM_HANDOVER_MS = 5 * 60_000;
+export { DEFAULT_DRAIN_TUNING, type DrainOptions } from './options.js';
+export type { BlockedPod, BlockReason, DrainOutcome, DrainReport } from './report.js';
 
 /** Thrown inside the run when the caller's signal aborts; turned into outcome `stopped`. */
 class Stopped extends Error {
@@ -86,20 +36,13 @@ export async function drainNode(
 
 class DrainRun {
   private readonly tracks = new Map<string, Track>();
-  private readonly skipped = new Map<string, { pod: string; reason: SkipReason }>();
-  private readonly warnings: { pod: string; warning: EvictWarning }[] = [];
-  private readonly evicted: string[] = [];
-  private readonly deleted: string[] = [];
-  private readonly errors = new Set<string>();
-  private evictionRequests = 0;
-  private evictionRefusals = 0;
-  private throttled = 0;
+  private readonly ledger: Ledger;
   private failureStep = 0;
   private readonly pendingEvents: Promise<void>[] = [];
   private node: string | undefined;
   private readonly windowMs: number;
   private policyEndsAt: number | undefined;
-  private claimRenewAt = 0;
+  private claim?: NodeClaimKeeper;
   private lastFailure: unknown;
   /** Set when the policy ends the drain, before it acts on the blocked pods. */
   private blockedAtEnd?: BlockedPod[];
@@ -112,6 +55,7 @@ class DrainRun {
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
+    this.ledger = new Ledger(options.resume?.totals);
     this.windowMs = evictionWindowMs(options.minEvictionWindowMs, options.startedAt, options.deadline);
     this.policyEndsAt = options.resume?.policyEndsAt;
     this.runStartedAt = clock.now();
@@ -146,16 +90,18 @@ class DrainRun {
     if (this.options.dryRun) return this.dryRun(node);
 
     if (this.options.claim) {
-      const claimed = await this.untilDeadline('claim node', () => this.claim(node));
+      const keeper = new NodeClaimKeeper(this.cluster, node, this.options.claim.holder, this.clock);
+      const claimed = await this.untilDeadline('claim node', () => keeper.claim());
       if (claimed.stopped) return this.stoppedBeforeStart(claimed.stopped);
       if (claimed.value.kind === 'held') return this.heldElsewhere(claimed.value.holder);
+      this.claim = keeper;
     }
     const cordoned = await this.untilDeadline('cordon', () => this.cluster.cordon(node));
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
     this.log.info('node cordoned', { node });
     const outcome = await this.evictUntilEmpty(node);
-    if (outcome !== 'paused' && outcome !== 'already-draining' && this.options.claim) {
-      await this.guard(this.cluster.releaseNode(node, this.options.claim.holder)).catch((error: unknown) => {
+    if (outcome !== 'paused' && outcome !== 'already-draining' && this.claim) {
+      await this.guard(this.claim.release()).catch((error: unknown) => {
         if (error instanceof Stopped) throw error;
         this.noteError('release claim', error);
       });
@@ -171,12 +117,16 @@ class DrainRun {
       const listed = await this.listAndReconcile(node);
       if (listed && !announced) {
         announced = true;
-        await this.event(startedEvent(this.pendingCount(), this.skipped.size));
+        await this.event(startedEvent(this.pendingCount(), this.ledger.skipped.size));
       }
       if (listed && this.outstanding().length === 0) {
-        const deletedAny = this.deleted.length + (this.options.resume?.totals.deleted.length ?? 0) > 0;
-        this.log.info('node drained', { node, evicted: this.evicted.length, deleted: this.deleted.length });
-        await this.event(drainedEvent(this.tally()));
+        const deletedAny = this.ledger.totals().deleted.length > 0;
+        this.log.info('node drained', {
+          node,
+          evicted: this.ledger.evicted.length,
+          deleted: this.ledger.deleted.length,
+        });
+        await this.event(drainedEvent(this.ledger.tally()));
         return deletedAny ? 'deadline-deleted' : 'drained';
       }
       const now = this.clock.now();
@@ -185,16 +135,10 @@ class DrainRun {
         if (ended) return ended;
       }
       if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) {
-        await this.renewClaim(node, now, CLAIM_HANDOVER_MS);
+        await this.renewClaim(now, CLAIM_HANDOVER_MS);
         return 'paused';
       }
-      if (
-        this.options.claim &&
-        now >= this.claimRenewAt &&
-        !(await this.renewClaim(node, now, CLAIM_TTL_MS))
-      ) {
-        return 'already-draining';
-      }
+      if (this.claim?.due(now) && !(await this.renewClaim(now, CLAIM_TTL_MS))) return 'already-draining';
       if (listed) {
         await this.followPdbStatus(now);
         await this.evictAll(this.eligible().filter((t) => t.nextAttemptAt <= now));
@@ -233,7 +177,7 @@ class DrainRun {
       }
     }
     for (const pod of pods) {
-      if (!this.tracks.has(pod.uid) && !this.skipped.has(pod.uid)) this.admit(pod);
+      if (!this.tracks.has(pod.uid) && !this.ledger.skipped.has(pod.uid)) this.admit(pod);
     }
     if (released) retryRefusedNow(this.tracks.values(), this.clock.now());
     return true;
@@ -243,12 +187,12 @@ class DrainRun {
     const decision = classifyPod(pod);
     const key = podKey(pod);
     if (decision.action === 'skip') {
-      this.skipped.set(pod.uid, { pod: key, reason: decision.reason });
+      this.ledger.skipped.set(pod.uid, { pod: key, reason: decision.reason });
       return;
     }
     if (decision.action === 'evict') {
       for (const warning of decision.warnings) {
-        this.warnings.push({ pod: key, warning });
+        this.ledger.warnings.push({ pod: key, warning });
         this.log.warn('evicting pod with warning', { pod: key, warning });
       }
     }
@@ -296,7 +240,7 @@ class DrainRun {
   /** One eviction request per track, bounded in flight; each answer updates its track. */
   private async evictAll(tracks: Track[]): Promise<void> {
     await mapLimit(tracks, this.options.maxConcurrentEvictions, async (track) => {
-      this.evictionRequests++;
+      this.ledger.evictionRequests++;
       track.attempts++;
       const now = this.clock.now();
       track.lastAttemptAt = now;
@@ -316,7 +260,7 @@ class DrainRun {
     switch (result.kind) {
       case 'evicted':
         track.state = 'evicted';
-        this.evicted.push(pod);
+        this.ledger.evicted.push(pod);
         this.log.info('pod evicted', { pod, attempts: track.attempts });
         return;
       case 'gone':
@@ -325,12 +269,12 @@ class DrainRun {
         return;
       default: {
         if (result.kind === 'pdb-blocked' || result.kind === 'multiple-pdbs') {
-          this.evictionRefusals++;
+          this.ledger.evictionRefusals++;
           track.pdbRefused = true;
         } else if (result.kind === 'throttled') {
-          this.throttled++;
+          this.ledger.throttled++;
         } else {
-          this.addError(`${pod}: ${result.message}`);
+          this.ledger.addError(`${pod}: ${result.message}`);
         }
         if (track.lastRefusal?.message !== result.message) {
           const level = result.kind === 'pdb-blocked' || result.kind === 'throttled' ? 'info' : 'warn';
@@ -373,7 +317,7 @@ class DrainRun {
       // reported as what the deadline found blocked, whatever the policy then does to them
       this.blockedAtEnd = blocked;
       this.log.warn('drain deadline reached', { node: this.node, policy, blocked });
-      await this.event(deadlineEvent(blocked.length, policy, this.tally()));
+      await this.event(deadlineEvent(blocked.length, policy, this.ledger.tally()));
     }
     const timeUp = now >= this.policyEndsAt;
     if (policy !== 'delete') {
@@ -395,7 +339,7 @@ class DrainRun {
       const result = await this.guard(this.cluster.deletePod(track.pod));
       track.state = 'terminating';
       if (result === 'deleted') {
-        this.deleted.push(pod);
+        this.ledger.deleted.push(pod);
         this.log.warn('pod deleted at deadline', { pod, pdbs: track.lastRefusal?.message });
       }
     } catch (error) {
@@ -414,34 +358,24 @@ class DrainRun {
     if (listed.stopped) return this.stoppedBeforeStart(listed.stopped);
     for (const pod of listed.value) this.admit(pod);
     await this.evictAll([...this.tracks.values()].filter((t) => t.state === 'pending'));
-    this.log.info('dry run planned', { node, wouldEvict: this.evicted.length });
+    this.log.info('dry run planned', { node, wouldEvict: this.ledger.evicted.length });
     return this.report('dry-run');
   }
 
   // ---- the node claim ---------------------------------------------------------------------
 
-  private claim(node: string, ttlMs = CLAIM_TTL_MS) {
-    const now = this.clock.now();
-    this.claimRenewAt = now + CLAIM_RENEW_MS;
-    return this.cluster.claimNode(node, {
-      holder: this.options.claim?.holder ?? '',
-      until: now + ttlMs,
-      now,
-    });
-  }
-
   /** False only when another holder took the node over; a failed renewal is retried later. */
-  private async renewClaim(node: string, now: number, ttlMs: number): Promise<boolean> {
-    if (!this.options.claim) return true;
+  private async renewClaim(now: number, ttlMs: number): Promise<boolean> {
+    if (!this.claim) return true;
     try {
-      const claim = await this.guard(this.claim(node, ttlMs));
+      const claim = await this.guard(this.claim.claim(ttlMs));
       if (claim.kind === 'claimed') return true;
-      this.log.error('another drain took the node over', { node, holder: claim.holder });
+      this.log.error('another drain took the node over', { node: this.node, holder: claim.holder });
       return false;
     } catch (error) {
       if (error instanceof Stopped) throw error;
       this.noteError('renew claim', error);
-      this.claimRenewAt = now + this.options.backoff.maxMs;
+      this.claim.retryIn(now, this.options.backoff.maxMs);
       return true;
     }
   }
@@ -494,7 +428,7 @@ class DrainRun {
   /** The deadline passed before the cluster answered: the policy still decides the lifecycle result. */
   private stoppedBeforeStart(reason: 'deadline' | 'paused'): Promise<DrainReport> {
     if (reason === 'paused') return this.report('paused');
-    this.log.error('cluster unreachable until the deadline', { errors: [...this.errors] });
+    this.log.error('cluster unreachable until the deadline', { errors: [...this.ledger.errors] });
     // a dry run changes nothing, whatever happened: its outcome says so and decides no lifecycle result
     if (this.options.dryRun) return this.report('dry-run');
     const outcomes = {
@@ -506,12 +440,8 @@ class DrainRun {
   }
 
   private noteError(what: string, error: unknown): void {
-    this.addError(`${what}: ${errorMessage(error)}`);
+    this.ledger.addError(`${what}: ${errorMessage(error)}`);
     this.log.warn('cluster call failed', { call: what, error: errorMessage(error) });
-  }
-
-  private addError(message: string): void {
-    if (this.errors.size < MAX_ERRORS_REPORTED) this.errors.add(message);
   }
 
   private async event(event: ClusterEvent, subject?: EventSubject): Promise<void> {
@@ -522,11 +452,6 @@ class DrainRun {
       if (error instanceof Stopped) throw error;
       this.log.warn('could not record event', { reason: event.reason, error: errorMessage(error) });
     }
-  }
-
-  private tally(): Tally {
-    const totals = this.totals();
-    return { evicted: totals.evicted.length, skipped: this.skipped.size, deleted: totals.deleted.length };
   }
 
   private async pdbsIn(namespace: string): Promise<PdbInfo[] | undefined> {
@@ -548,46 +473,19 @@ class DrainRun {
     return pending.map((track) => blockedPod(track, pdbsByNamespace.get(track.pod.namespace) ?? []));
   }
 
-  private totals(): DrainTotals {
-    const mine: DrainTotals = {
-      evicted: this.evicted,
-      deleted: this.deleted,
-      evictionRequests: this.evictionRequests,
-      evictionRefusals: this.evictionRefusals,
-      throttled: this.throttled,
-      errors: [...this.errors],
-    };
-    return addTotals(this.options.resume?.totals ?? NO_TOTALS, mine, MAX_ERRORS_REPORTED);
-  }
-
-  private progress(totals: DrainTotals): DrainProgress {
-    const outstanding = this.outstanding();
-    const offeredAt: Record<string, number> = {};
-    for (const track of outstanding.slice(0, MAX_CARRIED_NAMES)) {
-      if (track.offeredAt !== undefined) offeredAt[track.pod.uid] = track.offeredAt;
-    }
-    const pdbRefused = outstanding.filter((t) => t.pdbRefused).map((t) => t.pod.uid);
-    return {
-      offeredAt,
-      ...(pdbRefused.length > 0 ? { pdbRefused: pdbRefused.slice(0, MAX_CARRIED_NAMES) } : {}),
-      ...(this.policyEndsAt === undefined ? {} : { policyEndsAt: this.policyEndsAt }),
-      totals,
-    };
-  }
-
   private async report(outcome: DrainOutcome): Promise<DrainReport> {
     await Promise.all(this.pendingEvents).catch(() => {});
     const quiet = outcome === 'drained' || outcome === 'node-not-found' || outcome === 'already-draining';
     const blocked =
       this.blockedAtEnd ?? (quiet || outcome === 'stopped' ? [] : await this.blockedPods().catch(() => []));
-    const totals = this.totals();
+    const totals = this.ledger.totals();
     return {
       outcome,
       ...(this.node ? { node: this.node } : {}),
       dryRun: this.options.dryRun,
       evicted: totals.evicted,
-      skipped: [...this.skipped.values()],
-      warnings: this.warnings,
+      skipped: [...this.ledger.skipped.values()],
+      warnings: this.ledger.warnings,
       blocked,
       deleted: totals.deleted,
       remaining: this.options.dryRun ? [] : this.outstanding().map((t) => podKey(t.pod)),
@@ -597,7 +495,7 @@ class DrainRun {
       errors: totals.errors,
       startedAt: new Date(this.options.startedAt).toISOString(),
       durationMs: this.clock.now() - this.options.startedAt,
-      progress: this.progress(totals),
+      progress: this.ledger.progress(this.outstanding(), this.policyEndsAt),
     };
   }
 }
