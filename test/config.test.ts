@@ -16,6 +16,7 @@ describe('loadConfig', () => {
       heartbeatIntervalSeconds: 60,
       logLevel: 'info',
       maxConcurrentEvictions: 32,
+      minEvictionWindowSeconds: 60,
       metricsNamespace: 'EksNodeDrainer',
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -29,6 +30,7 @@ describe('loadConfig', () => {
       heartbeatIntervalSeconds: 60,
       logLevel: 'info',
       maxConcurrentEvictions: 32,
+      minEvictionWindowSeconds: 60,
       metricsNamespace: 'EksNodeDrainer',
     });
   });
@@ -42,6 +44,7 @@ describe('loadConfig', () => {
       HEARTBEAT_INTERVAL_SECONDS: ' ',
       LOG_LEVEL: '',
       MAX_CONCURRENT_EVICTIONS: '   ',
+      MIN_EVICTION_WINDOW_SECONDS: '',
       METRICS_NAMESPACE: '  ',
     });
 
@@ -52,6 +55,7 @@ describe('loadConfig', () => {
       heartbeatIntervalSeconds: 60,
       logLevel: 'info',
       maxConcurrentEvictions: 32,
+      minEvictionWindowSeconds: 60,
       metricsNamespace: 'EksNodeDrainer',
     });
   });
@@ -66,6 +70,7 @@ describe('loadConfig', () => {
         HEARTBEAT_INTERVAL_SECONDS: '30',
         LOG_LEVEL: 'debug',
         MAX_CONCURRENT_EVICTIONS: '8',
+        MIN_EVICTION_WINDOW_SECONDS: '5',
         METRICS_NAMESPACE: 'Platform/Drainer',
       }),
     ).toEqual({
@@ -76,6 +81,7 @@ describe('loadConfig', () => {
       heartbeatIntervalSeconds: 30,
       logLevel: 'debug',
       maxConcurrentEvictions: 8,
+      minEvictionWindowSeconds: 5,
       metricsNamespace: 'Platform/Drainer',
     });
   });
@@ -89,6 +95,7 @@ describe('loadConfig', () => {
       HEARTBEAT_INTERVAL_SECONDS: ' 15 ',
       LOG_LEVEL: ' WARN ',
       MAX_CONCURRENT_EVICTIONS: ' 4 ',
+      MIN_EVICTION_WINDOW_SECONDS: ' 90 ',
       METRICS_NAMESPACE: ' Team.Drainer ',
     });
 
@@ -100,6 +107,7 @@ describe('loadConfig', () => {
       heartbeatIntervalSeconds: 15,
       logLevel: 'warn',
       maxConcurrentEvictions: 4,
+      minEvictionWindowSeconds: 90,
       metricsNamespace: 'Team.Drainer',
     });
   });
@@ -122,8 +130,9 @@ describe('loadConfig', () => {
 
   it.each([
     ['DRAIN_TIMEOUT_SECONDS', 'drainTimeoutSeconds', 30, 172_800],
-    ['HEARTBEAT_INTERVAL_SECONDS', 'heartbeatIntervalSeconds', 10, 3_600],
+    ['HEARTBEAT_INTERVAL_SECONDS', 'heartbeatIntervalSeconds', 1, 3_600],
     ['MAX_CONCURRENT_EVICTIONS', 'maxConcurrentEvictions', 1, 500],
+    ['MIN_EVICTION_WINDOW_SECONDS', 'minEvictionWindowSeconds', 1, 3_600],
   ] as const)('accepts %s at both ends of its range', (variable, key, min, max) => {
     expect(loadConfig({ CLUSTER_NAME: 'prod', [variable]: String(min) })[key]).toBe(min);
     expect(loadConfig({ CLUSTER_NAME: 'prod', [variable]: String(max) })[key]).toBe(max);
@@ -131,8 +140,9 @@ describe('loadConfig', () => {
 
   it.each([
     ['DRAIN_TIMEOUT_SECONDS', 30, 172_800],
-    ['HEARTBEAT_INTERVAL_SECONDS', 10, 3_600],
+    ['HEARTBEAT_INTERVAL_SECONDS', 1, 3_600],
     ['MAX_CONCURRENT_EVICTIONS', 1, 500],
+    ['MIN_EVICTION_WINDOW_SECONDS', 1, 3_600],
   ] as const)('fails for %s just outside its range', (variable, min, max) => {
     for (const value of [String(min - 1), String(max + 1)]) {
       expect(() => loadConfig({ CLUSTER_NAME: 'prod', [variable]: value })).toThrow(
@@ -205,8 +215,8 @@ describe('loadConfig', () => {
       'DRAIN_TIMEOUT_SECONDS must be a whole number between 30 and 172800, got "1.5e3x"',
     ],
     [
-      { HEARTBEAT_INTERVAL_SECONDS: '5' },
-      'HEARTBEAT_INTERVAL_SECONDS must be a whole number between 10 and 3600, got "5"',
+      { HEARTBEAT_INTERVAL_SECONDS: '0' },
+      'HEARTBEAT_INTERVAL_SECONDS must be a whole number between 1 and 3600, got "0"',
     ],
     [
       { ON_DRAIN_TIMEOUT: ' Evict ' },
