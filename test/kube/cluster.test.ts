@@ -43,15 +43,35 @@ describe('toEvictionResult', () => {
     });
   });
 
-  it('honours a Retry-After header on a 429', () => {
-    const result = toEvictionResult(
-      new ApiException(429, 'x', status(429, 'slow down'), { 'retry-after': '7' }),
-    );
-    expect(result).toEqual({ kind: 'pdb-blocked', message: 'slow down', retryAfterMs: 7_000 });
+  it('honours a Retry-After header on a PDB refusal', () => {
+    const message = "Cannot evict pod as it would violate the pod's disruption budget.";
+    const result = toEvictionResult(new ApiException(429, 'x', status(429, message), { 'retry-after': '7' }));
+    expect(result).toEqual({ kind: 'pdb-blocked', message, retryAfterMs: 7_000 });
   });
 
-  it.each([404, 409])('treats %i as gone (deleted, or the UID precondition failed)', (code) => {
-    expect(toEvictionResult(new ApiException(code, 'x', status(code, 'nope'), {}))).toEqual({ kind: 'gone' });
+  it('tells throttling (a 429 naming no disruption budget) apart from a PDB refusal', () => {
+    const result = toEvictionResult(
+      new ApiException(429, 'x', status(429, 'Too many requests, please try again later.'), {
+        'retry-after': '1',
+      }),
+    );
+    expect(result).toEqual({
+      kind: 'throttled',
+      message: 'Too many requests, please try again later.',
+      retryAfterMs: 1_000,
+    });
+  });
+
+  it('treats 404 as gone', () => {
+    expect(toEvictionResult(new ApiException(404, 'x', status(404, 'nope'), {}))).toEqual({ kind: 'gone' });
+  });
+
+  it('never treats a 409 as gone: the node pod list decides', () => {
+    const body = status(409, 'Precondition failed: UID in precondition: u-1, UID in object meta: u-2');
+    expect(toEvictionResult(new ApiException(409, 'x', body, {}))).toMatchObject({
+      kind: 'failed',
+      status: 409,
+    });
   });
 
   it('recognises the multiple-PDB misconfiguration', () => {

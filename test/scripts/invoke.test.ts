@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DRAINER_KEY, parseEvent, TERMINATE_DETAIL_TYPE, TERMINATING } from '../../lambda/event.js';
@@ -44,9 +45,21 @@ const DRY_RUN_SUMMARY: InvocationSummary = {
     remaining: [],
     evictionRequests: 3,
     evictionRefusals: 1,
+    throttled: 0,
     errors: [],
     startedAt: '2026-11-21T10:00:00.000Z',
     durationMs: 1_234,
+    progress: {
+      offeredAt: {},
+      totals: {
+        evicted: [],
+        deleted: [],
+        evictionRequests: 3,
+        evictionRefusals: 1,
+        throttled: 0,
+        errors: [],
+      },
+    },
   },
 };
 
@@ -62,6 +75,7 @@ beforeEach(() => {
   aws.functions.clear();
   aws.clusters.clear();
   aws.instances.clear();
+  aws.lifecycleActions.clear();
   received = [];
   aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'Terminating:Wait' });
   aws.lifecycleHooks.set(ASG, [
@@ -543,6 +557,8 @@ describe('npm run invoke --local', () => {
     // a fresh lambda/handler.ts reads CLUSTER_NAME and DRY_RUN from process.env at import
     vi.resetModules();
     vi.stubEnv('DRAIN_TIMEOUT_SECONDS', '30');
+    // no pod is ever offered here (no cluster): the shortest window lets the deadline come at once
+    vi.stubEnv('MIN_EVICTION_WINDOW_SECONDS', '1');
     vi.stubEnv('LOG_LEVEL', 'info');
     aws.instances.set(INSTANCE, 'ip-10-0-1-23.ec2.internal');
     // nothing listens on port 1: the cluster cannot be reached
@@ -581,7 +597,14 @@ describe('npm run invoke --local', () => {
     expect(Date.now() - began).toBeLessThan(15_000);
   });
 
-  it('runs the handler without a dry run with --yes', async () => {
+  it('runs the handler without a dry run with --yes, completing the waiting lifecycle action', async () => {
+    const action = aws.addLifecycleAction({
+      token: randomUUID(),
+      autoScalingGroupName: ASG,
+      hookName: 'eks-node-drainer',
+      instanceId: INSTANCE,
+    });
+
     const { out } = await invoke(
       '--instance-id',
       INSTANCE,
@@ -596,6 +619,8 @@ describe('npm run invoke --local', () => {
 
     const printed = JSON.parse(out) as { dryRun: boolean; report?: { dryRun: boolean }; ok: boolean };
     expect(printed).toMatchObject({ dryRun: false, report: { dryRun: false }, ok: false });
+    // the cluster stayed unreachable until the deadline: the default policy, then CONTINUE
+    expect(action.result).toBe('CONTINUE');
   });
 
   it('fails with exit code 2 when the cluster name is not an EKS cluster name', async () => {
