@@ -15,6 +15,12 @@ export interface Config {
   readonly maxConcurrentEvictions: number;
   /** Every pod is offered an eviction at least this long before a deadline policy acts on it. */
   readonly minEvictionWindowSeconds: number;
+  /** Label the node node.kubernetes.io/exclude-from-external-load-balancers=true with the cordon. */
+  readonly excludeFromLoadBalancers: boolean;
+  /** After the pods are gone, wait until no ELBv2 target group of the cluster routes to the instance. */
+  readonly waitForLoadBalancers: boolean;
+  /** After the pods are gone, wait until no VolumeAttachment remains on the node. */
+  readonly waitForVolumeDetach: boolean;
   /** CloudWatch namespace of the EMF metrics. */
   readonly metricsNamespace: string;
 }
@@ -27,6 +33,9 @@ export const DEFAULTS = {
   logLevel: 'info',
   maxConcurrentEvictions: 32,
   minEvictionWindowSeconds: 60,
+  excludeFromLoadBalancers: true,
+  waitForLoadBalancers: true,
+  waitForVolumeDetach: true,
   metricsNamespace: 'EksNodeDrainer',
 } as const satisfies Omit<Config, 'clusterName'>;
 
@@ -44,7 +53,7 @@ export function loadConfig(env: Env): Config {
     // the lifecycle hook allows at most 48 h
     drainTimeoutSeconds: integer(env, 'DRAIN_TIMEOUT_SECONDS', DEFAULTS.drainTimeoutSeconds, 30, 172_800),
     onDrainTimeout: oneOf(env, 'ON_DRAIN_TIMEOUT', DEFAULTS.onDrainTimeout, DEADLINE_POLICIES),
-    dryRun: oneOf(env, 'DRY_RUN', String(DEFAULTS.dryRun), ['true', 'false']) === 'true',
+    dryRun: flag(env, 'DRY_RUN', DEFAULTS.dryRun),
     // the CDK keeps it within the hook's heartbeat timeout; seconds are allowed for local tests
     heartbeatIntervalSeconds: integer(
       env,
@@ -62,6 +71,9 @@ export function loadConfig(env: Env): Config {
       1,
       3_600,
     ),
+    excludeFromLoadBalancers: flag(env, 'EXCLUDE_FROM_LOAD_BALANCERS', DEFAULTS.excludeFromLoadBalancers),
+    waitForLoadBalancers: flag(env, 'WAIT_FOR_LOAD_BALANCERS', DEFAULTS.waitForLoadBalancers),
+    waitForVolumeDetach: flag(env, 'WAIT_FOR_VOLUME_DETACH', DEFAULTS.waitForVolumeDetach),
     metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE?.trim() || DEFAULTS.metricsNamespace),
   });
 }
@@ -85,6 +97,10 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
     throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(env[name])}`);
   }
   return raw as T;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  return oneOf(env, name, String(fallback) as 'true' | 'false', ['true', 'false']) === 'true';
 }
 
 function metricsNamespace(value: string): string {

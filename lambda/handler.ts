@@ -33,6 +33,7 @@ export interface InvocationSummary {
   readonly outcome: HandlerOutcome;
   readonly lifecycleResult: 'CONTINUE' | 'ABANDON' | null;
   readonly report?: LifecycleRunReport['drain'];
+  readonly release?: LifecycleRunReport['release'];
 }
 
 /** Hand over this long before the invocation's own end (at most a quarter of what is left). */
@@ -121,6 +122,9 @@ export async function handler(event: unknown, context: InvocationContext): Promi
         heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
         maxConcurrentEvictions: config.maxConcurrentEvictions,
         minEvictionWindowSeconds: config.minEvictionWindowSeconds,
+        excludeFromLoadBalancers: config.excludeFromLoadBalancers,
+        waitForLoadBalancers: config.waitForLoadBalancers,
+        waitForVolumeDetach: config.waitForVolumeDetach,
         handMade: action.token === undefined,
         force: parsed.force === true,
         holder: continuation?.holder ?? context.awsRequestId ?? `invocation-${began}`,
@@ -145,6 +149,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
         outcome: run.outcome,
         lifecycleResult: run.lifecycleResult,
         ...(run.drain ? { report: run.drain } : {}),
+        ...(run.release ? { release: run.release } : {}),
       },
       began,
       dimensions,
@@ -191,6 +196,7 @@ function finish(
     outcome: summary.outcome,
     ...(drain ? { report: drain } : {}),
     ...(run ? { heartbeatFailures: run.heartbeats.failed } : {}),
+    ...(summary.release ? { release: summary.release } : {}),
   });
   log.info('invocation finished', {
     outcome: summary.outcome,
@@ -212,6 +218,7 @@ function finish(
           errors: drain.errors,
         }
       : {}),
+    ...(summary.release ? { release: summary.release } : {}),
   });
   return summary;
 }

@@ -2,6 +2,7 @@
 
 import type { DrainReport } from './drain/drain.js';
 import type { HandlerOutcome } from './drain/lifecycle.js';
+import type { ReleaseReport } from './drain/release.js';
 
 export interface MetricDimensions {
   readonly cluster: string;
@@ -28,6 +29,7 @@ export function invocationMetrics(
     readonly outcome: HandlerOutcome | 'failed';
     readonly report?: DrainReport;
     readonly heartbeatFailures?: number;
+    readonly release?: ReleaseReport;
   },
   timestamp: number,
 ): Record<string, unknown> | undefined {
@@ -46,6 +48,9 @@ export function invocationMetrics(
   if (outcome === 'already-draining') add('DuplicateDeliveries', 1);
   if (outcome === 'instance-not-terminating') add('RefusedManualDrains', 1);
   if (result.heartbeatFailures) add('HeartbeatFailures', result.heartbeatFailures);
+  const release = outcome === 'dry-run' ? undefined : result.release;
+  if (release?.loadBalancers) add('LoadBalancerWait', release.loadBalancers.waitedMs / 1000, 'Seconds');
+  if (release?.volumes) add('VolumeDetachWait', release.volumes.waitedMs / 1000, 'Seconds');
   if (report && outcome !== 'continued-in-new-invocation' && outcome !== 'dry-run') {
     add('DrainDuration', report.durationMs / 1000, 'Seconds');
   }

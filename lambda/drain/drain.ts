@@ -96,9 +96,12 @@ class DrainRun {
       if (claimed.value.kind === 'held') return this.heldElsewhere(claimed.value.holder);
       this.claim = keeper;
     }
-    const cordoned = await this.untilDeadline('cordon', () => this.cluster.cordon(node));
+    const exclude = this.options.excludeFromLoadBalancers === true;
+    const cordoned = await this.untilDeadline('cordon', () =>
+      this.cluster.cordon(node, { excludeFromLoadBalancers: exclude }),
+    );
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
-    this.log.info('node cordoned', { node });
+    this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
     const outcome = await this.evictUntilEmpty(node);
     if (outcome !== 'paused' && outcome !== 'already-draining' && this.claim) {
       await this.guard(this.claim.release()).catch((error: unknown) => {

@@ -16,8 +16,10 @@ import type {
   InstancePort,
   LifecyclePort,
   LifecycleResult,
+  LoadBalancerPort,
   Logger,
 } from './ports.js';
+import { type ReleasePorts, type ReleaseReport, waitForRelease } from './release.js';
 
 export type HandlerOutcome =
   | Exclude<DrainOutcome, 'paused' | 'stopped'>
@@ -53,6 +55,12 @@ export interface LifecycleRunSettings {
   readonly progress?: DrainProgress;
   /** Aborted when this invocation must stop at once (its hand-over time passed). */
   readonly pauseSignal?: AbortSignal;
+  /** Label the node out of external load balancers with the cordon. */
+  readonly excludeFromLoadBalancers: boolean;
+  /** After the pods are gone: wait until no ELBv2 target of the cluster is this instance. */
+  readonly waitForLoadBalancers: boolean;
+  /** After the pods are gone: wait until no VolumeAttachment is on the node. */
+  readonly waitForVolumeDetach: boolean;
 }
 
 export interface LifecycleRunPorts {
@@ -60,6 +68,8 @@ export interface LifecycleRunPorts {
   readonly lifecycle: LifecyclePort;
   readonly instances: InstancePort;
   readonly continuation: ContinuationPort;
+  /** Needed when `waitForLoadBalancers` is on. */
+  readonly loadBalancers?: LoadBalancerPort;
 }
 
 export interface LifecycleRunReport {
@@ -69,6 +79,8 @@ export interface LifecycleRunReport {
   /** What was sent to CompleteLifecycleAction (null: nothing sent). */
   readonly lifecycleResult: LifecycleResult | null;
   readonly drain?: DrainReport;
+  /** The wait for load balancers and volumes to let go of the instance (or, in a dry run, what it would wait for). */
+  readonly release?: ReleaseReport;
   readonly heartbeats: { readonly recorded: number; readonly failed: number };
 }
 
@@ -116,22 +128,38 @@ export async function runLifecycleAction(
   const signals = [stop.signal, ...(settings.pauseSignal ? [settings.pauseSignal] : [])];
   const beating =
     settings.dryRun || withoutAction ? Promise.resolve() : heartbeat.run(stop.signal, () => stop.abort());
+  const signal = AbortSignal.any(signals);
   let drain: DrainReport;
+  let release: ReleaseReport | undefined;
   try {
-    drain = await drainNode(
-      ports.cluster,
-      drainOptions(
-        settings,
-        await nodeName(ports.instances, settings.instanceId, log),
-        AbortSignal.any(signals),
-      ),
-      deps,
-    );
+    const node = await nodeName(ports.instances, settings.instanceId, log);
+    drain = await drainNode(ports.cluster, drainOptions(settings, node, signal), deps);
+    if (drain.node && drain.remaining.length === 0 && releaseWanted(drain, settings) && !heartbeat.expired) {
+      release = await waitForRelease(
+        releasePorts(settings, ports),
+        {
+          node: drain.node,
+          instanceId: settings.instanceId,
+          privateIps: await privateIps(ports.instances, settings.instanceId, log),
+          // a dry run only looks once: what would the drain wait for?
+          until: settings.dryRun ? deps.clock.now() : drainDeadline(settings),
+          pauseAt: settings.pauseAt,
+          signal,
+        },
+        deps,
+      );
+    }
   } finally {
     stop.abort();
     await beating;
   }
-  const ran = { ...base, drain, heartbeats: heartbeat.counts(), ...(drain.node ? { node: drain.node } : {}) };
+  const ran = {
+    ...base,
+    drain,
+    heartbeats: heartbeat.counts(),
+    ...(drain.node ? { node: drain.node } : {}),
+    ...(release ? { release } : {}),
+  };
 
   if (heartbeat.expired && !withoutAction) {
     log.error('lifecycle action expired while draining: the instance is already going', {
@@ -141,7 +169,8 @@ export async function runLifecycleAction(
   }
   if (drain.outcome === 'already-draining')
     return { ...ran, outcome: 'already-draining', lifecycleResult: null };
-  if (drain.outcome === 'paused' || drain.outcome === 'stopped') {
+  const handOver = release?.outcome === 'paused' || release?.outcome === 'stopped';
+  if (drain.outcome === 'paused' || drain.outcome === 'stopped' || handOver) {
     if (settings.attempt < MAX_ATTEMPTS) {
       // A failure here throws: the asynchronous invocation is retried with the same event, which
       // resumes the drain from the lifecycle action's start (every step is safe to repeat).
@@ -161,7 +190,12 @@ export async function runLifecycleAction(
   if (withoutAction)
     return { ...ran, outcome: finalOutcome(drain.outcome, settings.onDrainTimeout), lifecycleResult: null };
 
-  const outcome = finalOutcome(drain.outcome, settings.onDrainTimeout);
+  const outcome = stillAttached(release)
+    ? // nothing to delete: the deadline passed with the instance still a target or its volumes attached
+      settings.onDrainTimeout === 'abandon'
+      ? 'deadline-abandoned'
+      : 'deadline-continued'
+    : finalOutcome(drain.outcome, settings.onDrainTimeout);
   const result: LifecycleResult = outcome === 'deadline-abandoned' ? 'ABANDON' : 'CONTINUE';
   const completion = await completeWithRetry(ports.lifecycle, result, deps);
   if (completion === 'already-completed') {
@@ -171,12 +205,44 @@ export async function runLifecycleAction(
   return { ...ran, outcome, lifecycleResult: result };
 }
 
+function drainDeadline(settings: LifecycleRunSettings): number {
+  return settings.startedAt + settings.drainTimeoutSeconds * 1000;
+}
+
+function releaseWanted(drain: DrainReport, settings: LifecycleRunSettings): boolean {
+  const podsGone =
+    drain.outcome === 'drained' || drain.outcome === 'deadline-deleted' || drain.outcome === 'dry-run';
+  return podsGone && (settings.waitForLoadBalancers || settings.waitForVolumeDetach);
+}
+
+function releasePorts(settings: LifecycleRunSettings, ports: LifecycleRunPorts): ReleasePorts {
+  return {
+    ...(settings.waitForLoadBalancers && ports.loadBalancers ? { loadBalancers: ports.loadBalancers } : {}),
+    ...(settings.waitForVolumeDetach ? { cluster: ports.cluster } : {}),
+  };
+}
+
+/** The deadline came with the instance still a load balancer target, or its volumes still attached. */
+function stillAttached(release: ReleaseReport | undefined): boolean {
+  if (release?.outcome !== 'deadline') return false;
+  return (release.loadBalancers?.left.length ?? 0) + (release.volumes?.left.length ?? 0) > 0;
+}
+
+async function privateIps(instances: InstancePort, instanceId: string, log: Logger): Promise<string[]> {
+  if (!instances.privateIps) return [];
+  return instances.privateIps(instanceId).catch((error: unknown) => {
+    log.warn('instance IP lookup failed; ip-mode targets are not checked', { error: errorMessage(error) });
+    return [];
+  });
+}
+
 function drainOptions(settings: LifecycleRunSettings, node: string | undefined, signal: AbortSignal) {
   return {
     ...DEFAULT_DRAIN_TUNING,
     target: { instanceId: settings.instanceId, ...(node ? { nodeName: node } : {}) },
     startedAt: settings.startedAt,
-    deadline: settings.startedAt + settings.drainTimeoutSeconds * 1000,
+    deadline: drainDeadline(settings),
+    excludeFromLoadBalancers: settings.excludeFromLoadBalancers,
     pauseAt: settings.pauseAt,
     onDeadline: settings.onDrainTimeout,
     dryRun: settings.dryRun,

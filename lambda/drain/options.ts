@@ -29,6 +29,8 @@ export interface DrainOptions {
   readonly resume?: DrainProgress;
   /** Claim the node for this drain, so duplicate deliveries do not drain beside it. */
   readonly claim?: { readonly holder: string };
+  /** Label the node out of external load balancers with the cordon. */
+  readonly excludeFromLoadBalancers?: boolean;
   /** Aborted: stop at once with outcome `stopped` (a call in flight is abandoned, not awaited). */
   readonly signal?: AbortSignal;
 }

@@ -46,8 +46,14 @@ export type EventSubject =
 export interface ClusterPort {
   /** The node's name, or undefined when no node matches. */
   findNode(target: NodeTarget): Promise<string | undefined>;
-  /** Marks the node unschedulable; idempotent. */
-  cordon(nodeName: string): Promise<void>;
+  /**
+   * Marks the node unschedulable; idempotent. With `excludeFromLoadBalancers`, also labels it
+   * node.kubernetes.io/exclude-from-external-load-balancers=true, so the load balancer controllers
+   * start deregistering it while its pods drain.
+   */
+  cordon(nodeName: string, options?: { readonly excludeFromLoadBalancers?: boolean }): Promise<void>;
+  /** Names of the storage.k8s.io/v1 VolumeAttachments whose spec.nodeName is the node. */
+  listVolumeAttachments(nodeName: string): Promise<string[]>;
   listPods(nodeName: string): Promise<PodSnapshot[]>;
   evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult>;
   /** Graceful delete (the pod's own grace period) with a UID precondition, bypassing PDBs. */
@@ -118,9 +124,32 @@ export interface LifecyclePort {
 export interface InstancePort {
   /** The EC2 instance's private DNS name (the usual node name), undefined if unknown. */
   privateDnsName(instanceId: string): Promise<string | undefined>;
+  /**
+   * All private IPv4 addresses of the instance's network interfaces (on EKS its pods' IPs too), for
+   * matching IP-mode load balancer targets; [] if the instance is unknown.
+   */
+  privateIps?(instanceId: string): Promise<string[]>;
 }
 
 /** Hands the rest of the drain to a new invocation, carrying what the next one needs. */
 export interface ContinuationPort {
   continueLater(continuation: Continuation): Promise<void>;
+}
+
+/** A load balancer target that still routes to the instance (ELBv2 target health state ≠ unused). */
+export interface TargetRegistration {
+  readonly targetGroupArn: string;
+  /** The instance id (instance mode) or the IP (ip mode). */
+  readonly id: string;
+  readonly port?: number;
+  /** ELBv2 TargetHealth.State: initial, healthy, unhealthy, unhealthy.draining, draining, unavailable. */
+  readonly state: string;
+}
+
+export interface LoadBalancerPort {
+  /** Targets of the cluster's target groups that are this instance or one of its IPs, in a state other than unused. */
+  registrations(target: {
+    readonly instanceId: string;
+    readonly privateIps: readonly string[];
+  }): Promise<TargetRegistration[]>;
 }

@@ -5,6 +5,7 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
   PolicyApi,
+  StorageV1Api,
   setHeaderOptions,
   type V1Eviction,
   type V1Pod,
@@ -18,6 +19,8 @@ import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } 
 export type PolicyVersion = 'v1' | 'v1beta1';
 
 const COMPONENT = 'eks-node-drainer';
+/** Honoured by the in-tree service controller and the AWS Load Balancer Controller. */
+export const EXCLUDE_FROM_LOAD_BALANCERS_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
 /** The Eviction request for one pod: UID precondition, no grace override (the pod's own applies). */
@@ -92,6 +95,7 @@ export class KubeCluster implements ClusterPort {
   private readonly core: CoreV1Api;
   private readonly objects: KubernetesObjectApi;
   private readonly policy: PolicyApi;
+  private readonly storage: StorageV1Api;
   private policyVersion?: Promise<PolicyVersion>;
 
   /**
@@ -107,6 +111,7 @@ export class KubeCluster implements ClusterPort {
     this.core = new CoreV1Api(configuration);
     this.objects = new KubernetesObjectApi(configuration);
     this.policy = new PolicyApi(configuration);
+    this.storage = new StorageV1Api(configuration);
   }
 
   findNode(target: NodeTarget): Promise<string | undefined> {
@@ -127,13 +132,28 @@ export class KubeCluster implements ClusterPort {
     return nodes.items.find((node) => node.spec?.providerID?.endsWith(suffix))?.metadata?.name;
   }
 
-  async cordon(nodeName: string): Promise<void> {
+  async cordon(
+    nodeName: string,
+    options: { readonly excludeFromLoadBalancers?: boolean } = {},
+  ): Promise<void> {
+    const labels = options.excludeFromLoadBalancers
+      ? { [EXCLUDE_FROM_LOAD_BALANCERS_LABEL]: 'true' }
+      : undefined;
     await this.call(() =>
       this.core.patchNode(
-        { name: nodeName, body: { spec: { unschedulable: true } } },
+        {
+          name: nodeName,
+          body: { spec: { unschedulable: true }, ...(labels ? { metadata: { labels } } : {}) },
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
     );
+  }
+
+  /** From the watch cache (resourceVersion 0): VolumeAttachments take no field selector on the node. */
+  async listVolumeAttachments(nodeName: string): Promise<string[]> {
+    const list = await this.call(() => this.storage.listVolumeAttachment({ resourceVersion: '0' }));
+    return list.items.filter((a) => a.spec?.nodeName === nodeName).map((a) => a.metadata?.name ?? '');
   }
 
   async listPods(nodeName: string): Promise<PodSnapshot[]> {

@@ -43,7 +43,8 @@ export function lazyCluster(connect: () => Promise<ClusterPort>): ClusterPort {
   };
   return {
     findNode: async (target) => (await cluster()).findNode(target),
-    cordon: async (node) => (await cluster()).cordon(node),
+    cordon: async (node, options) => (await cluster()).cordon(node, options),
+    listVolumeAttachments: async (node) => (await cluster()).listVolumeAttachments(node),
     listPods: async (node) => (await cluster()).listPods(node),
     evict: async (pod, options) => (await cluster()).evict(pod, options),
     deletePod: async (pod) => (await cluster()).deletePod(pod),

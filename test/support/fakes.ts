@@ -105,8 +105,14 @@ export class FakeCluster implements ClusterPort {
     if (this.failures.findNode && this.failures.findNode-- > 0) throw new Error('connect ECONNREFUSED');
     return this.nodeName ?? undefined;
   }
-  async cordon(node: string): Promise<void> {
-    this.requests.push(`cordon ${node}`);
+  /** VolumeAttachment names on the node; a test removes them to model the CSI driver detaching. */
+  readonly attachments: string[] = [];
+  async listVolumeAttachments(node: string): Promise<string[]> {
+    this.requests.push(`listVolumeAttachments ${node}`);
+    return [...this.attachments];
+  }
+  async cordon(node: string, options: { excludeFromLoadBalancers?: boolean } = {}): Promise<void> {
+    this.requests.push(`cordon ${node}${options.excludeFromLoadBalancers ? ' exclude-from-lb' : ''}`);
   }
   async listPods(): Promise<PodSnapshot[]> {
     this.requests.push('listPods');
@@ -190,6 +196,9 @@ export function lifecycleSettings(
     handMade: false,
     force: false,
     holder: 'request-1',
+    excludeFromLoadBalancers: true,
+    waitForLoadBalancers: false,
+    waitForVolumeDetach: false,
     ...overrides,
   };
 }
