@@ -1,13 +1,15 @@
 /**
  * A local stand-in for the few AWS API actions the drainer uses, speaking their real wire protocols
  * so the real AWS SDK can talk to it through AWS_ENDPOINT_URL_<SERVICE>:
- * AutoScaling (Query, XML), EC2 (EC2 Query, XML), EKS (REST-JSON), Lambda (REST-JSON).
+ * AutoScaling (Query, XML), EC2 (EC2 Query, XML), EKS (REST-JSON), Lambda (REST-JSON), Elastic Load
+ * Balancing v2 (Query, XML; its model and actions are in ./elbv2.ts).
  * The service is read from the SigV4 credential scope of each request.
  * Lambda: `Event` invocations are recorded and answered 202; synchronous (`RequestResponse`)
  * invocations run a function registered in `functions`, in this process.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ELBV2_NS, LocalElbv2 } from './elbv2.js';
 import { LoopbackHttpServer, readBody } from './loopback-server.js';
 
 /**
@@ -84,6 +86,14 @@ export interface LifecycleHookState {
  */
 export type LocalFunction = (payload: unknown) => Promise<{ result: unknown; logs: string }>;
 
+/** One network interface of an instance, as DescribeInstances answers it. */
+export interface NetworkInterfaceState {
+  /** Its private IPv4 addresses, the primary first (on EKS the VPC CNI's pod IPs are secondaries). */
+  readonly privateIps: readonly string[];
+  /** Delegated IPv4 prefixes (VPC CNI prefix mode), e.g. `10.0.1.16/28`. */
+  readonly ipv4Prefixes?: readonly string[];
+}
+
 export interface InjectedFault {
   readonly status: number;
   readonly code: string;
@@ -104,6 +114,14 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly calls: RecordedCall[] = [];
   /** instance id → private DNS name (the usual node name). */
   readonly instances = new Map<string, string>();
+  /**
+   * instance id → its network interfaces (DescribeInstances NetworkInterfaces; the instance's
+   * PrivateIpAddress is the first interface's first IP). An instance is known to EC2 when it is in
+   * `instances` or here.
+   */
+  readonly networkInterfaces = new Map<string, NetworkInterfaceState[]>();
+  /** Elastic Load Balancing v2: target groups, their tags and targets (service `elasticloadbalancing`). */
+  readonly elbv2 = new LocalElbv2();
   /** cluster name → what DescribeCluster answers. */
   readonly clusters = new Map<string, { endpoint: string; certificateAuthority: string }>();
   /**
@@ -138,6 +156,7 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       AWS_ENDPOINT_URL_EC2: this.url,
       AWS_ENDPOINT_URL_EKS: this.url,
       AWS_ENDPOINT_URL_LAMBDA: this.url,
+      AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: this.url,
     };
   }
 
@@ -166,6 +185,11 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     return this.calls.filter((c) => c.service === service && c.action === action);
   }
 
+  /** All private IPv4 addresses of the instance's network interfaces (not the delegated prefixes). */
+  privateIpsOf(instanceId: string): string[] {
+    return (this.networkInterfaces.get(instanceId) ?? []).flatMap((eni) => eni.privateIps);
+  }
+
   // ---- routing ------------------------------------------------------------------------------
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -173,12 +197,16 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     const service =
       /Credential=[^/]+\/\d+\/[^/]+\/([^/]+)\//.exec(req.headers.authorization ?? '')?.[1] ?? 'unknown';
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (service === 'autoscaling' || service === 'ec2') {
+    if (service === 'autoscaling' || service === 'ec2' || service === 'elasticloadbalancing') {
       const params = Object.fromEntries(new URLSearchParams(body));
       const action = params.Action ?? '';
       this.calls.push({ service, action, params, at: Date.now() });
       const fault = this.takeFault(service, action);
-      if (fault) (service === 'ec2' ? ec2Error : queryError)(res, fault);
+      if (service === 'elasticloadbalancing') {
+        const answer = fault ? { fault } : this.elbv2.answer(action, params);
+        if ('fault' in answer) queryError(res, answer.fault, ELBV2_NS);
+        else queryResult(res, action, answer.result, ELBV2_NS);
+      } else if (fault) (service === 'ec2' ? ec2Error : queryError)(res, fault);
       else if (service === 'ec2') this.ec2(action, params, res);
       else this.autoScaling(action, params, res);
       return;
@@ -359,7 +387,7 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     const ids = Object.entries(params)
       .filter(([k]) => k.startsWith('InstanceId.'))
       .map(([, v]) => v);
-    const unknown = ids.find((id) => !this.instances.has(id));
+    const unknown = ids.find((id) => !this.instances.has(id) && !this.networkInterfaces.has(id));
     if (unknown) {
       ec2Error(res, {
         status: 400,
@@ -368,17 +396,31 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       });
       return;
     }
-    const items = ids
-      .map(
-        (id) =>
-          `<item><instanceId>${id}</instanceId><privateDnsName>${this.instances.get(id)}</privateDnsName><instanceState><code>32</code><name>shutting-down</name></instanceState></item>`,
-      )
-      .join('');
+    const items = ids.map((id) => this.ec2Instance(id)).join('');
     xml(
       res,
       200,
       `<DescribeInstancesResponse xmlns="${EC2_NS}"><requestId>${randomUUID()}</requestId><reservationSet><item><reservationId>r-0local</reservationId><instancesSet>${items}</instancesSet></item></reservationSet></DescribeInstancesResponse>`,
     );
+  }
+
+  private ec2Instance(id: string): string {
+    const enis = this.networkInterfaces.get(id) ?? [];
+    const primary = enis[0]?.privateIps[0];
+    const interfaces = enis
+      .map((eni, n) => {
+        const ips = eni.privateIps
+          .map(
+            (ip, i) => `<item><privateIpAddress>${ip}</privateIpAddress><primary>${i === 0}</primary></item>`,
+          )
+          .join('');
+        const prefixes = (eni.ipv4Prefixes ?? [])
+          .map((prefix) => `<item><ipv4Prefix>${prefix}</ipv4Prefix></item>`)
+          .join('');
+        return `<item><networkInterfaceId>eni-0local${String(n).padStart(8, '0')}</networkInterfaceId>${eni.privateIps[0] ? `<privateIpAddress>${eni.privateIps[0]}</privateIpAddress>` : ''}<privateIpAddressesSet>${ips}</privateIpAddressesSet><ipv4PrefixSet>${prefixes}</ipv4PrefixSet><attachment><deviceIndex>${n}</deviceIndex></attachment></item>`;
+      })
+      .join('');
+    return `<item><instanceId>${id}</instanceId><privateDnsName>${escapeXml(this.instances.get(id) ?? '')}</privateDnsName>${primary ? `<privateIpAddress>${primary}</privateIpAddress>` : ''}<instanceState><code>32</code><name>shutting-down</name></instanceState><networkInterfaceSet>${interfaces}</networkInterfaceSet></item>`;
   }
 
   /** Lambda's synchronous invoke: 200 with the result, or with X-Amz-Function-Error when it throws. */
@@ -455,12 +497,12 @@ function xml(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
 }
 
-/** A successful AutoScaling Query answer: `<XResponse><XResult>…</XResult><ResponseMetadata/>`. */
-function queryResult(res: ServerResponse, action: string, result: string): void {
+/** A successful Query answer: `<XResponse><XResult>…</XResult><ResponseMetadata/>`. */
+function queryResult(res: ServerResponse, action: string, result: string, ns = ASG_NS): void {
   xml(
     res,
     200,
-    `<${action}Response xmlns="${ASG_NS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`,
+    `<${action}Response xmlns="${ns}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`,
   );
 }
 
@@ -468,12 +510,12 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-function queryError(res: ServerResponse, fault: InjectedFault): void {
+function queryError(res: ServerResponse, fault: InjectedFault, ns = ASG_NS): void {
   const type = fault.status >= 500 ? 'Receiver' : 'Sender';
   xml(
     res,
     fault.status,
-    `<ErrorResponse xmlns="${ASG_NS}"><Error><Type>${type}</Type><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+    `<ErrorResponse xmlns="${ns}"><Error><Type>${type}</Type><Code>${fault.code}</Code><Message>${escapeXml(fault.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
   );
 }
 

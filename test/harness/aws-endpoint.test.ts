@@ -1,5 +1,6 @@
 /**
- * The local AutoScaling endpoint models lifecycle action expiry as AWS does, checked through the
+ * The local AutoScaling endpoint models lifecycle action expiry as AWS does, and the local ELBv2
+ * endpoint target groups, tags, target health and deregistration, checked through the
  * real AWS SDK. Most tests freeze Date (only Date: the SDK's timers and sockets stay real) and move
  * it by hand, so no test waits or races the clock; one test runs on the real clock.
  */
@@ -9,6 +10,12 @@ import {
   DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeTagsCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   LocalAwsEndpoint,
@@ -16,6 +23,7 @@ import {
   TEST_CREDENTIALS,
   TEST_REGION,
 } from '../../scripts/harness/aws-endpoint.js';
+import { ELBV2_THROTTLING, elbv2AccessDenied } from '../../scripts/harness/elbv2.js';
 
 const ASG = 'web-asg';
 const HOOK = 'eks-node-drainer';
@@ -251,5 +259,172 @@ describe('DescribeAutoScalingInstances for instances with lifecycle actions', ()
     addAction();
 
     expect(await lifecycleStateOf('i-0fedcba9876543210')).toBeUndefined();
+  });
+});
+
+describe('Elastic Load Balancing v2', () => {
+  let elb: ElasticLoadBalancingV2Client;
+  const tgs = aws.elbv2.targetGroups;
+
+  beforeAll(() => {
+    elb = new ElasticLoadBalancingV2Client({
+      region: TEST_REGION,
+      endpoint: aws.url,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+  });
+  afterAll(() => elb.destroy());
+  beforeEach(() => tgs.clear());
+
+  function health(arn: string, targets?: { Id: string; Port?: number }[]) {
+    return elb
+      .send(
+        new DescribeTargetHealthCommand({ TargetGroupArn: arn, ...(targets ? { Targets: targets } : {}) }),
+      )
+      .then((out) =>
+        (out.TargetHealthDescriptions ?? []).map((d) => ({
+          id: d.Target?.Id,
+          port: d.Target?.Port,
+          state: d.TargetHealth?.State,
+          reason: d.TargetHealth?.Reason,
+        })),
+      );
+  }
+
+  it('pages DescribeTargetGroups by PageSize with NextMarker, ending without one', async () => {
+    for (let i = 0; i < 5; i++)
+      aws.elbv2.addTargetGroup({ name: `tg-${i}`, targetType: i < 2 ? 'ip' : 'instance' });
+
+    const pages = [];
+    let marker: string | undefined;
+    do {
+      const out = await elb.send(new DescribeTargetGroupsCommand({ PageSize: 2, Marker: marker }));
+      pages.push((out.TargetGroups ?? []).map((g) => `${g.TargetGroupName}:${g.TargetType}`));
+      marker = out.NextMarker;
+    } while (marker);
+
+    expect(pages).toEqual([['tg-0:ip', 'tg-1:ip'], ['tg-2:instance', 'tg-3:instance'], ['tg-4:instance']]);
+    const arn = [...tgs.keys()][0];
+    expect(
+      (await elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn ?? ''] }))).TargetGroups?.[0]
+        ?.TargetGroupArn,
+    ).toBe(arn);
+  });
+
+  it('refuses a PageSize above 400 and an unknown marker', async () => {
+    await expect(elb.send(new DescribeTargetGroupsCommand({ PageSize: 401 }))).rejects.toMatchObject({
+      name: 'ValidationError',
+    });
+    await expect(elb.send(new DescribeTargetGroupsCommand({ Marker: 'bm9wZQ==' }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'Invalid marker',
+    });
+  });
+
+  it('answers DescribeTags for up to 20 ARNs and refuses 21 with a ValidationError', async () => {
+    const arns = Array.from(
+      { length: 21 },
+      (_, i) => aws.elbv2.addTargetGroup({ name: `tg-${i}`, tags: { team: `t${i}` } }).arn,
+    );
+
+    const out = await elb.send(new DescribeTagsCommand({ ResourceArns: arns.slice(0, 20) }));
+
+    expect(out.TagDescriptions).toHaveLength(20);
+    expect(out.TagDescriptions?.[7]).toEqual({ ResourceArn: arns[7], Tags: [{ Key: 'team', Value: 't7' }] });
+    await expect(elb.send(new DescribeTagsCommand({ ResourceArns: arns }))).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining('Member must have length less than or equal to 20'),
+      $metadata: { httpStatusCode: 400 },
+    });
+  });
+
+  it('refuses unknown target groups with TargetGroupNotFound', async () => {
+    const arn = aws.elbv2.addTargetGroup({ name: 'gone' }).arn;
+    tgs.delete(arn);
+
+    const notFound = { name: 'TargetGroupNotFoundException', $metadata: { httpStatusCode: 400 } };
+    await expect(health(arn)).rejects.toMatchObject(notFound);
+    await expect(elb.send(new DescribeTagsCommand({ ResourceArns: [arn] }))).rejects.toMatchObject(notFound);
+    await expect(elb.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn] }))).rejects.toMatchObject(
+      notFound,
+    );
+  });
+
+  it('answers DescribeTargetHealth with each target, port, state and reason', async () => {
+    const tg = aws.elbv2.addTargetGroup({
+      name: 'web',
+      targetType: 'ip',
+      targets: [
+        { id: '10.0.1.23', port: 80 },
+        { id: '10.0.1.57', port: 8080, state: 'initial' },
+        { id: '10.0.1.58', port: 8080, state: 'unused' },
+      ],
+    });
+
+    expect(await health(tg.arn)).toEqual([
+      { id: '10.0.1.23', port: 80, state: 'healthy', reason: undefined },
+      { id: '10.0.1.57', port: 8080, state: 'initial', reason: 'Elb.RegistrationInProgress' },
+      { id: '10.0.1.58', port: 8080, state: 'unused', reason: 'Target.NotInUse' },
+    ]);
+    expect(await health(tg.arn, [{ Id: '10.0.9.9', Port: 80 }])).toEqual([
+      { id: '10.0.9.9', port: 80, state: 'unused', reason: 'Target.NotRegistered' },
+    ]);
+  });
+
+  it('drains a deregistered target for its delay, then drops it from DescribeTargetHealth', async () => {
+    freezeClock();
+    const a = aws.elbv2.addTargetGroup({
+      name: 'a',
+      targets: [{ id: INSTANCE, port: 80 }, { id: 'i-0other' }],
+    });
+    const b = aws.elbv2.addTargetGroup({ name: 'b', targets: [{ id: INSTANCE, port: 443 }] });
+
+    expect(aws.elbv2.deregister('*', INSTANCE, 300_000)).toBe(2);
+    advance(100);
+    expect(aws.elbv2.deregister(a.arn, INSTANCE, 1_000)).toBe(0); // already draining: keeps its end
+    vi.setSystemTime(T0 + 299_999);
+    const draining = await health(a.arn);
+    vi.setSystemTime(T0 + 300_000);
+    const done = await health(a.arn);
+
+    expect(draining).toEqual([
+      { id: INSTANCE, port: 80, state: 'draining', reason: 'Target.DeregistrationInProgress' },
+      { id: 'i-0other', port: undefined, state: 'healthy', reason: undefined },
+    ]);
+    expect(done).toEqual([{ id: 'i-0other', port: undefined, state: 'healthy', reason: undefined }]);
+    expect(await health(b.arn)).toEqual([]);
+    expect(await health(b.arn, [{ Id: INSTANCE }])).toMatchObject([{ state: 'unused' }]);
+  });
+
+  it('answers injected Throttling and AccessDenied faults as AWS does', async () => {
+    const tg = aws.elbv2.addTargetGroup({ name: 'web' });
+    aws.failNext('elasticloadbalancing', 'DescribeTargetHealth', ELBV2_THROTTLING);
+    aws.failNext('elasticloadbalancing', 'DescribeTargetGroups', elbv2AccessDenied('DescribeTargetGroups'));
+
+    await expect(health(tg.arn)).rejects.toMatchObject({
+      name: 'Throttling',
+      message: 'Rate exceeded',
+      $metadata: { httpStatusCode: 400 },
+    });
+    await expect(elb.send(new DescribeTargetGroupsCommand({}))).rejects.toMatchObject({
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
+    expect(await health(tg.arn)).toEqual([]);
+  });
+
+  it('is reached by an SDK client configured only through aws.env()', async () => {
+    aws.elbv2.addTargetGroup({ name: 'via-env' });
+    for (const [key, value] of Object.entries(aws.env())) vi.stubEnv(key, value);
+    const fromEnv = new ElasticLoadBalancingV2Client({});
+    try {
+      const out = await fromEnv.send(new DescribeTargetGroupsCommand({}));
+      expect(out.TargetGroups?.map((g) => g.TargetGroupName)).toEqual(['via-env']);
+      expect(aws.env().AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2).toBe(aws.url);
+    } finally {
+      fromEnv.destroy();
+      vi.unstubAllEnvs();
+    }
   });
 });
