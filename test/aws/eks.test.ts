@@ -1,4 +1,4 @@
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { type Cluster, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeCluster, eksToken, stsHost, TOKEN_REUSE_MS, TokenSource } from '../../lambda/aws/eks.js';
@@ -93,7 +93,7 @@ describe('describeCluster', () => {
     expect(eks.commandCalls(DescribeClusterCommand).map((c) => c.args[0].input)).toEqual([{ name: 'prod' }]);
   });
 
-  it.each([
+  it.each<[string, Cluster, string]>([
     ['no endpoint', { status: 'CREATING', certificateAuthority: { data: 'Q0E=' } }, 'CREATING'],
     ['no certificate authority', { status: 'ACTIVE', endpoint: 'https://abc.eks.example' }, 'ACTIVE'],
     [
