@@ -17,6 +17,9 @@ describe('loadConfig', () => {
       logLevel: 'info',
       maxConcurrentEvictions: 32,
       minEvictionWindowSeconds: 60,
+      excludeFromLoadBalancers: true,
+      waitForLoadBalancers: true,
+      waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -31,6 +34,9 @@ describe('loadConfig', () => {
       logLevel: 'info',
       maxConcurrentEvictions: 32,
       minEvictionWindowSeconds: 60,
+      excludeFromLoadBalancers: true,
+      waitForLoadBalancers: true,
+      waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
     });
   });
@@ -45,6 +51,9 @@ describe('loadConfig', () => {
       LOG_LEVEL: '',
       MAX_CONCURRENT_EVICTIONS: '   ',
       MIN_EVICTION_WINDOW_SECONDS: '',
+      EXCLUDE_FROM_LOAD_BALANCERS: '',
+      WAIT_FOR_LOAD_BALANCERS: ' ',
+      WAIT_FOR_VOLUME_DETACH: '',
       METRICS_NAMESPACE: '  ',
     });
 
@@ -56,6 +65,9 @@ describe('loadConfig', () => {
       logLevel: 'info',
       maxConcurrentEvictions: 32,
       minEvictionWindowSeconds: 60,
+      excludeFromLoadBalancers: true,
+      waitForLoadBalancers: true,
+      waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
     });
   });
@@ -71,6 +83,9 @@ describe('loadConfig', () => {
         LOG_LEVEL: 'debug',
         MAX_CONCURRENT_EVICTIONS: '8',
         MIN_EVICTION_WINDOW_SECONDS: '5',
+        EXCLUDE_FROM_LOAD_BALANCERS: 'false',
+        WAIT_FOR_LOAD_BALANCERS: 'false',
+        WAIT_FOR_VOLUME_DETACH: 'false',
         METRICS_NAMESPACE: 'Platform/Drainer',
       }),
     ).toEqual({
@@ -82,6 +97,9 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       maxConcurrentEvictions: 8,
       minEvictionWindowSeconds: 5,
+      excludeFromLoadBalancers: false,
+      waitForLoadBalancers: false,
+      waitForVolumeDetach: false,
       metricsNamespace: 'Platform/Drainer',
     });
   });
@@ -96,6 +114,9 @@ describe('loadConfig', () => {
       LOG_LEVEL: ' WARN ',
       MAX_CONCURRENT_EVICTIONS: ' 4 ',
       MIN_EVICTION_WINDOW_SECONDS: ' 90 ',
+      EXCLUDE_FROM_LOAD_BALANCERS: ' FALSE ',
+      WAIT_FOR_LOAD_BALANCERS: ' True ',
+      WAIT_FOR_VOLUME_DETACH: 'False',
       METRICS_NAMESPACE: ' Team.Drainer ',
     });
 
@@ -108,6 +129,9 @@ describe('loadConfig', () => {
       logLevel: 'warn',
       maxConcurrentEvictions: 4,
       minEvictionWindowSeconds: 90,
+      excludeFromLoadBalancers: false,
+      waitForLoadBalancers: true,
+      waitForVolumeDetach: false,
       metricsNamespace: 'Team.Drainer',
     });
   });
@@ -223,6 +247,12 @@ describe('loadConfig', () => {
       'ON_DRAIN_TIMEOUT must be one of delete, continue, abandon, got " Evict "',
     ],
     [{ DRY_RUN: 'yes' }, 'DRY_RUN must be one of true, false, got "yes"'],
+    [
+      { EXCLUDE_FROM_LOAD_BALANCERS: 'no' },
+      'EXCLUDE_FROM_LOAD_BALANCERS must be one of true, false, got "no"',
+    ],
+    [{ WAIT_FOR_LOAD_BALANCERS: '0' }, 'WAIT_FOR_LOAD_BALANCERS must be one of true, false, got "0"'],
+    [{ WAIT_FOR_VOLUME_DETACH: 'off' }, 'WAIT_FOR_VOLUME_DETACH must be one of true, false, got "off"'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of debug, info, warn, error, got "verbose"'],
     [
       { MAX_CONCURRENT_EVICTIONS: '0' },
