@@ -6,6 +6,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { EKSClient } from '@aws-sdk/client-eks';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SelfInvocation } from './aws/continuation.js';
 import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
@@ -15,7 +16,7 @@ import { type Config, loadConfig } from './config.js';
 import type { DrainProgress } from './drain/continuation.js';
 import { errorMessage } from './drain/drain.js';
 import { type HandlerOutcome, type LifecycleRunReport, runLifecycleAction } from './drain/lifecycle.js';
-import { type Clock, systemClock } from './drain/ports.js';
+import { type Clock, type LoadBalancerPort, systemClock } from './drain/ports.js';
 import { parseEvent } from './event.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
@@ -62,6 +63,17 @@ const tokens = new TokenSource(async (signingDate) =>
     signingDate,
   }),
 );
+
+let elbv2: Promise<ElasticLoadBalancingV2Client> | undefined;
+/** The ELBv2 client is loaded only by invocations that wait for load balancers. */
+async function loadBalancers(): Promise<LoadBalancerPort> {
+  elbv2 ??= import('@aws-sdk/client-elastic-load-balancing-v2').then(
+    ({ ElasticLoadBalancingV2Client }) => new ElasticLoadBalancingV2Client(sdk),
+  );
+  const { Elbv2Registrations } = await import('./aws/load-balancers.js');
+  // per invocation: it caches the cluster's target groups for this drain only
+  return new Elbv2Registrations(await elbv2, config.clusterName);
+}
 
 /** One client per container: DescribeCluster and the eviction-version discovery happen once, not per invocation. */
 function connect(): Promise<KubeCluster> {
@@ -136,6 +148,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
         cluster: lazyCluster(connect),
         lifecycle: new AutoScalingLifecycle(autoScaling, action),
         instances: new Ec2Instances(ec2),
+        ...(config.waitForLoadBalancers ? { loadBalancers: await loadBalancers() } : {}),
         continuation: new SelfInvocation(
           lambda,
           context.invokedFunctionArn,
