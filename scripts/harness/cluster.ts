@@ -340,6 +340,8 @@ function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: num
       },
     );
     req.on('error', reject);
+    // a wedged connection must not stall the readiness wait past its own deadline
+    req.setTimeout(5_000, () => req.destroy(new Error(`${url}: no answer within 5 s`)));
     req.end();
   });
 }
