@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
-import type { NodeDrainerProps, OnDrainTimeout } from './node-drainer.js';
+import { DEADLINE_POLICIES } from '../lambda/contract.js';
+import type { NodeDrainerProps } from './node-drainer.js';
 
 export const DEPLOY_COMMAND =
   'npx cdk deploy -c clusterName=<cluster> -c autoScalingGroupNames=<asg-a,asg-b>';
@@ -27,6 +28,9 @@ export type DrainerSettings = Pick<
   | 'dryRun'
   | 'createAccessEntry'
   | 'metricsNamespace'
+  | 'excludeFromLoadBalancers'
+  | 'waitForLoadBalancers'
+  | 'waitForVolumeDetach'
 > & { readonly network?: NetworkSettings };
 
 type Lookup = (key: string) => unknown;
@@ -69,13 +73,12 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     drainTimeout: seconds(get, 'drainTimeoutSeconds'),
     heartbeatTimeout: seconds(get, 'heartbeatTimeoutSeconds'),
     heartbeatInterval: seconds(get, 'heartbeatIntervalSeconds'),
-    onDrainTimeout: oneOf(get, 'onDrainTimeout', [
-      'delete',
-      'continue',
-      'abandon',
-    ] as const satisfies OnDrainTimeout[]),
+    onDrainTimeout: oneOf(get, 'onDrainTimeout', DEADLINE_POLICIES),
     dryRun: bool(get, 'dryRun'),
     createAccessEntry: bool(get, 'createAccessEntry'),
+    excludeFromLoadBalancers: bool(get, 'excludeFromLoadBalancers'),
+    waitForLoadBalancers: bool(get, 'waitForLoadBalancers'),
+    waitForVolumeDetach: bool(get, 'waitForVolumeDetach'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
   };
 }

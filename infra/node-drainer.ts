@@ -16,7 +16,7 @@ import { Construct } from 'constructs';
 
 import { DEFAULT_METRICS_NAMESPACE, type DeadlinePolicy, KUBERNETES_GROUP } from '../lambda/contract.js';
 import { createAlarms, createDashboard, drainMetrics } from './observability.js';
-import { nodesDrainableAtOnce, type Settings, validate } from './settings.js';
+import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
 
 export { KUBERNETES_GROUP } from '../lambda/contract.js';
 export type OnDrainTimeout = DeadlinePolicy;
@@ -87,6 +87,34 @@ export interface NodeDrainerProps {
    * @default 'EksNodeDrainer'
    */
   readonly metricsNamespace?: string;
+
+  /**
+   * Label the node `node.kubernetes.io/exclude-from-external-load-balancers=true` with the cordon, so
+   * the load balancer controllers start deregistering it while its pods drain.
+   * @default true
+   */
+  readonly excludeFromLoadBalancers?: boolean;
+
+  /**
+   * After the pods are gone, wait (within `drainTimeout`) until no ELBv2 target group of the cluster
+   * routes to the instance any more (its deregistration delay has run out).
+   * @default true
+   */
+  readonly waitForLoadBalancers?: boolean;
+
+  /**
+   * The longest deregistration delay (`deregistration_delay.timeout_seconds`) of the cluster's target
+   * groups: `drainTimeout` should leave room for it after the pods are gone (synth warns otherwise).
+   * @default Duration.seconds(300), the ELBv2 default
+   */
+  readonly deregistrationDelay?: Duration;
+
+  /**
+   * After the pods are gone, wait (within `drainTimeout`) until no VolumeAttachment remains on the node,
+   * so a StatefulSet's replacement can attach its EBS volume at once.
+   * @default true
+   */
+  readonly waitForVolumeDetach?: boolean;
 
   /**
    * Memory of the function in MB.
@@ -172,7 +200,7 @@ export class NodeDrainer extends Construct {
       retentionPeriod: Duration.days(14),
     });
     this.function = this.createFunction(props, settings);
-    const continuationPolicy = this.grantPermissions(settings);
+    const continuationPolicy = this.grantPermissions(settings, props.waitForLoadBalancers ?? true);
 
     // EventBridge receives lifecycle actions by default: the hooks need no notification target.
     this.rule = new events.Rule(this, 'LifecycleRule', {
@@ -222,6 +250,7 @@ export class NodeDrainer extends Construct {
     this.dashboard = createDashboard(this, clusterName, this.function, this.deadLetterQueue, metrics);
     this.acknowledgeNagFindings(settings, props.vpc !== undefined);
 
+    warnIfNoRoomForDeregistration(this, props, settings.drainTimeout);
     const reserved = props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY;
     Annotations.of(this).addInfo(
       `eks-node-drainer: up to ${nodesDrainableAtOnce(reserved, settings.heartbeatTimeout, settings.drainTimeout)} nodes ` +
@@ -269,6 +298,9 @@ export class NodeDrainer extends Construct {
         ON_DRAIN_TIMEOUT: props.onDrainTimeout ?? 'delete',
         DRY_RUN: String(props.dryRun ?? false),
         HEARTBEAT_INTERVAL_SECONDS: String(settings.heartbeatInterval.toSeconds()),
+        EXCLUDE_FROM_LOAD_BALANCERS: String(props.excludeFromLoadBalancers ?? true),
+        WAIT_FOR_LOAD_BALANCERS: String(props.waitForLoadBalancers ?? true),
+        WAIT_FOR_VOLUME_DETACH: String(props.waitForVolumeDetach ?? true),
         LOG_LEVEL: 'info',
         METRICS_NAMESPACE: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
@@ -296,7 +328,10 @@ export class NodeDrainer extends Construct {
     });
   }
 
-  private grantPermissions({ clusterName, autoScalingGroupNames }: Settings): iam.Policy {
+  private grantPermissions(
+    { clusterName, autoScalingGroupNames }: Settings,
+    readLoadBalancers: boolean,
+  ): iam.Policy {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
@@ -313,10 +348,21 @@ export class NodeDrainer extends Construct {
     );
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        // Neither supports resource-level permissions: '*' is the only valid resource. DescribeInstances
-        // finds the node name; DescribeAutoScalingInstances checks that a hand-made (manual) event's
-        // instance really is in Terminating:Wait.
-        actions: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances'],
+        // None supports resource-level permissions: '*' is the only valid resource. DescribeInstances
+        // finds the node name and the instance's IPs; DescribeAutoScalingInstances checks that a
+        // hand-made (manual) event's instance really is in Terminating:Wait; the ELBv2 reads find the
+        // cluster's target groups (by tag) and whether the instance still is one of their targets.
+        actions: [
+          'ec2:DescribeInstances',
+          'autoscaling:DescribeAutoScalingInstances',
+          ...(readLoadBalancers
+            ? [
+                'elasticloadbalancing:DescribeTargetGroups',
+                'elasticloadbalancing:DescribeTags',
+                'elasticloadbalancing:DescribeTargetHealth',
+              ]
+            : []),
+        ],
         resources: ['*'],
       }),
     );
@@ -338,7 +384,7 @@ export class NodeDrainer extends Construct {
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances support no resource-level permissions; they are the only actions on "*".',
+        'ec2:DescribeInstances, autoscaling:DescribeAutoScalingInstances and the elasticloadbalancing Describe* reads support no resource-level permissions; they are the only actions on "*".',
     });
     for (const name of autoScalingGroupNames) {
       Validations.of(policy).acknowledge({

@@ -1,5 +1,6 @@
 /** The construct's props with their defaults applied, and the combinations that cannot work refused. */
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { DEFAULT_HOOK_NAME } from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
 
@@ -94,3 +95,29 @@ function inRange(name: string, value: number, range: { min: number; max: number 
     );
   }
 }
+
+/** Pods gone, the load balancers still need their deregistration delay: the drain timeout should hold both. */
+export function warnIfNoRoomForDeregistration(
+  scope: IConstruct,
+  props: NodeDrainerProps,
+  drainTimeout: Duration,
+): void {
+  if (props.waitForLoadBalancers === false) return;
+  const delay = (
+    props.deregistrationDelay ?? Duration.seconds(DEFAULT_DEREGISTRATION_DELAY_SECONDS)
+  ).toSeconds();
+  const needed = delay + ROOM_FOR_PODS_SECONDS;
+  if (drainTimeout.toSeconds() < needed) {
+    Annotations.of(scope).addWarningV2(
+      'eks-node-drainer:deregistration',
+      `drainTimeout ${drainTimeout.toSeconds()} s leaves no room for the load balancers' deregistration delay ` +
+        `(${delay} s) after the pods are gone: raise drainTimeout to at least ${needed} s, lower ` +
+        `deregistration_delay.timeout_seconds, or set waitForLoadBalancers: false`,
+    );
+  }
+}
+
+/** ELBv2's default deregistration_delay.timeout_seconds. */
+const DEFAULT_DEREGISTRATION_DELAY_SECONDS = 300;
+/** A minute for the pods themselves before the deregistration wait. */
+const ROOM_FOR_PODS_SECONDS = 60;

@@ -390,11 +390,7 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     expect(payload.detail).toEqual(event.detail);
     expect(payload[DRAINER_KEY]).toMatchObject({ startedAt: Date.parse(event.time as string), attempt: 2 });
 
-    await w.objects.delete({
-      apiVersion: 'policy/v1beta1',
-      kind: 'PodDisruptionBudget',
-      metadata: { name: 'db', namespace: w.namespace },
-    });
+    await w.deletePdb('db');
     const second = await handler(payload, context());
 
     expect(second.outcome).toBe('drained');

@@ -22,6 +22,9 @@ describe('NodeDrainer IAM', () => {
       'autoscaling:RecordLifecycleActionHeartbeat',
       'ec2:DescribeInstances',
       'eks:DescribeCluster',
+      'elasticloadbalancing:DescribeTags',
+      'elasticloadbalancing:DescribeTargetGroups',
+      'elasticloadbalancing:DescribeTargetHealth',
       'lambda:InvokeFunction',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -64,7 +67,7 @@ describe('NodeDrainer IAM', () => {
     expect(resourceOf('sqs:SendMessage')).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
   });
 
-  it('uses no wildcard action, and "*" as a resource only for the two describe calls without resource scoping', () => {
+  it('uses no wildcard action, and "*" as a resource only for the describe calls without resource scoping', () => {
     for (const statement of statements) {
       for (const action of actionsOf(statement)) expect(action).not.toContain('*');
       const resources = [statement.Resource].flat();
@@ -72,6 +75,9 @@ describe('NodeDrainer IAM', () => {
         expect(actionsOf(statement).sort()).toEqual([
           'autoscaling:DescribeAutoScalingInstances',
           'ec2:DescribeInstances',
+          'elasticloadbalancing:DescribeTags',
+          'elasticloadbalancing:DescribeTargetGroups',
+          'elasticloadbalancing:DescribeTargetHealth',
         ]);
       }
     }

@@ -1,5 +1,5 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { NodeDrainer } from '../../infra/node-drainer.js';
 import { DEMO, NETWORK, synthesize, testApp } from './support.js';
@@ -31,12 +31,48 @@ describe('NodeDrainer', () => {
             ON_DRAIN_TIMEOUT: 'abandon',
             DRY_RUN: 'true',
             HEARTBEAT_INTERVAL_SECONDS: '60',
+            EXCLUDE_FROM_LOAD_BALANCERS: 'true',
+            WAIT_FOR_LOAD_BALANCERS: 'true',
+            WAIT_FOR_VOLUME_DETACH: 'true',
             LOG_LEVEL: 'info',
             METRICS_NAMESPACE: 'EksNodeDrainer',
             NODE_OPTIONS: '--enable-source-maps',
           }),
         },
       });
+    });
+
+    it('takes the load balancer and volume settings from the props, and grants no ELBv2 read without the wait', () => {
+      const { template } = synthesize({
+        excludeFromLoadBalancers: false,
+        waitForLoadBalancers: false,
+        waitForVolumeDetach: false,
+      });
+
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            EXCLUDE_FROM_LOAD_BALANCERS: 'false',
+            WAIT_FOR_LOAD_BALANCERS: 'false',
+            WAIT_FOR_VOLUME_DETACH: 'false',
+          }),
+        },
+      });
+      expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain(
+        'elasticloadbalancing',
+      );
+    });
+
+    it('warns when the drain timeout leaves no room for the deregistration delay', () => {
+      const stack = new Stack(testApp(), 'Warn');
+      new NodeDrainer(stack, 'Drainer', { ...DEMO, drainTimeout: Duration.minutes(5) });
+
+      const warnings = Annotations.fromStack(stack).findWarning(
+        '*',
+        Match.stringLikeRegexp('deregistration delay'),
+      );
+      expect(warnings).toHaveLength(1);
+      expect(JSON.stringify(warnings[0]?.entry.data)).toContain('at least 360 s');
     });
 
     it('logs to its own log group kept for one month', () => {
