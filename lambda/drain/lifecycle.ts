@@ -8,6 +8,7 @@ import {
   drainNode,
   errorMessage,
 } from './drain.js';
+import { releaseEvent } from './events.js';
 import { Heartbeat } from './heartbeat.js';
 import type {
   Clock,
@@ -148,6 +149,8 @@ export async function runLifecycleAction(
         },
         deps,
       );
+      if (!settings.dryRun && release.outcome !== 'stopped')
+        await recordRelease(ports.cluster, drain.node, release, log);
     }
   } finally {
     stop.abort();
@@ -226,6 +229,17 @@ function releasePorts(settings: LifecycleRunSettings, ports: LifecycleRunPorts):
 function stillAttached(release: ReleaseReport | undefined): boolean {
   if (release?.outcome !== 'deadline') return false;
   return (release.loadBalancers?.left.length ?? 0) + (release.volumes?.left.length ?? 0) > 0;
+}
+
+async function recordRelease(
+  cluster: ClusterPort,
+  node: string,
+  release: ReleaseReport,
+  log: Logger,
+): Promise<void> {
+  await cluster
+    .recordEvent({ kind: 'Node', name: node }, releaseEvent(release))
+    .catch((error: unknown) => log.warn('could not record event', { error: errorMessage(error) }));
 }
 
 async function privateIps(instances: InstancePort, instanceId: string, log: Logger): Promise<string[]> {

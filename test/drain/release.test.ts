@@ -115,6 +115,9 @@ describe('runLifecycleAction with the release waits', () => {
     const result = await report;
 
     expect(cluster.requests).toContain('cordon node-a exclude-from-lb');
+    expect(cluster.events.find((e) => e.reason === 'InstanceReleased')?.message).toMatch(
+      /1 load balancer target\(s\), 0 left after 120 s/,
+    );
     expect(result.outcome).toBe('drained');
     expect(result.release?.outcome).toBe('released');
     expect(clock.t - start).toBeGreaterThanOrEqual(120_000);
