@@ -25,6 +25,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -213,6 +214,7 @@ async function main(): Promise<void> {
     void cleanUp().finally(() => process.exit(2));
   }, RUN_LIMIT_MS).unref(); // fires only if something still keeps the process alive
   const startedAt = new Date();
+  const loadAtStart = loadavg()[0] ?? 0;
   const code = await codeRevision();
 
   progress(`starting the local control plane (EKS token webhook, etcd, kube-apiserver ${version})`);
@@ -233,7 +235,11 @@ Figures are measured and reported, never asserted.
 
 ${mdTable(
   ['', ''],
-  Object.entries({ 'Code measured': code, ...machine }).map(([k, v]) => [k, v]),
+  Object.entries({
+    'Code measured': code,
+    ...machine,
+    'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
+  }).map(([k, v]) => [k, v]),
 )}
 
 ${releaseWaitsSection(result).details}
