@@ -41,4 +41,22 @@ describe('classifyPod', () => {
       critical: true,
     });
   });
+
+  it('does not mark an ordinary priority class critical', () => {
+    expect(classifyPod(pod('web', { priorityClassName: 'high-priority' }))).toMatchObject({
+      action: 'evict',
+      critical: false,
+    });
+  });
+
+  it('evicts a pending pod like a running one', () => {
+    expect(classifyPod(pod('new', { phase: 'Pending' }))).toMatchObject({ action: 'evict' });
+  });
+
+  it('keeps the pod it decided on in the decision', () => {
+    const web = pod('web');
+    expect(classifyPod(web).pod).toBe(web);
+    const ds = pod('ds', { controller: { kind: 'DaemonSet', name: 'x' } });
+    expect(classifyPod(ds).pod).toBe(ds);
+  });
 });

@@ -16,6 +16,20 @@ describe('mapLimit', () => {
     expect(peak).toBe(2);
   });
 
+  it('still runs every item, one at a time, with a limit below one', async () => {
+    let running = 0;
+    let peak = 0;
+    const results = await mapLimit([1, 2, 3], 0, async (n) => {
+      running++;
+      peak = Math.max(peak, running);
+      await Promise.resolve();
+      running--;
+      return n;
+    });
+    expect(results).toEqual([1, 2, 3]);
+    expect(peak).toBe(1);
+  });
+
   it('returns an empty list for no items', async () => {
     expect(await mapLimit([], 4, async () => 1)).toEqual([]);
   });
@@ -29,6 +43,14 @@ describe('backoffDelay', () => {
     expect([1, 2, 3, 10].map((step) => backoffDelay(step, options, () => 0.999999))).toEqual([
       200, 400, 800, 5_000,
     ]);
+  });
+
+  it('treats a step below one like the first step', () => {
+    expect(backoffDelay(0, options, () => 0)).toBe(100);
+  });
+
+  it('rounds to whole milliseconds', () => {
+    expect(backoffDelay(1, { initialMs: 3, maxMs: 5_000 }, () => 0)).toBe(2);
   });
 
   it('waits at least as long as Retry-After asks', () => {

@@ -331,4 +331,165 @@ describe('drainNode', () => {
     expect(report.outcome).toBe('drained');
     expect(logs.some((l) => l.message === 'could not record event')).toBe(true);
   });
+
+  it('records how many pods it evicts and skips, and what it did when done', async () => {
+    const { cluster, run } = setup([
+      pod('a'),
+      pod('leaving', { terminating: true }),
+      pod('ds', { controller: { kind: 'DaemonSet', name: 'x' } }),
+    ]);
+    cluster.terminateLater('uid-leaving', 1_000);
+
+    await run();
+
+    expect(cluster.events.map((e) => e.message)).toEqual([
+      'evicting 1 pod(s), 1 skipped',
+      '1 evicted, 1 skipped, 0 deleted',
+    ]);
+  });
+
+  it('waits for a pod that is already terminating, without evicting it', async () => {
+    const { clock, cluster, run } = setup([pod('a'), pod('leaving', { terminating: true })]);
+    cluster.terminateLater('uid-leaving', 4_000);
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('evict leaving')).toBe(0);
+    expect(report.evicted).toEqual(['default/a']);
+    expect(clock.t - 1_700_000_000_000).toBeGreaterThanOrEqual(4_000);
+  });
+
+  it('stops evicting a refused pod once someone else deleted it, and waits for it to leave', async () => {
+    const { clock, cluster, run } = setup([pod('a')]);
+    const evictedAt: number[] = [];
+    cluster.evictor = () => {
+      evictedAt.push(clock.t - 1_700_000_000_000);
+      return { kind: 'pdb-blocked', message: 'no' };
+    };
+    void clock.sleep(1_000).then(() => {
+      cluster.pods.set('uid-a', { ...pod('a'), terminating: true });
+      cluster.terminateLater('uid-a', 3_000);
+    });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(evictedAt.every((t) => t <= 1_000)).toBe(true);
+    expect(report.evicted).toEqual([]);
+  });
+
+  it('does not evict again a pod the API server says is gone while the list still shows it', async () => {
+    const { cluster, run } = setup([pod('a')]);
+    cluster.evictor = () => {
+      cluster.terminateLater('uid-a', 2_000);
+      return { kind: 'gone' };
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('evict a')).toBe(1);
+    expect(report.evicted).toEqual([]);
+  });
+
+  it('reports the warnings of the pods it evicts', async () => {
+    const bare = pod('bare', { usesEmptyDir: true });
+    delete (bare as { controller?: unknown }).controller;
+    const { run } = setup([bare]);
+
+    const report = await run();
+
+    expect(report.warnings).toEqual([
+      { pod: 'default/bare', warning: 'bare-pod' },
+      { pod: 'default/bare', warning: 'empty-dir' },
+    ]);
+  });
+
+  it('reports a failed eviction as an error and counts every request', async () => {
+    const { cluster, run } = setup([pod('a')]);
+    cluster.evictor = (_, call) =>
+      call < 3
+        ? { kind: 'failed', message: 'HTTP 500: etcdserver: timeout', status: 500 }
+        : { kind: 'evicted' };
+
+    const report = await run();
+
+    expect(report.errors).toEqual(['default/a: HTTP 500: etcdserver: timeout']);
+    expect(report.evictionRequests).toBe(3);
+    expect(report.evictionRefusals).toBe(0);
+  });
+
+  it('reports an eviction that threw, even with something else than an Error', async () => {
+    const { cluster, run } = setup([pod('a')]);
+    cluster.evictor = (_, call) => {
+      if (call === 1) throw 'socket hang up';
+      return { kind: 'evicted' };
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.errors).toEqual(['default/a: socket hang up']);
+  });
+
+  it('names the blocked pod, its attempts and its event series after the drain start', async () => {
+    const { cluster, run } = setup([pod('a')], { pauseAt: 1_700_000_001_000 });
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+
+    const report = await run();
+
+    const attempts = cluster.count('evict a');
+    expect(report.blocked).toMatchObject([{ pod: 'default/a', attempts }]);
+    expect(report.evictionRequests).toBe(attempts);
+    expect(cluster.events.find((e) => e.reason === 'EvictionBlocked')?.series).toBe(
+      (1_700_000_000_000).toString(36),
+    );
+  });
+
+  it('announces the start once, with the pods of the first list that succeeded', async () => {
+    const { cluster, run } = setup([pod('a'), pod('b')]);
+    cluster.failures.listPods = 2;
+
+    const report = await run();
+
+    expect(report.evicted).toHaveLength(2);
+    expect(cluster.events.filter((e) => e.reason === 'DrainStarted')).toEqual([
+      expect.objectContaining({ message: 'evicting 2 pod(s), 0 skipped' }),
+    ]);
+  });
+
+  it('reports no node, nothing blocked and asks for no PDB when no node matches', async () => {
+    const clock = new VirtualClock();
+    const cluster = new FakeCluster(clock, [], 0, null);
+
+    const report = await drainNode(
+      cluster,
+      {
+        ...DEFAULT_DRAIN_TUNING,
+        target: { instanceId: 'i-1' },
+        startedAt: clock.t,
+        deadline: clock.t + 1000,
+        onDeadline: 'delete',
+        dryRun: false,
+      },
+      { clock, log: memoryLogger([]) },
+    );
+
+    expect(report).not.toHaveProperty('node');
+    expect(report.blocked).toEqual([]);
+    expect(cluster.count('listPdbs')).toBe(0);
+  });
+
+  it('plans a dry run for the pods to evict only, and leaves nothing remaining', async () => {
+    const { cluster, run } = setup([pod('a'), pod('leaving', { terminating: true })], { dryRun: true });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('dry-run');
+    expect(report.dryRun).toBe(true);
+    expect(report.node).toBe('node-a');
+    expect(cluster.count('evict')).toBe(1);
+    expect(report.remaining).toEqual([]);
+  });
 });

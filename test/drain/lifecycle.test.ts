@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Continuation } from '../../lambda/drain/continuation.js';
 import { type LifecycleRunSettings, runLifecycleAction } from '../../lambda/drain/lifecycle.js';
-import type { LifecyclePort, LifecycleResult } from '../../lambda/drain/ports.js';
+import type { InstancePort, LifecyclePort, LifecycleResult } from '../../lambda/drain/ports.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, lifecycleSettings, pod, VirtualClock } from '../support/fakes.js';
 
@@ -42,18 +42,19 @@ function setup(overrides: Partial<LifecycleRunSettings> = {}, timeoutMs?: number
   const action = new FakeAction(clock, timeoutMs);
   const continuations: Continuation[] = [];
   const logs: LogEntry[] = [];
+  const instances: InstancePort = { privateDnsName: async () => 'node-a' };
   const run = () =>
     runLifecycleAction(
       lifecycleSettings(clock, overrides),
       {
         cluster,
         lifecycle: action,
-        instances: { privateDnsName: async () => 'node-a' },
+        instances,
         continuation: { continueLater: async (c) => void continuations.push(c) },
       },
       { clock, log: memoryLogger(logs) },
     );
-  return { clock, cluster, action, continuations, logs, run };
+  return { clock, cluster, action, continuations, instances, logs, run };
 }
 
 describe('runLifecycleAction heartbeats', () => {
@@ -184,5 +185,260 @@ describe('runLifecycleAction, a forced manual drain', () => {
     expect(report.lifecycleResult).toBeNull();
     expect(action.completions).toEqual([]);
     expect(cluster.count('evict')).toBe(2);
+  });
+});
+
+describe('runLifecycleAction, what it asks of the drain', () => {
+  it('drains until the drain timeout counted from the start of the action', async () => {
+    const { clock, cluster, action, run } = setup({
+      drainTimeoutSeconds: 10,
+      onDrainTimeout: 'continue',
+      minEvictionWindowSeconds: 0,
+    });
+    const start = clock.t;
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-continued');
+    expect(clock.t - start).toBe(10_000);
+    expect(action.completions).toEqual(['CONTINUE']);
+  });
+
+  it('offers every pod an eviction for the minimum window in seconds', async () => {
+    const { clock, cluster, run } = setup({
+      startedAt: 1_700_000_000_000 - 60_000,
+      drainTimeoutSeconds: 65,
+      onDrainTimeout: 'abandon',
+      minEvictionWindowSeconds: 20,
+    });
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-abandoned');
+    expect(clock.t - 1_700_000_000_000).toBeGreaterThanOrEqual(20_000);
+    expect(clock.t - 1_700_000_000_000).toBeLessThan(20_500);
+  });
+
+  it('keeps at most maxConcurrentEvictions evictions in flight', async () => {
+    const { clock, cluster, run } = setup({ maxConcurrentEvictions: 1 });
+    let inFlight = 0;
+    let peak = 0;
+    cluster.evictor = async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await clock.sleep(100);
+      inFlight--;
+      return { kind: 'evicted' };
+    };
+
+    await run();
+
+    expect(peak).toBe(1);
+  });
+
+  it('cordons without the load balancer label when told not to exclude the node', async () => {
+    const { cluster, run } = setup({ excludeFromLoadBalancers: false });
+
+    await run();
+
+    expect(cluster.requests).toContain('cordon node-a');
+  });
+
+  it('claims the node for the holder of the action', async () => {
+    const { cluster, run } = setup({ holder: 'request-9' });
+
+    await run();
+
+    expect(cluster.requests).toContain('claim node-a request-9');
+  });
+
+  it('resumes from the progress an earlier invocation handed over', async () => {
+    const { run } = setup({
+      attempt: 2,
+      progress: {
+        offeredAt: {},
+        totals: {
+          evicted: ['default/x'],
+          deleted: [],
+          evictionRequests: 5,
+          evictionRefusals: 4,
+          throttled: 0,
+          errors: [],
+        },
+      },
+    });
+
+    const report = await run();
+
+    expect(report.drain?.evicted).toEqual(['default/x', 'default/a', 'default/b']);
+    expect(report.drain?.evictionRequests).toBe(7);
+    expect(report.attempt).toBe(2);
+  });
+
+  it('finds the node by its instance when the instance lookup fails', async () => {
+    const { cluster, instances, logs, run } = setup();
+    instances.privateDnsName = async () => {
+      throw new Error('UnauthorizedOperation');
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.requests[0]).toBe('findNode ');
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'instance lookup failed; finding the node by providerID',
+      }),
+    );
+  });
+
+  it('reports the node it drained', async () => {
+    const { run } = setup();
+
+    expect((await run()).node).toBe('node-a');
+  });
+
+  it('completes CONTINUE promptly and reports no node when no node matches', async () => {
+    const { cluster, action, run } = setup();
+    (cluster as { nodeName: string | null }).nodeName = null;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('node-not-found');
+    expect(report).not.toHaveProperty('node');
+    expect(action.completions).toEqual(['CONTINUE']);
+  });
+
+  it('completes nothing when another invocation is draining the node', async () => {
+    const { cluster, action, run } = setup({ holder: 'second' });
+    cluster.claims.set('node-a', { holder: 'first', until: Number.MAX_SAFE_INTEGER });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('already-draining');
+    expect(report.lifecycleResult).toBeNull();
+    expect(action.completions).toEqual([]);
+  });
+});
+
+describe('runLifecycleAction in a dry run', () => {
+  it('plans even for a hand-made event of an instance that is not terminating, and beats no heartbeat', async () => {
+    const { cluster, action, run } = setup({ handMade: true, dryRun: true }, undefined, 300_000);
+    action.lifecycleState = 'InService';
+
+    const report = await run();
+
+    expect(report.outcome).toBe('dry-run');
+    expect(report.lifecycleResult).toBeNull();
+    expect(action.beats).toEqual([]);
+    expect(action.completions).toEqual([]);
+    expect(cluster.count('evict a dry-run')).toBe(1);
+  });
+});
+
+describe('runLifecycleAction, a forced manual drain without an action', () => {
+  it('asks for one heartbeat only, however long the drain takes', async () => {
+    const { action, run } = setup({ handMade: true, force: true, heartbeatIntervalSeconds: 30 }, -1, 200_000);
+    let calls = 0;
+    const beat = action.heartbeat.bind(action);
+    action.heartbeat = () => {
+      calls++;
+      return beat();
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(calls).toBe(1);
+  });
+
+  it('reports the deadline outcome of a drain that ran out of continuations, completing nothing', async () => {
+    const { action, run } = setup({ handMade: true, force: true, pauseAt: 0, attempt: 210 }, -1, 60_000);
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-deleted');
+    expect(report.lifecycleResult).toBeNull();
+    expect(action.completions).toEqual([]);
+  });
+});
+
+describe('runLifecycleAction, hand-over and the end of the action', () => {
+  it('continues in a new invocation when its pause signal aborts', async () => {
+    const pause = new AbortController();
+    const { clock, continuations, run } = setup({ pauseSignal: pause.signal }, undefined, 300_000);
+    const start = clock.t;
+    void clock.sleep(5_000).then(() => pause.abort());
+
+    const report = await run();
+
+    expect(report.outcome).toBe('continued-in-new-invocation');
+    expect(continuations.map((c) => c.attempt)).toEqual([2]);
+    expect(clock.t - start).toBe(5_000);
+  });
+
+  it('continues before the last allowed attempt', async () => {
+    const { continuations, run } = setup({ pauseAt: 0, attempt: 209 }, undefined, 60_000);
+
+    const report = await run();
+
+    expect(report.outcome).toBe('continued-in-new-invocation');
+    expect(continuations.map((c) => c.attempt)).toEqual([210]);
+  });
+
+  it.each([
+    ['delete', 'deadline-deleted', 'CONTINUE'],
+    ['continue', 'deadline-continued', 'CONTINUE'],
+    ['abandon', 'deadline-abandoned', 'ABANDON'],
+  ] as const)('past the last attempt, applies policy %s: %s, %s', async (policy, outcome, result) => {
+    const { action, run } = setup({ pauseAt: 0, attempt: 210, onDrainTimeout: policy }, undefined, 60_000);
+
+    const report = await run();
+
+    expect(report.outcome).toBe(outcome);
+    expect(report.lifecycleResult).toBe(result);
+    expect(action.completions).toEqual([result]);
+  });
+
+  it('reports already-completed when the action was completed while it drained', async () => {
+    const { action, run } = setup();
+    action.complete = async () => 'already-completed';
+
+    const report = await run();
+
+    expect(report.outcome).toBe('already-completed');
+    expect(report.lifecycleResult).toBe('CONTINUE');
+  });
+
+  it('retries a failing completion with growing backoff', async () => {
+    const { clock, action, run } = setup();
+    const at: number[] = [];
+    const complete = action.complete.bind(action);
+    action.complete = async (result) => {
+      at.push(clock.t);
+      if (at.length < 3) throw new Error('Rate exceeded');
+      return complete(result);
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(action.completions).toEqual(['CONTINUE']);
+    expect(at.slice(1).map((t, i) => t - (at[i] ?? 0))).toEqual([375, 750]);
+  });
+
+  it('fails after the fifth failed completion', async () => {
+    const { action, run } = setup();
+    let calls = 0;
+    action.complete = async () => {
+      calls++;
+      throw new Error('Rate exceeded');
+    };
+
+    await expect(run()).rejects.toThrow('Rate exceeded');
+    expect(calls).toBe(5);
   });
 });

@@ -16,6 +16,22 @@ describe('matchesSelector', () => {
     [{ matchExpressions: [{ key: 'app', operator: 'Exists' }] }, true],
     [{ matchExpressions: [{ key: 'app', operator: 'DoesNotExist' }] }, false],
     [{ matchExpressions: [{ key: 'app', operator: 'Bogus' }] }, false],
+    [{ matchLabels: { app: 'web', tier: 'back' } }, false],
+    [{ matchLabels: { zone: 'a' } }, false],
+    [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }, false],
+    [{ matchExpressions: [{ key: 'tier', operator: 'In' }] }, false],
+    [{ matchExpressions: [{ key: 'tier', operator: 'NotIn' }] }, true],
+    [{ matchExpressions: [{ key: 'zone', operator: 'Exists' }] }, false],
+    [{ matchExpressions: [{ key: 'zone', operator: 'DoesNotExist' }] }, true],
+    [
+      {
+        matchExpressions: [
+          { key: 'app', operator: 'Exists' },
+          { key: 'zone', operator: 'Exists' },
+        ],
+      },
+      false,
+    ],
   ])('matches %j: %s', (selector, expected) => {
     expect(matchesSelector(selector, labels)).toBe(expected);
   });

@@ -175,6 +175,11 @@ export class FakeCluster implements ClusterPort {
   count(prefix: string): number {
     return this.requests.filter((r) => r.startsWith(prefix)).length;
   }
+
+  /** The pod leaves the node `ms` of virtual time from now (e.g. one already terminating at the start). */
+  terminateLater(uid: string, ms: number): void {
+    this.leavesAt.set(uid, this.clock.now() + ms);
+  }
 }
 
 /** Settings for runLifecycleAction on a virtual clock; a test overrides what it is about. */

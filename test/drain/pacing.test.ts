@@ -1,0 +1,371 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
+import type { PdbInfo } from '../../lambda/drain/model.js';
+import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from '../../lambda/drain/pacing.js';
+import { newTrack, type Refusal, type Track } from '../../lambda/drain/track.js';
+import { ClusterAccessError } from '../../lambda/errors.js';
+import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
+import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
+
+const T0 = 1_700_000_000_000;
+const BACKOFF = { initialMs: 200, maxMs: 5_000 };
+const REFUSED: Refusal = { kind: 'pdb-blocked', message: 'no', pdbName: 'web' };
+
+function track(name: string, extra: Partial<Track> = {}, labels: Record<string, string> = { app: name }) {
+  return { ...newTrack(pod(name, { labels }), false, 'pending', T0), ...extra };
+}
+
+function pdb(name: string, app: string, disruptionsAllowed: number): PdbInfo {
+  return {
+    namespace: 'default',
+    name,
+    selector: { matchLabels: { app } },
+    disruptionsAllowed,
+    currentHealthy: 3,
+    desiredHealthy: 3,
+  };
+}
+
+describe('scheduleRetry', () => {
+  it('retries the first refusal after half to all of the initial backoff', () => {
+    const refused = track('a');
+
+    scheduleRetry(refused, REFUSED, BACKOFF, T0, () => 0);
+
+    expect(refused.backoffStep).toBe(1);
+    expect(refused.nextAttemptAt).toBe(T0 + 100);
+  });
+
+  it('doubles the backoff with every further refusal', () => {
+    const refused = track('a', { backoffStep: 2 });
+
+    scheduleRetry(refused, REFUSED, BACKOFF, T0, () => 0);
+
+    expect(refused.backoffStep).toBe(3);
+    expect(refused.nextAttemptAt).toBe(T0 + 400);
+  });
+
+  it('waits at least as long as the Retry-After of the answer', () => {
+    const refused = track('a');
+
+    scheduleRetry(
+      refused,
+      { kind: 'throttled', message: 'slow down', retryAfterMs: 3_000 },
+      BACKOFF,
+      T0,
+      () => 0,
+    );
+
+    expect(refused.nextAttemptAt).toBe(T0 + 3_000);
+  });
+});
+
+describe('retryRefusedNow', () => {
+  it('makes a pending PDB-refused pod due now and restarts its backoff', () => {
+    const refused = track('a', { lastRefusal: REFUSED, nextAttemptAt: T0 + 4_000, backoffStep: 3 });
+
+    retryRefusedNow([refused], T0);
+
+    expect(refused.nextAttemptAt).toBe(T0);
+    expect(refused.backoffStep).toBe(0);
+  });
+
+  it('keeps an earlier due time of a PDB-refused pod', () => {
+    const refused = track('a', { lastRefusal: REFUSED, nextAttemptAt: T0 - 1_000 });
+
+    retryRefusedNow([refused], T0);
+
+    expect(refused.nextAttemptAt).toBe(T0 - 1_000);
+  });
+
+  it('leaves a pod refused for another reason than a PDB to its backoff', () => {
+    const failed = track('a', {
+      lastRefusal: { kind: 'failed', message: 'HTTP 500' },
+      nextAttemptAt: T0 + 4_000,
+      backoffStep: 3,
+    });
+
+    retryRefusedNow([failed], T0);
+
+    expect(failed.nextAttemptAt).toBe(T0 + 4_000);
+    expect(failed.backoffStep).toBe(3);
+  });
+
+  it('leaves a PDB-refused pod alone once it is no longer pending', () => {
+    const evicted = track('a', { state: 'evicted', lastRefusal: REFUSED, nextAttemptAt: T0 + 4_000 });
+
+    retryRefusedNow([evicted], T0);
+
+    expect(evicted.nextAttemptAt).toBe(T0 + 4_000);
+  });
+});
+
+describe('releaseByPdbStatus', () => {
+  it('releases as many refused pods as the PDB allows disruptions, and holds the rest', () => {
+    const web = { app: 'web' };
+    const first = track('w1', { lastAttemptAt: T0 - 100, nextAttemptAt: T0 + 800, backoffStep: 4 }, web);
+    const second = track('w2', { lastAttemptAt: T0 - 100, nextAttemptAt: T0 + 800, backoffStep: 4 }, web);
+
+    releaseByPdbStatus([first, second], [pdb('web', 'web', 1)], T0, BACKOFF);
+
+    expect(first).toMatchObject({ nextAttemptAt: T0, backoffStep: 0 });
+    expect(second).toMatchObject({ nextAttemptAt: T0 - 100 + 5_000, backoffStep: 4 });
+  });
+
+  it('holds a pod while any one of the PDBs covering it allows nothing', () => {
+    const labels = { app: 'web', tier: 'front' };
+    const refused = track('w1', { lastAttemptAt: T0, nextAttemptAt: T0 + 800 }, labels);
+    const open = pdb('web', 'web', 2);
+    const closed: PdbInfo = { ...pdb('front', 'web', 0), selector: { matchLabels: { tier: 'front' } } };
+
+    releaseByPdbStatus([refused], [open, closed], T0, BACKOFF);
+
+    expect(refused.nextAttemptAt).toBe(T0 + 5_000);
+  });
+
+  it('spends the budget of every PDB that covers a released pod', () => {
+    const labels = { app: 'web', tier: 'front' };
+    const first = track('w1', { nextAttemptAt: T0 + 800 }, labels);
+    const second = track('w2', { nextAttemptAt: T0 + 800 }, { tier: 'front' });
+    const both = [
+      pdb('web', 'web', 1),
+      { ...pdb('front', 'x', 1), selector: { matchLabels: { tier: 'front' } } },
+    ];
+
+    releaseByPdbStatus([first, second], both, T0, BACKOFF);
+
+    expect(first.nextAttemptAt).toBe(T0);
+    expect(second.nextAttemptAt).toBe(T0 + 5_000);
+  });
+
+  it('holds a pod never attempted for the longest backoff from now', () => {
+    const refused = track('w1', { nextAttemptAt: 0 }, { app: 'web' });
+
+    releaseByPdbStatus([refused], [pdb('web', 'web', 0)], T0, BACKOFF);
+
+    expect(refused.nextAttemptAt).toBe(T0 + 5_000);
+  });
+
+  it('keeps a later due time of a held pod', () => {
+    const refused = track('w1', { lastAttemptAt: T0, nextAttemptAt: T0 + 9_000 }, { app: 'web' });
+
+    releaseByPdbStatus([refused], [pdb('web', 'web', 0)], T0, BACKOFF);
+
+    expect(refused.nextAttemptAt).toBe(T0 + 9_000);
+  });
+
+  it('leaves a pod no listed PDB covers to its backoff', () => {
+    const refused = track(
+      'w1',
+      { lastAttemptAt: T0, nextAttemptAt: T0 + 800, backoffStep: 2 },
+      { app: 'db' },
+    );
+
+    releaseByPdbStatus([refused], [pdb('web', 'web', 5)], T0, BACKOFF);
+
+    expect(refused).toMatchObject({ nextAttemptAt: T0 + 800, backoffStep: 2 });
+  });
+});
+
+describe('nextWake', () => {
+  it('wakes for the earliest due retry within the poll interval', () => {
+    const tracks = [track('a', { nextAttemptAt: T0 + 300 }), track('b', { nextAttemptAt: T0 + 200 })];
+
+    expect(nextWake(tracks, T0, 500)).toBe(T0 + 200);
+  });
+
+  it('wakes after the poll interval when no retry is due sooner', () => {
+    expect(nextWake([track('a', { nextAttemptAt: T0 + 4_000 })], T0, 500)).toBe(T0 + 500);
+  });
+
+  it('wakes after the poll interval when nothing is eligible', () => {
+    expect(nextWake([], T0, 500)).toBe(T0 + 500);
+  });
+
+  it('never wakes sooner than 20 ms from now, even for an overdue retry', () => {
+    expect(nextWake([track('a', { nextAttemptAt: T0 - 1_000 })], T0, 500)).toBe(T0 + 20);
+  });
+});
+
+// ---- the drain's pacing against a fake cluster --------------------------------------------------
+
+function drainSetup(pods = [pod('a')], options: Partial<DrainOptions> = {}, terminationMs = 1_000) {
+  const clock = new VirtualClock(T0);
+  const cluster = new FakeCluster(clock, pods, terminationMs);
+  const logs: LogEntry[] = [];
+  const run = () =>
+    drainNode(
+      cluster,
+      {
+        ...DEFAULT_DRAIN_TUNING,
+        target: { nodeName: 'node-a' },
+        startedAt: T0,
+        deadline: T0 + 60_000,
+        onDeadline: 'continue',
+        dryRun: false,
+        ...options,
+      },
+      { clock, log: memoryLogger(logs) },
+    );
+  return { clock, cluster, logs, run };
+}
+
+/** Makes the named calls of `listPods` (1-based) fail, and records when each list was asked for. */
+function failLists(cluster: FakeCluster, clock: VirtualClock, failing: number[], error: () => Error) {
+  const at: number[] = [];
+  const real = cluster.listPods.bind(cluster);
+  cluster.listPods = async () => {
+    at.push(clock.t - T0);
+    if (failing.includes(at.length)) {
+      cluster.requests.push('listPods failed');
+      throw error();
+    }
+    return real();
+  };
+  return at;
+}
+
+/** Records when each eviction of a pod was requested (ms after T0). */
+function evictionTimes(cluster: FakeCluster, clock: VirtualClock): Record<string, number[]> {
+  const at: Record<string, number[]> = {};
+  const evictor = cluster.evictor;
+  cluster.evictor = (ref, call) => {
+    at[ref.name] = [...(at[ref.name] ?? []), clock.t - T0];
+    return evictor(ref, call);
+  };
+  return at;
+}
+
+const webPdb = (namespace: string, disruptionsAllowed: number): PdbInfo => ({
+  ...pdb('web', 'web', disruptionsAllowed),
+  namespace,
+});
+
+describe('drainNode pacing', () => {
+  it('backs off a failing list exponentially and starts over once a list succeeds', async () => {
+    const { clock, cluster, run } = drainSetup([pod('a')], {}, 5_000);
+    const lists = failLists(cluster, clock, [1, 2, 4], () => new Error('HTTP 503'));
+
+    await run();
+
+    // 150 and 300 ms after the first failures; 150 ms again after the one following a success
+    expect(lists.slice(0, 5)).toEqual([0, 150, 450, 950, 1_100]);
+  });
+
+  it('starts the list backoff over after the node was found', async () => {
+    const { clock, cluster, run } = drainSetup([pod('a')]);
+    cluster.failures.findNode = 2;
+    const lists = failLists(cluster, clock, [1], () => new Error('HTTP 503'));
+
+    await run();
+
+    expect(lists.slice(0, 2)).toEqual([450, 600]);
+  });
+
+  it("waits out the server's Retry-After before listing again", async () => {
+    const { clock, cluster, run } = drainSetup();
+    const lists = failLists(
+      cluster,
+      clock,
+      [1],
+      () => new ClusterAccessError('HTTP 429: throttled', 429, { retryAfterMs: 3_000 }),
+    );
+
+    await run();
+
+    expect(lists.slice(0, 2)).toEqual([0, 3_000]);
+  });
+
+  it('sends no eviction while the node cannot be listed', async () => {
+    const { clock, cluster, run } = drainSetup();
+    cluster.evictor = (_, call) =>
+      call === 1 ? { kind: 'throttled', message: 'slow down' } : { kind: 'evicted' };
+    failLists(cluster, clock, [2, 3, 4], () => new Error('HTTP 503'));
+
+    await run();
+
+    const second = cluster.requests.lastIndexOf('evict a');
+    expect(cluster.requests.slice(0, second).filter((r) => r === 'listPods failed')).toHaveLength(3);
+    expect(cluster.requests[second - 1]).toBe('listPods');
+  });
+
+  it('offers every pod an eviction at once, even one whose PDB allows nothing now', async () => {
+    const web = pod('w1', { labels: { app: 'web' } });
+    const { clock, cluster, run } = drainSetup([web], { deadline: T0 + 1_000, minEvictionWindowMs: 0 });
+    cluster.pdbs = [webPdb('default', 0)];
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no', pdbName: 'web' });
+    const evicted = evictionTimes(cluster, clock);
+
+    await run();
+
+    expect(evicted.w1?.[0]).toBe(0);
+  });
+
+  it('lists no PDB while no eviction was refused by one', async () => {
+    const { cluster, run } = drainSetup([pod('a'), pod('b')]);
+
+    await run();
+
+    expect(cluster.count('listPdbs')).toBe(0);
+  });
+
+  it('lists the PDBs of each namespace with refused pods once per round', async () => {
+    const pods = [
+      pod('w1', { labels: { app: 'web' } }),
+      pod('w2', { labels: { app: 'web' } }),
+      pod('w3', { namespace: 'prod', uid: 'uid-prod-w3', labels: { app: 'web' } }),
+    ];
+    const { cluster, run } = drainSetup(pods, { deadline: T0 + 100, minEvictionWindowMs: 0 });
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no', pdbName: 'web' });
+    cluster.pdbs = [webPdb('default', 0), webPdb('prod', 0)];
+
+    await run();
+
+    // the round after the refusals: one LIST per namespace
+    const firstRound = cluster.requests.filter((r) => r.startsWith('listPdbs')).slice(0, 2);
+    expect(firstRound.sort()).toEqual(['listPdbs default', 'listPdbs prod']);
+  });
+
+  it('probes a PDB that allows nothing once every longest backoff, in case its status is stale', async () => {
+    const { clock, cluster, run } = drainSetup([pod('w1', { labels: { app: 'web' } })], {
+      deadline: T0 + 20_000,
+      minEvictionWindowMs: 0,
+    });
+    cluster.pdbs = [webPdb('default', 0)];
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no', pdbName: 'web' });
+    const evicted = evictionTimes(cluster, clock);
+
+    await run();
+
+    expect(evicted.w1).toEqual([0, 5_000, 10_000, 15_000]);
+  });
+
+  it('goes on by backoff alone when the PDBs cannot be listed', async () => {
+    const { cluster, run } = drainSetup([pod('a')]);
+    cluster.evictor = (_, call) => (call < 3 ? { kind: 'pdb-blocked', message: 'no' } : { kind: 'evicted' });
+    cluster.listPdbs = async () => {
+      throw new Error('HTTP 403: poddisruptionbudgets is forbidden');
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.errors).toEqual(['list pdbs in default: HTTP 403: poddisruptionbudgets is forbidden']);
+  });
+
+  it('retries a refused pod once when another pod left, then by its backoff again', async () => {
+    const { clock, cluster, run } = drainSetup(
+      [pod('a'), pod('b')],
+      { deadline: T0 + 10_000, minEvictionWindowMs: 0, backoff: { initialMs: 4_000, maxMs: 4_000 } },
+      600,
+    );
+    cluster.evictor = (ref) =>
+      ref.name === 'a' ? { kind: 'evicted' } : { kind: 'pdb-blocked', message: 'no' };
+    const evicted = evictionTimes(cluster, clock);
+
+    await run();
+
+    // a is seen gone at the 1 s list: b is retried then, and 3 s (3/4 of the 4 s backoff) after each refusal
+    expect(evicted.b).toEqual([0, 1_000, 4_000, 7_000]);
+  });
+});
