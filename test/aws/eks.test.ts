@@ -123,6 +123,23 @@ describe('TokenSource', () => {
     expect(TOKEN_REUSE_MS).toBe(600_000);
   });
 
+  it('counts the 10 minutes from the signing time, not from the epoch', async () => {
+    let now = 1_000_000;
+    let n = 0;
+    const tokens = new TokenSource(
+      async () => `t${++n}`,
+      () => now,
+    );
+
+    const first = await tokens.token();
+    now += TOKEN_REUSE_MS - 1;
+    const reused = await tokens.token();
+    now += 1;
+    const renewed = await tokens.token();
+
+    expect([first, reused, renewed]).toEqual(['t1', 't1', 't2']);
+  });
+
   it('signs with the current time', async () => {
     const dates: number[] = [];
     const tokens = new TokenSource(

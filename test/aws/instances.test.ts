@@ -1,7 +1,7 @@
 import { DescribeInstancesCommand, EC2Client, EC2ServiceException } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ec2Instances } from '../../lambda/aws/instances.js';
+import { Ec2Instances, ipv4PrefixAddresses } from '../../lambda/aws/instances.js';
 
 const ec2 = mockClient(EC2Client);
 afterEach(() => ec2.reset());
@@ -31,6 +31,7 @@ describe('Ec2Instances.privateDnsName', () => {
     ['an empty name (a terminated instance)', { Reservations: [{ Instances: [{ PrivateDnsName: '' }] }] }],
     ['no name', { Reservations: [{ Instances: [{ InstanceId: INSTANCE }] }] }],
     ['no instance', { Reservations: [{ Instances: [] }] }],
+    ['a reservation without instances', { Reservations: [{}] }],
     ['no reservation', { Reservations: [] }],
     ['an empty answer', {}],
   ])('answers undefined for %s', async (_case, answer) => {
@@ -62,5 +63,64 @@ describe('Ec2Instances.privateDnsName', () => {
     ec2.on(DescribeInstancesCommand).callsFake(() => Promise.reject(odd));
 
     await expect(instances().privateDnsName(INSTANCE)).rejects.toBe(odd);
+  });
+});
+
+describe('Ec2Instances.privateIps', () => {
+  it("lists the instance's own address when it has no network interfaces listed", async () => {
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ InstanceId: INSTANCE, PrivateIpAddress: '10.0.1.23' }] }],
+    });
+
+    expect(await instances().privateIps(INSTANCE)).toEqual(['10.0.1.23']);
+  });
+
+  it("lists an interface's primary address even without its address list", async () => {
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [{ Instances: [{ NetworkInterfaces: [{ PrivateIpAddress: '10.0.2.40' }] }] }],
+    });
+
+    expect(await instances().privateIps(INSTANCE)).toEqual(['10.0.2.40']);
+  });
+
+  it('lists only addresses that are there, never undefined', async () => {
+    ec2.on(DescribeInstancesCommand).resolves({
+      Reservations: [
+        {
+          Instances: [
+            {
+              NetworkInterfaces: [
+                { PrivateIpAddresses: [{ PrivateIpAddress: '10.0.1.57' }, { Primary: false }] },
+                { Ipv4Prefixes: [{}] },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+
+    expect(await instances().privateIps(INSTANCE)).toEqual(['10.0.1.57']);
+  });
+
+  it('answers no IPs for an instance EC2 does not know', async () => {
+    ec2.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound', 'does not exist'));
+
+    expect(await instances().privateIps(INSTANCE)).toEqual([]);
+  });
+});
+
+describe('ipv4PrefixAddresses', () => {
+  it.each([
+    ['10.10.30.16/28', 16, '10.10.30.16', '10.10.30.31'],
+    ['10.0.255.240/28', 16, '10.0.255.240', '10.0.255.255'],
+    ['172.16.5.0/24', 256, '172.16.5.0', '172.16.5.255'],
+  ])('expands %s', (cidr, count, first, last) => {
+    const ips = ipv4PrefixAddresses(cidr);
+
+    expect([ips.length, ips[0], ips.at(-1)]).toEqual([count, first, last]);
+  });
+
+  it.each(['10.0.2.0/23', 'x10.0.3.16/28', '10.0.3.16/28x', '10.0.256.0/28', ''])('ignores %j', (cidr) => {
+    expect(ipv4PrefixAddresses(cidr)).toEqual([]);
   });
 });
