@@ -17,7 +17,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { DRAINER_KEY, lifecycleEvent, parseEvent } from '../lambda/event.js';
+import { lifecycleEvent, parseEvent } from '../lambda/event.js';
 import { type InvokeOptions, parseInvokeArgs, USAGE } from './invoke/args.js';
 import {
   autoScalingClient,
@@ -141,12 +141,8 @@ function buildEvent(
 ): Record<string, unknown> {
   const event = lifecycleEvent(
     { autoScalingGroupName: action.asg, hookName: action.hook, instanceId: options.instanceId },
-    { time: options.eventTime ?? new Date(), region, dryRun: options.dryRun },
+    { time: options.eventTime ?? new Date(), region, dryRun: options.dryRun, force: options.force },
   );
-  if (options.force) {
-    const own = event[DRAINER_KEY] as Record<string, unknown> | undefined;
-    event[DRAINER_KEY] = { ...own, force: true };
-  }
   const check = parseEvent(event);
   if (check.kind !== 'action') {
     const why = check.kind === 'invalid' ? `${check.field}: ${check.problem}` : check.reason;

@@ -245,7 +245,7 @@ describe('npm run invoke: the event', () => {
     );
     expect(received).toHaveLength(1);
     expect(received[0]?.[DRAINER_KEY]).toEqual({ force: true });
-    expect(parseEvent(received[0])).toMatchObject({ kind: 'action' });
+    expect(parseEvent(received[0])).toMatchObject({ kind: 'action', force: true });
     expect(parseEvent(received[0])).not.toHaveProperty('dryRun');
   });
 
