@@ -104,7 +104,7 @@ function summaryText(view: SummaryView): string[] {
     view.mode === 'function' ? `function ${view.functionName}` : `local, cluster ${view.clusterName}`;
   const lines = [`${view.dryRun ? 'DRY RUN' : 'DRAIN'}  ${describe(view)} · ${where}`];
   const row = (label: string, value: string): void => {
-    lines.push(`${`${label}:`.padEnd(18)}${value}`);
+    lines.push(`${`${label}:`.padEnd(17)} ${value}`);
   };
   const { summary, functionError } = view;
   if (functionError) {
@@ -144,6 +144,21 @@ function summaryText(view: SummaryView): string[] {
       if (report.errors.length > 0) row(`errors (${report.errors.length})`, names(report.errors));
       row('duration', `${(report.durationMs / 1000).toFixed(1)} s since the lifecycle action began`);
     }
+    const release = summary.release;
+    const waitVerb = view.dryRun ? 'would wait for' : 'waited for';
+    if (release?.loadBalancers) {
+      const lb = release.loadBalancers;
+      row(
+        `${waitVerb} targets (${lb.seen.length})`,
+        names(
+          lb.seen.map(
+            (t) => `${t.targetGroupArn.split(':').at(-1)} ${t.id}${t.port ? `:${t.port}` : ''} (${t.state})`,
+          ),
+        ),
+      );
+    }
+    if (release?.volumes)
+      row(`${waitVerb} volumes (${release.volumes.seen.length})`, names(release.volumes.seen));
     const note = problemOf(view) === undefined ? outcomeNote(summary, view.instanceId) : undefined;
     if (note) lines.push(note);
   }

@@ -61,6 +61,23 @@ const DRY_RUN_SUMMARY: InvocationSummary = {
       },
     },
   },
+  release: {
+    outcome: 'deadline',
+    loadBalancers: {
+      seen: [
+        {
+          targetGroupArn: 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/k8s-shop-web/0123',
+          id: INSTANCE,
+          port: 30080,
+          state: 'healthy',
+        },
+      ],
+      left: [],
+      waitedMs: 0,
+      errors: [],
+    },
+    volumes: { seen: ['csi-4f2a'], left: [], waitedMs: 0, errors: [] },
+  },
 };
 
 const FUNCTION_LOGS = [
@@ -324,6 +341,10 @@ describe('npm run invoke: output', () => {
     expect(out).toMatch(/^would evict \(2\): +shop\/web-1, shop\/web-2$/m);
     expect(out).toMatch(/^skipped \(1\): +kube-system\/aws-node-x7k2p \(daemonset\)$/m);
     expect(out).toMatch(/^blocked \(1\): +shop\/db-0 \(pdb: db allows 0\)$/m);
+    expect(out).toMatch(
+      /^would wait for targets \(1\): +targetgroup\/k8s-shop-web\/0123 i-0123456789abcdef0:30080 \(healthy\)$/m,
+    );
+    expect(out).toMatch(/^would wait for volumes \(1\): +csi-4f2a$/m);
     expect(out).toContain('log tail:');
     expect(out).toMatch(/START RequestId: /);
     expect(out).toContain('10:00:01.000 info  dry run planned node=ip-10-0-1-23.ec2.internal wouldEvict=2');
