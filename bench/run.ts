@@ -9,6 +9,7 @@
  *                  EKS_DRAINER_K8S, else 1.20); results of other than 1.20 alone go to <date>-k8s-<a>-<b>.md
  *   --only a,b     development: only latency (incl. API cost), cold, memory, scale; no results file
  */
+
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +18,9 @@ import { type K8sVersion, parseK8sVersion } from '../scripts/harness/cluster.js'
 import { apiCostSection } from './api-cost.js';
 import { type Bundle, buildBundles, coldStartSection, measureColdStart } from './cold-start.js';
 import { findKubectl, latencySection, runLatency } from './latency.js';
+import { massTerminationSection, runMassTermination } from './mass-termination.js';
 import { memorySection, runMemory } from './memory.js';
+import { releaseWaitsSection, runReleaseWaits } from './release-waits.js';
 import { runScaleIn, scaleInSection } from './scale-in.js';
 import {
   cleanUp,
@@ -36,7 +39,7 @@ import {
 } from './support.js';
 
 const COLD_START_RUNS = 20;
-const PARTS = ['latency', 'cold', 'memory', 'scale'] as const;
+const PARTS = ['latency', 'cold', 'memory', 'scale', 'mass', 'release'] as const;
 type Part = (typeof PARTS)[number];
 
 /** One control plane's benchmarks. */
@@ -85,7 +88,9 @@ async function main(): Promise<void> {
     'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
   };
   const serverSections = (s: ServerRun): Section[] =>
-    ['latency', 'api', 'memory', 'scale'].flatMap((k) => (s.sections[k] ? [s.sections[k]] : []));
+    ['latency', 'api', 'memory', 'scale', 'mass', 'release'].flatMap((k) =>
+      s.sections[k] ? [s.sections[k]] : [],
+    );
   const summary: [string, SummaryRow][] = [
     ...servers.flatMap((s) =>
       serverSections(s).flatMap((section) =>
@@ -182,6 +187,16 @@ async function onServer(
     const scale = await runScaleIn(env);
     sections.scale = scaleInSection(scale);
     raw.scaleIn = scale;
+  }
+  if (wanted('mass')) {
+    const mass = await runMassTermination(env);
+    sections.mass = massTerminationSection(mass);
+    raw.massTermination = mass;
+  }
+  if (wanted('release')) {
+    const release = await runReleaseWaits(env);
+    sections.release = releaseWaitsSection(release);
+    raw.releaseWaits = release;
   }
   const kubectl = await findKubectl(env.serverVersion);
   await env.stop();
