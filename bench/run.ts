@@ -7,7 +7,7 @@
  *   --reps N       drain-latency repetitions per drainer (default 5)
  *   --k8s a,b      the control planes to measure on, one after another: 1.20 and/or 1.32 (default:
  *                  EKS_DRAINER_K8S, else 1.20); results of other than 1.20 alone go to <date>-k8s-<a>-<b>.md
- *   --only a,b     development: only latency (incl. API cost), cold, memory, scale; no results file
+ *   --only a,b     development: only latency (incl. API cost), cold, memory, scale, mass, release; no results file
  */
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
