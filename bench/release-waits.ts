@@ -550,8 +550,11 @@ async function codeRevision(): Promise<string> {
 
 // ---- report -------------------------------------------------------------------------------------
 
-const ms = (value: number | undefined): string =>
-  value === undefined || Number.isNaN(value) ? '–' : `${(value / 1000).toFixed(2)} s`;
+const ms = (value: number | undefined): string => {
+  if (value === undefined || Number.isNaN(value)) return '–';
+  const rounded = Math.round(value / 10) / 100;
+  return `${(rounded === 0 ? 0 : rounded).toFixed(2)} s`; // never "-0.00 s"
+};
 
 function label(s: Scenario): string {
   return `${s.title}, D ${s.deregistrationDelayMs / 1000} s, V ${s.detachDelayMs / 1000} s`;
@@ -661,8 +664,8 @@ export function releaseWaitsSection(result: ReleaseWaitsResult): Section {
     .map((r) => figures(r).podsGoneToComplete)
     .filter((v): v is number => v !== undefined);
   const zeroNote = zero.length
-    ? `; with D = V = 0 the waits on took ${ms(median(zero))} from pods gone to completion against the floor's ${ms(floor)}: ` +
-      `the looks themselves cost ${ms(median(zero) - floor)}`
+    ? `- D = V = 0 (nothing to wait for): pods gone → CompleteLifecycleAction ${ms(median(zero))} with the waits, ` +
+      `${ms(floor)} without (the floor): the looks themselves cost ${ms(median(zero) - floor)};\n`
     : '';
   return {
     rows: [
@@ -725,9 +728,11 @@ overhead anywhere in [0, ${polls.loadBalancerMs / 1000} s) plus a few tens of ms
 the release wait to the look that found nothing left, so a multiple of the poll interval (plus the looks'
 own time) whenever the first look still found something.
 
-What was measured here: the worst overhead of any run with the waits on was ${ms(worst)}
-(bound: one LB poll + 1 s = ${ms(bound)})${zeroNote}; ${earlyOn} of ${on.length} runs with the waits
-completed while a target or the VolumeAttachment was still there, and ${off.filter((f) => f.early).length} of ${off.length} without them.
+What was measured here:
+
+- the worst overhead of any run with the waits on: ${ms(worst)} (bound: one LB poll + 1 s = ${ms(bound)});
+${zeroNote}- runs that completed while a target or the VolumeAttachment was still there: ${earlyOn} of ${on.length} with the waits,
+  ${off.filter((f) => f.early).length} of ${off.length} without them.
 
 #### Every run
 
