@@ -78,6 +78,8 @@ describe('Elbv2Registrations, at the edges', () => {
         other: { tags: { 'elbv2.k8s.aws/cluster': 'staging' } },
         untagged: { tags: {} },
         foreign: { tags: { team: 'shop' } },
+        // the cluster's name as the value of another tag means nothing
+        lookalike: { tags: { environment: CLUSTER } },
       },
       {},
     );
