@@ -22,6 +22,7 @@ import {
   registerCluster,
 } from './support/lambda.js';
 import { createScenario } from './support/scenario.js';
+import { fillReady, fillStuck } from './support/worlds.js';
 
 const aws = new LocalAwsEndpoint();
 let proxy: FaultProxy;
@@ -48,23 +49,13 @@ afterEach(async () => {
 /** Two replicas behind a PDB that lets one go at a time, and a bare pod. */
 async function readyWorld(prefix: string, preStopSeconds = 1): Promise<Workload> {
   world = await createScenario(prefix);
-  const labels = await world.deployment('web', 2, { preStopSeconds });
-  await world.pdb('web', labels, { minAvailable: 1 });
-  await world.pod('bare');
-  await world.waitRunning(3);
-  await world.waitPdb('web', (s) => s.disruptionsAllowed === 1);
-  await world.openSpare();
-  return world;
+  return fillReady(world, { preStopSeconds });
 }
 
 /** A node whose only pod no PDB lets go. */
 async function stuckWorld(prefix: string): Promise<Workload> {
   world = await createScenario(prefix);
-  const labels = await world.deployment('db', 1);
-  await world.pdb('db', labels, { minAvailable: 1 });
-  await world.waitRunning(1);
-  await world.waitPdb('db', (s) => s.currentHealthy === 1);
-  return world;
+  return fillStuck(world);
 }
 
 /** The real engine through the proxy, as the RBAC-limited drainer, with short request timeouts. */

@@ -22,6 +22,7 @@ import {
   webhookControl,
 } from './support/lambda.js';
 import { createScenario } from './support/scenario.js';
+import { fillReady, fillStuck } from './support/worlds.js';
 
 const aws = new LocalAwsEndpoint();
 let world: Workload | undefined;
@@ -44,23 +45,13 @@ afterEach(async () => {
 /** A node with a PDB-guarded deployment and a bare pod, ready to drain. */
 async function readyWorld(prefix: string): Promise<Workload> {
   world = await createScenario(prefix);
-  const labels = await world.deployment('web', 2, { preStopSeconds: 1 });
-  await world.pdb('web', labels, { minAvailable: 1 });
-  await world.pod('bare');
-  await world.waitRunning(3);
-  await world.waitPdb('web', (s) => s.disruptionsAllowed === 1);
-  await world.openSpare();
-  return world;
+  return fillReady(world);
 }
 
 /** A node whose only pod no PDB lets go. */
 async function stuckWorld(prefix: string): Promise<Workload> {
   world = await createScenario(prefix);
-  const labels = await world.deployment('db', 1);
-  await world.pdb('db', labels, { minAvailable: 1 });
-  await world.waitRunning(1);
-  await world.waitPdb('db', (s) => s.currentHealthy === 1);
-  return world;
+  return fillStuck(world);
 }
 
 /** A fresh self-signed CA certificate (PEM) that signed nothing the cluster serves. */

@@ -20,6 +20,7 @@ import {
   registerCluster,
 } from './support/lambda.js';
 import { createScenario } from './support/scenario.js';
+import { fillReady } from './support/worlds.js';
 
 const aws = new LocalAwsEndpoint();
 let world: Workload | undefined;
@@ -44,12 +45,7 @@ afterEach(async () => {
 
 async function readyWorld(prefix: string): Promise<Workload> {
   world = await createScenario(prefix);
-  const labels = await world.deployment('web', 2, { preStopSeconds: 1 });
-  await world.pdb('web', labels, { minAvailable: 1 });
-  await world.waitRunning(2);
-  await world.waitPdb('web', (s) => s.disruptionsAllowed === 1);
-  await world.openSpare();
-  return world;
+  return fillReady(world, { bare: false });
 }
 
 /** The instance is a target of one of the cluster's target groups (the AWS Load Balancer Controller's tag). */
