@@ -361,7 +361,11 @@ class DrainRun {
     if (listed.stopped) return this.stoppedBeforeStart(listed.stopped);
     for (const pod of listed.value) this.admit(pod);
     await this.evictAll([...this.tracks.values()].filter((t) => t.state === 'pending'));
-    this.log.info('dry run planned', { node, wouldEvict: this.ledger.evicted.length });
+    this.log.info('dry run planned', {
+      node,
+      wouldEvict: this.ledger.evicted.length,
+      wouldExcludeFromLoadBalancers: this.options.excludeFromLoadBalancers === true,
+    });
     return this.report('dry-run');
   }
 

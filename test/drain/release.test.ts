@@ -332,7 +332,7 @@ function run(overrides: Partial<LifecycleRunSettings>, releasedAt: number) {
     },
     { clock, log: memoryLogger(logs) },
   );
-  return { clock, cluster, action, loadBalancers, continuations, report };
+  return { clock, cluster, action, loadBalancers, continuations, logs, report };
 }
 
 describe('runLifecycleAction with the release waits', () => {
@@ -374,11 +374,16 @@ describe('runLifecycleAction with the release waits', () => {
   });
 
   it('in a dry run, looks once and reports what it would wait for, without waiting', async () => {
-    const { clock, loadBalancers, report } = run({ dryRun: true }, 600_000);
+    const { clock, cluster, loadBalancers, logs, report } = run({ dryRun: true }, 600_000);
     const start = clock.t;
 
     const result = await report;
 
+    // the label is reported, not set: a dry run changes nothing
+    expect(cluster.count('cordon')).toBe(0);
+    expect(logs.find((l) => l.message === 'dry run planned')?.data).toMatchObject({
+      wouldExcludeFromLoadBalancers: true,
+    });
     expect(result.outcome).toBe('dry-run');
     expect(result.release?.loadBalancers?.seen).toHaveLength(1);
     expect(loadBalancers.calls).toBe(1);
