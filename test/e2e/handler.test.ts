@@ -428,7 +428,11 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
       endpoint: inject('cluster').server,
       certificateAuthority: Buffer.from(unrelatedCa()).toString('base64'),
     });
-    const handler = await loadHandler(aws, { DRAIN_TIMEOUT_SECONDS: '30', ON_DRAIN_TIMEOUT: 'continue' });
+    const handler = await loadHandler(aws, {
+      DRAIN_TIMEOUT_SECONDS: '30',
+      ON_DRAIN_TIMEOUT: 'continue',
+      MIN_EVICTION_WINDOW_SECONDS: '1',
+    });
     const w = await readyWorld('h-wrong-ca');
     const action = lifecycleAction(aws, w);
     const reviewsBefore = ((await webhookControl('/reviews')) as unknown[]).length;
