@@ -89,6 +89,25 @@ describe('Elbv2Registrations, at the edges', () => {
     expect(groups).toEqual([arn('untyped')]);
   });
 
+  it('asks about no target group without an ARN, and keeps none', async () => {
+    elbv2
+      .on(DescribeTargetGroupsCommand)
+      .resolves({ TargetGroups: [{ TargetType: 'instance' }, { TargetGroupArn: arn('web') }] });
+    elbv2.on(DescribeTagsCommand).resolves({
+      TagDescriptions: [
+        { Tags: [{ Key: 'elbv2.k8s.aws/cluster', Value: CLUSTER }] },
+        { ResourceArn: arn('web'), Tags: [{ Key: 'elbv2.k8s.aws/cluster', Value: CLUSTER }] },
+      ],
+    });
+
+    const groups = await new Elbv2Registrations(client(), CLUSTER).clusterTargetGroups();
+
+    expect(groups).toEqual([arn('web')]);
+    expect(elbv2.commandCalls(DescribeTagsCommand).map((c) => c.args[0].input.ResourceArns)).toEqual([
+      [arn('web')],
+    ]);
+  });
+
   it("counts only this instance's targets, in use; a target without health state as still routing", async () => {
     world(
       { web: { tags: LBC, type: 'instance' } },
