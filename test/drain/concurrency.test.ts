@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay, mapLimit } from '../../lambda/drain/concurrency.js';
+import { VirtualClock } from '../support/fakes.js';
 
 describe('mapLimit', () => {
   it('keeps order and never runs more than the limit at once', async () => {
+    const clock = new VirtualClock();
     let running = 0;
     let peak = 0;
     const results = await mapLimit([5, 1, 4, 2, 3], 2, async (n) => {
       running++;
       peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, n));
+      await clock.sleep(n);
       running--;
       return n * 10;
     });
