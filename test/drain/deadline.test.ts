@@ -292,6 +292,9 @@ describe('drainNode at the deadline', () => {
 
     expect(report.deleted).toEqual(['default/a']);
     expect(report.outcome).toBe('deadline-deleted');
+    // deleted in the first round, before any eviction of this invocation
+    expect(cluster.count('evict')).toBe(0);
+    expect(report.errors).toEqual([]);
   });
 
   it('deletes a pod whose eviction more than one PDB refuses, and says so', async () => {

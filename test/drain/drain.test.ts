@@ -41,6 +41,7 @@ describe('drainNode', () => {
     expect(cluster.requests.slice(0, 2)).toEqual(['findNode node-a', 'cordon node-a']);
     expect(cluster.count('evict')).toBe(2);
     expect(cluster.events.map((e) => e.reason)).toEqual(['DrainStarted', 'Drained']);
+    expect(report.blocked).toEqual([]);
   });
 
   it('waits for evicted pods by listing the node, not by reading each pod', async () => {
@@ -491,5 +492,74 @@ describe('drainNode', () => {
     expect(report.node).toBe('node-a');
     expect(cluster.count('evict')).toBe(1);
     expect(report.remaining).toEqual([]);
+  });
+
+  it('names the call that failed in the errors it reports', async () => {
+    const { cluster, run } = setup([pod('a')], { claim: { holder: 'first' } });
+    let claims = 0;
+    const claimNode = cluster.claimNode.bind(cluster);
+    cluster.claimNode = async (node, claim) => {
+      if (++claims === 1) throw new Error('HTTP 409: conflict');
+      return claimNode(node, claim);
+    };
+    let cordons = 0;
+    const cordon = cluster.cordon.bind(cluster);
+    cluster.cordon = async (node, options) => {
+      if (++cordons === 1) throw new Error('HTTP 403: forbidden');
+      return cordon(node, options);
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.errors).toEqual(['claim node: HTTP 409: conflict', 'cordon: HTTP 403: forbidden']);
+  });
+
+  it.each(['claimNode', 'cordon'] as const)(
+    'evicts nothing and applies the policy when %s fails until the deadline',
+    async (method) => {
+      const { cluster, run } = setup([pod('a')], {
+        claim: { holder: 'first' },
+        deadline: 1_700_000_005_000,
+        onDeadline: 'abandon',
+      });
+      cluster[method] = async () => {
+        throw new Error('HTTP 503');
+      };
+
+      const report = await run();
+
+      expect(report.outcome).toBe('deadline-abandoned');
+      expect(cluster.count('evict')).toBe(0);
+    },
+  );
+
+  it('records only its blocked-eviction events on a blocked pod, addressed to the pod', async () => {
+    const { cluster, run } = setup([pod('a')], { pauseAt: 1_700_000_001_000 });
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+    const subjects: string[] = [];
+    const recordEvent = cluster.recordEvent.bind(cluster);
+    cluster.recordEvent = async (subject, event) => {
+      subjects.push(subject.kind);
+      return recordEvent(subject, event);
+    };
+
+    await run();
+
+    expect(cluster.count('evict a')).toBeGreaterThan(1);
+    expect(cluster.events.filter((e) => e.subject === 'default/a').map((e) => e.reason)).toEqual([
+      'EvictionBlocked',
+    ]);
+    expect(subjects).toEqual(['Node', 'Pod']);
+  });
+
+  it('reports dry-run when the pods of the node cannot be listed until the deadline', async () => {
+    const { cluster, run } = setup([pod('a')], { dryRun: true, deadline: 1_700_000_005_000 });
+    cluster.failures.listPods = Number.POSITIVE_INFINITY;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('dry-run');
+    expect(report.errors).toEqual(['list pods: HTTP 401: Unauthorized']);
   });
 });

@@ -116,12 +116,17 @@ describe('runLifecycleAction heartbeats', () => {
 
 describe('runLifecycleAction for a hand-made event', () => {
   it('refuses an instance that is not in Terminating:Wait', async () => {
-    const { cluster, action, run } = setup({ handMade: true });
+    const { cluster, action, run } = setup({ handMade: true, attempt: 3 });
     action.lifecycleState = 'InService';
 
     const report = await run();
 
-    expect(report.outcome).toBe('instance-not-terminating');
+    expect(report).toEqual({
+      outcome: 'instance-not-terminating',
+      attempt: 3,
+      lifecycleResult: null,
+      heartbeats: { recorded: 0, failed: 0 },
+    });
     expect(cluster.requests).toEqual([]);
     expect(action.beats).toEqual([]);
   });
@@ -137,6 +142,15 @@ describe('runLifecycleAction for a hand-made event', () => {
     action.lifecycleState = 'InService';
 
     expect((await run()).outcome).toBe('drained');
+  });
+
+  it('completes an action that is still active though the drain was forced', async () => {
+    const { action, run } = setup({ handMade: true, force: true });
+
+    const report = await run();
+
+    expect(report.lifecycleResult).toBe('CONTINUE');
+    expect(action.completions).toEqual(['CONTINUE']);
   });
 });
 
@@ -295,10 +309,13 @@ describe('runLifecycleAction, what it asks of the drain', () => {
     );
   });
 
-  it('reports the node it drained', async () => {
-    const { run } = setup();
+  it('looks the node up by the name of its instance, and reports it', async () => {
+    const { cluster, run } = setup();
 
-    expect((await run()).node).toBe('node-a');
+    const report = await run();
+
+    expect(cluster.requests[0]).toBe('findNode node-a');
+    expect(report.node).toBe('node-a');
   });
 
   it('completes CONTINUE promptly and reports no node when no node matches', async () => {
@@ -326,8 +343,10 @@ describe('runLifecycleAction, what it asks of the drain', () => {
 
 describe('runLifecycleAction in a dry run', () => {
   it('plans even for a hand-made event of an instance that is not terminating, and beats no heartbeat', async () => {
-    const { cluster, action, run } = setup({ handMade: true, dryRun: true }, undefined, 300_000);
+    const { cluster, action, run } = setup({ handMade: true, dryRun: true, heartbeatIntervalSeconds: 1 });
     action.lifecycleState = 'InService';
+    // the cluster answers only after a few seconds of retries: no heartbeat meanwhile either
+    cluster.failures.findNode = 5;
 
     const report = await run();
 

@@ -531,6 +531,24 @@ describe('runLifecycleAction, when it waits for the release', () => {
     expect(loadBalancers.calls).toBe(0);
   });
 
+  it('does not wait when the deleted pods are still on the node at the end of the policy phase', async () => {
+    const { loadBalancers, run } = prepared(
+      { drainTimeoutSeconds: 5, minEvictionWindowSeconds: 1 },
+      ({ cluster }) => {
+        cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+        cluster.deletePod = async () => {
+          throw new Error('HTTP 500');
+        };
+      },
+    );
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-deleted');
+    expect(report.drain?.remaining).toEqual(['default/a']);
+    expect(loadBalancers.calls).toBe(0);
+  });
+
   it('does not wait when no node matches', async () => {
     const { loadBalancers, run } = prepared({}, ({ cluster }) => {
       (cluster as { nodeName: string | null }).nodeName = null;
@@ -588,6 +606,33 @@ describe('runLifecycleAction, when it waits for the release', () => {
 
     expect(report.outcome).toBe('deadline-continued');
     expect(action.completions).toEqual(['CONTINUE']);
+  });
+
+  it('completes per the policy when a volume is still attached at the deadline, waiting for no load balancer', async () => {
+    const { action, run } = prepared(
+      { drainTimeoutSeconds: 60, onDrainTimeout: 'abandon', waitForLoadBalancers: false },
+      ({ cluster }) => {
+        cluster.attachments.push('csi-1');
+      },
+    );
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-abandoned');
+    expect(action.completions).toEqual(['ABANDON']);
+  });
+
+  it('completes per the policy when still a target at the deadline, waiting for no volume', async () => {
+    const { action, run } = prepared(
+      { drainTimeoutSeconds: 60, onDrainTimeout: 'abandon', waitForVolumeDetach: false },
+      () => {},
+      600_000,
+    );
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-abandoned');
+    expect(action.completions).toEqual(['ABANDON']);
   });
 
   it('ends drained when nothing was known to be attached at the deadline', async () => {
