@@ -415,9 +415,11 @@ class DrainRun {
         this.lastFailure = error;
       }
       const next = this.clock.now() + this.failureDelay();
-      // a late start still gets its window to reach the cluster before the policy decides
-      if (next >= Math.max(this.options.deadline, this.runStartedAt + this.windowMs))
-        return { stopped: 'deadline' };
+      // a late first invocation still gets its window to reach the cluster before the policy decides
+      const giveUpAt = this.options.resume
+        ? this.options.deadline
+        : Math.max(this.options.deadline, this.runStartedAt + this.windowMs);
+      if (next >= giveUpAt) return { stopped: 'deadline' };
       if (this.options.pauseAt !== undefined && next >= this.options.pauseAt) return { stopped: 'paused' };
       await this.sleepUntil(next);
     }

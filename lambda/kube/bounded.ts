@@ -57,7 +57,12 @@ export function boundedConfiguration(kubeConfig: KubeConfig, timeouts: RequestTi
       // the kubeconfig's authentication made a fresh agent with the cluster's CA; reuse its options once
       const fresh = context.getAgent() as Agent | undefined;
       if (fresh instanceof Agent) {
-        shared ??= new ConnectTimeoutAgent({ ...fresh.options, keepAlive: true }, timeouts.connectMs);
+        // rejectUnauthorized explicitly: client-node leaves it unset unless TLS is skipped, and then
+        // NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment would switch verification off
+        shared ??= new ConnectTimeoutAgent(
+          { ...fresh.options, keepAlive: true, rejectUnauthorized: true },
+          timeouts.connectMs,
+        );
         context.setAgent(shared);
       }
       context.setSignal(AbortSignal.timeout(timeouts.requestMs));

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NO_TOTALS } from '../../lambda/drain/continuation.js';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { PdbInfo, PodSnapshot } from '../../lambda/drain/model.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
@@ -257,5 +258,38 @@ describe('drainNode across invocations', () => {
 
     expect(report.outcome).toBe('deadline-deleted');
     expect(clock.t).toBe(T0 + 4_000);
+  });
+});
+
+describe('drainNode, an unreachable cluster', () => {
+  it('gives a late first invocation its window to reach the cluster before the policy decides', async () => {
+    const { clock, cluster, run } = setup([pod('a')], {
+      startedAt: T0 - 50_000,
+      deadline: T0 - 20_000,
+      minEvictionWindowMs: 10_000,
+      onDeadline: 'continue',
+    });
+    cluster.failures.findNode = Number.POSITIVE_INFINITY;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-continued');
+    expect(clock.t - T0).toBeGreaterThanOrEqual(10_000 - 5_000); // the window, give or take one backoff step
+  });
+
+  it('does not give a continuation another window: it ends at the deadline', async () => {
+    const { clock, cluster, run } = setup([pod('a')], {
+      startedAt: T0 - 50_000,
+      deadline: T0 + 1_000,
+      minEvictionWindowMs: 30_000,
+      onDeadline: 'continue',
+      resume: { offeredAt: {}, totals: NO_TOTALS },
+    });
+    cluster.failures.findNode = Number.POSITIVE_INFINITY;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-continued');
+    expect(clock.t - T0).toBeLessThan(10_000);
   });
 });

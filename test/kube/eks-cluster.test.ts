@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
 import { eksKubeConfig } from '../../lambda/kube/eks-cluster.js';
 
@@ -141,5 +141,20 @@ describe('eksKubeConfig', () => {
 
     await expect(cluster.findNode({ nodeName: 'ip-10-0-0-1' })).rejects.toThrow(/certificate/i);
     expect(authorizations).toEqual([]);
+  });
+
+  it('keeps verifying TLS when the environment says NODE_TLS_REJECT_UNAUTHORIZED=0', async () => {
+    vi.stubEnv('NODE_TLS_REJECT_UNAUTHORIZED', '0');
+    try {
+      const cluster = new KubeCluster(
+        eksKubeConfig({ endpoint, certificateAuthority: base64(pki.otherCa) }, async () => 'secret-token'),
+      );
+      authorizations.length = 0;
+
+      await expect(cluster.findNode({ nodeName: 'ip-10-0-0-1' })).rejects.toThrow(/certificate/i);
+      expect(authorizations).toEqual([]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
