@@ -9,6 +9,8 @@
  * when the v1.32 binaries are not on this machine (../shared/k8s-v1.32, EKS_DRAINER_K8S_132_DIR).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type K8sVersion, k8s132Missing, parseK8sVersion } from './harness/cluster.js';
 
@@ -25,6 +27,8 @@ interface Result {
   readonly run: Run;
   readonly ok: boolean;
   readonly wallMs: number;
+  readonly passed: number;
+  readonly failed: number;
 }
 
 /** Which servers the e2e project runs on, said out loud when one is left out. */
@@ -50,7 +54,9 @@ let interrupted = false;
 function vitest(run: Run, args: readonly string[]): Promise<Result> {
   const started = Date.now();
   console.log(`\n[test] ${run.label}: vitest run --project ${run.project} ${args.join(' ')}`.trimEnd());
-  const child = spawn(VITEST, ['run', '--project', run.project, ...args], {
+  const report = join(tmpdir(), `eks-node-drainer-${run.project}-${process.pid}.json`);
+  const reporters = ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`];
+  const child = spawn(VITEST, ['run', '--project', run.project, ...reporters, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...run.env },
     stdio: 'inherit',
@@ -69,9 +75,23 @@ function vitest(run: Run, args: readonly string[]): Promise<Result> {
     child.once('close', (code) => {
       process.removeListener('SIGINT', forward);
       process.removeListener('SIGTERM', forward);
-      resolvePromise({ run, ok: code === 0, wallMs: Date.now() - started });
+      resolvePromise({ run, ok: code === 0, wallMs: Date.now() - started, ...counts(report) });
     });
   });
+}
+
+/** Passed and failed tests of one run, from vitest's JSON report (none when it wrote none). */
+function counts(file: string): { passed: number; failed: number } {
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as {
+      numPassedTests?: number;
+      numFailedTests?: number;
+    };
+    rmSync(file, { force: true });
+    return { passed: json.numPassedTests ?? 0, failed: json.numFailedTests ?? 0 };
+  } catch {
+    return { passed: 0, failed: 0 };
+  }
 }
 
 async function main(): Promise<number> {
@@ -97,7 +117,11 @@ async function main(): Promise<number> {
       `[test]   ${run.label.padEnd(14)} ${run.project.padEnd(9)} ${ok ? 'passed' : 'FAILED'} ${wall}`,
     );
   }
-  return !interrupted && results.every((r) => r.ok) ? 0 : 1;
+  const passed = results.reduce((sum, r) => sum + r.passed, 0);
+  const failed = results.reduce((sum, r) => sum + r.failed, 0);
+  // the plain closing line: every run's tests together
+  console.log(`\n${passed} passed, ${failed} failed`);
+  return !interrupted && results.every((r) => r.ok) && passed > 0 ? 0 : 1;
 }
 
 main().then(
