@@ -22,18 +22,21 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi } from '@kubernetes/client-node';
 import { Duration } from 'aws-cdk-lib';
 import { nodesDrainableAtOnce } from '../infra/settings.js';
 import type { InvocationContext, InvocationSummary } from '../lambda/handler.js';
 import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { defaultK8sVersion, kubeConfigFor, parseK8sVersion } from '../scripts/harness/cluster.js';
-import { PRESTOP_ANNOTATION, Simulator } from '../scripts/harness/simulator.js';
-import type { PolicyVersion } from '../scripts/harness/workload.js';
+import { Simulator } from '../scripts/harness/simulator.js';
 import {
   type BenchEnv,
   CLUSTER_NAME,
+  captureJsonLogs,
   cleanUp,
+  codeRevision,
+  context,
+  createSharedDeployments,
   elapsedMs,
   isInterrupted,
   lifecycleEvent,
@@ -48,8 +51,10 @@ import {
   runProcess,
   type Section,
   seconds,
+  spread,
   startEnv,
   stopOnInterrupt,
+  waitForPdbs,
 } from './support.js';
 
 /** Deployments spread over the nodes, one replica of each on every node: the pods per node. */
@@ -167,7 +172,7 @@ async function main(): Promise<void> {
     void cleanUp().finally(() => process.exit(2));
   }, RUN_LIMIT_MS).unref(); // fires only if something still keeps the process alive
   const startedAt = new Date();
-  const code = await codeRevision();
+  const code = await codeRevision('bench/mass-termination.ts');
 
   progress(`starting the local control plane (EKS token webhook, etcd, kube-apiserver ${version})`);
   const env = await startEnv(version);
@@ -238,35 +243,19 @@ async function runScenario(
   await core.createNode({ body: { metadata: { name: spare }, spec: { unschedulable: true } } });
   const sim = await new Simulator(admin, { namespaces: [namespace], nodes: [spare] }).start();
   try {
-    for (let d = 0; d < DEPLOYMENTS; d++) {
-      const labels = { app: `shared-${d}` };
-      await apps.createNamespacedDeployment({
-        namespace,
-        body: {
-          metadata: { name: labels.app },
-          spec: {
-            replicas: count,
-            selector: { matchLabels: labels },
-            template: {
-              metadata: { labels, annotations: { [PRESTOP_ANNOTATION]: String(PRESTOP_SECONDS) } },
-              spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] },
-            },
-          },
-        },
-      });
-      await objects.create({
-        apiVersion: env.policyVersion,
-        kind: 'PodDisruptionBudget',
-        metadata: { name: labels.app, namespace },
-        spec: { selector: { matchLabels: labels }, maxUnavailable: 1 },
-      } as never);
-    }
+    await createSharedDeployments(apps, objects, env.policyVersion, namespace, {
+      deployments: DEPLOYMENTS,
+      replicas: count,
+      preStopSeconds: PRESTOP_SECONDS,
+    });
     await spread(
       core,
       namespace,
       nodes.map((n) => n.name),
+      DEPLOYMENTS,
+      'mass termination',
     );
-    await waitForPdbs(objects, env.policyVersion, namespace);
+    await waitForPdbs(objects, env.policyVersion, namespace, DEPLOYMENTS, 'mass termination');
     const monitors = Array.from({ length: DEPLOYMENTS }, (_, d) =>
       sim.monitor(namespace, { app: `shared-${d}` }),
     );
@@ -305,7 +294,7 @@ async function runScenario(
         run.worker = w;
         run.pickedAt = Date.now();
         try {
-          run.outcome = (await handler(payloads[i], context())).outcome;
+          run.outcome = (await handler(payloads[i], context(INVOCATION_LIMIT_MS))).outcome;
         } catch (error) {
           run.outcome = 'threw';
           run.error = error instanceof Error ? error.message : String(error);
@@ -377,51 +366,7 @@ function fate(env: BenchEnv, run: EventRun, action: LifecycleActionState): void 
   } else run.fate = 'still active';
 }
 
-/** Binds every pending pod so that each node gets exactly one replica of each Deployment. */
-async function spread(core: CoreV1Api, namespace: string, nodes: readonly string[]): Promise<void> {
-  const until = Date.now() + 180_000;
-  const app = (pod: V1Pod): string => pod.metadata?.labels?.app ?? '';
-  for (;;) {
-    const pods = (await core.listNamespacedPod({ namespace })).items;
-    const running = pods.filter((p) => p.status?.phase === 'Running').length;
-    if (running === nodes.length * DEPLOYMENTS) return;
-    if (Date.now() > until) throw new Error(`mass termination: only ${running} pods running`);
-    const taken = new Set(pods.filter((p) => p.spec?.nodeName).map((p) => `${app(p)}@${p.spec?.nodeName}`));
-    for (const pod of pods.filter((p) => !p.spec?.nodeName)) {
-      const node = nodes.find((n) => !taken.has(`${app(pod)}@${n}`));
-      if (!node) continue;
-      taken.add(`${app(pod)}@${node}`);
-      await core
-        .createNamespacedBinding({
-          namespace,
-          body: {
-            metadata: { name: pod.metadata?.name ?? '' },
-            target: { apiVersion: 'v1', kind: 'Node', name: node },
-          },
-        })
-        .catch((error: { code?: number }) => {
-          if (error.code !== 409) throw error; // bound meanwhile: the next list shows where
-        });
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function waitForPdbs(objects: KubernetesObjectApi, policyVersion: PolicyVersion, namespace: string) {
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const list = await objects.list<{ status?: { disruptionsAllowed?: number } } & { kind?: string }>(
-      policyVersion,
-      'PodDisruptionBudget',
-      namespace,
-    );
-    if (list.items.filter((p) => p.status?.disruptionsAllowed === 1).length === DEPLOYMENTS) return;
-    if (Date.now() > until) throw new Error('mass termination: PDBs not ready');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-// ---- the Lambda side: containers, context, logs -----------------------------------------------
+// ---- the Lambda side: containers --------------------------------------------------------------
 
 /**
  * `pool` module instances of lambda/handler.ts: one per execution, each reused for the events it
@@ -457,33 +402,6 @@ async function loadHandlers(env: BenchEnv, scenario: string, pool: number): Prom
   }
 }
 
-function context(): InvocationContext {
-  const deadline = Date.now() + INVOCATION_LIMIT_MS;
-  return {
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:eks-node-drainer',
-    awsRequestId: randomUUID(),
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  };
-}
-
-/** Keeps the handlers' JSON log lines (for counting) off the terminal; everything else passes. */
-function captureJsonLogs(): { lines: string[]; restore: () => void } {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    const text = String(chunk);
-    if (!text.startsWith('{')) return write(chunk, ...rest);
-    lines.push(...text.split('\n').filter((l) => l.startsWith('{')));
-    return true;
-  }) as typeof process.stdout.write;
-  return {
-    lines,
-    restore: () => {
-      process.stdout.write = write;
-    },
-  };
-}
-
 /** Sums of the named metrics over the Embedded Metric Format records among the log lines. */
 function emfSums(lines: readonly string[], names: readonly string[]): Record<string, number> {
   const sums = Object.fromEntries(names.map((n) => [n, 0]));
@@ -494,18 +412,6 @@ function emfSums(lines: readonly string[], names: readonly string[]): Record<str
       if (typeof record[name] === 'number') sums[name] = (sums[name] ?? 0) + (record[name] as number);
   }
   return sums;
-}
-
-/** The commit measured, and which files under lambda/ differed from it when the run started. */
-async function codeRevision(): Promise<string> {
-  const git = async (...args: string[]): Promise<string> =>
-    (await runProcess('git', ['-C', REPO_ROOT, ...args]).catch(() => undefined))?.stdout ?? '';
-  const head = (await git('rev-parse', '--short', 'HEAD')).trim() || 'unknown';
-  const changed = (await git('status', '--porcelain', '--', 'lambda', 'bench/mass-termination.ts'))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.slice(3));
-  return changed.length ? `${head} + uncommitted changes in ${changed.join(', ')}` : head;
 }
 
 /** The machine description without its kubectl row (no kubectl runs here). */

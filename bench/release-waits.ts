@@ -23,7 +23,7 @@
  * Prints progress and a Markdown table; writes bench/results/release-waits-<date>.md. Figures are
  * reported, never asserted. Stops everything it started, also on Ctrl-C, and gives up after 8 minutes.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,7 +37,10 @@ import { Workload } from '../scripts/harness/workload.js';
 import {
   type BenchEnv,
   CLUSTER_NAME,
+  captureJsonLogs,
   cleanUp,
+  codeRevision,
+  context,
   disposeWorkload,
   elapsedMs,
   isInterrupted,
@@ -215,7 +218,7 @@ async function main(): Promise<void> {
   }, RUN_LIMIT_MS).unref(); // fires only if something still keeps the process alive
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
-  const code = await codeRevision();
+  const code = await codeRevision('bench/release-waits.ts');
 
   progress(`starting the local control plane (EKS token webhook, etcd, kube-apiserver ${version})`);
   const env = await startEnv(version);
@@ -321,7 +324,7 @@ async function runOnce(env: BenchEnv, handler: Handler, scenario: Scenario, rep:
     run.firedAt = Date.now();
     let summary: InvocationSummary | undefined;
     try {
-      summary = await handler(lifecycleEvent(action), context());
+      summary = await handler(lifecycleEvent(action), context(INVOCATION_LIMIT_MS));
     } catch (error) {
       run.errors.push(`handler threw: ${message(error)}`);
     } finally {
@@ -490,33 +493,6 @@ async function loadHandler(env: BenchEnv, waits: boolean): Promise<Handler> {
   }
 }
 
-function context(): InvocationContext {
-  const deadline = Date.now() + INVOCATION_LIMIT_MS;
-  return {
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:eks-node-drainer',
-    awsRequestId: randomBytes(16).toString('hex'),
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  };
-}
-
-/** Keeps the handler's JSON log lines off the terminal (and for reading after); everything else passes. */
-function captureJsonLogs(): { lines: string[]; restore: () => void } {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    const text = String(chunk);
-    if (!text.startsWith('{')) return write(chunk, ...rest);
-    lines.push(...text.split('\n').filter((l) => l.startsWith('{')));
-    return true;
-  }) as typeof process.stdout.write;
-  return {
-    lines,
-    restore: () => {
-      process.stdout.write = write;
-    },
-  };
-}
-
 /** The `time` of the first log line with this message, epoch ms. */
 function logTime(lines: readonly string[], text: string): number | undefined {
   for (const line of lines) {
@@ -534,18 +510,6 @@ function pollIntervals(): { loadBalancerMs: number; volumeMs: number } {
     return value === undefined ? fallback : Number(value.replaceAll('_', ''));
   };
   return { loadBalancerMs: read('LOAD_BALANCER_POLL_MS', 5_000), volumeMs: read('VOLUME_POLL_MS', 1_000) };
-}
-
-/** The commit measured, and which files under lambda/ differed from it when the run started. */
-async function codeRevision(): Promise<string> {
-  const git = async (...args: string[]): Promise<string> =>
-    (await runProcess('git', ['-C', REPO_ROOT, ...args]).catch(() => undefined))?.stdout ?? '';
-  const head = (await git('rev-parse', '--short', 'HEAD')).trim() || 'unknown';
-  const changed = (await git('status', '--porcelain', '--', 'lambda', 'bench/release-waits.ts'))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.slice(3));
-  return changed.length ? `${head} + uncommitted changes in ${changed.join(', ')}` : head;
 }
 
 // ---- report -------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import { releaseWaitsSection, runReleaseWaits } from './release-waits.js';
 import { runScaleIn, scaleInSection } from './scale-in.js';
 import {
   cleanUp,
+  codeRevision,
   elapsedMs,
   isInterrupted,
   machineDescription,
@@ -201,18 +202,6 @@ async function onServer(
   const kubectl = await findKubectl(env.serverVersion);
   await env.stop();
   return { version, serverVersion: env.serverVersion, kubectl: kubectl.version, sections, raw };
-}
-
-/** The commit measured, and which files under lambda/ differed from it when the run started. */
-async function codeRevision(): Promise<string> {
-  const git = async (...args: string[]): Promise<string> =>
-    (await runProcess('git', ['-C', REPO_ROOT, ...args]).catch(() => undefined))?.stdout ?? '';
-  const head = (await git('rev-parse', '--short', 'HEAD')).trim() || 'unknown';
-  const changed = (await git('status', '--porcelain', '--', 'lambda'))
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.slice(3));
-  return changed.length ? `${head} + uncommitted changes in ${changed.join(', ')}` : head;
 }
 
 main()

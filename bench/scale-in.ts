@@ -8,16 +8,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi, type V1Pod } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi } from '@kubernetes/client-node';
 import type { InvocationSummary } from '../lambda/handler.js';
 import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../scripts/harness/cluster.js';
-import { PRESTOP_ANNOTATION, Simulator } from '../scripts/harness/simulator.js';
-import type { PolicyVersion } from '../scripts/harness/workload.js';
+import { Simulator } from '../scripts/harness/simulator.js';
 import { countRequestsOfUser, type RequestCounts } from './api-cost.js';
 import {
   type BenchEnv,
   CLUSTER_NAME,
+  captureJsonLogs,
+  context,
+  createSharedDeployments,
   lifecycleEvent,
   mdTable,
   type PdbCheck,
@@ -27,6 +29,8 @@ import {
   REPO_ROOT,
   type Section,
   seconds,
+  spread,
+  waitForPdbs,
 } from './support.js';
 
 export const NODES = 10;
@@ -78,35 +82,19 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
   // workload's own pods are placed by spread() below
   const sim = await new Simulator(admin, { namespaces: [namespace], nodes: [spare] }).start();
   try {
-    for (let d = 0; d < SHARED_DEPLOYMENTS; d++) {
-      const labels = { app: `shared-${d}` };
-      await apps.createNamespacedDeployment({
-        namespace,
-        body: {
-          metadata: { name: labels.app },
-          spec: {
-            replicas: NODES,
-            selector: { matchLabels: labels },
-            template: {
-              metadata: { labels, annotations: { [PRESTOP_ANNOTATION]: String(PRESTOP_SECONDS) } },
-              spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] },
-            },
-          },
-        },
-      });
-      await objects.create({
-        apiVersion: env.policyVersion,
-        kind: 'PodDisruptionBudget',
-        metadata: { name: labels.app, namespace },
-        spec: { selector: { matchLabels: labels }, maxUnavailable: 1 },
-      } as never);
-    }
+    await createSharedDeployments(apps, objects, env.policyVersion, namespace, {
+      deployments: SHARED_DEPLOYMENTS,
+      replicas: NODES,
+      preStopSeconds: PRESTOP_SECONDS,
+    });
     await spread(
       core,
       namespace,
       nodes.map((n) => n.name),
+      SHARED_DEPLOYMENTS,
+      'scale-in',
     );
-    await waitForPdbs(objects, env.policyVersion, namespace);
+    await waitForPdbs(objects, env.policyVersion, namespace, SHARED_DEPLOYMENTS, 'scale-in');
     const monitors = Array.from({ length: SHARED_DEPLOYMENTS }, (_, d) =>
       sim.monitor(namespace, { app: `shared-${d}` }),
     );
@@ -179,55 +167,6 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
   }
 }
 
-/** Binds every pending pod so that each node gets exactly one replica of each Deployment. */
-async function spread(core: CoreV1Api, namespace: string, nodes: readonly string[]): Promise<void> {
-  const until = Date.now() + 180_000;
-  for (;;) {
-    const pods = (await core.listNamespacedPod({ namespace })).items;
-    const running = pods.filter((p) => p.status?.phase === 'Running').length;
-    if (running === nodes.length * SHARED_DEPLOYMENTS) return;
-    if (Date.now() > until) throw new Error(`scale-in: only ${running} pods running`);
-    const taken = new Set(pods.filter((p) => p.spec?.nodeName).map((p) => `${app(p)}@${p.spec?.nodeName}`));
-    for (const pod of pods.filter((p) => !p.spec?.nodeName)) {
-      const node = nodes.find((n) => !taken.has(`${app(pod)}@${n}`));
-      if (!node) continue;
-      taken.add(`${app(pod)}@${node}`);
-      await core
-        .createNamespacedBinding({
-          namespace,
-          body: {
-            metadata: { name: pod.metadata?.name ?? '' },
-            target: { apiVersion: 'v1', kind: 'Node', name: node },
-          },
-        })
-        .catch((error: { code?: number }) => {
-          if (error.code !== 409) throw error; // bound meanwhile: the next list shows where
-        });
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const app = (pod: V1Pod): string => pod.metadata?.labels?.app ?? '';
-
-async function waitForPdbs(
-  objects: KubernetesObjectApi,
-  policyVersion: PolicyVersion,
-  namespace: string,
-): Promise<void> {
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const list = await objects.list<{ status?: { disruptionsAllowed?: number } } & { kind?: string }>(
-      policyVersion,
-      'PodDisruptionBudget',
-      namespace,
-    );
-    if (list.items.filter((p) => p.status?.disruptionsAllowed === 1).length === SHARED_DEPLOYMENTS) return;
-    if (Date.now() > until) throw new Error('scale-in: PDBs not ready');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Fresh module instances of lambda/handler.ts, configured for the local AWS endpoint. */
 async function loadHandlers(env: BenchEnv, count: number): Promise<Handler[]> {
   Object.assign(process.env, env.aws.env(), { CLUSTER_NAME, LOG_LEVEL: 'info' });
@@ -238,31 +177,6 @@ async function loadHandlers(env: BenchEnv, count: number): Promise<Handler[]> {
       return module.handler;
     }),
   );
-}
-
-function context(): unknown {
-  const deadline = Date.now() + 900_000;
-  return {
-    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:eks-node-drainer',
-    awsRequestId: randomUUID(),
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  };
-}
-
-/** Keeps the handlers' JSON log lines (for counting) off the terminal; everything else passes. */
-function captureJsonLogs(): { lines: string[]; restore: () => void } {
-  const lines: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    const text = String(chunk);
-    if (!text.startsWith('{')) return write(chunk, ...rest);
-    lines.push(...text.split('\n').filter((l) => l.startsWith('{')));
-    return true;
-  }) as typeof process.stdout.write;
-  const restore = (): void => {
-    process.stdout.write = write;
-  };
-  return { lines, restore };
 }
 
 // ---- report ---------------------------------------------------------------------------------

@@ -9,7 +9,16 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type KubeConfig, PolicyApi, type V1Pod, Watch } from '@kubernetes/client-node';
+import {
+  type AppsV1Api,
+  type CoreV1Api,
+  type KubeConfig,
+  type KubernetesObjectApi,
+  PolicyApi,
+  type V1Pod,
+  Watch,
+} from '@kubernetes/client-node';
+import type { InvocationContext } from '../lambda/handler.js';
 import { LocalAwsEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../scripts/harness/aws-endpoint.js';
 import {
   type ClusterInfo,
@@ -19,6 +28,7 @@ import {
   startCluster,
 } from '../scripts/harness/cluster.js';
 import { EksTokenWebhook } from '../scripts/harness/eks-token-webhook.js';
+import { PRESTOP_ANNOTATION } from '../scripts/harness/simulator.js';
 import { type PolicyVersion, Workload } from '../scripts/harness/workload.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -484,4 +494,155 @@ export class Timeline {
     }
     return stats;
   }
+}
+
+// ---- shared Deployments spread over nodes (scale-in.ts, mass-termination.ts) -----------------
+
+/**
+ * `deployments` Deployments `shared-<d>` × `replicas`, each with a PDB maxUnavailable 1 (in the
+ * group version the server serves) and a `preStopSeconds` simulated preStop.
+ */
+export async function createSharedDeployments(
+  apps: AppsV1Api,
+  objects: KubernetesObjectApi,
+  policyVersion: PolicyVersion,
+  namespace: string,
+  {
+    deployments,
+    replicas,
+    preStopSeconds,
+  }: { readonly deployments: number; readonly replicas: number; readonly preStopSeconds: number },
+): Promise<void> {
+  for (let d = 0; d < deployments; d++) {
+    const labels = { app: `shared-${d}` };
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: labels.app },
+        spec: {
+          replicas,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels, annotations: { [PRESTOP_ANNOTATION]: String(preStopSeconds) } },
+            spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] },
+          },
+        },
+      },
+    });
+    await objects.create({
+      apiVersion: policyVersion,
+      kind: 'PodDisruptionBudget',
+      metadata: { name: labels.app, namespace },
+      spec: { selector: { matchLabels: labels }, maxUnavailable: 1 },
+    } as never);
+  }
+}
+
+/**
+ * Binds every pending pod so that each node gets exactly one replica of each of the `deployments`
+ * Deployments; `what` names the benchmark in the error message.
+ */
+export async function spread(
+  core: CoreV1Api,
+  namespace: string,
+  nodes: readonly string[],
+  deployments: number,
+  what: string,
+): Promise<void> {
+  const until = Date.now() + 180_000;
+  const app = (pod: V1Pod): string => pod.metadata?.labels?.app ?? '';
+  for (;;) {
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const running = pods.filter((p) => p.status?.phase === 'Running').length;
+    if (running === nodes.length * deployments) return;
+    if (Date.now() > until) throw new Error(`${what}: only ${running} pods running`);
+    const taken = new Set(pods.filter((p) => p.spec?.nodeName).map((p) => `${app(p)}@${p.spec?.nodeName}`));
+    for (const pod of pods.filter((p) => !p.spec?.nodeName)) {
+      const node = nodes.find((n) => !taken.has(`${app(pod)}@${n}`));
+      if (!node) continue;
+      taken.add(`${app(pod)}@${node}`);
+      await core
+        .createNamespacedBinding({
+          namespace,
+          body: {
+            metadata: { name: pod.metadata?.name ?? '' },
+            target: { apiVersion: 'v1', kind: 'Node', name: node },
+          },
+        })
+        .catch((error: { code?: number }) => {
+          if (error.code !== 409) throw error; // bound meanwhile: the next list shows where
+        });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Waits (up to a minute) until `count` PDBs in the namespace allow 1 disruption each. */
+export async function waitForPdbs(
+  objects: KubernetesObjectApi,
+  policyVersion: PolicyVersion,
+  namespace: string,
+  count: number,
+  what: string,
+): Promise<void> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const list = await objects.list<{ status?: { disruptionsAllowed?: number } } & { kind?: string }>(
+      policyVersion,
+      'PodDisruptionBudget',
+      namespace,
+    );
+    if (list.items.filter((p) => p.status?.disruptionsAllowed === 1).length === count) return;
+    if (Date.now() > until) throw new Error(`${what}: PDBs not ready`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+// ---- the Lambda side: context, logs, the code measured ---------------------------------------
+
+/**
+ * A Lambda invocation context with `limitMs` left at the start. The copies differed: mass-termination
+ * used a 300 s limit (it passes it now), the others 900 s; release-waits made the request id from
+ * randomBytes(16) in hex, the others (and this one) a UUID, as Lambda's are.
+ */
+export function context(limitMs = 900_000): InvocationContext {
+  const deadline = Date.now() + limitMs;
+  return {
+    invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:eks-node-drainer',
+    awsRequestId: randomUUID(),
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+}
+
+/** Keeps the handlers' JSON log lines (for reading after) off the terminal; everything else passes. */
+export function captureJsonLogs(): { lines: string[]; restore: () => void } {
+  const lines: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    const text = String(chunk);
+    if (!text.startsWith('{')) return write(chunk, ...rest);
+    lines.push(...text.split('\n').filter((l) => l.startsWith('{')));
+    return true;
+  }) as typeof process.stdout.write;
+  return {
+    lines,
+    restore: () => {
+      process.stdout.write = write;
+    },
+  };
+}
+
+/**
+ * The commit measured, and which files under lambda/ (and the `extra` paths: the copies differed only
+ * in these, run.ts none, the others their own file) differed from it when the run started.
+ */
+export async function codeRevision(...extra: string[]): Promise<string> {
+  const git = async (...args: string[]): Promise<string> =>
+    (await runProcess('git', ['-C', REPO_ROOT, ...args]).catch(() => undefined))?.stdout ?? '';
+  const head = (await git('rev-parse', '--short', 'HEAD')).trim() || 'unknown';
+  const changed = (await git('status', '--porcelain', '--', 'lambda', ...extra))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.slice(3));
+  return changed.length ? `${head} + uncommitted changes in ${changed.join(', ')}` : head;
 }
