@@ -20,7 +20,7 @@ const blockingPdb: PdbInfo = {
  * A drain that reaches every call of the ClusterPort: it claims the node, a PDB refuses pod a until
  * the deadline, policy delete deletes it, the node ends empty and the claim is released.
  */
-function setup() {
+function setup(more: Partial<DrainOptions> = {}) {
   const clock = new VirtualClock(T0);
   const cluster = new FakeCluster(clock, [pod('a')]);
   cluster.pdbs = [blockingPdb];
@@ -37,6 +37,7 @@ function setup() {
     dryRun: false,
     claim: { holder: 'first' },
     signal: controller.signal,
+    ...more,
   };
   const run = () => drainNode(cluster, options, { clock, log: memoryLogger(logs) });
   return { clock, cluster, controller, logs, run };
@@ -132,5 +133,22 @@ describe('drainNode, stopped by its caller', () => {
     cluster.claimNode = async () => undefined as never;
 
     await expect(run()).rejects.toThrow(TypeError);
+  });
+
+  it('stops, with no error, when it aborts while the claim for the hand-over hangs', async () => {
+    const { cluster, controller, run } = setup({ deadline: T0 + 60_000, pauseAt: T0 + 2_000 });
+    let claims = 0;
+    const claimNode = cluster.claimNode.bind(cluster);
+    cluster.claimNode = (node, claim) => {
+      if (++claims === 1) return claimNode(node, claim);
+      controller.abort();
+      return new Promise(() => {});
+    };
+
+    const report = await run();
+
+    expect(claims).toBe(2);
+    expect(report.outcome).toBe('stopped');
+    expect(report.errors).toEqual([]);
   });
 });

@@ -432,6 +432,8 @@ describe('drainNode', () => {
 
     expect(report.outcome).toBe('drained');
     expect(report.errors).toEqual(['default/a: socket hang up']);
+    // a failure, not a refusal: no "eviction blocked" event on the pod
+    expect(cluster.events.filter((e) => e.reason === 'EvictionBlocked')).toEqual([]);
   });
 
   it('names the blocked pod, its attempts and its event series after the drain start', async () => {
@@ -561,5 +563,26 @@ describe('drainNode', () => {
 
     expect(report.outcome).toBe('dry-run');
     expect(report.errors).toEqual(['list pods: HTTP 401: Unauthorized']);
+  });
+
+  it('gives up on an unreachable cluster when the next retry would come at the deadline', async () => {
+    // the first retry is due 150 ms after the first failure (jitter 0.5): exactly the deadline
+    const { cluster, run } = setup([pod('a')], { deadline: 1_700_000_000_150, minEvictionWindowMs: 0 });
+    cluster.failures.findNode = Number.POSITIVE_INFINITY;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-deleted');
+    expect(cluster.count('findNode')).toBe(1);
+  });
+
+  it('hands over an unreachable cluster when the next retry would come at pauseAt', async () => {
+    const { cluster, run } = setup([pod('a')], { pauseAt: 1_700_000_000_150 });
+    cluster.failures.findNode = Number.POSITIVE_INFINITY;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('paused');
+    expect(cluster.count('findNode')).toBe(1);
   });
 });

@@ -80,6 +80,7 @@ describe('Ledger', () => {
       policyEndsAt: T0 + 90_000,
       totals: CARRIED,
     });
+    expect(Object.keys(progress.offeredAt)).toEqual(['uid-a']);
   });
 
   it('hands over neither PDB refusals nor a policy end when there are none', () => {

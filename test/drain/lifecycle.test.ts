@@ -422,6 +422,23 @@ describe('runLifecycleAction, hand-over and the end of the action', () => {
     expect(action.completions).toEqual([result]);
   });
 
+  it('applies the policy to a drain stopped by its pause signal at the last allowed attempt', async () => {
+    const pause = new AbortController();
+    const { clock, action, continuations, run } = setup(
+      { pauseSignal: pause.signal, attempt: 210, onDrainTimeout: 'abandon' },
+      undefined,
+      300_000,
+    );
+    void clock.sleep(5_000).then(() => pause.abort());
+
+    const report = await run();
+
+    expect(report.drain?.outcome).toBe('stopped');
+    expect(report.outcome).toBe('deadline-abandoned');
+    expect(action.completions).toEqual(['ABANDON']);
+    expect(continuations).toEqual([]);
+  });
+
   it('reports already-completed when the action was completed while it drained', async () => {
     const { action, run } = setup();
     action.complete = async () => 'already-completed';

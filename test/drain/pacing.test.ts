@@ -112,6 +112,16 @@ describe('releaseByPdbStatus', () => {
     expect(second).toMatchObject({ nextAttemptAt: T0 - 100 + 5_000, backoffStep: 4 });
   });
 
+  it('releases two refused pods when the PDB allows two disruptions', () => {
+    const web = { app: 'web' };
+    const first = track('w1', { nextAttemptAt: T0 + 800 }, web);
+    const second = track('w2', { nextAttemptAt: T0 + 800 }, web);
+
+    releaseByPdbStatus([first, second], [pdb('web', 'web', 2)], T0, BACKOFF);
+
+    expect([first.nextAttemptAt, second.nextAttemptAt]).toEqual([T0, T0]);
+  });
+
   it('holds a pod while any one of the PDBs covering it allows nothing', () => {
     const labels = { app: 'web', tier: 'front' };
     const refused = track('w1', { lastAttemptAt: T0, nextAttemptAt: T0 + 800 }, labels);

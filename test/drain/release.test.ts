@@ -272,6 +272,25 @@ describe('waitForRelease, in detail', () => {
     expect(clock.t - start).toBe(7_000);
   });
 
+  it('asks nothing more once its signal aborted, even when a look was due then', async () => {
+    const controller = new AbortController();
+    let loadBalancers: FakeLoadBalancers | undefined;
+    const { clock, wait } = waitSetup(
+      (c) => {
+        loadBalancers = new FakeLoadBalancers(c, Number.POSITIVE_INFINITY);
+        return { loadBalancers };
+      },
+      { signal: controller.signal },
+    );
+    // the abort comes at 10 s, when the third look (every 5 s) is due
+    void clock.sleep(10_000).then(() => controller.abort());
+
+    const report = await wait();
+
+    expect(report.outcome).toBe('stopped');
+    expect(loadBalancers?.calls).toBe(2);
+  });
+
   it('stops at once when its signal aborts during a look', async () => {
     const controller = new AbortController();
     let calls = 0;
@@ -663,10 +682,12 @@ describe('runLifecycleAction, when it waits for the release', () => {
     });
   });
 
-  it('keeps going when the event cannot be recorded', async () => {
+  it('keeps going, and says so, when the release event cannot be recorded', async () => {
     const { action, logs, run } = prepared({}, ({ cluster }) => {
-      cluster.recordEvent = async () => {
-        throw new Error('HTTP 403');
+      const recordEvent = cluster.recordEvent.bind(cluster);
+      cluster.recordEvent = async (subject, event) => {
+        if (event.reason.startsWith('InstanceRelease')) throw new Error('HTTP 403');
+        return recordEvent(subject, event);
       };
     });
 
@@ -674,9 +695,11 @@ describe('runLifecycleAction, when it waits for the release', () => {
 
     expect(report.outcome).toBe('drained');
     expect(action.completions).toEqual(['CONTINUE']);
-    expect(logs).toContainEqual(
-      expect.objectContaining({ level: 'warn', message: 'could not record event' }),
-    );
+    expect(logs).toContainEqual({
+      level: 'warn',
+      message: 'could not record event',
+      data: { error: 'HTTP 403' },
+    });
   });
 
   it('records no release event in a dry run', async () => {
