@@ -51,3 +51,10 @@ export function policyEndsAt(
   const phases = criticalWaiting ? 2 : 1;
   return now + phases * (windowMs + longestGraceMs + marginMs);
 }
+
+/** The outcome each deadline policy gives a drain that ends at the deadline. */
+export const DEADLINE_OUTCOMES = {
+  delete: 'deadline-deleted',
+  continue: 'deadline-continued',
+  abandon: 'deadline-abandoned',
+} as const;

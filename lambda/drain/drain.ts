@@ -2,7 +2,13 @@ import { ClusterAccessError } from '../errors.js';
 import { CLAIM_HANDOVER_MS, CLAIM_TTL_MS, NodeClaimKeeper } from './claim.js';
 import { classifyPod } from './classify.js';
 import { backoffDelay, mapLimit } from './concurrency.js';
-import { deletable, everyEligibleHadItsWindow, evictionWindowMs, policyEndsAt } from './deadline.js';
+import {
+  DEADLINE_OUTCOMES,
+  deletable,
+  everyEligibleHadItsWindow,
+  evictionWindowMs,
+  policyEndsAt,
+} from './deadline.js';
 import { blockedEvent, deadlineEvent, drainedEvent, startedEvent } from './events.js';
 import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
@@ -440,12 +446,7 @@ class DrainRun {
     this.log.error('cluster unreachable until the deadline', { errors: [...this.ledger.errors] });
     // a dry run changes nothing, whatever happened: its outcome says so and decides no lifecycle result
     if (this.options.dryRun) return this.report('dry-run');
-    const outcomes = {
-      delete: 'deadline-deleted',
-      continue: 'deadline-continued',
-      abandon: 'deadline-abandoned',
-    } as const;
-    return this.report(outcomes[this.options.onDeadline]);
+    return this.report(DEADLINE_OUTCOMES[this.options.onDeadline]);
   }
 
   private noteError(what: string, error: unknown): void {

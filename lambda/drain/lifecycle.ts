@@ -1,5 +1,6 @@
 import { backoffDelay } from './concurrency.js';
 import { type DrainProgress, MAX_ATTEMPTS } from './continuation.js';
+import { DEADLINE_OUTCOMES } from './deadline.js';
 import {
   DEFAULT_DRAIN_TUNING,
   type DeadlinePolicy,
@@ -270,13 +271,7 @@ function drainOptions(settings: LifecycleRunSettings, node: string | undefined, 
 
 /** Past the last continuation, what is left meets the deadline policy. */
 function finalOutcome(outcome: DrainOutcome, policy: DeadlinePolicy): HandlerOutcome {
-  if (outcome !== 'paused' && outcome !== 'stopped' && outcome !== 'already-draining') return outcome;
-  const outcomes = {
-    delete: 'deadline-deleted',
-    continue: 'deadline-continued',
-    abandon: 'deadline-abandoned',
-  } as const;
-  return outcomes[policy];
+  return outcome === 'paused' || outcome === 'stopped' ? DEADLINE_OUTCOMES[policy] : outcome;
 }
 
 async function nodeName(
