@@ -9,8 +9,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LocalAutoScalingGroups } from './autoscaling-groups.js';
 import { ELBV2_NS, LocalElbv2 } from './elbv2.js';
 import { LoopbackHttpServer, readBody } from './loopback-server.js';
+
+export type { AutoScalingGroupState, LifecycleHookState } from './autoscaling-groups.js';
 
 /**
  * A lifecycle action as AutoScaling keeps it. It is active until completed (`result`) or expired
@@ -70,15 +73,6 @@ export interface AutoScalingInstanceState {
   readonly lifecycleState: string;
 }
 
-/** A lifecycle hook as DescribeLifecycleHooks answers it. */
-export interface LifecycleHookState {
-  readonly name: string;
-  /** e.g. `autoscaling:EC2_INSTANCE_TERMINATING`. */
-  readonly transition: string;
-  readonly heartbeatTimeout: number;
-  readonly defaultResult: 'CONTINUE' | 'ABANDON';
-}
-
 /**
  * A function run by a synchronous invocation: gets the parsed JSON payload, returns the JSON result
  * and the log text that `LogType: Tail` returns (the last 4 KB, as Lambda does). A throw is answered
@@ -134,8 +128,10 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly invocations: { functionName: string; payload: unknown }[] = [];
   /** instance id → its Auto Scaling group and lifecycle state (DescribeAutoScalingInstances). */
   readonly autoScalingInstances = new Map<string, AutoScalingInstanceState>();
-  /** Auto Scaling group name → its lifecycle hooks (DescribeLifecycleHooks). */
-  readonly lifecycleHooks = new Map<string, LifecycleHookState[]>();
+  /** Auto Scaling groups: tags, instances, hooks (Describe/Put/DeleteLifecycleHook, DescribeAutoScalingGroups). */
+  readonly autoScalingGroups = new LocalAutoScalingGroups();
+  /** Auto Scaling group name → its lifecycle hooks (the same map as `autoScalingGroups.hooks`). */
+  readonly lifecycleHooks = this.autoScalingGroups.hooks;
   /** function name → what a synchronous invocation runs; an unknown name is a 404. */
   readonly functions = new Map<string, LocalFunction>();
   private readonly faults = new Map<string, InjectedFault[]>();
@@ -257,8 +253,10 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       this.describeAutoScalingInstances(params, res);
       return;
     }
-    if (action === 'DescribeLifecycleHooks') {
-      this.describeLifecycleHooks(params, res);
+    const group = this.autoScalingGroups.answer(action, params);
+    if (group) {
+      if ('fault' in group) queryError(res, group.fault);
+      else queryResult(res, action, group.result);
       return;
     }
     if (action !== 'CompleteLifecycleAction' && action !== 'RecordLifecycleActionHeartbeat') {
@@ -357,26 +355,6 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
           ?.defaultResult ??
         'ABANDON';
     }
-  }
-
-  private describeLifecycleHooks(params: Record<string, string>, res: ServerResponse): void {
-    const asg = params.AutoScalingGroupName ?? '';
-    const hooks = this.lifecycleHooks.get(asg);
-    if (!hooks) {
-      queryError(res, {
-        status: 400,
-        code: 'ValidationError',
-        message: `AutoScalingGroup name not found - AutoScalingGroup ${asg} not found`,
-      });
-      return;
-    }
-    const members = hooks
-      .map(
-        (hook) =>
-          `<member><LifecycleHookName>${escapeXml(hook.name)}</LifecycleHookName><AutoScalingGroupName>${escapeXml(asg)}</AutoScalingGroupName><LifecycleTransition>${escapeXml(hook.transition)}</LifecycleTransition><HeartbeatTimeout>${hook.heartbeatTimeout}</HeartbeatTimeout><GlobalTimeout>${Math.min(hook.heartbeatTimeout * 100, 172_800)}</GlobalTimeout><DefaultResult>${hook.defaultResult}</DefaultResult></member>`,
-      )
-      .join('');
-    queryResult(res, 'DescribeLifecycleHooks', `<LifecycleHooks>${members}</LifecycleHooks>`);
   }
 
   private ec2(action: string, params: Record<string, string>, res: ServerResponse): void {

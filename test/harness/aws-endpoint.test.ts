@@ -7,7 +7,12 @@
 import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
+  DeleteLifecycleHookCommand,
+  DescribeAutoScalingGroupsCommand,
+  type DescribeAutoScalingGroupsCommandInput,
   DescribeAutoScalingInstancesCommand,
+  DescribeLifecycleHooksCommand,
+  PutLifecycleHookCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import {
@@ -48,7 +53,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   aws.lifecycleActions.clear();
-  aws.lifecycleHooks.clear();
+  aws.autoScalingGroups.clear();
   aws.autoScalingInstances.clear();
 });
 afterEach(() => {
@@ -426,5 +431,80 @@ describe('Elastic Load Balancing v2', () => {
       fromEnv.destroy();
       vi.unstubAllEnvs();
     }
+  });
+});
+
+describe('Auto Scaling groups and hooks', () => {
+  beforeEach(() => {
+    aws.autoScalingGroups.groups.set('ng-a', {
+      tags: { 'eks:cluster-name': 'prod', 'eks:nodegroup-name': 'a' },
+      instanceIds: [INSTANCE],
+    });
+    aws.autoScalingGroups.groups.set('self-b', { tags: { 'kubernetes.io/cluster/prod': 'owned' } });
+    aws.autoScalingGroups.groups.set('other', { tags: { 'eks:cluster-name': 'staging' } });
+  });
+
+  function groups(input: DescribeAutoScalingGroupsCommandInput) {
+    return client.send(new DescribeAutoScalingGroupsCommand(input));
+  }
+
+  it('filters groups by tag and by name, with their tags and instances', async () => {
+    const byTag = await groups({ Filters: [{ Name: 'tag:eks:cluster-name', Values: ['prod'] }] });
+    expect(byTag.AutoScalingGroups?.map((g) => g.AutoScalingGroupName)).toEqual(['ng-a']);
+    expect(byTag.AutoScalingGroups?.[0]?.Tags).toContainEqual(
+      expect.objectContaining({ Key: 'eks:nodegroup-name', Value: 'a' }),
+    );
+    expect(byTag.AutoScalingGroups?.[0]?.Instances?.map((i) => i.InstanceId)).toEqual([INSTANCE]);
+    const byKey = await groups({ Filters: [{ Name: 'tag-key', Values: ['kubernetes.io/cluster/prod'] }] });
+    expect(byKey.AutoScalingGroups?.map((g) => g.AutoScalingGroupName)).toEqual(['self-b']);
+    const byName = await groups({ AutoScalingGroupNames: ['other', 'missing'] });
+    expect(byName.AutoScalingGroups?.map((g) => g.AutoScalingGroupName)).toEqual(['other']);
+  });
+
+  it('pages with MaxRecords and NextToken', async () => {
+    const first = await groups({ MaxRecords: 2 });
+    expect(first.AutoScalingGroups?.map((g) => g.AutoScalingGroupName)).toEqual(['ng-a', 'other']);
+    expect(first.NextToken).toBeDefined();
+    const second = await groups({ MaxRecords: 2, NextToken: first.NextToken });
+    expect(second.AutoScalingGroups?.map((g) => g.AutoScalingGroupName)).toEqual(['self-b']);
+    expect(second.NextToken).toBeUndefined();
+  });
+
+  it('puts, updates, lists and deletes a lifecycle hook; an unknown group is a ValidationError', async () => {
+    await client.send(
+      new PutLifecycleHookCommand({
+        AutoScalingGroupName: 'ng-a',
+        LifecycleHookName: HOOK,
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        HeartbeatTimeout: 900,
+      }),
+    );
+    await client.send(
+      new PutLifecycleHookCommand({
+        AutoScalingGroupName: 'ng-a',
+        LifecycleHookName: HOOK,
+        DefaultResult: 'CONTINUE',
+      }),
+    );
+    const hooks = await client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: 'ng-a' }));
+    expect(hooks.LifecycleHooks).toEqual([
+      expect.objectContaining({
+        LifecycleHookName: HOOK,
+        LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        HeartbeatTimeout: 900,
+        DefaultResult: 'CONTINUE',
+      }),
+    ]);
+    await client.send(
+      new DeleteLifecycleHookCommand({ AutoScalingGroupName: 'ng-a', LifecycleHookName: HOOK }),
+    );
+    const after = await client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: 'ng-a' }));
+    expect(after.LifecycleHooks).toEqual([]);
+    await expect(
+      client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: 'missing' })),
+    ).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(
+      client.send(new DeleteLifecycleHookCommand({ AutoScalingGroupName: 'ng-a', LifecycleHookName: HOOK })),
+    ).rejects.toMatchObject({ name: 'ValidationError' });
   });
 });

@@ -1,0 +1,186 @@
+/**
+ * Auto Scaling groups, their tags and lifecycle hooks, as the local AWS endpoint answers them:
+ * DescribeAutoScalingGroups (names, tag filters, pagination), DescribeLifecycleHooks,
+ * PutLifecycleHook and DeleteLifecycleHook. The answers are the inner `…Result` XML; the endpoint
+ * wraps them. A group is known when it is in `groups` or has hooks in `hooks`.
+ */
+
+import type { InjectedFault } from './aws-endpoint.js';
+
+/** A lifecycle hook as DescribeLifecycleHooks answers it. */
+export interface LifecycleHookState {
+  readonly name: string;
+  /** e.g. `autoscaling:EC2_INSTANCE_TERMINATING`. */
+  readonly transition: string;
+  readonly heartbeatTimeout: number;
+  readonly defaultResult: 'CONTINUE' | 'ABANDON';
+}
+
+/** An Auto Scaling group as DescribeAutoScalingGroups answers it. */
+export interface AutoScalingGroupState {
+  readonly tags: Readonly<Record<string, string>>;
+  /** Its instances' ids (InService). */
+  readonly instanceIds?: readonly string[];
+}
+
+type Answer = { readonly result: string } | { readonly fault: InjectedFault };
+
+export class LocalAutoScalingGroups {
+  /** group name → its tags and instances. */
+  readonly groups = new Map<string, AutoScalingGroupState>();
+  /** group name → its lifecycle hooks. */
+  readonly hooks = new Map<string, LifecycleHookState[]>();
+
+  clear(): void {
+    this.groups.clear();
+    this.hooks.clear();
+  }
+
+  /** The inner result of an AutoScaling group or hook action; undefined: not one of them. */
+  answer(action: string, params: Readonly<Record<string, string>>): Answer | undefined {
+    switch (action) {
+      case 'DescribeAutoScalingGroups':
+        return this.describeGroups(params);
+      case 'DescribeLifecycleHooks':
+        return this.describeHooks(params);
+      case 'PutLifecycleHook':
+        return this.putHook(params);
+      case 'DeleteLifecycleHook':
+        return this.deleteHook(params);
+      default:
+        return undefined;
+    }
+  }
+
+  private known(name: string): boolean {
+    return this.groups.has(name) || this.hooks.has(name);
+  }
+
+  private describeGroups(params: Readonly<Record<string, string>>): Answer {
+    const names = members(params, 'AutoScalingGroupNames.member.');
+    const filters = filtersOf(params);
+    const all = [...new Set([...this.groups.keys(), ...this.hooks.keys()])].sort();
+    const matching = all.filter(
+      (name) =>
+        (names.length === 0 || names.includes(name)) &&
+        filters.every((f) => matches(this.groups.get(name)?.tags ?? {}, f)),
+    );
+    const pageSize = Math.min(100, Number(params.MaxRecords ?? 50));
+    const start = Number(params.NextToken ?? 0);
+    const page = matching.slice(start, start + pageSize);
+    const next = start + pageSize < matching.length ? `<NextToken>${start + pageSize}</NextToken>` : '';
+    const items = page.map((name) => this.groupXml(name)).join('');
+    return { result: `<AutoScalingGroups>${items}</AutoScalingGroups>${next}` };
+  }
+
+  private groupXml(name: string): string {
+    const group = this.groups.get(name) ?? { tags: {} };
+    const tags = Object.entries(group.tags)
+      .map(
+        ([key, value]) =>
+          `<member><ResourceId>${esc(name)}</ResourceId><ResourceType>auto-scaling-group</ResourceType><Key>${esc(key)}</Key><Value>${esc(value)}</Value><PropagateAtLaunch>true</PropagateAtLaunch></member>`,
+      )
+      .join('');
+    const instances = (group.instanceIds ?? [])
+      .map(
+        (id) =>
+          `<member><InstanceId>${esc(id)}</InstanceId><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`,
+      )
+      .join('');
+    const size = group.instanceIds?.length ?? 0;
+    return `<member><AutoScalingGroupName>${esc(name)}</AutoScalingGroupName><AutoScalingGroupARN>arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/${esc(name)}</AutoScalingGroupARN><MinSize>0</MinSize><MaxSize>${Math.max(10, size)}</MaxSize><DesiredCapacity>${size}</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>us-east-1a</member></AvailabilityZones><HealthCheckType>EC2</HealthCheckType><CreatedTime>2026-01-01T00:00:00Z</CreatedTime><Instances>${instances}</Instances><Tags>${tags}</Tags></member>`;
+  }
+
+  private describeHooks(params: Readonly<Record<string, string>>): Answer {
+    const group = params.AutoScalingGroupName ?? '';
+    if (!this.known(group)) return notFound(group);
+    const wanted = members(params, 'LifecycleHookNames.member.');
+    const items = (this.hooks.get(group) ?? [])
+      .filter((hook) => wanted.length === 0 || wanted.includes(hook.name))
+      .map(
+        (hook) =>
+          `<member><LifecycleHookName>${esc(hook.name)}</LifecycleHookName><AutoScalingGroupName>${esc(group)}</AutoScalingGroupName><LifecycleTransition>${esc(hook.transition)}</LifecycleTransition><HeartbeatTimeout>${hook.heartbeatTimeout}</HeartbeatTimeout><GlobalTimeout>${Math.min(hook.heartbeatTimeout * 100, 172_800)}</GlobalTimeout><DefaultResult>${hook.defaultResult}</DefaultResult></member>`,
+      )
+      .join('');
+    return { result: `<LifecycleHooks>${items}</LifecycleHooks>` };
+  }
+
+  /** Creates or updates the hook, as AWS does; AWS's defaults: 3600 s, ABANDON. */
+  private putHook(params: Readonly<Record<string, string>>): Answer {
+    const group = params.AutoScalingGroupName ?? '';
+    if (!this.known(group)) return notFound(group);
+    const name = params.LifecycleHookName ?? '';
+    const existing = this.hooks.get(group) ?? [];
+    const previous = existing.find((hook) => hook.name === name);
+    const transition = params.LifecycleTransition ?? previous?.transition;
+    if (!transition) return validation(`LifecycleTransition is required to create lifecycle hook ${name}`);
+    const hook: LifecycleHookState = {
+      name,
+      transition,
+      heartbeatTimeout: Number(params.HeartbeatTimeout ?? previous?.heartbeatTimeout ?? 3600),
+      defaultResult: (params.DefaultResult ?? previous?.defaultResult ?? 'ABANDON') as 'CONTINUE' | 'ABANDON',
+    };
+    this.hooks.set(group, [...existing.filter((h) => h.name !== name), hook]);
+    return { result: '' };
+  }
+
+  private deleteHook(params: Readonly<Record<string, string>>): Answer {
+    const group = params.AutoScalingGroupName ?? '';
+    if (!this.known(group)) return notFound(group);
+    const name = params.LifecycleHookName ?? '';
+    const existing = this.hooks.get(group) ?? [];
+    if (!existing.some((hook) => hook.name === name))
+      return validation(`No Lifecycle Hook found with name ${name} for group ${group}`);
+    this.hooks.set(
+      group,
+      existing.filter((hook) => hook.name !== name),
+    );
+    return { result: '' };
+  }
+}
+
+interface Filter {
+  readonly name: string;
+  readonly values: readonly string[];
+}
+
+function members(params: Readonly<Record<string, string>>, prefix: string): string[] {
+  return Object.entries(params)
+    .filter(([key]) => key.startsWith(prefix))
+    .sort(([a], [b]) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)))
+    .map(([, value]) => value);
+}
+
+function filtersOf(params: Readonly<Record<string, string>>): Filter[] {
+  const filters: Filter[] = [];
+  for (let n = 1; params[`Filters.member.${n}.Name`] !== undefined; n++) {
+    filters.push({
+      name: params[`Filters.member.${n}.Name`] ?? '',
+      values: members(params, `Filters.member.${n}.Values.member.`),
+    });
+  }
+  return filters;
+}
+
+/** AWS's filters: `tag-key`, `tag-value`, `tag:<key>`; values are ORed, filters ANDed. */
+function matches(tags: Readonly<Record<string, string>>, filter: Filter): boolean {
+  if (filter.name === 'tag-key') return filter.values.some((key) => key in tags);
+  if (filter.name === 'tag-value') return filter.values.some((v) => Object.values(tags).includes(v));
+  if (filter.name.startsWith('tag:')) {
+    const value = tags[filter.name.slice(4)];
+    return value !== undefined && filter.values.includes(value);
+  }
+  return false;
+}
+
+function notFound(group: string): Answer {
+  return validation(`AutoScalingGroup name not found - AutoScalingGroup ${group} not found`);
+}
+
+function validation(message: string): Answer {
+  return { fault: { status: 400, code: 'ValidationError', message } };
+}
+
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
