@@ -153,3 +153,11 @@ export interface LoadBalancerPort {
     readonly privateIps: readonly string[];
   }): Promise<TargetRegistration[]>;
 }
+
+/**
+ * Which Auto Scaling groups this drainer serves: the stack's allow-list (`AUTO_SCALING_GROUP_NAMES`)
+ * or, with discovery, the groups tagged for its cluster. An event for any other group is foreign.
+ */
+export interface GroupsPort {
+  serves(autoScalingGroupName: string): Promise<boolean>;
+}
