@@ -14,7 +14,15 @@ import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainOptions } from './options.js';
 import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
-import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
+import type {
+  Clock,
+  ClusterEvent,
+  ClusterPort,
+  EventSubject,
+  EvictionResult,
+  Logger,
+  NodeFeed,
+} from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
 import { newTrack, type Track } from './track.js';
 
@@ -54,6 +62,13 @@ class DrainRun {
   private blockedAtEnd?: BlockedPod[];
   private readonly aborted: Promise<never>;
   private readonly runStartedAt: number;
+  /** The watches of the node's pods and the PDBs; undefined: the drain lists instead. */
+  private feed?: NodeFeed;
+  /** A watched object changed since the loop last looked. */
+  private changed = false;
+  /** Ends the loop's current sleep early. */
+  private wake?: () => void;
+  private finished = false;
 
   constructor(
     private readonly cluster: ClusterPort,
@@ -81,6 +96,9 @@ class DrainRun {
       if (!(error instanceof Stopped)) throw error;
       this.log.warn('drain stopped by its caller', { node: this.node });
       return this.report('stopped');
+    } finally {
+      this.finished = true;
+      this.feed?.close();
     }
   }
 
@@ -108,6 +126,7 @@ class DrainRun {
     );
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
+    await this.follow(node);
     const outcome = await this.evictUntilEmpty(node);
     if (outcome !== 'paused' && outcome !== 'already-draining' && this.claim) {
       await this.guard(this.claim.release()).catch((error: unknown) => {
@@ -162,14 +181,18 @@ class DrainRun {
   /** One list of the node's pods updates every pod's state. Returns false if the list failed. */
   private async listAndReconcile(node: string): Promise<boolean> {
     let pods: PodSnapshot[];
-    try {
-      pods = await this.guard(this.cluster.listPods(node));
-      this.failureStep = 0;
-    } catch (error) {
-      if (error instanceof Stopped) throw error;
-      this.noteError('list pods', error);
-      this.lastFailure = error;
-      return false;
+    const feed = this.liveFeed();
+    if (feed) pods = feed.pods();
+    else {
+      try {
+        pods = await this.guard(this.cluster.listPods(node));
+        this.failureStep = 0;
+      } catch (error) {
+        if (error instanceof Stopped) throw error;
+        this.noteError('list pods', error);
+        this.lastFailure = error;
+        return false;
+      }
     }
     const present = new Map(pods.map((pod) => [pod.uid, pod]));
     let released = false;
@@ -297,14 +320,56 @@ class DrainRun {
     }
   }
 
+  /**
+   * Sleeps until the retry, the deadline, the pause or the policy's end, whichever comes first, or
+   * until a watched pod or PDB changes.
+   */
   private async sleepUntil(at: number): Promise<void> {
     const now = this.clock.now();
-    // wake for whichever comes first of the retry, the deadline, the pause and the policy's end
     const limits = [at, this.options.deadline, this.options.pauseAt, this.policyEndsAt].filter(
       (limit): limit is number => limit !== undefined && limit > now,
     );
-    await this.clock.sleep(Math.max(0, Math.min(...limits) - now), this.options.signal);
+    if (!this.changed) {
+      const woken = new AbortController();
+      this.wake = () => woken.abort();
+      const signal = this.options.signal
+        ? AbortSignal.any([this.options.signal, woken.signal])
+        : woken.signal;
+      await this.clock.sleep(Math.max(0, Math.min(...limits) - now), signal);
+      this.wake = undefined;
+    }
+    this.changed = false;
     if (this.options.signal?.aborted) throw new Stopped();
+  }
+
+  // ---- watches ----------------------------------------------------------------------------
+
+  /** Starts the watches if the cluster offers them; without them the drain lists, as before. */
+  private async follow(node: string): Promise<void> {
+    if (!this.cluster.followNode) return;
+    const following = this.cluster.followNode(node, () => {
+      this.changed = true;
+      this.wake?.();
+    });
+    // a feed that arrives after the run ended (stopped meanwhile) is closed at once
+    following.then((feed) => this.finished && feed.close()).catch(() => {});
+    try {
+      this.feed = await this.guard(following);
+      this.log.debug('following the node with watches', { node });
+    } catch (error) {
+      if (error instanceof Stopped) throw error;
+      this.log.warn('watch unavailable: listing the node instead', { node, error: errorMessage(error) });
+    }
+  }
+
+  /** The feed while its watches hold; once one gives up, the drain lists from then on (logged once). */
+  private liveFeed(): NodeFeed | undefined {
+    if (this.feed?.failed()) {
+      this.log.warn('watch gave up: listing the node instead', { node: this.node });
+      this.feed.close();
+      this.feed = undefined;
+    }
+    return this.feed;
   }
 
   // ---- deadline ---------------------------------------------------------------------------
@@ -465,6 +530,8 @@ class DrainRun {
   }
 
   private async pdbsIn(namespace: string): Promise<PdbInfo[] | undefined> {
+    const feed = this.liveFeed();
+    if (feed) return feed.pdbs(namespace);
     try {
       return await this.guard(this.cluster.listPdbs(namespace));
     } catch (error) {

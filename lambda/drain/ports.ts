@@ -70,8 +70,23 @@ export interface ClusterPort {
   /** Drops this holder's claim (best effort). */
   releaseNode(nodeName: string, holder: string): Promise<void>;
   listPdbs(namespace: string): Promise<PdbInfo[]>;
+  /**
+   * Optional: follows the node's pods and the cluster's PDBs with watches, so the drain reads them
+   * instead of listing and wakes (`onChange`) the moment one changes. Rejects when a watch cannot be
+   * established; the drain then lists, as without it.
+   */
+  followNode?(nodeName: string, onChange: () => void): Promise<NodeFeed>;
   /** Best effort: a failure is logged, never fails the drain. */
   recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void>;
+}
+
+/** The node's pods and the PDBs as the watches last saw them. */
+export interface NodeFeed {
+  pods(): PodSnapshot[];
+  pdbs(namespace: string): PdbInfo[];
+  /** A watch gave up (reconnects kept failing): the drain lists instead from then on. */
+  failed(): boolean;
+  close(): void;
 }
 
 export type NodeClaim =

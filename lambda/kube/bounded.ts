@@ -23,7 +23,7 @@ export interface RequestTimeouts {
 export const DEFAULT_REQUEST_TIMEOUTS: RequestTimeouts = { connectMs: 3_000, requestMs: 10_000 };
 
 /** An https.Agent whose connections fail when the handshake takes longer than `connectMs`. */
-class ConnectTimeoutAgent extends Agent {
+export class ConnectTimeoutAgent extends Agent {
   constructor(
     options: AgentOptions,
     private readonly connectMs: number,

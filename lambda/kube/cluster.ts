@@ -2,7 +2,6 @@ import {
   CoreV1Api,
   type CoreV1Event,
   type KubeConfig,
-  KubernetesObjectApi,
   PatchStrategy,
   PolicyApi,
   StorageV1Api,
@@ -11,10 +10,19 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { LabelSelector, NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../drain/model.js';
-import type { ClusterEvent, ClusterPort, EventSubject, EvictionResult, NodeClaim } from '../drain/ports.js';
+import type {
+  ClusterEvent,
+  ClusterPort,
+  EventSubject,
+  EvictionResult,
+  NodeClaim,
+  NodeFeed,
+} from '../drain/ports.js';
 import { ClusterAccessError } from '../errors.js';
 import { isStatus, toApiFailure } from './api-error.js';
 import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
+import { KubeHttp } from './http.js';
+import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
 
 export type PolicyVersion = 'v1' | 'v1beta1';
 
@@ -93,10 +101,12 @@ export function toEvictionResult(error: unknown): EvictionResult {
 /** ClusterPort on @kubernetes/client-node; authentication is whatever the KubeConfig carries. */
 export class KubeCluster implements ClusterPort {
   private readonly core: CoreV1Api;
-  private readonly objects: KubernetesObjectApi;
   private readonly policy: PolicyApi;
   private readonly storage: StorageV1Api;
+  private readonly http: KubeHttp;
   private policyVersion?: Promise<PolicyVersion>;
+  /** Watch tuning (tests shorten the server's stream timeout). */
+  watchOptions: Omit<ListWatchOptions, 'onChange' | 'onFailed'> = {};
 
   /**
    * @param onUnauthorized called on a 401 before the one retry of that request (e.g. re-sign the
@@ -109,9 +119,9 @@ export class KubeCluster implements ClusterPort {
   ) {
     const configuration = boundedConfiguration(kubeConfig, timeouts);
     this.core = new CoreV1Api(configuration);
-    this.objects = new KubernetesObjectApi(configuration);
     this.policy = new PolicyApi(configuration);
     this.storage = new StorageV1Api(configuration);
+    this.http = new KubeHttp(kubeConfig, timeouts, onUnauthorized);
   }
 
   findNode(target: NodeTarget): Promise<string | undefined> {
@@ -156,11 +166,51 @@ export class KubeCluster implements ClusterPort {
     return list.items.filter((a) => a.spec?.nodeName === nodeName).map((a) => a.metadata?.name ?? '');
   }
 
+  /** From the watch cache (resourceVersion 0), as raw JSON: no model deserialization. */
   async listPods(nodeName: string): Promise<PodSnapshot[]> {
-    const pods = await this.call(() =>
-      this.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}` }),
+    const list = await this.call(() =>
+      this.http.getJson<{ items?: V1Pod[] }>('/api/v1/pods', {
+        fieldSelector: `spec.nodeName=${nodeName}`,
+        resourceVersion: '0',
+      }),
     );
-    return pods.items.map(toPodSnapshot);
+    return (list.items ?? []).map(toPodSnapshot);
+  }
+
+  /**
+   * Watches the node's pods and every PDB of the cluster (one stream each); resolves once both are
+   * listed and watching.
+   */
+  async followNode(nodeName: string, onChange: () => void): Promise<NodeFeed> {
+    const version = await this.call(() => this.evictionVersion());
+    let failed = false;
+    const options = { ...this.watchOptions, onChange, onFailed: () => (failed = true) };
+    const pods = new ListWatch(
+      this.http,
+      { path: '/api/v1/pods', query: { fieldSelector: `spec.nodeName=${nodeName}` }, convert: rawPod },
+      options,
+    );
+    const pdbs = new ListWatch(
+      this.http,
+      { path: `/apis/policy/${version}/poddisruptionbudgets`, convert: toPdbInfo },
+      options,
+    );
+    try {
+      await this.call(() => Promise.all([pods.start(), pdbs.start()]));
+    } catch (error) {
+      pods.close();
+      pdbs.close();
+      throw error;
+    }
+    return {
+      pods: () => pods.values(),
+      pdbs: (namespace) => pdbs.values().filter((pdb) => pdb.namespace === namespace),
+      failed: () => failed,
+      close: () => {
+        pods.close();
+        pdbs.close();
+      },
+    };
   }
 
   async evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult> {
@@ -234,22 +284,15 @@ export class KubeCluster implements ClusterPort {
     );
   }
 
+  /** From the watch cache (resourceVersion 0), as raw JSON. */
   async listPdbs(namespace: string): Promise<PdbInfo[]> {
     const list = await this.call(async () =>
-      this.objects.list<PdbObject>(
-        `policy/${await this.evictionVersion()}`,
-        'PodDisruptionBudget',
-        namespace,
+      this.http.getJson<{ items?: RawObject[] }>(
+        `/apis/policy/${await this.evictionVersion()}/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets`,
+        { resourceVersion: '0' },
       ),
     );
-    return list.items.map((pdb) => ({
-      namespace: pdb.metadata?.namespace ?? namespace,
-      name: pdb.metadata?.name ?? '',
-      ...(pdb.spec?.selector ? { selector: pdb.spec.selector } : {}),
-      disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
-      currentHealthy: pdb.status?.currentHealthy ?? 0,
-      desiredHealthy: pdb.status?.desiredHealthy ?? 0,
-    }));
+    return (list.items ?? []).map(toPdbInfo);
   }
 
   /** Node events go to namespace default (as the kubelet's do), pod events to the pod's namespace. */
@@ -346,9 +389,23 @@ function parseClaim(value: string | undefined): { holder: string; until: number 
 }
 
 interface PdbObject {
-  apiVersion?: string;
-  kind?: string;
   metadata?: { name?: string; namespace?: string };
   spec?: { selector?: LabelSelector };
   status?: { disruptionsAllowed?: number; currentHealthy?: number; desiredHealthy?: number };
+}
+
+function rawPod(raw: RawObject): PodSnapshot {
+  return toPodSnapshot(raw as V1Pod);
+}
+
+export function toPdbInfo(raw: RawObject): PdbInfo {
+  const pdb = raw as PdbObject;
+  return {
+    namespace: pdb.metadata?.namespace ?? 'default',
+    name: pdb.metadata?.name ?? '',
+    ...(pdb.spec?.selector ? { selector: pdb.spec.selector } : {}),
+    disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+    currentHealthy: pdb.status?.currentHealthy ?? 0,
+    desiredHealthy: pdb.status?.desiredHealthy ?? 0,
+  };
 }

@@ -49,6 +49,11 @@ export function lazyCluster(connect: () => Promise<ClusterPort>): ClusterPort {
     evict: async (pod, options) => (await cluster()).evict(pod, options),
     deletePod: async (pod) => (await cluster()).deletePod(pod),
     listPdbs: async (namespace) => (await cluster()).listPdbs(namespace),
+    followNode: async (node, onChange) => {
+      const connected = await cluster();
+      if (!connected.followNode) throw new Error('this cluster client cannot watch');
+      return connected.followNode(node, onChange);
+    },
     recordEvent: async (subject, event) => (await cluster()).recordEvent(subject, event),
     claimNode: async (node, claim) => (await cluster()).claimNode(node, claim),
     releaseNode: async (node, holder) => (await cluster()).releaseNode(node, holder),

@@ -44,7 +44,11 @@ function setup(more: Partial<DrainOptions> = {}) {
 }
 
 /** The first call of `method` aborts the drain's signal and never answers. */
-function hangOnFirst(cluster: FakeCluster, method: keyof ClusterPort, controller: AbortController): void {
+function hangOnFirst(
+  cluster: FakeCluster,
+  method: Exclude<keyof ClusterPort, 'followNode'>,
+  controller: AbortController,
+): void {
   const real = (cluster[method] as (...args: unknown[]) => Promise<unknown>).bind(cluster);
   let calls = 0;
   (cluster as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {

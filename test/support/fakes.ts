@@ -7,6 +7,7 @@ import type {
   EventSubject,
   EvictionResult,
   NodeClaim,
+  NodeFeed,
 } from '../../lambda/drain/ports.js';
 
 /**
@@ -92,9 +93,9 @@ export class FakeCluster implements ClusterPort {
   evictor: Evictor = () => ({ kind: 'evicted' });
 
   constructor(
-    private readonly clock: VirtualClock,
+    protected readonly clock: VirtualClock,
     pods: PodSnapshot[],
-    private readonly terminationMs = 1_000,
+    protected readonly terminationMs = 1_000,
     readonly nodeName: string | null = 'node-a',
   ) {
     for (const p of pods) this.pods.set(p.uid, p);
@@ -117,6 +118,10 @@ export class FakeCluster implements ClusterPort {
   async listPods(): Promise<PodSnapshot[]> {
     this.requests.push('listPods');
     if (this.failures.listPods && this.failures.listPods-- > 0) throw new Error('HTTP 401: Unauthorized');
+    return this.present();
+  }
+  /** The node's pods now: those whose termination ended have left. */
+  protected present(): PodSnapshot[] {
     for (const [uid, at] of this.leavesAt) {
       if (this.clock.now() >= at) {
         this.pods.delete(uid);
@@ -166,7 +171,7 @@ export class FakeCluster implements ClusterPort {
     });
   }
 
-  private terminate(uid: string): void {
+  protected terminate(uid: string): void {
     const current = this.pods.get(uid);
     if (current) this.pods.set(uid, { ...current, terminating: true });
     this.leavesAt.set(uid, this.clock.now() + this.terminationMs);
@@ -179,6 +184,43 @@ export class FakeCluster implements ClusterPort {
   /** The pod leaves the node `ms` of virtual time from now (e.g. one already terminating at the start). */
   terminateLater(uid: string, ms: number): void {
     this.leavesAt.set(uid, this.clock.now() + ms);
+  }
+}
+
+/**
+ * A FakeCluster that offers watches (followNode): the feed reads the fake's pods and PDBs, and tells
+ * the drain of every change: a pod's termination, its leaving, and whatever the test calls `change` for.
+ */
+export class WatchedCluster extends FakeCluster {
+  private listener?: () => void;
+  feedFailed = false;
+  closed = 0;
+  /** followNode rejects, as when a watch cannot be established. */
+  refuseWatch = false;
+
+  async followNode(node: string, onChange: () => void): Promise<NodeFeed> {
+    this.requests.push(`followNode ${node}`);
+    if (this.refuseWatch) throw new Error('HTTP 403: watch is forbidden');
+    this.listener = onChange;
+    return {
+      pods: () => this.present(),
+      pdbs: (namespace) => this.pdbs.filter((pdb) => pdb.namespace === namespace),
+      failed: () => this.feedFailed,
+      close: () => {
+        this.closed++;
+      },
+    };
+  }
+
+  /** A watched object changed (the test changed `pdbs`, say). */
+  change(): void {
+    this.listener?.();
+  }
+
+  protected override terminate(uid: string): void {
+    super.terminate(uid);
+    this.change();
+    void this.clock.sleep(this.terminationMs).then(() => this.change());
   }
 }
 

@@ -1,0 +1,168 @@
+/**
+ * Plain GETs and watch streams against the API server, for the hot path: the node's pods and the
+ * PDBs. Raw JSON (no client-node model deserialization, most of a list's CPU cost), the kubeconfig's
+ * TLS and authentication (verified: rejectUnauthorized is set explicitly), one keep-alive agent with
+ * a connect timeout. Failures are client-node ApiExceptions, so callers map them as any other call.
+ */
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import { type RequestOptions, request } from 'node:https';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { ConnectTimeoutAgent, type RequestTimeouts } from './bounded.js';
+
+export type Query = Readonly<Record<string, string | undefined>>;
+
+/** One line of a watch stream. */
+export interface WatchEvent {
+  readonly type: string;
+  readonly object: unknown;
+}
+
+export interface WatchHandlers {
+  onEvent(event: WatchEvent): void;
+  /** Once: the stream ended (the server's timeoutSeconds), broke, or went idle too long. */
+  onEnd(error?: Error): void;
+}
+
+export class KubeHttp {
+  private agent?: ConnectTimeoutAgent;
+
+  /** @param onUnauthorized called on a 401 before the one retry (e.g. re-sign the EKS token). */
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly timeouts: RequestTimeouts,
+    private readonly onUnauthorized?: () => void,
+  ) {}
+
+  /** A GET of a JSON document within the request timeout. */
+  async getJson<T>(path: string, query: Query = {}): Promise<T> {
+    return this.retryUnauthorized(async () => {
+      const response = await this.open(path, query, this.timeouts.requestMs);
+      const body = await readAll(response, this.timeouts.requestMs);
+      if (response.statusCode !== 200) throw failure(response, body);
+      return JSON.parse(body) as T;
+    });
+  }
+
+  /**
+   * Opens a watch: resolves once the server answered 200 (rejects with its status otherwise), then
+   * hands over every event. The stream is ended if nothing arrives for `idleMs`.
+   */
+  async watch(path: string, query: Query, idleMs: number, handlers: WatchHandlers): Promise<() => void> {
+    const response = await this.retryUnauthorized(async () => {
+      const opened = await this.open(path, query, this.timeouts.requestMs);
+      if (opened.statusCode === 200) return opened;
+      throw failure(opened, await readAll(opened, this.timeouts.requestMs));
+    });
+    let ended = false;
+    const end = (error?: Error): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(idle);
+      response.destroy();
+      handlers.onEnd(error);
+    };
+    let idle = setTimeout(() => end(new Error(`watch idle for ${idleMs} ms`)), idleMs);
+    let buffered = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      idle.refresh();
+      buffered += chunk;
+      let newline = buffered.indexOf('\n');
+      while (newline >= 0 && !ended) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (line.trim() !== '') {
+          try {
+            handlers.onEvent(JSON.parse(line) as WatchEvent);
+          } catch (error) {
+            end(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+        newline = buffered.indexOf('\n');
+      }
+    });
+    response.on('end', () => end());
+    response.on('error', (error) => end(error));
+    response.on('close', () => end());
+    idle = idle.unref();
+    return () => end();
+  }
+
+  private async open(path: string, query: Query, headersMs: number): Promise<IncomingMessage> {
+    const server = this.kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new Error('the kubeconfig has no current cluster');
+    const options: RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    this.agent ??= new ConnectTimeoutAgent(
+      {
+        ...(options.ca ? { ca: options.ca } : {}),
+        ...(options.cert ? { cert: options.cert } : {}),
+        ...(options.key ? { key: options.key } : {}),
+        keepAlive: true,
+        rejectUnauthorized: true,
+      },
+      this.timeouts.connectMs,
+    );
+    const url = new URL(path, server);
+    for (const [key, value] of Object.entries(query))
+      if (value !== undefined) url.searchParams.set(key, value);
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(url, {
+        method: 'GET',
+        agent: this.agent,
+        headers: { ...options.headers, accept: 'application/json' },
+        ...(options.auth ? { auth: options.auth } : {}),
+      });
+      const timer = setTimeout(
+        () => req.destroy(new Error(`request timed out: no answer within ${headersMs} ms`)),
+        headersMs,
+      );
+      req.once('response', (response) => {
+        clearTimeout(timer);
+        resolve(response);
+      });
+      req.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      req.end();
+    });
+  }
+
+  private async retryUnauthorized<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!this.onUnauthorized || !(error instanceof ApiException) || error.code !== 401) throw error;
+      this.onUnauthorized();
+      return call();
+    }
+  }
+}
+
+function readAll(response: IncomingMessage, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(
+      () => response.destroy(new Error(`request timed out: body not complete within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.once('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    response.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+function failure(response: IncomingMessage, body: string): ApiException<string> {
+  const status = response.statusCode ?? 0;
+  const headers = Object.fromEntries(
+    Object.entries(response.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
+  );
+  return new ApiException(status, `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim(), body, headers);
+}

@@ -1,0 +1,179 @@
+/**
+ * Keeps a set of objects current the way informers do: one list (resourceVersion=0, served from the
+ * API server's watch cache), then a watch from the list's resourceVersion with bookmarks. A stream
+ * that ends (the server's timeoutSeconds) or breaks is reopened from the last resourceVersion seen;
+ * `410 Gone` (the version fell out of the server's window) lists again. After `maxFailures`
+ * consecutive failed reconnects the watch gives up and says so (`failed`): its user polls instead.
+ */
+import { ApiException } from '@kubernetes/client-node';
+import type { KubeHttp, Query, WatchEvent } from './http.js';
+
+export interface WatchedKind<T> {
+  /** Collection path, e.g. /api/v1/pods. */
+  readonly path: string;
+  /** Selectors of the collection, e.g. fieldSelector. */
+  readonly query?: Query;
+  convert(raw: RawObject): T;
+}
+
+export interface RawObject {
+  readonly metadata?: { readonly uid?: string; readonly resourceVersion?: string };
+  readonly code?: number;
+  readonly [key: string]: unknown;
+}
+
+interface RawList {
+  readonly metadata?: { readonly resourceVersion?: string };
+  readonly items?: RawObject[];
+}
+
+export interface ListWatchOptions {
+  /** Called after every change of the set (a list, an added, changed or deleted object). */
+  readonly onChange: () => void;
+  /** Called once when the watch gives up. */
+  readonly onFailed?: (error: unknown) => void;
+  /** The server closes each stream after this long (it is then reopened); default 60. */
+  readonly timeoutSeconds?: number;
+  /** Consecutive failed reconnects before giving up; default 5. */
+  readonly maxFailures?: number;
+  /** Pause before the n-th consecutive reconnect; default 100 ms × 2^(n−1), at most 2 s. */
+  readonly reconnectDelayMs?: (failures: number) => number;
+}
+
+export class ListWatch<T> {
+  private readonly items = new Map<string, T>();
+  private resourceVersion?: string;
+  private stop?: () => void;
+  private closed = false;
+  private failures = 0;
+  private relistNeeded = false;
+  /** What an ERROR event of the current stream said. */
+  private streamError?: Error;
+  private retry?: ReturnType<typeof setTimeout>;
+  /** The watch gave up; the set is no longer kept current. */
+  failed = false;
+  /** Lists and watch streams opened so far (for tests and the benchmark). */
+  readonly stats = { lists: 0, watches: 0, events: 0, relists: 0 };
+
+  constructor(
+    private readonly http: KubeHttp,
+    private readonly kind: WatchedKind<T>,
+    private readonly options: ListWatchOptions,
+  ) {}
+
+  /**
+   * Lists, then opens the watch; rejects if either fails (the caller then polls). With `from`, the
+   * list is skipped and the watch starts at that resourceVersion (a 410 then lists).
+   */
+  async start(from?: string): Promise<void> {
+    if (from === undefined) await this.list();
+    else this.resourceVersion = from;
+    try {
+      await this.open();
+    } catch (error) {
+      if (!(error instanceof ApiException && error.code === 410)) throw error;
+      this.stats.relists++;
+      await this.list();
+      await this.open();
+    }
+  }
+
+  values(): T[] {
+    return [...this.items.values()];
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
+    this.stop?.();
+  }
+
+  private async list(): Promise<void> {
+    const list = await this.http.getJson<RawList>(this.kind.path, {
+      ...this.kind.query,
+      resourceVersion: '0',
+    });
+    this.stats.lists++;
+    this.items.clear();
+    for (const raw of list.items ?? []) this.items.set(raw.metadata?.uid ?? '', this.kind.convert(raw));
+    this.resourceVersion = list.metadata?.resourceVersion;
+    this.relistNeeded = false;
+    this.options.onChange();
+  }
+
+  private async open(): Promise<void> {
+    const timeoutSeconds = this.options.timeoutSeconds ?? 60;
+    this.stop = await this.http.watch(
+      this.kind.path,
+      {
+        ...this.kind.query,
+        watch: 'true',
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(timeoutSeconds),
+        resourceVersion: this.resourceVersion,
+      },
+      // the server ends the stream at timeoutSeconds; silence well past that means a dead connection
+      timeoutSeconds * 1000 + 15_000,
+      { onEvent: (event) => this.apply(event), onEnd: (error) => this.ended(error) },
+    );
+    this.stats.watches++;
+    this.failures = 0;
+    if (this.closed) this.stop();
+  }
+
+  private apply(event: WatchEvent): void {
+    const raw = (event.object ?? {}) as RawObject;
+    if (event.type === 'ERROR') {
+      // 410 Gone: our resourceVersion is too old for the server; anything else: reconnect
+      if (raw.code === 410) this.relistNeeded = true;
+      this.streamError = new Error(`watch error ${raw.code ?? ''}: ${String(raw.message ?? '')}`);
+      this.stop?.();
+      return;
+    }
+    this.stats.events++;
+    const version = raw.metadata?.resourceVersion;
+    if (version) this.resourceVersion = version;
+    if (event.type === 'BOOKMARK') return;
+    const uid = raw.metadata?.uid ?? '';
+    if (event.type === 'DELETED') this.items.delete(uid);
+    else this.items.set(uid, this.kind.convert(raw));
+    this.options.onChange();
+  }
+
+  private ended(error?: Error): void {
+    this.stop = undefined;
+    const failure = error ?? this.streamError;
+    this.streamError = undefined;
+    if (this.closed || this.failed) return;
+    if (failure) this.failures++;
+    this.reconnect(failure);
+  }
+
+  private reconnect(lastError?: unknown): void {
+    if (this.failures > (this.options.maxFailures ?? 5)) {
+      this.failed = true;
+      this.options.onFailed?.(lastError);
+      return;
+    }
+    const delay =
+      this.failures === 0
+        ? 0
+        : (this.options.reconnectDelayMs ?? ((n) => Math.min(2_000, 100 * 2 ** (n - 1))))(this.failures);
+    this.retry = setTimeout(() => {
+      void this.resume().catch((error: unknown) => {
+        if (error instanceof ApiException && error.code === 410) this.relistNeeded = true;
+        this.failures++;
+        this.reconnect(error);
+      });
+    }, delay);
+  }
+
+  private async resume(): Promise<void> {
+    if (this.closed) return;
+    if (this.relistNeeded) {
+      this.stats.relists++;
+      await this.list();
+    }
+    if (!this.closed) await this.open();
+  }
+}

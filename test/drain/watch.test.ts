@@ -1,0 +1,141 @@
+/**
+ * The drain with watches (ClusterPort.followNode), on virtual time: it reads the feed instead of
+ * listing, retries a PDB-refused eviction the moment the PDB allows a disruption, notices a pod
+ * leaving at once, lists instead when the watch cannot be had or gives up (logged once), and closes
+ * the feed however the run ends.
+ */
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
+import type { PdbInfo, PodSnapshot } from '../../lambda/drain/model.js';
+import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
+import { pod, VirtualClock, WatchedCluster } from '../support/fakes.js';
+
+const WEB_PDB: PdbInfo = {
+  namespace: 'default',
+  name: 'web',
+  selector: { matchLabels: { app: 'web' } },
+  disruptionsAllowed: 0,
+  currentHealthy: 2,
+  desiredHealthy: 2,
+};
+
+function setup(pods: PodSnapshot[], options: Partial<DrainOptions> = {}, terminationMs = 1_000) {
+  const clock = new VirtualClock();
+  const cluster = new WatchedCluster(clock, pods, terminationMs);
+  const logs: LogEntry[] = [];
+  const run = () =>
+    drainNode(
+      cluster,
+      {
+        target: { nodeName: 'node-a' },
+        startedAt: clock.t,
+        deadline: clock.t + 60_000,
+        onDeadline: 'delete',
+        dryRun: false,
+        ...DEFAULT_DRAIN_TUNING,
+        ...options,
+      },
+      { clock, log: memoryLogger(logs) },
+    );
+  return { clock, cluster, logs, run };
+}
+
+/** The PDB refuses while its status allows nothing; the test opens it at a chosen time. */
+function guardedByPdb(clock: VirtualClock, cluster: WatchedCluster) {
+  cluster.pdbs = [WEB_PDB];
+  const evictedAt: number[] = [];
+  cluster.evictor = () => {
+    if ((cluster.pdbs[0]?.disruptionsAllowed ?? 0) === 0) {
+      return {
+        kind: 'pdb-blocked',
+        message: 'Cannot evict pod as it would violate the pod’s disruption budget.',
+        pdbName: 'web',
+      };
+    }
+    evictedAt.push(clock.now());
+    return { kind: 'evicted' };
+  };
+  const openAt = (at: number) =>
+    void clock.sleep(at - clock.now()).then(() => {
+      cluster.pdbs = [{ ...WEB_PDB, disruptionsAllowed: 1 }];
+      cluster.change();
+    });
+  return { evictedAt, openAt };
+}
+
+describe('drainNode with watches', () => {
+  it('retries a PDB-refused eviction the moment the PDB allows a disruption', async () => {
+    const { clock, cluster, run } = setup([pod('web-1', { labels: { app: 'web' } })]);
+    const { evictedAt, openAt } = guardedByPdb(clock, cluster);
+    const t0 = clock.t;
+    openAt(t0 + 1_234);
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(evictedAt).toEqual([t0 + 1_234]);
+  });
+
+  it('follows the node with one feed and never lists its pods or the PDBs', async () => {
+    const { clock, cluster, run } = setup(
+      [pod('web-1', { labels: { app: 'web' } }), pod('b'), pod('c')],
+      {},
+      3_000,
+    );
+    guardedByPdb(clock, cluster).openAt(clock.t + 2_000);
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('followNode')).toBe(1);
+    expect(cluster.count('listPods')).toBe(0);
+    expect(cluster.count('listPdbs')).toBe(0);
+    expect(cluster.closed).toBe(1);
+  });
+
+  it('notices a pod leaving when the watch says so, not at the next poll', async () => {
+    const { clock, run } = setup([pod('a')], { pollIntervalMs: 5_000 }, 1_300);
+    const t0 = clock.t;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(clock.t - t0).toBe(1_300);
+  });
+
+  it('lists instead when no watch can be established, saying so once', async () => {
+    const { cluster, logs, run } = setup([pod('a'), pod('b')], {}, 2_000);
+    cluster.refuseWatch = true;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('listPods')).toBeGreaterThan(2);
+    expect(logs.filter((l) => l.message === 'watch unavailable: listing the node instead')).toHaveLength(1);
+  });
+
+  it('lists from the moment the watch gives up, saying so once, and closes the feed', async () => {
+    const { clock, cluster, logs, run } = setup([pod('a')], {}, 3_000);
+    void clock.sleep(1_000).then(() => {
+      cluster.feedFailed = true;
+    });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('listPods')).toBeGreaterThan(1);
+    expect(logs.filter((l) => l.message === 'watch gave up: listing the node instead')).toHaveLength(1);
+    expect(cluster.closed).toBe(1);
+  });
+
+  it('closes the feed when the run is stopped by its caller', async () => {
+    const controller = new AbortController();
+    const { clock, cluster, run } = setup([pod('a')], { signal: controller.signal }, 60_000);
+    void clock.sleep(2_000).then(() => controller.abort());
+
+    const report = await run();
+
+    expect(report.outcome).toBe('stopped');
+    expect(cluster.closed).toBe(1);
+  });
+});
