@@ -8,6 +8,8 @@
  * kubectl: from its `-v=6` log, one `round_trippers.go` line per request with method, URL and status.
  * Both sides go through the same classifier, so the rows compare like with like.
  */
+import https from 'node:https';
+import { syncBuiltinESMExports } from 'node:module';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { DrainRun } from './latency.js';
 import { DEPLOYMENTS, mdTable, median, REPLICAS, type Section } from './support.js';
@@ -26,15 +28,42 @@ export function requestKind(method: string, url: string): string {
   return `${verb} ${resource}${sub ? `/${sub}` : ''}`;
 }
 
-/** Counts every request the KubeConfig's API clients send from now on. */
-export function countRequests(kc: KubeConfig): RequestCounts {
-  const counts: RequestCounts = {};
-  const apply = kc.applySecurityAuthentication.bind(kc);
-  kc.applySecurityAuthentication = async (context) => {
-    const kind = requestKind(context.getHttpMethod(), context.getUrl());
-    counts[kind] = (counts[kind] ?? 0) + 1;
-    return apply(context);
+/**
+ * A read the API server answers from etcd rather than its watch cache: on servers before 1.31 every
+ * GET and LIST without resourceVersion=0 (watches are served from the cache).
+ */
+export function readsEtcd(method: string, url: string): boolean {
+  const { searchParams } = new URL(url);
+  return (
+    method === 'GET' && searchParams.get('watch') !== 'true' && searchParams.get('resourceVersion') !== '0'
+  );
+}
+
+/** Request kinds in counts, plus 'reads → etcd' and 'bytes received' (response bodies). */
+export const ETCD_READS = 'reads → etcd';
+export const BYTES = 'bytes received';
+
+/**
+ * Counts every HTTPS request this process sends from now on, at node's https.request: the
+ * @kubernetes/client-node calls (through node-fetch) and the drainer's own list and watch requests
+ * (lambda/kube/http.ts) alike, with the bytes of every response body.
+ */
+export function countHttps(): RequestCounts {
+  const counts: RequestCounts = { [BYTES]: 0 };
+  const real = https.request;
+  const add = (kind: string, n = 1) => {
+    counts[kind] = (counts[kind] ?? 0) + n;
   };
+  https.request = ((...args: Parameters<typeof https.request>) => {
+    const req = real(...args);
+    const method = req.method;
+    const url = `https://${req.host}${req.path}`;
+    add(requestKind(method, url));
+    if (readsEtcd(method, url)) add(ETCD_READS);
+    req.on('response', (res) => res.on('data', (chunk: Buffer) => add(BYTES, chunk.length)));
+    return req;
+  }) as typeof https.request;
+  syncBuiltinESMExports();
   return counts;
 }
 
@@ -67,6 +96,7 @@ export function kubectlRequests(log: string): RequestCounts {
     for (const kind of [
       requestKind(method, url),
       ...(status === '429' ? [`${requestKind(method, url)} → 429`] : []),
+      ...(readsEtcd(method, url) ? [ETCD_READS] : []),
     ])
       counts[kind] = (counts[kind] ?? 0) + 1;
   }
@@ -75,7 +105,7 @@ export function kubectlRequests(log: string): RequestCounts {
 
 export function total(counts: RequestCounts): number {
   return Object.entries(counts)
-    .filter(([kind]) => !kind.includes('→'))
+    .filter(([kind]) => !kind.includes('→') && kind !== BYTES)
     .reduce((sum, [, n]) => sum + n, 0);
 }
 
@@ -89,20 +119,30 @@ export function apiCostSection(runs: readonly DrainRun[]): Section {
   const of = (drainer: DrainRun['drainer']): RequestCounts =>
     medianCounts(runs.filter((r) => r.drainer === drainer).map((r) => r.requests));
   const ours = of('ours');
+  const before = of('polling');
   const kubectl = of('kubectl');
   const pods = DEPLOYMENTS * REPLICAS;
   const order = (k: string): string =>
     (k.includes('eviction') ? '0' : k.startsWith('GET pods') ? '1' : '2') + k;
-  const kinds = [...new Set([...Object.keys(ours), ...Object.keys(kubectl)])].sort((a, b) =>
-    order(a).localeCompare(order(b)),
-  );
+  const kinds = [...new Set([...Object.keys(ours), ...Object.keys(before), ...Object.keys(kubectl)])]
+    .filter((k) => k !== BYTES && k !== ETCD_READS)
+    .sort((a, b) => order(a).localeCompare(order(b)));
+  const kib = (c: RequestCounts): string =>
+    c[BYTES] === undefined ? 'not logged' : `${Math.round(c[BYTES] / 1024)} KiB`;
   const table = mdTable(
-    ['request (median per drain)', 'ours', 'kubectl drain'],
+    ['request (median per drain)', 'ours (watches)', 'before (listing)', 'kubectl drain'],
     [
-      ...kinds.map((k) => [k, String(ours[k] ?? 0), String(kubectl[k] ?? 0)]),
-      ['**total**', `**${total(ours)}**`, `**${total(kubectl)}**`],
+      ...kinds.map((k) => [k, String(ours[k] ?? 0), String(before[k] ?? 0), String(kubectl[k] ?? 0)]),
+      ['**total**', `**${total(ours)}**`, `**${total(before)}**`, `**${total(kubectl)}**`],
+      [
+        `GETs and LISTs that reach etcd (${ETCD_READS})`,
+        String(ours[ETCD_READS] ?? 0),
+        String(before[ETCD_READS] ?? 0),
+        String(kubectl[ETCD_READS] ?? 0),
+      ],
+      ['response bytes received', kib(ours), kib(before), 'not logged'],
     ],
-    'lrr',
+    'lrrr',
   );
   const oursRuns = runs.filter((r) => r.drainer === 'ours');
   // per run: every eviction request is a pod's first or a retry after a 429; no GET of single pods
@@ -118,26 +158,28 @@ export function apiCostSection(runs: readonly DrainRun[]): Section {
       {
         benchmark: '2. API cost per 110-pod drain',
         result:
-          `ours ${total(ours)} requests: ${evictions} evictions = ${pods} pods + ${refusals} PDB refusals, ` +
-          `0 per-pod GETs, ${ours['LIST pods'] ?? 0} LISTs · kubectl ${total(kubectl)} (${perPodGets} per-pod GETs)`,
+          `ours ${total(ours)} requests (${kib(ours)}; ${ours[ETCD_READS] ?? 0} reads reach etcd): ${evictions} evictions = ${pods} pods + ${refusals} PDB refusals, ` +
+          `${ours['LIST pods'] ?? 0} pod LISTs, ${ours['WATCH pods'] ?? 0} + ${ours['WATCH poddisruptionbudgets'] ?? 0} watches · before ${total(before)} (${kib(before)}, ${before['LIST pods'] ?? 0} pod LISTs) · kubectl ${total(kubectl)} (${perPodGets} per-pod GETs, ${kubectl[ETCD_READS] ?? 0} reads reach etcd)`,
         target: 'evictions ≈ pods + PDB retries; no per-pod polling GETs',
         met,
       },
     ],
     details: `### 2. API cost: Kubernetes requests per 110-pod drain, by kind (median of the runs above)
 
-Counted at the client, at the HTTP level. Ours: every request a @kubernetes/client-node API object sends
-passes \`KubeConfig.applySecurityAuthentication\` once (where the bearer token is set); the benchmark wraps it on
-the drainer's KubeConfig, so the one-off policy-group discovery and any 401 retry count too (a wrapper
-around the \`ClusterPort\` would miss them). The 429 row comes from the drain's report (refusals are not
+Counted at the client, at the HTTP level. Ours: every request the drain process sends passes node's
+\`https.request\` (the @kubernetes/client-node calls through node-fetch and the engine's own list and watch
+requests alike), so the one-off policy-group discovery and any 401 retry count too, with every response
+body's bytes. "Reach etcd": GETs and LISTs without \`resourceVersion=0\` (and not watches), which servers before
+1.31 answer with a quorum read of etcd; from 1.31 consistent lists are served from the watch cache too. The 429 row comes from the drain's report (refusals are not
 visible before the response). kubectl: its \`-v=6\` log, one \`round_trippers.go\` line per request with
 method, URL and status, warm discovery cache. Both go through the same URL classifier (GET with a name,
 LIST without; \`→ 429\` rows are included in the line above them, not added to the total).
 
 ${table}
 
-Ours waits by listing the node's pods (\`fieldSelector=spec.nodeName\`, one LIST per poll) where kubectl GETs
-every evicted pod once a second; kubectl retries a refused pod after a flat 5 s and is throttled to 5 QPS
+Ours follows the node's pods (\`fieldSelector=spec.nodeName\`) and the PDBs with one watch each, after one list
+each from the watch cache; before watches it listed the node on every poll. kubectl GETs every evicted pod once
+a second; kubectl retries a refused pod after a flat 5 s and is throttled to 5 QPS
 client-side, so it is refused ${kubectl['POST pods/eviction → 429'] ?? 0} times per drain to our ${refusals}.`,
   };
 }

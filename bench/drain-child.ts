@@ -8,7 +8,7 @@ import { systemClock } from '../lambda/drain/ports.js';
 import { KubeCluster } from '../lambda/kube/cluster.js';
 import { type ClusterInfo, kubeConfigFor } from '../scripts/harness/cluster.js';
 import { type LogEntry, memoryLogger } from '../scripts/harness/memory-logger.js';
-import { countRequests } from './api-cost.js';
+import { countHttps } from './api-cost.js';
 
 export interface DrainChildResult {
   readonly wallMs: number;
@@ -20,13 +20,21 @@ export interface DrainChildResult {
   readonly requests: Record<string, number>;
   /** Duration of every eviction call (request and answer), ms. */
   readonly evictCallMs: number[];
+  /** CPU seconds (user + system) of the drain itself, start-up excluded. */
+  readonly drainCpuS: number;
 }
 
-const { info, node } = JSON.parse(process.env.BENCH_DRAIN ?? '{}') as { info: ClusterInfo; node: string };
+const { info, node, watch } = JSON.parse(process.env.BENCH_DRAIN ?? '{}') as {
+  info: ClusterInfo;
+  node: string;
+  /** false: the engine as before watches, listing the node (the `polling` drainer). */
+  watch: boolean;
+};
 const kc = kubeConfigFor(info, 'drainer');
-const requests = countRequests(kc);
+const requests = countHttps();
 const logs: LogEntry[] = [];
 const cluster = new KubeCluster(kc);
+if (!watch) Object.defineProperty(cluster, 'followNode', { value: undefined });
 const evictCallMs: number[] = [];
 const evict = cluster.evict.bind(cluster);
 cluster.evict = async (pod, options) => {
@@ -38,6 +46,7 @@ cluster.evict = async (pod, options) => {
   }
 };
 const started = Date.now();
+const cpuBefore = process.cpuUsage();
 const report = await drainNode(
   cluster,
   {
@@ -50,6 +59,7 @@ const report = await drainNode(
   },
   { clock: systemClock, log: memoryLogger(logs) },
 );
+const cpu = process.cpuUsage(cpuBefore);
 const result: DrainChildResult = {
   wallMs: Date.now() - started,
   outcome: report.outcome,
@@ -59,5 +69,6 @@ const result: DrainChildResult = {
   errors: report.errors,
   requests: { ...requests, 'POST pods/eviction → 429': report.evictionRefusals },
   evictCallMs,
+  drainCpuS: (cpu.user + cpu.system) / 1e6,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -7,7 +7,11 @@
  *   --reps N       drain-latency repetitions per drainer (default 5)
  *   --k8s a,b      the control planes to measure on, one after another: 1.20 and/or 1.32 (default:
  *                  EKS_DRAINER_K8S, else 1.20); results of other than 1.20 alone go to <date>-k8s-<a>-<b>.md
- *   --only a,b     development: only latency (incl. API cost), cold, memory, scale, mass, release; no results file
+ *   --only a,b     only these parts: latency (incl. API cost), cold, memory, scale, mass, release; results go
+ *                  to <date>[-k8s-…]-<parts>.md
+ *   --scale-nodes N  nodes drained at once in the scale-in benchmark (default 50, 20 pods each)
+ *   --kcm-qps N    the controller manager's client throttle (default 300, lifted so the control plane is not
+ *                  the bottleneck; 20 is client-go's default)
  */
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,7 +25,7 @@ import { findKubectl, latencySection, runLatency } from './latency.js';
 import { massTerminationSection, runMassTermination } from './mass-termination.js';
 import { memorySection, runMemory } from './memory.js';
 import { releaseWaitsSection, runReleaseWaits } from './release-waits.js';
-import { runScaleIn, scaleInSection } from './scale-in.js';
+import { NODES, runScaleIn, scaleInSection } from './scale-in.js';
 import {
   cleanUp,
   codeRevision,
@@ -54,9 +58,17 @@ interface ServerRun {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { reps: { type: 'string', default: '5' }, only: { type: 'string' }, k8s: { type: 'string' } },
+    options: {
+      reps: { type: 'string', default: '5' },
+      only: { type: 'string' },
+      k8s: { type: 'string' },
+      'kcm-qps': { type: 'string', default: '300' },
+      'scale-nodes': { type: 'string', default: String(NODES) },
+    },
   });
   const reps = Number(values.reps);
+  const kcmQps = Number(values['kcm-qps']);
+  const scaleNodes = Number(values['scale-nodes']);
   const only = values.only?.split(',');
   const versions = (values.k8s ?? process.env.EKS_DRAINER_K8S ?? '1.20')
     .split(',')
@@ -77,7 +89,8 @@ async function main(): Promise<void> {
     cold = { section: coldStartSection(starts), raw: starts };
   }
   const servers: ServerRun[] = [];
-  for (const version of versions) servers.push(await onServer(version, bundles, reps, wanted));
+  for (const version of versions)
+    servers.push(await onServer(version, bundles, reps, wanted, { kcmQps, scaleNodes }));
 
   const many = servers.length > 1;
   const machine = {
@@ -86,6 +99,7 @@ async function main(): Promise<void> {
       servers.map((s) => s.serverVersion).join(', '),
       servers.map((s) => (many ? `${s.kubectl} (against ${s.serverVersion})` : s.kubectl)).join(', '),
     ),
+    'Controller manager client throttle': `--kube-api-qps=${kcmQps} --kube-api-burst=${2 * kcmQps}`,
     'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
   };
   const serverSections = (s: ServerRun): Section[] =>
@@ -132,12 +146,12 @@ ${serverSections(s)
   )
   .join('\n\n')}
 ${cold ? `\n## Details, no server involved\n\n${cold.section.details}\n` : ''}`;
-  if (only) {
-    console.log(`\n${markdown}`);
-    return;
-  }
   const dir = join(REPO_ROOT, 'bench', 'results');
-  const name = versions.join() === '1.20' ? date : `${date}-k8s-${versions.join('-')}`;
+  const name = [
+    date,
+    ...(versions.join() === '1.20' ? [] : [`k8s-${versions.join('-')}`]),
+    ...(only ? [only.join('-')] : []),
+  ].join('-');
   const file = join(dir, `${name}.md`);
   const rawFile = join(dir, `${name}.json`);
   mkdirSync(dir, { recursive: true });
@@ -158,11 +172,12 @@ async function onServer(
   bundles: readonly Bundle[],
   reps: number,
   wanted: (part: Part) => boolean,
+  { kcmQps, scaleNodes }: { readonly kcmQps: number; readonly scaleNodes: number },
 ): Promise<ServerRun> {
   progress(
     `starting the local control plane (EKS token webhook, etcd, kube-apiserver ${version}, controller manager)`,
   );
-  const env = await startEnv(version);
+  const env = await startEnv(version, kcmQps);
   progress(`control plane ready at ${env.cluster.server} (${env.serverVersion})`);
   const sections: Record<string, Section> = {};
   const raw: Record<string, unknown> = {};
@@ -185,7 +200,7 @@ async function onServer(
     raw.memory = memory;
   }
   if (wanted('scale')) {
-    const scale = await runScaleIn(env);
+    const scale = await runScaleIn(env, scaleNodes);
     sections.scale = scaleInSection(scale);
     raw.scaleIn = scale;
   }

@@ -19,6 +19,7 @@ import {
   CLUSTER_NAME,
   captureJsonLogs,
   context,
+  cpuMeter,
   createSharedDeployments,
   lifecycleEvent,
   mdTable,
@@ -33,11 +34,15 @@ import {
   waitForPdbs,
 } from './support.js';
 
-export const NODES = 10;
+/** Nodes drained at once, by default (`npm run bench -- --scale-nodes N`). */
+export const NODES = 50;
 export const SHARED_DEPLOYMENTS = 20;
 
 export interface ScaleInResult {
   readonly nodes: number;
+  /** CPU seconds of kube-apiserver and etcd during the drains. */
+  readonly apiserverCpuS: number;
+  readonly etcdCpuS: number;
   readonly pods: number;
   readonly totalMs: number;
   readonly outcomes: Record<string, number>;
@@ -48,7 +53,10 @@ export interface ScaleInResult {
   readonly pdb: PdbCheck;
   readonly evictionRequests: number;
   readonly evictionRefusals: number;
-  /** The handlers' Kubernetes requests by kind, counted in client-node. */
+  /**
+   * The handlers' Kubernetes requests by kind, counted in client-node's typed API calls: the lists and
+   * watches of pods and PDBs (lambda/kube/http.ts) are not among them.
+   */
   readonly requests: RequestCounts;
   readonly logLevels: Record<string, number>;
   readonly slowestDrainMs: number;
@@ -56,20 +64,20 @@ export interface ScaleInResult {
 
 type Handler = (event: unknown, context: unknown) => Promise<InvocationSummary>;
 
-export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
+export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<ScaleInResult> {
   const admin = kubeConfigFor(env.cluster, 'admin');
   const core = admin.makeApiClient(CoreV1Api);
   const apps = admin.makeApiClient(AppsV1Api);
   const objects = KubernetesObjectApi.makeApiClient(admin);
   const namespace = `scale-in-${randomBytes(3).toString('hex')}`;
   const spare = `${namespace}-spare`;
-  const nodes = Array.from({ length: NODES }, (_, i) => ({
+  const nodes = Array.from({ length: nodeCount }, (_, i) => ({
     name: `${namespace}-node-${i}`,
     instanceId: `i-${randomBytes(9).toString('hex').slice(0, 17)}`,
   }));
 
   progress(
-    `scale-in: ${NODES} nodes, ${SHARED_DEPLOYMENTS} Deployments × ${NODES} replicas, one of each per node`,
+    `scale-in: ${nodeCount} nodes, ${SHARED_DEPLOYMENTS} Deployments × ${nodeCount} replicas, one of each per node`,
   );
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   for (const node of nodes) {
@@ -84,7 +92,7 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
   try {
     await createSharedDeployments(apps, objects, env.policyVersion, namespace, {
       deployments: SHARED_DEPLOYMENTS,
-      replicas: NODES,
+      replicas: nodeCount,
       preStopSeconds: PRESTOP_SECONDS,
     });
     await spread(
@@ -108,15 +116,16 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
         instanceId: node.instanceId,
       });
     });
-    const handlers = await loadHandlers(env, NODES);
+    const handlers = await loadHandlers(env, nodeCount);
     await core.patchNode({
       name: spare,
       body: [{ op: 'replace', path: '/spec/unschedulable', value: false }],
     });
 
-    progress(`scale-in: ${NODES} handler invocations at once`);
+    progress(`scale-in: ${nodeCount} handler invocations at once`);
     const requests = countRequestsOfUser('eks-node-drainer');
     const logs = captureJsonLogs();
+    const cpu = cpuMeter(env.cluster.dir);
     const started = Date.now();
     const settled = await Promise.allSettled(
       handlers.map((handler, i) => handler(lifecycleEvent(actions[i] as LifecycleActionState), context())),
@@ -125,15 +134,16 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
       requests.stop();
     });
     const totalMs = Date.now() - started;
-    progress(`scale-in: all ${NODES} invocations returned after ${seconds(totalMs)}`);
+    const cpuUse = cpu();
+    progress(`scale-in: all ${nodeCount} invocations returned after ${seconds(totalMs)}`);
 
     const summaries = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const tokens = new Set(actions.map((a) => a.token));
     const count = (values: readonly string[]): Record<string, number> =>
       Object.fromEntries([...new Set(values)].map((v) => [v, values.filter((x) => x === v).length]));
     return {
-      nodes: NODES,
-      pods: NODES * SHARED_DEPLOYMENTS,
+      nodes: nodeCount,
+      pods: nodeCount * SHARED_DEPLOYMENTS,
       totalMs,
       outcomes: count(summaries.map((s) => s.outcome)),
       errors: [
@@ -147,7 +157,7 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
       lifecycleResults: count(actions.map((a) => a.result ?? 'none')),
       pdb: pdbCheck(
         monitors.map((m) => m.minHealthy),
-        NODES - 1,
+        nodeCount - 1,
       ),
       evictionRequests: summaries.reduce((n, s) => n + (s.report?.evictionRequests ?? 0), 0),
       evictionRefusals: summaries.reduce((n, s) => n + (s.report?.evictionRefusals ?? 0), 0),
@@ -155,6 +165,8 @@ export async function runScaleIn(env: BenchEnv): Promise<ScaleInResult> {
       logLevels: count(
         logs.lines.map((l) => (JSON.parse(l) as { level?: string }).level ?? 'no level (metrics)'),
       ),
+      apiserverCpuS: cpuUse['kube-apiserver'] ?? 0,
+      etcdCpuS: cpuUse.etcd ?? 0,
       slowestDrainMs: Math.max(...summaries.map((s) => s.report?.durationMs ?? 0)),
     };
   } finally {
@@ -187,7 +199,10 @@ export function scaleInSection(r: ScaleInResult): Section {
       .map(([k, n]) => `${k} ×${n}`)
       .join(', ') || 'none';
   const requests = mdTable(
-    ['request (all 10 handlers)', 'count'],
+    [
+      `typed API request (all ${r.nodes} handlers; lists and watches of pods and PDBs not counted here)`,
+      'count',
+    ],
     Object.entries(r.requests)
       .sort(([, a], [, b]) => b - a)
       .map(([kind, n]) => [kind, String(n)]),
@@ -200,7 +215,8 @@ export function scaleInSection(r: ScaleInResult): Section {
         benchmark: `5. Mass scale-in: ${r.nodes} nodes × ${r.pods / r.nodes} pods at once`,
         result:
           `${seconds(r.totalMs)} total; ${list(r.outcomes)}; ${r.completions} completions (${list(r.lifecycleResults)}); ` +
-          `${r.errors.length} errors; ${r.pdb.violations} PDB violations (lowest healthy ${r.pdb.lowest}/${r.nodes})`,
+          `${r.errors.length} errors; ${r.pdb.violations} PDB violations (lowest healthy ${r.pdb.lowest}/${r.nodes}); ` +
+          `CPU kube-apiserver ${r.apiserverCpuS.toFixed(1)} s, etcd ${r.etcdCpuS.toFixed(1)} s`,
         target: '0 PDB violations (and every node drained, no errors)',
         met: r.pdb.ok && r.errors.length === 0 && drained === r.nodes && r.completions === r.nodes,
       },
@@ -214,6 +230,7 @@ through one at a time. ${r.nodes} lifecycle events, one per instance, handled at
 Lambda containers), through the local AWS endpoint and the EKS token webhook, as the e2e tests do.
 
 - Total: **${seconds(r.totalMs)}** from the first invocation to the last return (slowest drain ${seconds(r.slowestDrainMs)})
+- CPU during the drains: kube-apiserver ${r.apiserverCpuS.toFixed(1)} s, etcd ${r.etcdCpuS.toFixed(1)} s
 - Outcomes: ${list(r.outcomes)}; CompleteLifecycleAction calls: ${r.completions}; results: ${list(r.lifecycleResults)}
 - Errors: ${r.errors.length === 0 ? 'none (no invocation threw, no API error in any report, no simulator failure)' : r.errors.map((e) => `\`${e}\``).join('; ')}
 - PDB violations: ${r.pdb.violations} (lowest healthy count of any Deployment: ${r.pdb.lowest}/${r.nodes}, needed ${r.pdb.required})

@@ -198,7 +198,8 @@ function once(fn: () => Promise<void>): () => Promise<void> {
   };
 }
 
-export async function startEnv(version: K8sVersion): Promise<BenchEnv> {
+/** @param kubeApiQps the controller manager's client throttle (client-go default: 20 QPS). */
+export async function startEnv(version: K8sVersion, kubeApiQps?: number): Promise<BenchEnv> {
   const webhook = await new EksTokenWebhook({
     clusterName: CLUSTER_NAME,
     region: TEST_REGION,
@@ -207,7 +208,11 @@ export async function startEnv(version: K8sVersion): Promise<BenchEnv> {
   }).start();
   const stopWebhook = once(() => webhook.stop());
   onCleanup(stopWebhook);
-  const cluster = await startCluster({ version, tokenWebhookUrl: `${webhook.url}/authenticate` });
+  const cluster = await startCluster({
+    version,
+    tokenWebhookUrl: `${webhook.url}/authenticate`,
+    ...(kubeApiQps ? { kubeApiQps } : {}),
+  });
   const stopCluster = once(() => cluster.stop());
   onCleanup(stopCluster);
   const aws = await new LocalAwsEndpoint().start();
