@@ -1,4 +1,4 @@
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 
 /** The parts of a failed Kubernetes API call that decide what to do next. */
 export interface ApiFailure {

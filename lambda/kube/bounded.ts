@@ -1,17 +1,9 @@
 /**
- * Every Kubernetes request gets a connect timeout and a whole-request timeout (@kubernetes/client-node
- * 1.4 sets none), and all requests share one keep-alive agent instead of a new TLS handshake each.
+ * Every Kubernetes request gets a connect timeout and a whole-request timeout, and all requests share
+ * one keep-alive agent instead of a new TLS handshake each (./http.ts).
  */
 import { Agent, type AgentOptions } from 'node:https';
 import type { Socket } from 'node:net';
-import {
-  type Configuration,
-  createConfiguration,
-  type KubeConfig,
-  type Middleware,
-  type RequestContext,
-  ServerConfiguration,
-} from '@kubernetes/client-node';
 
 export interface RequestTimeouts {
   /** TCP + TLS handshake. */
@@ -45,34 +37,4 @@ export class ConnectTimeoutAgent extends Agent {
     }
     return socket;
   }
-}
-
-/** A client-node configuration for `kubeConfig` whose every request is bounded by `timeouts`. */
-export function boundedConfiguration(kubeConfig: KubeConfig, timeouts: RequestTimeouts): Configuration {
-  const server = kubeConfig.getCurrentCluster()?.server;
-  if (!server) throw new Error('the kubeconfig has no current cluster');
-  let shared: ConnectTimeoutAgent | undefined;
-  const bound: Middleware = {
-    pre: async (context: RequestContext) => {
-      // the kubeconfig's authentication made a fresh agent with the cluster's CA; reuse its options once
-      const fresh = context.getAgent() as Agent | undefined;
-      if (fresh instanceof Agent) {
-        // rejectUnauthorized explicitly: client-node leaves it unset unless TLS is skipped, and then
-        // NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment would switch verification off
-        shared ??= new ConnectTimeoutAgent(
-          { ...fresh.options, keepAlive: true, rejectUnauthorized: true },
-          timeouts.connectMs,
-        );
-        context.setAgent(shared);
-      }
-      context.setSignal(AbortSignal.timeout(timeouts.requestMs));
-      return context;
-    },
-    post: async (response) => response,
-  };
-  return createConfiguration({
-    baseServer: new ServerConfiguration(server, {}),
-    authMethods: { default: kubeConfig },
-    promiseMiddleware: [bound],
-  });
 }

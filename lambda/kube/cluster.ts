@@ -1,14 +1,4 @@
-import {
-  CoreV1Api,
-  type CoreV1Event,
-  type KubeConfig,
-  PatchStrategy,
-  PolicyApi,
-  StorageV1Api,
-  setHeaderOptions,
-  type V1Eviction,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import type { V1APIGroup, V1Eviction, V1Node, V1Pod, V1VolumeAttachment } from '@kubernetes/client-node';
 import type { LabelSelector, NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../drain/model.js';
 import type {
   ClusterEvent,
@@ -20,8 +10,8 @@ import type {
 } from '../drain/ports.js';
 import { ClusterAccessError } from '../errors.js';
 import { isStatus, toApiFailure } from './api-error.js';
-import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
-import { KubeHttp } from './http.js';
+import { DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
+import { type KubeConfigLike, KubeHttp } from './http.js';
 import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
 
 export type PolicyVersion = 'v1' | 'v1beta1';
@@ -98,11 +88,12 @@ export function toEvictionResult(error: unknown): EvictionResult {
   }
 }
 
-/** ClusterPort on @kubernetes/client-node; authentication is whatever the KubeConfig carries. */
+/**
+ * ClusterPort over the drainer's REST client (./http.ts); authentication is whatever the KubeConfig
+ * (or the EKS stand-in, ./eks-cluster.ts) carries. Node name, namespace and pod names go into paths
+ * URL-encoded.
+ */
 export class KubeCluster implements ClusterPort {
-  private readonly core: CoreV1Api;
-  private readonly policy: PolicyApi;
-  private readonly storage: StorageV1Api;
   private readonly http: KubeHttp;
   private policyVersion?: Promise<PolicyVersion>;
   /** Watch tuning (tests shorten the server's stream timeout). */
@@ -113,14 +104,10 @@ export class KubeCluster implements ClusterPort {
    *   EKS token); without it a 401 is final.
    */
   constructor(
-    kubeConfig: KubeConfig,
-    private readonly onUnauthorized?: () => void,
+    kubeConfig: KubeConfigLike,
+    onUnauthorized?: () => void,
     timeouts: RequestTimeouts = DEFAULT_REQUEST_TIMEOUTS,
   ) {
-    const configuration = boundedConfiguration(kubeConfig, timeouts);
-    this.core = new CoreV1Api(configuration);
-    this.policy = new PolicyApi(configuration);
-    this.storage = new StorageV1Api(configuration);
     this.http = new KubeHttp(kubeConfig, timeouts, onUnauthorized);
   }
 
@@ -131,15 +118,15 @@ export class KubeCluster implements ClusterPort {
   private async lookUpNode(target: NodeTarget): Promise<string | undefined> {
     if (target.nodeName) {
       try {
-        return (await this.core.readNode({ name: target.nodeName })).metadata?.name;
+        return (await this.readNode(target.nodeName)).metadata?.name;
       } catch (error) {
         if (!isStatus(error, 404)) throw error;
       }
     }
     if (!target.instanceId) return undefined;
     const suffix = `/${target.instanceId}`;
-    const nodes = await this.core.listNode({});
-    return nodes.items.find((node) => node.spec?.providerID?.endsWith(suffix))?.metadata?.name;
+    const nodes = await this.http.getJson<{ items?: V1Node[] }>('/api/v1/nodes', { resourceVersion: '0' });
+    return (nodes.items ?? []).find((node) => node.spec?.providerID?.endsWith(suffix))?.metadata?.name;
   }
 
   async cordon(
@@ -150,23 +137,24 @@ export class KubeCluster implements ClusterPort {
       ? { [EXCLUDE_FROM_LOAD_BALANCERS_LABEL]: 'true' }
       : undefined;
     await this.call(() =>
-      this.core.patchNode(
-        {
-          name: nodeName,
-          body: { spec: { unschedulable: true }, ...(labels ? { metadata: { labels } } : {}) },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ),
+      this.patchNode(nodeName, {
+        spec: { unschedulable: true },
+        ...(labels ? { metadata: { labels } } : {}),
+      }),
     );
   }
 
   /** From the watch cache (resourceVersion 0): VolumeAttachments take no field selector on the node. */
   async listVolumeAttachments(nodeName: string): Promise<string[]> {
-    const list = await this.call(() => this.storage.listVolumeAttachment({ resourceVersion: '0' }));
-    return list.items.filter((a) => a.spec?.nodeName === nodeName).map((a) => a.metadata?.name ?? '');
+    const list = await this.call(() =>
+      this.http.getJson<{ items?: V1VolumeAttachment[] }>('/apis/storage.k8s.io/v1/volumeattachments', {
+        resourceVersion: '0',
+      }),
+    );
+    return (list.items ?? []).filter((a) => a.spec?.nodeName === nodeName).map((a) => a.metadata?.name ?? '');
   }
 
-  /** From the watch cache (resourceVersion 0), as raw JSON: no model deserialization. */
+  /** From the watch cache (resourceVersion 0). */
   async listPods(nodeName: string): Promise<PodSnapshot[]> {
     const list = await this.call(() =>
       this.http.getJson<{ items?: V1Pod[] }>('/api/v1/pods', {
@@ -216,9 +204,7 @@ export class KubeCluster implements ClusterPort {
   async evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult> {
     const body = evictionBody(await this.call(() => this.evictionVersion()), pod, options.dryRun);
     try {
-      await this.retryUnauthorized(() =>
-        this.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }),
-      );
+      await this.http.send('POST', `${podPath(pod)}/eviction`, { body });
       return { kind: 'evicted' };
     } catch (error) {
       return toEvictionResult(error);
@@ -227,13 +213,7 @@ export class KubeCluster implements ClusterPort {
 
   async deletePod(pod: PodRef): Promise<'deleted' | 'gone'> {
     try {
-      await this.retryUnauthorized(() =>
-        this.core.deleteNamespacedPod({
-          name: pod.name,
-          namespace: pod.namespace,
-          body: { preconditions: { uid: pod.uid } },
-        }),
-      );
+      await this.http.send('DELETE', podPath(pod), { body: { preconditions: { uid: pod.uid } } });
       return 'deleted';
     } catch (error) {
       if (isStatus(error, 404, 409)) return 'gone';
@@ -247,7 +227,7 @@ export class KubeCluster implements ClusterPort {
   ): Promise<NodeClaim> {
     return this.call(async () => {
       for (let attempt = 1; ; attempt++) {
-        const node = await this.core.readNode({ name: nodeName });
+        const node = await this.readNode(nodeName);
         const current = parseClaim(node.metadata?.annotations?.[CLAIM_ANNOTATION]);
         if (current && current.holder !== claim.holder && current.until > claim.now) {
           return { kind: 'held', ...current };
@@ -266,25 +246,32 @@ export class KubeCluster implements ClusterPort {
 
   async releaseNode(nodeName: string, holder: string): Promise<void> {
     await this.call(async () => {
-      const node = await this.core.readNode({ name: nodeName });
+      const node = await this.readNode(nodeName);
       const current = parseClaim(node.metadata?.annotations?.[CLAIM_ANNOTATION]);
       if (current?.holder !== holder) return;
       await this.patchNodeAnnotation(nodeName, node.metadata?.resourceVersion, null);
     });
   }
 
-  /** Merge patch with the read resourceVersion: the server refuses it (409) if the node changed. */
-  private patchNodeAnnotation(nodeName: string, resourceVersion: string | undefined, value: string | null) {
-    return this.core.patchNode(
-      {
-        name: nodeName,
-        body: { metadata: { resourceVersion, annotations: { [CLAIM_ANNOTATION]: value } } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+  private readNode(nodeName: string): Promise<V1Node> {
+    return this.http.getJson<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
   }
 
-  /** From the watch cache (resourceVersion 0), as raw JSON. */
+  private patchNode(nodeName: string, body: object): Promise<unknown> {
+    return this.http.send('PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
+      body,
+      contentType: MERGE_PATCH,
+    });
+  }
+
+  /** Merge patch with the read resourceVersion: the server refuses it (409) if the node changed. */
+  private patchNodeAnnotation(nodeName: string, resourceVersion: string | undefined, value: string | null) {
+    return this.patchNode(nodeName, {
+      metadata: { resourceVersion, annotations: { [CLAIM_ANNOTATION]: value } },
+    });
+  }
+
+  /** From the watch cache (resourceVersion 0). */
   async listPdbs(namespace: string): Promise<PdbInfo[]> {
     const list = await this.call(async () =>
       this.http.getJson<{ items?: RawObject[] }>(
@@ -297,12 +284,15 @@ export class KubeCluster implements ClusterPort {
 
   /** Node events go to namespace default (as the kubelet's do), pod events to the pod's namespace. */
   async recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void> {
-    const now = new Date();
+    const now = new Date().toISOString();
     const namespace = subject.kind === 'Node' ? 'default' : subject.namespace;
     const name = event.series
       ? `${subject.name}.${event.reason.toLowerCase()}.${event.series}`
-      : `${subject.name}.${now.getTime().toString(16)}`;
-    const body: CoreV1Event = {
+      : `${subject.name}.${Date.now().toString(16)}`;
+    const events = `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+    const body = {
+      apiVersion: 'v1',
+      kind: 'Event',
       metadata: { name, namespace },
       involvedObject:
         subject.kind === 'Node'
@@ -319,15 +309,15 @@ export class KubeCluster implements ClusterPort {
       count: event.count ?? 1,
     };
     try {
-      await this.retryUnauthorized(() => this.core.createNamespacedEvent({ namespace, body }));
+      await this.http.send('POST', events, { body });
     } catch (error) {
       if (!event.series || !isStatus(error, 409)) throw accessError(error);
       // the series exists: bump it in place
       await this.call(() =>
-        this.core.patchNamespacedEvent(
-          { name, namespace, body: { count: event.count ?? 1, lastTimestamp: now, message: event.message } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        ),
+        this.http.send('PATCH', `${events}/${encodeURIComponent(name)}`, {
+          body: { count: event.count ?? 1, lastTimestamp: now, message: event.message },
+          contentType: MERGE_PATCH,
+        }),
       );
     }
   }
@@ -335,25 +325,15 @@ export class KubeCluster implements ClusterPort {
   /** Runs one API call; a failure becomes a ClusterAccessError with the server's own message. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await this.retryUnauthorized(fn);
+      return await fn();
     } catch (error) {
       throw accessError(error);
     }
   }
 
-  private async retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!this.onUnauthorized || !isStatus(error, 401)) throw error;
-      this.onUnauthorized();
-      return fn();
-    }
-  }
-
   /** policy/v1 where served, else policy/v1beta1; asked once by discovery, as kubectl does. */
   evictionVersion(): Promise<PolicyVersion> {
-    this.policyVersion ??= this.policy.getAPIGroup().then(
+    this.policyVersion ??= this.http.getJson<V1APIGroup>('/apis/policy').then(
       (group) => (group.versions.some((v) => v.version === 'v1') ? 'v1' : 'v1beta1'),
       (error: unknown) => {
         this.policyVersion = undefined;
@@ -362,6 +342,12 @@ export class KubeCluster implements ClusterPort {
     );
     return this.policyVersion;
   }
+}
+
+const MERGE_PATCH = 'application/merge-patch+json';
+
+function podPath(pod: PodRef): string {
+  return `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`;
 }
 
 function accessError(error: unknown): ClusterAccessError {

@@ -1,31 +1,22 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterPort } from '../drain/ports.js';
+import type { KubeConfigLike } from './http.js';
 
-const USER = 'eks-node-drainer';
-
-/** A KubeConfig for an EKS endpoint: TLS verified against the cluster's CA, bearer token per request. */
+/**
+ * What the REST client needs to reach an EKS endpoint: TLS verified against the cluster's CA, a bearer
+ * token per request. (No @kubernetes/client-node KubeConfig: loading it is most of the bundle.)
+ */
 export function eksKubeConfig(
   endpoint: { readonly endpoint: string; readonly certificateAuthority: string },
   token: () => Promise<string>,
-): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [
-      { name: 'eks', server: endpoint.endpoint, caData: endpoint.certificateAuthority, skipTLSVerify: false },
-    ],
-    users: [{ name: USER }],
-    contexts: [{ name: 'eks', cluster: 'eks', user: USER }],
-    currentContext: 'eks',
-  });
-  kc.addAuthenticator({
-    isAuthProvider: (user) => user.name === USER,
-    applyAuthentication: async (_user, opts) => {
-      const headers = (opts.headers ?? {}) as Record<string, string>;
-      headers.Authorization = `Bearer ${await token()}`;
-      opts.headers = headers;
+): KubeConfigLike {
+  const ca = Buffer.from(endpoint.certificateAuthority, 'base64');
+  return {
+    getCurrentCluster: () => ({ server: endpoint.endpoint }),
+    applyToHTTPSOptions: async (options) => {
+      options.ca = ca;
+      options.headers = { ...options.headers, Authorization: `Bearer ${await token()}` };
     },
-  });
-  return kc;
+  };
 }
 
 /**

@@ -1,13 +1,22 @@
 /**
- * Plain GETs and watch streams against the API server, for the hot path: the node's pods and the
- * PDBs. Raw JSON (no client-node model deserialization, most of a list's CPU cost), the kubeconfig's
- * TLS and authentication (verified: rejectUnauthorized is set explicitly), one keep-alive agent with
- * a connect timeout. Failures are client-node ApiExceptions, so callers map them as any other call.
+ * The drainer's Kubernetes REST client: the few calls it makes and the watch streams, as raw JSON.
+ * No client-node API classes at run time: their generated models are most of a list's CPU cost and
+ * 1.6 MB of the function's bundle (bench/results). TLS and authentication come from a KubeConfig or
+ * anything shaped like one (lambda/kube/eks-cluster.ts for EKS), verified (rejectUnauthorized is set
+ * explicitly); one keep-alive agent with a connect timeout; every request bounded. Failures are
+ * client-node ApiExceptions (its small error module alone), so they map as before.
  */
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { type RequestOptions, request } from 'node:https';
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import { ConnectTimeoutAgent, type RequestTimeouts } from './bounded.js';
+
+/** What the client needs of a KubeConfig: @kubernetes/client-node's KubeConfig is one. */
+export interface KubeConfigLike {
+  getCurrentCluster(): { readonly server: string } | null;
+  /** Sets the CA (and client certificate) and the authentication headers on `options`. */
+  applyToHTTPSOptions(options: RequestOptions): Promise<void>;
+}
 
 export type Query = Readonly<Record<string, string | undefined>>;
 
@@ -28,18 +37,36 @@ export class KubeHttp {
 
   /** @param onUnauthorized called on a 401 before the one retry (e.g. re-sign the EKS token). */
   constructor(
-    private readonly kubeConfig: KubeConfig,
+    private readonly kubeConfig: KubeConfigLike,
     private readonly timeouts: RequestTimeouts,
     private readonly onUnauthorized?: () => void,
   ) {}
 
   /** A GET of a JSON document within the request timeout. */
-  async getJson<T>(path: string, query: Query = {}): Promise<T> {
+  getJson<T>(path: string, query: Query = {}): Promise<T> {
+    return this.send<T>('GET', path, { query });
+  }
+
+  /**
+   * One request with an optional JSON body (`contentType` for patches), answered within the request
+   * timeout; a 2xx answer's JSON, anything else an ApiException.
+   */
+  async send<T>(
+    method: string,
+    path: string,
+    options: { readonly query?: Query; readonly body?: unknown; readonly contentType?: string } = {},
+  ): Promise<T> {
     return this.retryUnauthorized(async () => {
-      const response = await this.open(path, query, this.timeouts.requestMs);
-      const body = await readAll(response, this.timeouts.requestMs);
-      if (response.statusCode !== 200) throw failure(response, body);
-      return JSON.parse(body) as T;
+      const began = Date.now();
+      const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+      const response = await this.open(path, options.query ?? {}, this.timeouts.requestMs, {
+        method,
+        ...(payload === undefined ? {} : { payload, contentType: options.contentType ?? 'application/json' }),
+      });
+      const text = await readAll(response, Math.max(1, this.timeouts.requestMs - (Date.now() - began)));
+      const status = response.statusCode ?? 0;
+      if (status < 200 || status > 299) throw failure(response, text);
+      return (text === '' ? undefined : JSON.parse(text)) as T;
     });
   }
 
@@ -88,7 +115,12 @@ export class KubeHttp {
     return () => end();
   }
 
-  private async open(path: string, query: Query, headersMs: number): Promise<IncomingMessage> {
+  private async open(
+    path: string,
+    query: Query,
+    headersMs: number,
+    send: { readonly method?: string; readonly payload?: string; readonly contentType?: string } = {},
+  ): Promise<IncomingMessage> {
     const server = this.kubeConfig.getCurrentCluster()?.server;
     if (!server) throw new Error('the kubeconfig has no current cluster');
     const options: RequestOptions = {};
@@ -108,9 +140,15 @@ export class KubeHttp {
       if (value !== undefined) url.searchParams.set(key, value);
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(url, {
-        method: 'GET',
+        method: send.method ?? 'GET',
         agent: this.agent,
-        headers: { ...options.headers, accept: 'application/json' },
+        headers: {
+          ...options.headers,
+          accept: 'application/json',
+          ...(send.payload === undefined
+            ? {}
+            : { 'content-type': send.contentType, 'content-length': Buffer.byteLength(send.payload) }),
+        },
         ...(options.auth ? { auth: options.auth } : {}),
       });
       const timer = setTimeout(
@@ -125,7 +163,7 @@ export class KubeHttp {
         clearTimeout(timer);
         reject(error);
       });
-      req.end();
+      req.end(send.payload);
     });
   }
 

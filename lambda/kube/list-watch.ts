@@ -5,7 +5,7 @@
  * `410 Gone` (the version fell out of the server's window) lists again. After `maxFailures`
  * consecutive failed reconnects the watch gives up and says so (`failed`): its user polls instead.
  */
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import type { KubeHttp, Query, WatchEvent } from './http.js';
 
 export interface WatchedKind<T> {

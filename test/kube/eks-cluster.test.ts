@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { RequestOptions } from 'node:https';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,17 +107,21 @@ describe('eksKubeConfig', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('names the endpoint and the CA, with TLS verification on', () => {
+  it('names the endpoint, sets the cluster CA and a fresh bearer token on each request', async () => {
+    let n = 0;
     const kc = eksKubeConfig(
       { endpoint: 'https://abc.eks.example', certificateAuthority: 'Q0E=' },
-      async () => 't',
+      async () => `t${++n}`,
     );
+    const first: RequestOptions = {};
+    const second: RequestOptions = {};
+    await kc.applyToHTTPSOptions(first);
+    await kc.applyToHTTPSOptions(second);
 
-    expect(kc.getCurrentCluster()).toMatchObject({
-      server: 'https://abc.eks.example',
-      caData: 'Q0E=',
-      skipTLSVerify: false,
-    });
+    expect(kc.getCurrentCluster()).toEqual({ server: 'https://abc.eks.example' });
+    expect(first.ca).toEqual(Buffer.from('CA'));
+    expect(first.headers).toEqual({ Authorization: 'Bearer t1' });
+    expect(second.headers).toEqual({ Authorization: 'Bearer t2' });
   });
 
   it('talks to a server whose certificate the cluster CA signed, with the bearer token of each request', async () => {
