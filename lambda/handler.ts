@@ -1,27 +1,18 @@
 /**
  * Composition root: the Lambda that EventBridge invokes for an ASG termination lifecycle action.
- * Parses config (once, at cold start) and the event, builds the real adapters, runs the drain, and
- * ends every invocation with one structured log line carrying the outcome.
+ * Parses config (once, at cold start) and the event, runs the drain on the container's adapters
+ * (./wiring.ts, loaded by the first event that acts), and ends every invocation with one structured
+ * log line carrying the outcome.
  */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { EKSClient } from '@aws-sdk/client-eks';
-import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { LambdaClient } from '@aws-sdk/client-lambda';
-import { SelfInvocation } from './aws/continuation.js';
-import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
-import { Ec2Instances } from './aws/instances.js';
-import { AutoScalingLifecycle } from './aws/lifecycle.js';
 import { type Config, loadConfig } from './config.js';
 import type { DrainProgress } from './drain/continuation.js';
 import { errorMessage } from './drain/drain.js';
 import { type HandlerOutcome, type LifecycleRunReport, runLifecycleAction } from './drain/lifecycle.js';
-import { type Clock, type LoadBalancerPort, systemClock } from './drain/ports.js';
+import { type Clock, systemClock } from './drain/ports.js';
 import { parseEvent } from './event.js';
-import { KubeCluster } from './kube/cluster.js';
-import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
 import { JsonLogger } from './log.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
+import type { Wiring } from './wiring.js';
 
 /** The parts of the Lambda context the handler uses. */
 export interface InvocationContext {
@@ -46,49 +37,17 @@ const config: Config = loadConfig(process.env);
 const log = new JsonLogger(config.logLevel);
 const clock: Clock = systemClock;
 
-// Per container: SDK clients, the cluster's endpoint and CA, the current token.
-// A hung AWS call must not eat the invocation: bounded connect and request times, SDK retries on top.
-const sdk = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
-const autoScaling = new AutoScalingClient(sdk);
-const ec2 = new EC2Client(sdk);
-const eks = new EKSClient(sdk);
-const lambda = new LambdaClient(sdk);
-let cluster: Promise<KubeCluster> | undefined;
-const tokens = new TokenSource(async (signingDate) =>
-  eksToken({
-    clusterName: config.clusterName,
-    region: await eks.config.region(),
-    credentials: eks.config.credentials,
-    sha256: eks.config.sha256,
-    signingDate,
-  }),
-);
-
-let elbv2: Promise<ElasticLoadBalancingV2Client> | undefined;
-/** The ELBv2 client is loaded only by invocations that wait for load balancers. */
-async function loadBalancers(): Promise<LoadBalancerPort> {
-  elbv2 ??= import('@aws-sdk/client-elastic-load-balancing-v2').then(
-    ({ ElasticLoadBalancingV2Client }) => new ElasticLoadBalancingV2Client(sdk),
-  );
-  const { Elbv2Registrations } = await import('./aws/load-balancers.js');
-  // per invocation: it caches the cluster's target groups for this drain only
-  return new Elbv2Registrations(await elbv2, config.clusterName);
-}
-
-/** One client per container: DescribeCluster and the eviction-version discovery happen once, not per invocation. */
-function connect(): Promise<KubeCluster> {
-  cluster ??= describeCluster(eks, config.clusterName).then(
-    (endpoint) =>
-      new KubeCluster(
-        eksKubeConfig(endpoint, () => tokens.token()),
-        () => tokens.invalidate(),
-      ),
+// Per container, loaded by the first event that acts: the AWS SDK clients and the Kubernetes client.
+let wiring: Promise<Wiring> | undefined;
+function wired(): Promise<Wiring> {
+  wiring ??= import('./wiring.js').then(
+    ({ Wiring }) => new Wiring(config),
     (error: unknown) => {
-      cluster = undefined;
+      wiring = undefined;
       throw error;
     },
   );
-  return cluster;
+  return wiring;
 }
 
 export async function handler(event: unknown, context: InvocationContext): Promise<InvocationSummary> {
@@ -144,17 +103,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
           ? { progress: clampProgress(continuation.progress, startedAt, began) }
           : {}),
       },
-      {
-        cluster: lazyCluster(connect),
-        lifecycle: new AutoScalingLifecycle(autoScaling, action),
-        instances: new Ec2Instances(ec2),
-        ...(config.waitForLoadBalancers ? { loadBalancers: await loadBalancers() } : {}),
-        continuation: new SelfInvocation(
-          lambda,
-          context.invokedFunctionArn,
-          event as Record<string, unknown>,
-        ),
-      },
+      await (await wired()).forAction(action, context.invokedFunctionArn, event as Record<string, unknown>),
       { clock, log },
     );
     return finish(

@@ -1,0 +1,87 @@
+/**
+ * The container's adapters: AWS SDK clients, the EKS token source and the Kubernetes connection, made
+ * once per container. The handler loads this module (dynamic import) only for an event it acts on, so
+ * an ignored or invalid event loads no AWS SDK client and no Kubernetes client.
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { EKSClient } from '@aws-sdk/client-eks';
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SelfInvocation } from './aws/continuation.js';
+import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
+import { Ec2Instances } from './aws/instances.js';
+import { AutoScalingLifecycle } from './aws/lifecycle.js';
+import type { Config } from './config.js';
+import type { LifecycleRunPorts } from './drain/lifecycle.js';
+import type { LoadBalancerPort } from './drain/ports.js';
+import type { LifecycleAction } from './event.js';
+import { KubeCluster } from './kube/cluster.js';
+import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
+
+// A hung AWS call must not eat the invocation: bounded connect and request times, SDK retries on top.
+const sdk = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
+
+export class Wiring {
+  private readonly autoScaling = new AutoScalingClient(sdk);
+  private readonly ec2 = new EC2Client(sdk);
+  private readonly eks = new EKSClient(sdk);
+  private lambda?: LambdaClient;
+  private elbv2?: Promise<ElasticLoadBalancingV2Client>;
+  private cluster?: Promise<KubeCluster>;
+  private readonly tokens: TokenSource;
+
+  constructor(private readonly config: Config) {
+    this.tokens = new TokenSource(async (signingDate) =>
+      eksToken({
+        clusterName: config.clusterName,
+        region: await this.eks.config.region(),
+        credentials: this.eks.config.credentials,
+        sha256: this.eks.config.sha256,
+        signingDate,
+      }),
+    );
+  }
+
+  /** What one invocation's lifecycle run talks to. */
+  async forAction(
+    action: LifecycleAction,
+    functionArn: string,
+    event: Readonly<Record<string, unknown>>,
+  ): Promise<LifecycleRunPorts> {
+    this.lambda ??= new LambdaClient(sdk);
+    return {
+      cluster: lazyCluster(() => this.connect()),
+      lifecycle: new AutoScalingLifecycle(this.autoScaling, action),
+      instances: new Ec2Instances(this.ec2),
+      ...(this.config.waitForLoadBalancers ? { loadBalancers: await this.loadBalancers() } : {}),
+      continuation: new SelfInvocation(this.lambda, functionArn, event),
+    };
+  }
+
+  /** The ELBv2 client is loaded only by invocations that wait for load balancers. */
+  private async loadBalancers(): Promise<LoadBalancerPort> {
+    this.elbv2 ??= import('@aws-sdk/client-elastic-load-balancing-v2').then(
+      ({ ElasticLoadBalancingV2Client }) => new ElasticLoadBalancingV2Client(sdk),
+    );
+    const { Elbv2Registrations } = await import('./aws/load-balancers.js');
+    // per invocation: it caches the cluster's target groups for this drain only
+    return new Elbv2Registrations(await this.elbv2, this.config.clusterName);
+  }
+
+  /** One client per container: DescribeCluster and the eviction-version discovery happen once. */
+  private connect(): Promise<KubeCluster> {
+    this.cluster ??= describeCluster(this.eks, this.config.clusterName).then(
+      (endpoint) =>
+        new KubeCluster(
+          eksKubeConfig(endpoint, () => this.tokens.token()),
+          () => this.tokens.invalidate(),
+        ),
+      (error: unknown) => {
+        this.cluster = undefined;
+        throw error;
+      },
+    );
+    return this.cluster;
+  }
+}
