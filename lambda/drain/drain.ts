@@ -467,7 +467,13 @@ class DrainRun {
 
   /** A call, unless the caller aborts first (a hung request must not outlast the invocation). */
   private guard<T>(call: Promise<T>): Promise<T> {
-    return this.options.signal ? Promise.race([call, this.aborted]) : call;
+    if (!this.options.signal) return call;
+    if (this.options.signal.aborted) {
+      // stopped already: the answer, even one at hand, is not waited for
+      call.catch(() => {});
+      return Promise.reject(new Stopped());
+    }
+    return Promise.race([call, this.aborted]);
   }
 
   /** Retries a call that must succeed before the drain can go on, until the deadline or pause. */

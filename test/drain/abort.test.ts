@@ -107,6 +107,18 @@ describe('drainNode, stopped by its caller', () => {
     expect(cluster.count('cordon')).toBe(0);
   });
 
+  it('stops when its signal is already aborted, even though the cluster answers at once', async () => {
+    const { cluster, controller, run } = setup();
+    controller.abort();
+
+    const report = await run();
+
+    expect(report.outcome).toBe('stopped');
+    expect(report.node).toBeUndefined();
+    expect(cluster.count('claim')).toBe(0);
+    expect(cluster.count('cordon')).toBe(0);
+  });
+
   it('sends no further request once its signal aborts while it waits', async () => {
     const { clock, cluster, controller, run } = setup();
     let sentBeforeAbort = -1;
