@@ -10,6 +10,7 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SelfInvocation } from './aws/continuation.js';
 import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
+import { servedGroups } from './aws/groups.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle } from './aws/lifecycle.js';
 import { type Config, loadConfig } from './config.js';
@@ -54,6 +55,8 @@ const ec2 = new EC2Client(sdk);
 const eks = new EKSClient(sdk);
 const lambda = new LambdaClient(sdk);
 let cluster: Promise<KubeCluster> | undefined;
+/** The Auto Scaling groups this drainer serves: AUTO_SCALING_GROUP_NAMES, or the cluster's tags with discovery. */
+const groups = servedGroups(config, autoScaling, clock);
 const tokens = new TokenSource(async (signingDate) =>
   eksToken({
     clusterName: config.clusterName,
@@ -121,6 +124,13 @@ export async function handler(event: unknown, context: InvocationContext): Promi
   const pauseSignal = AbortSignal.timeout(Math.max(0, Math.ceil(pauseAt - began)));
   const startedAt = clampStart(continuation?.startedAt ?? action.time ?? began, began);
   try {
+    // ---- foreign Auto Scaling groups (issue 13 §3): before any Kubernetes or lifecycle call ----
+    if (!(await groups.serves(action.autoScalingGroupName))) {
+      return finish({ outcome: 'foreign-auto-scaling-group', lifecycleResult: null }, began, {
+        cluster: config.clusterName,
+      });
+    }
+    // ---- end of the foreign group check ----
     const run = await runLifecycleAction(
       {
         instanceId: action.instanceId,
@@ -169,7 +179,8 @@ export async function handler(event: unknown, context: InvocationContext): Promi
       run,
     );
   } catch (error) {
-    // Only the hand-over or the completion can fail here; the async invocation retries the event.
+    // Only the group check (with discovery), the hand-over or the completion can fail here; the
+    // async invocation retries the event.
     log.error('invocation failed', { error: errorMessage(error) });
     emitMetrics(dimensions, { outcome: 'failed' });
     throw error;
