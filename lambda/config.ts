@@ -143,3 +143,38 @@ function metricsNamespace(value: string): string {
   }
   return value;
 }
+
+/** The discovery reconciler's settings (lambda/reconciler/handler.ts): the hook it puts, set by the stack. */
+export interface ReconcilerConfig {
+  readonly clusterName: string;
+  readonly hookName: string;
+  readonly heartbeatTimeoutSeconds: number;
+  readonly defaultResult: 'CONTINUE' | 'ABANDON';
+  readonly logLevel: LogLevel;
+}
+
+export function loadReconcilerConfig(env: Env): ReconcilerConfig {
+  const clusterName = loadConfig({ CLUSTER_NAME: env.CLUSTER_NAME }).clusterName;
+  const hookName = env.HOOK_NAME?.trim() ?? '';
+  // AWS's rule for lifecycle hook names
+  if (!/^[A-Za-z0-9\-_/]{1,255}$/.test(hookName)) {
+    throw new ConfigError(
+      `HOOK_NAME must be a lifecycle hook name, got ${JSON.stringify(env.HOOK_NAME ?? null)}`,
+    );
+  }
+  if (!env.HOOK_HEARTBEAT_TIMEOUT_SECONDS?.trim()) {
+    throw new ConfigError(
+      "HOOK_HEARTBEAT_TIMEOUT_SECONDS is required (the hook's heartbeat timeout, set by the stack)",
+    );
+  }
+  return Object.freeze({
+    clusterName,
+    hookName,
+    // the range of a lifecycle hook's heartbeat timeout
+    heartbeatTimeoutSeconds: integer(env, 'HOOK_HEARTBEAT_TIMEOUT_SECONDS', 0, 30, 7_200),
+    defaultResult: oneOf(env, 'HOOK_DEFAULT_RESULT', 'continue', ['continue', 'abandon']).toUpperCase() as
+      | 'CONTINUE'
+      | 'ABANDON',
+    logLevel: oneOf(env, 'LOG_LEVEL', DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error']),
+  });
+}

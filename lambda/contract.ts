@@ -43,7 +43,8 @@ export const KUBERNETES_CLUSTER_TAG_PREFIX = 'kubernetes.io/cluster/';
 export const KUBERNETES_CLUSTER_TAG_VALUES = ['owned', 'shared'] as const;
 
 /**
- * The tag the discovery reconciler puts on an Auto Scaling group before it puts its hook there
- * (value: the hook's name): it removes only hooks so marked, and the IAM policy lets it delete no other.
+ * The tag the discovery reconciler puts on an Auto Scaling group before it puts its hook there:
+ * key `eks-node-drainer/<cluster>`, value the hook's name. It removes only hooks so marked, and its IAM
+ * policy lets it delete no other. (Keys may have 128 characters: 17 + a cluster name's 100 fit.)
  */
-export const CREATED_HOOK_TAG = 'eks-node-drainer/created-hook';
+export const CREATED_HOOK_TAG_PREFIX = 'eks-node-drainer/';

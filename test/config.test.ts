@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, loadConfig } from '../lambda/config.js';
+import { DEFAULTS, loadConfig, loadReconcilerConfig } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 
 describe('loadConfig', () => {
@@ -314,5 +314,39 @@ describe('loadConfig', () => {
 
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
+  });
+});
+
+describe('loadReconcilerConfig', () => {
+  const env = {
+    CLUSTER_NAME: 'prod',
+    HOOK_NAME: 'eks-node-drainer',
+    HOOK_HEARTBEAT_TIMEOUT_SECONDS: '1800',
+    HOOK_DEFAULT_RESULT: 'CONTINUE',
+  };
+
+  it('reads the hook the stack sets', () => {
+    expect(loadReconcilerConfig(env)).toEqual({
+      clusterName: 'prod',
+      hookName: 'eks-node-drainer',
+      heartbeatTimeoutSeconds: 1800,
+      defaultResult: 'CONTINUE',
+      logLevel: 'info',
+    });
+    expect(loadReconcilerConfig({ ...env, HOOK_DEFAULT_RESULT: 'abandon' }).defaultResult).toBe('ABANDON');
+  });
+
+  it.each([
+    [{ CLUSTER_NAME: '' }, 'CLUSTER_NAME is required'],
+    [{ HOOK_NAME: 'bad name' }, 'HOOK_NAME must be a lifecycle hook name, got "bad name"'],
+    [{ HOOK_NAME: undefined }, 'HOOK_NAME must be a lifecycle hook name, got null'],
+    [{ HOOK_HEARTBEAT_TIMEOUT_SECONDS: '' }, 'HOOK_HEARTBEAT_TIMEOUT_SECONDS is required'],
+    [
+      { HOOK_HEARTBEAT_TIMEOUT_SECONDS: '29' },
+      'HOOK_HEARTBEAT_TIMEOUT_SECONDS must be a whole number between 30 and 7200, got "29"',
+    ],
+    [{ HOOK_DEFAULT_RESULT: 'retry' }, 'HOOK_DEFAULT_RESULT must be one of continue, abandon, got "retry"'],
+  ])('fails for %j naming the variable', (bad, message) => {
+    expect(() => loadReconcilerConfig({ ...env, ...bad })).toThrow(message);
   });
 });
