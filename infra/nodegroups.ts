@@ -2,7 +2,7 @@
  * EKS managed node groups, resolved at deploy time to their Auto Scaling Groups with
  * eks:DescribeNodegroup (an AwsCustomResource per node group, on create and on every update).
  */
-import { type CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
@@ -46,7 +46,8 @@ export function resolveNodegroups(
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/${clusterName}/${nodegroupName}/*]`,
       reason: `The ARN of node group ${nodegroupName} ends in a UUID unknown before deployment; the statement is pinned to the node group by name.`,
     });
-    const logicalId = Stack.of(scope).resolve((resolver.node.defaultChild as CfnResource).logicalId);
+    const resource = resolver.node.findAll().find((c): c is CfnResource => c instanceof CfnResource);
+    const logicalId = resource && Stack.of(scope).resolve(resource.logicalId);
     return {
       id: `nodegroup-${nodegroupName}`,
       name: resolver.getResponseField(NODEGROUP_ASG_PATH),
