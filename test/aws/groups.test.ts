@@ -1,6 +1,5 @@
 /** Which Auto Scaling groups the drainer serves: the allow-list, and discovery by tags through the real SDK against the local endpoint. */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   AllowList,
   SERVE_ALL,
@@ -8,29 +7,11 @@ import {
   TaggedGroups,
   taggedForCluster,
 } from '../../lambda/aws/groups.js';
-import { LocalAwsEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../../scripts/harness/aws-endpoint.js';
 import { VirtualClock } from '../support/fakes.js';
+import { useLocalAutoScaling } from '../support/local-autoscaling.js';
 
-const aws = new LocalAwsEndpoint();
-let client: AutoScalingClient;
-
-beforeAll(async () => {
-  await aws.start();
-  client = new AutoScalingClient({
-    region: TEST_REGION,
-    endpoint: aws.url,
-    credentials: TEST_CREDENTIALS,
-    maxAttempts: 1,
-  });
-});
-afterAll(async () => {
-  client.destroy();
-  await aws.stop();
-});
-beforeEach(() => {
-  aws.autoScalingGroups.clear();
-  aws.calls.splice(0);
-});
+const local = useLocalAutoScaling(1);
+const { aws } = local;
 
 const describes = () => aws.callsOf('autoscaling', 'DescribeAutoScalingGroups').length;
 
@@ -65,7 +46,7 @@ describe('TaggedGroups', () => {
     aws.autoScalingGroups.groups.set('eks-ng-a-1a2b', { tags: { 'eks:cluster-name': 'prod' } });
     aws.autoScalingGroups.groups.set('self-managed', { tags: { 'kubernetes.io/cluster/prod': 'owned' } });
     aws.autoScalingGroups.groups.set('other-cluster', { tags: { 'eks:cluster-name': 'staging' } });
-    const groups = new TaggedGroups(client, 'prod', new VirtualClock());
+    const groups = new TaggedGroups(local.client(), 'prod', new VirtualClock());
 
     expect(await groups.serves('eks-ng-a-1a2b')).toBe(true);
     expect(await groups.serves('self-managed')).toBe(true);
@@ -76,7 +57,7 @@ describe('TaggedGroups', () => {
   });
 
   it('does not serve a group AWS does not know', async () => {
-    const groups = new TaggedGroups(client, 'prod', new VirtualClock());
+    const groups = new TaggedGroups(local.client(), 'prod', new VirtualClock());
 
     expect(await groups.serves('gone')).toBe(false);
   });
@@ -84,7 +65,7 @@ describe('TaggedGroups', () => {
   it('asks AWS once per group within the TTL, and again after it', async () => {
     aws.autoScalingGroups.groups.set('asg', { tags: {} });
     const clock = new VirtualClock();
-    const groups = new TaggedGroups(client, 'prod', clock, 60_000);
+    const groups = new TaggedGroups(local.client(), 'prod', clock, 60_000);
 
     expect(await groups.serves('asg')).toBe(false);
     aws.autoScalingGroups.groups.set('asg', { tags: { 'eks:cluster-name': 'prod' } });
@@ -103,7 +84,7 @@ describe('TaggedGroups', () => {
       code: 'AccessDenied',
       message: 'not authorized to perform autoscaling:DescribeAutoScalingGroups',
     });
-    const groups = new TaggedGroups(client, 'prod', new VirtualClock());
+    const groups = new TaggedGroups(local.client(), 'prod', new VirtualClock());
 
     await expect(groups.serves('asg')).rejects.toThrow(/not authorized/);
     expect(await groups.serves('asg')).toBe(true);
@@ -114,7 +95,7 @@ describe('servedGroups', () => {
   const clock = new VirtualClock();
   it('discovers by tags when discovery is on', () => {
     expect(
-      servedGroups({ clusterName: 'prod', discoverAutoScalingGroups: true }, client, clock),
+      servedGroups({ clusterName: 'prod', discoverAutoScalingGroups: true }, local.client(), clock),
     ).toBeInstanceOf(TaggedGroups);
   });
 
@@ -122,15 +103,15 @@ describe('servedGroups', () => {
     expect(
       servedGroups(
         { clusterName: 'prod', discoverAutoScalingGroups: false, autoScalingGroupNames: ['a'] },
-        client,
+        local.client(),
         clock,
       ),
     ).toBeInstanceOf(AllowList);
   });
 
   it('serves every group with neither (a local or manual run)', () => {
-    expect(servedGroups({ clusterName: 'prod', discoverAutoScalingGroups: false }, client, clock)).toBe(
-      SERVE_ALL,
-    );
+    expect(
+      servedGroups({ clusterName: 'prod', discoverAutoScalingGroups: false }, local.client(), clock),
+    ).toBe(SERVE_ALL);
   });
 });

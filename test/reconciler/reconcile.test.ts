@@ -1,25 +1,12 @@
 /** waitForNodegroup on the injected clock, with the real AutoScaling adapter against the local endpoint. */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AutoScalingHooks } from '../../lambda/reconciler/autoscaling.js';
 import { waitForNodegroup } from '../../lambda/reconciler/reconcile.js';
-import { LocalAwsEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../../scripts/harness/aws-endpoint.js';
 import { VirtualClock } from '../support/fakes.js';
+import { useLocalAutoScaling } from '../support/local-autoscaling.js';
 
-const aws = new LocalAwsEndpoint();
-let client: AutoScalingClient;
-beforeAll(async () => {
-  await aws.start();
-  client = new AutoScalingClient({ region: TEST_REGION, endpoint: aws.url, credentials: TEST_CREDENTIALS });
-});
-afterAll(async () => {
-  client.destroy();
-  await aws.stop();
-});
-beforeEach(() => {
-  aws.autoScalingGroups.clear();
-  aws.calls.splice(0);
-});
+const local = useLocalAutoScaling();
+const { aws } = local;
 
 const WAIT = { timeoutMs: 600_000, intervalMs: 20_000 };
 const nodegroupGroup = { tags: { 'eks:cluster-name': 'prod', 'eks:nodegroup-name': 'ng-c' } };
@@ -27,7 +14,7 @@ const nodegroupGroup = { tags: { 'eks:cluster-name': 'prod', 'eks:nodegroup-name
 describe('waitForNodegroup', () => {
   it("looks every interval until the node group's Auto Scaling group exists", async () => {
     const clock = new VirtualClock();
-    const real = new AutoScalingHooks(client, 'prod');
+    const real = new AutoScalingHooks(local.client(), 'prod');
     let looks = 0;
     const api = Object.assign(Object.create(real) as AutoScalingHooks, {
       clusterGroups: async () => {
@@ -49,7 +36,9 @@ describe('waitForNodegroup', () => {
       tags: { 'eks:cluster-name': 'prod', 'eks:nodegroup-name': 'ng-other' },
     });
 
-    expect(await waitForNodegroup(new AutoScalingHooks(client, 'prod'), 'ng-c', clock, WAIT)).toBe(false);
+    expect(await waitForNodegroup(new AutoScalingHooks(local.client(), 'prod'), 'ng-c', clock, WAIT)).toBe(
+      false,
+    );
     expect(clock.now() - started).toBe(600_000);
     expect(clock.sleeps).toHaveLength(30);
   });
