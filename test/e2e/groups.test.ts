@@ -3,8 +3,9 @@
  * (AUTO_SCALING_GROUP_NAMES) or, with discovery, the groups tagged for the cluster. An event for any other
  * group ends `foreign-auto-scaling-group` with one log line and no Kubernetes or lifecycle call.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
+import { LocalCustomResourceResponses } from '../../scripts/harness/cfn-responses.js';
 import type { Workload } from '../../scripts/harness/workload.js';
 import { E2E_CLUSTER_NAME } from './global-setup.js';
 import {
@@ -19,14 +20,17 @@ import { createScenario } from './support/scenario.js';
 import { fillReady } from './support/worlds.js';
 
 const aws = new LocalAwsEndpoint();
+const cfn = new LocalCustomResourceResponses();
 let world: Workload | undefined;
 
 beforeAll(async () => {
   await aws.start();
+  await cfn.start();
   registerCluster(aws);
 });
 afterAll(async () => {
   await aws.stop();
+  await cfn.stop();
 });
 afterEach(async () => {
   aws.autoScalingGroups.clear();
@@ -113,6 +117,53 @@ describe('handler: only the Auto Scaling groups of its cluster', () => {
 
       expect(drained.outcome).toBe('drained');
       expect(action.result).toBe('CONTINUE');
+    });
+
+    it('drains a node of a group whose hook the reconciler put; the stack removal takes the hook off again', async () => {
+      const w = await readyWorld('g-reconciled');
+      const group = `${w.namespace}-asg`;
+      aws.autoScalingGroups.groups.set(group, { tags: { 'eks:cluster-name': E2E_CLUSTER_NAME } });
+      vi.resetModules();
+      for (const [key, value] of Object.entries({
+        ...aws.env(),
+        CLUSTER_NAME: E2E_CLUSTER_NAME,
+        HOOK_NAME: 'eks-node-drainer',
+        HOOK_HEARTBEAT_TIMEOUT_SECONDS: '1800',
+        HOOK_DEFAULT_RESULT: 'CONTINUE',
+        LOG_LEVEL: 'error',
+      })) {
+        vi.stubEnv(key, value);
+      }
+      const reconciler = (await import('../../lambda/reconciler/handler.js')).handler;
+
+      const pass = await reconciler({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
+
+      expect(pass.reconciled?.put).toEqual([group]);
+      // the instance terminates: Auto Scaling holds it for the hook the reconciler put
+      const hook = aws.autoScalingGroups.hooks.get(group)?.[0];
+      expect(hook).toMatchObject({
+        name: 'eks-node-drainer',
+        transition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      });
+      const handler = await loadHandler(aws, { DISCOVER_AUTO_SCALING_GROUPS: 'true' });
+      const action = lifecycleAction(aws, w);
+
+      const drained = await handler(lifecycleEvent(action), context());
+
+      expect(drained.outcome).toBe('drained');
+      expect(action.result).toBe('CONTINUE');
+      const removal = await reconciler({
+        RequestType: 'Delete',
+        ResponseURL: cfn.responseUrl('r-1'),
+        StackId: 'arn:aws:cloudformation:us-east-1:000000000000:stack/s/g',
+        RequestId: 'r-1',
+        LogicalResourceId: 'Hooks',
+        PhysicalResourceId: 'p',
+        ResourceProperties: { HookName: 'eks-node-drainer' },
+      });
+      expect(removal.removed?.removed).toEqual([group]);
+      expect(aws.autoScalingGroups.hooks.get(group)).toEqual([]);
+      expect(cfn.responses.map((r) => r.body.Status)).toEqual(['SUCCESS']);
     });
 
     it('fails the invocation (retried by Lambda) when the tags cannot be read, touching nothing', async () => {
