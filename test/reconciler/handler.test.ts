@@ -221,6 +221,34 @@ describe('reconciler', () => {
     expect(hooksOf('self-managed')).toHaveLength(1);
   });
 
+  it('fails the invocation with one error line when the groups cannot be listed', async () => {
+    const handler = await loadReconciler({ LOG_LEVEL: 'info' });
+    aws.failNext('autoscaling', 'DescribeAutoScalingGroups', {
+      status: 403,
+      code: 'AccessDenied',
+      message: 'not authorized to perform autoscaling:DescribeAutoScalingGroups',
+    });
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+
+    const failure = await handler(SCHEDULED).catch((error: Error) => error);
+    spy.mockRestore();
+
+    expect(failure).toBeInstanceOf(Error);
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        message: 'reconcile failed',
+        trigger: 'schedule',
+        error: expect.stringContaining('not authorized'),
+      }),
+    ]);
+    expect(calls('PutLifecycleHook')).toEqual([]);
+  });
+
   it('ignores events that are not its triggers, calling nothing', async () => {
     const handler = await loadReconciler();
 
