@@ -3,7 +3,7 @@ import { DEADLINE_POLICIES } from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
 
 export const DEPLOY_COMMAND =
-  'npx cdk deploy -c clusterName=<cluster> -c autoScalingGroupNames=<asg-a,asg-b>';
+  'npx cdk deploy -c clusterName=<cluster> -c autoScalingGroupNames=<asg-a,asg-b> (or -c nodegroupNames=<ng-a,ng-b>, or -c discover=true)';
 
 /** A context value that cannot work; the message names the key and shows the value. */
 export class ContextError extends Error {
@@ -21,6 +21,8 @@ export type DrainerSettings = Pick<
   NodeDrainerProps,
   | 'clusterName'
   | 'autoScalingGroupNames'
+  | 'nodegroupNames'
+  | 'discover'
   | 'drainTimeout'
   | 'heartbeatTimeout'
   | 'heartbeatInterval'
@@ -53,10 +55,26 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     );
   }
   const autoScalingGroupNames = list(get, 'autoScalingGroupNames');
-  if (autoScalingGroupNames.length === 0) {
+  const nodegroupNames = list(get, 'nodegroupNames');
+  const discover = bool(get, 'discover') ?? false;
+  if (discover && (autoScalingGroupNames.length > 0 || nodegroupNames.length > 0)) {
+    throw new ContextError(
+      `Context "discover=true" hooks every Auto Scaling Group of the cluster: leave out "autoScalingGroupNames" and "nodegroupNames", ` +
+        `got ${JSON.stringify({ autoScalingGroupNames, nodegroupNames })}`,
+    );
+  }
+  if (!discover && autoScalingGroupNames.length === 0 && nodegroupNames.length === 0) {
     throw new ContextError(
       `Missing context "autoScalingGroupNames" (comma-separated names of the cluster's node Auto Scaling Groups), ` +
+        `"nodegroupNames" (EKS managed node groups) or "discover=true", ` +
         `got ${JSON.stringify(get('autoScalingGroupNames') ?? null)}. Deploy with: ${DEPLOY_COMMAND}`,
+    );
+  }
+  const nodegroupPattern = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,62}$/;
+  const badNodegroup = nodegroupNames.find((name) => !nodegroupPattern.test(name));
+  if (badNodegroup !== undefined) {
+    throw new ContextError(
+      `Context "nodegroupNames" must be EKS node group names, got ${JSON.stringify(badNodegroup)}`,
     );
   }
   const vpcId = text(get, 'vpcId');
@@ -69,7 +87,9 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
   }
   return {
     clusterName,
-    autoScalingGroupNames,
+    ...(autoScalingGroupNames.length > 0 && { autoScalingGroupNames }),
+    ...(nodegroupNames.length > 0 && { nodegroupNames }),
+    ...(discover && { discover }),
     drainTimeout: seconds(get, 'drainTimeoutSeconds'),
     heartbeatTimeout: seconds(get, 'heartbeatTimeoutSeconds'),
     heartbeatInterval: seconds(get, 'heartbeatIntervalSeconds'),

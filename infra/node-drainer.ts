@@ -1,175 +1,31 @@
-import { fileURLToPath } from 'node:url';
-import { Annotations, Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
-import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as eks from 'aws-cdk-lib/aws-eks';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-import { DEFAULT_METRICS_NAMESPACE, type DeadlinePolicy, KUBERNETES_GROUP } from '../lambda/contract.js';
+import {
+  AUTO_SCALING_GROUP_NAMES_ENV,
+  DEFAULT_METRICS_NAMESPACE,
+  DISCOVER_ENV,
+  KUBERNETES_GROUP,
+} from '../lambda/contract.js';
+import { clusterTagConditions, Discovery } from './discovery.js';
+import { ASYNC_RETRIES, bundledFunction } from './functions.js';
+import { autoScalingGroupArn, type HookedGroup, hookSpec, NAG_PSEUDO_PARAMETERS, putHooks } from './hooks.js';
+import { acknowledgeProviderFindings, resolveNodegroups } from './nodegroups.js';
 import { createAlarms, createDashboard, drainMetrics } from './observability.js';
+import type { NodeDrainerProps } from './props.js';
 import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
 
 export { KUBERNETES_GROUP } from '../lambda/contract.js';
-export type OnDrainTimeout = DeadlinePolicy;
-export type LifecycleHookResult = 'CONTINUE' | 'ABANDON';
+export type { LifecycleHookResult, NodeDrainerProps, OnDrainTimeout } from './props.js';
 
 const DEFAULT_RESERVED_CONCURRENCY = 100;
-
-const fromRepoRoot = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
-
-// Past an hour, a lifecycle action that got no heartbeat has long since timed out; retrying is moot.
-const ASYNC_RETRIES = { retryAttempts: 2, maxEventAge: Duration.hours(1) };
-
-export interface NodeDrainerProps {
-  /** The EKS cluster whose nodes are drained. */
-  readonly clusterName: string;
-
-  /** The cluster's node Auto Scaling Groups; each gets the termination lifecycle hook. At least one. */
-  readonly autoScalingGroupNames: readonly string[];
-
-  /**
-   * Name of the termination lifecycle hook created on each Auto Scaling Group.
-   * @default 'eks-node-drainer'
-   */
-  readonly lifecycleHookName?: string;
-
-  /**
-   * How long a terminating instance waits without a heartbeat before the hook's `defaultResult`
-   * applies. Between 30 s and 7200 s. It matters while an event waits for a free execution (more
-   * nodes terminating at once than `reservedConcurrency`): see the synth's info annotation.
-   * @default twice `drainTimeout`, within 5 min and 2 h
-   */
-  readonly heartbeatTimeout?: Duration;
-
-  /**
-   * How often the drainer records a lifecycle heartbeat; must be shorter than `heartbeatTimeout`.
-   * @default Duration.minutes(1)
-   */
-  readonly heartbeatInterval?: Duration;
-
-  /**
-   * The whole drain, across invocations. At least 30 s, and at most what the hook allows:
-   * min(100 × `heartbeatTimeout`, 48 h).
-   * @default Duration.minutes(15)
-   */
-  readonly drainTimeout?: Duration;
-
-  /**
-   * What happens to pods still blocked at `drainTimeout`: `delete` them gracefully (bypassing PDBs,
-   * preStop still runs) then CONTINUE, `continue` leaving them, or `abandon` the termination.
-   * @default 'delete'
-   */
-  readonly onDrainTimeout?: OnDrainTimeout;
-
-  /**
-   * Result the Auto Scaling Group applies when the hook times out (the drainer stopped heartbeating).
-   * @default 'CONTINUE'
-   */
-  readonly defaultResult?: LifecycleHookResult;
-
-  /**
-   * Plan only: server-side dry-run evictions, no cordon, no lifecycle completion.
-   * @default false
-   */
-  readonly dryRun?: boolean;
-
-  /**
-   * CloudWatch namespace of the drainer's metrics (emitted as EMF log lines).
-   * @default 'EksNodeDrainer'
-   */
-  readonly metricsNamespace?: string;
-
-  /**
-   * Label the node `node.kubernetes.io/exclude-from-external-load-balancers=true` with the cordon, so
-   * the load balancer controllers start deregistering it while its pods drain.
-   * @default true
-   */
-  readonly excludeFromLoadBalancers?: boolean;
-
-  /**
-   * After the pods are gone, wait (within `drainTimeout`) until no ELBv2 target group of the cluster
-   * routes to the instance any more (its deregistration delay has run out).
-   * @default true
-   */
-  readonly waitForLoadBalancers?: boolean;
-
-  /**
-   * The longest deregistration delay (`deregistration_delay.timeout_seconds`) of the cluster's target
-   * groups: `drainTimeout` should leave room for it after the pods are gone (synth warns otherwise).
-   * @default Duration.seconds(300), the ELBv2 default
-   */
-  readonly deregistrationDelay?: Duration;
-
-  /**
-   * After the pods are gone, wait (within `drainTimeout`) until no VolumeAttachment remains on the node,
-   * so a StatefulSet's replacement can attach its EBS volume at once.
-   * @default true
-   */
-  readonly waitForVolumeDetach?: boolean;
-
-  /**
-   * Memory of the function in MB.
-   * @default 512
-   */
-  readonly memorySize?: number;
-
-  /**
-   * Executions reserved for the drainer: one per node draining at once (a continuation follows its
-   * predecessor, it does not run beside it). The account must keep 100 unreserved executions.
-   * @default 100
-   */
-  readonly reservedConcurrency?: number;
-
-  /**
-   * Retention of the function's log group.
-   * @default logs.RetentionDays.ONE_MONTH
-   */
-  readonly logRetention?: logs.RetentionDays;
-
-  /**
-   * Map the function's role to the Kubernetes group `eks-node-drainer` with an EKS access entry.
-   * Needs the cluster in `API` or `API_AND_CONFIG_MAP` authentication mode; otherwise set `false` and
-   * add the role to the `aws-auth` ConfigMap instead:
-   * ```yaml
-   * mapRoles: |
-   *   - rolearn: <the function's role ARN>
-   *     username: eks-node-drainer
-   *     groups:
-   *       - eks-node-drainer
-   * ```
-   * @default true
-   */
-  readonly createAccessEntry?: boolean;
-
-  /**
-   * VPC to run the function in, for a cluster whose API endpoint is private. The subnets then need
-   * a NAT gateway, or interface VPC endpoints for `eks`, `sts`, `autoscaling`, `ec2` and `lambda`
-   * (continuation), and the security groups must reach the cluster endpoint on 443.
-   * @default - not in a VPC
-   */
-  readonly vpc?: ec2.IVpc;
-
-  /**
-   * Subnets of `vpc` for the function.
-   * @default - the VPC's private subnets
-   */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-
-  /**
-   * Security groups of the function in `vpc`.
-   * @default - a new security group allowing all outbound traffic
-   */
-  readonly securityGroups?: ec2.ISecurityGroup[];
-}
 
 /**
  * Drains an EKS node before its Auto Scaling Group terminates the instance: a termination lifecycle
@@ -184,11 +40,19 @@ export class NodeDrainer extends Construct {
   readonly rule: events.Rule;
   readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
+  /** With `discover`: the reconciler that puts the hooks. */
+  readonly discovery?: Discovery;
 
   constructor(scope: Construct, id: string, props: NodeDrainerProps) {
     super(scope, id);
     const settings = validate(props);
-    const { clusterName, autoScalingGroupNames, lifecycleHookName } = settings;
+    const { clusterName, lifecycleHookName } = settings;
+    // named groups and the node groups' groups (tokens); none with discovery
+    const groups: HookedGroup[] = [
+      ...settings.autoScalingGroupNames.map((name) => ({ id: name, name })),
+      ...resolveNodegroups(this, clusterName, settings.nodegroupNames),
+    ];
+    const groupNames = groups.map((g) => g.name);
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -199,8 +63,12 @@ export class NodeDrainer extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.function = this.createFunction(props, settings);
-    const continuationPolicy = this.grantPermissions(settings, props.waitForLoadBalancers ?? true);
+    this.function = this.createFunction(props, settings, groupNames);
+    const continuationPolicy = this.grantPermissions(
+      settings,
+      groupNames,
+      props.waitForLoadBalancers ?? true,
+    );
 
     // EventBridge receives lifecycle actions by default: the hooks need no notification target.
     this.rule = new events.Rule(this, 'LifecycleRule', {
@@ -208,7 +76,11 @@ export class NodeDrainer extends Construct {
       eventPattern: {
         source: ['aws.autoscaling'],
         detailType: ['EC2 Instance-terminate Lifecycle Action'],
-        detail: { AutoScalingGroupName: [...autoScalingGroupNames], LifecycleHookName: [lifecycleHookName] },
+        // with discovery, any group's hook of this name: the handler checks the group's tags
+        detail: {
+          ...(settings.discover ? {} : { AutoScalingGroupName: groupNames }),
+          LifecycleHookName: [lifecycleHookName],
+        },
       },
       targets: [
         new targets.LambdaFunction(this.function, {
@@ -230,25 +102,21 @@ export class NodeDrainer extends Construct {
       drainPath.push(accessEntry);
     }
 
-    for (const autoScalingGroupName of autoScalingGroupNames) {
-      const hook = new autoscaling.CfnLifecycleHook(
-        this,
-        `LifecycleHook-${autoScalingGroupName.replaceAll('/', '-')}`,
-        {
-          autoScalingGroupName,
-          lifecycleHookName,
-          lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-          heartbeatTimeout: settings.heartbeatTimeout.toSeconds(),
-          defaultResult: props.defaultResult ?? 'CONTINUE',
-        },
-      );
-      hook.node.addDependency(...drainPath);
+    putHooks(this, groups, hookSpec(settings), drainPath);
+    if (settings.discover) {
+      this.discovery = new Discovery(this, 'Discovery', {
+        clusterName,
+        hook: hookSpec(settings),
+        deadLetterQueue: this.deadLetterQueue,
+        drainPath,
+      });
     }
 
     const metrics = drainMetrics(props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE, clusterName);
     this.alarms = createAlarms(this, this.function, this.deadLetterQueue, metrics);
     this.dashboard = createDashboard(this, clusterName, this.function, this.deadLetterQueue, metrics);
-    this.acknowledgeNagFindings(settings, props.vpc !== undefined);
+    this.acknowledgeNagFindings(settings, groups, props.vpc !== undefined);
+    acknowledgeProviderFindings(this);
 
     warnIfNoRoomForDeregistration(this, props, settings.drainTimeout);
     const reserved = props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY;
@@ -259,29 +127,20 @@ export class NodeDrainer extends Construct {
     );
   }
 
-  private createFunction(props: NodeDrainerProps, settings: Settings): nodejs.NodejsFunction {
+  private createFunction(
+    props: NodeDrainerProps,
+    settings: Settings,
+    groupNames: string[],
+  ): nodejs.NodejsFunction {
     if (props.vpc) {
       // ENI management; none of its actions supports resource-level permissions
       this.role.addManagedPolicy(
         iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole'),
       );
     }
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-    });
-    // instead of the managed basic execution policy, which may write to every log group
-    logGroup.grantWrite(this.role);
-
-    return new nodejs.NodejsFunction(this, 'Function', {
+    return bundledFunction(this, 'Function', {
+      entry: 'lambda/handler.ts',
       description: `Drains EKS cluster ${settings.clusterName}'s nodes before their instances terminate`,
-      entry: fromRepoRoot('lambda/handler.ts'),
-      handler: 'handler',
-      projectRoot: fromRepoRoot(''),
-      depsLockFilePath: fromRepoRoot('package-lock.json'),
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      // a longer drain continues in a fresh invocation before this runs out
-      timeout: Duration.minutes(15),
       // bench/ measured a peak RSS of 150 MiB draining 110 pods (SDK bundled): 256 MB would leave little
       // headroom, and Lambda's CPU share grows with memory, which shortens the cold start and each poll
       memorySize: props.memorySize ?? 512,
@@ -291,9 +150,14 @@ export class NodeDrainer extends Construct {
       // the load on the apiserver (each drain keeps at most 32 evictions in flight).
       reservedConcurrentExecutions: props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY,
       role: this.role,
-      logGroup,
+      deadLetterQueue: this.deadLetterQueue,
+      logRetention: props.logRetention,
       environment: {
         CLUSTER_NAME: settings.clusterName,
+        // the groups served: an event for another one is foreign (lambda/aws/groups.ts)
+        ...(settings.discover
+          ? { [DISCOVER_ENV]: 'true' }
+          : { [AUTO_SCALING_GROUP_NAMES_ENV]: groupNames.join(',') }),
         DRAIN_TIMEOUT_SECONDS: String(settings.drainTimeout.toSeconds()),
         ON_DRAIN_TIMEOUT: props.onDrainTimeout ?? 'delete',
         DRY_RUN: String(props.dryRun ?? false),
@@ -303,25 +167,7 @@ export class NodeDrainer extends Construct {
         WAIT_FOR_VOLUME_DETACH: String(props.waitForVolumeDetach ?? true),
         LOG_LEVEL: 'info',
         METRICS_NAMESPACE: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
-        NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        // stack traces need the mappings only; the sources would just weigh on the bundle
-        sourcesContent: false,
-        target: 'node22',
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies call require(), which an ESM bundle does not have
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-        forceDockerBundling: false,
-        // bench/: loading the runtime's whole CommonJS SDK took 540 ms at cold start, the tree-shaken
-        // bundled SDK 253 ms; it also runs the SDK version the tests ran
-        bundleAwsSDK: true,
-      },
-      ...ASYNC_RETRIES,
-      onFailure: new SqsDestination(this.deadLetterQueue),
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
@@ -329,15 +175,33 @@ export class NodeDrainer extends Construct {
   }
 
   private grantPermissions(
-    { clusterName, autoScalingGroupNames }: Settings,
+    { clusterName, discover }: Settings,
+    groupNames: string[],
     readLoadBalancers: boolean,
   ): iam.Policy {
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-        resources: autoScalingGroupNames.map((name) => autoScalingGroupArn(name)),
-      }),
-    );
+    const lifecycleActions = [
+      'autoscaling:CompleteLifecycleAction',
+      'autoscaling:RecordLifecycleActionHeartbeat',
+    ];
+    if (discover) {
+      // the groups are not known at deploy time: any group tagged for the cluster
+      for (const conditions of clusterTagConditions(clusterName)) {
+        this.role.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: lifecycleActions,
+            resources: [autoScalingGroupArn('*')],
+            conditions,
+          }),
+        );
+      }
+    } else {
+      this.role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: lifecycleActions,
+          resources: groupNames.map((name) => autoScalingGroupArn(name)),
+        }),
+      );
+    }
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['eks:DescribeCluster'],
@@ -355,6 +219,8 @@ export class NodeDrainer extends Construct {
         actions: [
           'ec2:DescribeInstances',
           'autoscaling:DescribeAutoScalingInstances',
+          // with discovery, the event's group's tags say whether it is the cluster's
+          ...(discover ? ['autoscaling:DescribeAutoScalingGroups'] : []),
           ...(readLoadBalancers
             ? [
                 'elasticloadbalancing:DescribeTargetGroups',
@@ -379,19 +245,31 @@ export class NodeDrainer extends Construct {
     });
   }
 
-  private acknowledgeNagFindings({ autoScalingGroupNames }: Settings, inVpc: boolean): void {
+  private acknowledgeNagFindings(
+    { discover }: Settings,
+    groups: readonly HookedGroup[],
+    inVpc: boolean,
+  ): void {
     const policy = this.role.node.findChild('DefaultPolicy');
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'ec2:DescribeInstances, autoscaling:DescribeAutoScalingInstances and the elasticloadbalancing Describe* reads support no resource-level permissions; they are the only actions on "*".',
+        'ec2:DescribeInstances, autoscaling:DescribeAutoScalingInstances and the elasticloadbalancing Describe* reads (and DescribeAutoScalingGroups with discovery) support no resource-level permissions; they are the only actions on "*".',
     });
-    for (const name of autoScalingGroupNames) {
+    for (const { id, name, nagName } of groups) {
       Validations.of(policy).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${autoScalingGroupArn(name, NAG_PSEUDO_PARAMETERS)}]`,
-        reason: `The ARN of Auto Scaling Group ${name} embeds a UUID unknown before deployment; the statement is pinned to the group by name.`,
+        id: `AwsSolutions-IAM5[Resource::${autoScalingGroupArn(nagName ?? name, NAG_PSEUDO_PARAMETERS)}]`,
+        reason: `The ARN of Auto Scaling Group ${nagName ? `of ${id}` : name} embeds a UUID unknown before deployment; the statement is pinned to the group by name.`,
       });
     }
+    if (discover) {
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${autoScalingGroupArn('*', NAG_PSEUDO_PARAMETERS)}]`,
+        reason:
+          'With discovery the groups are not known at deploy time: the lifecycle calls are conditioned on the cluster tags of the group.',
+      });
+    }
+
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason:
@@ -409,17 +287,4 @@ export class NodeDrainer extends Construct {
       });
     }
   }
-}
-
-const PSEUDO_PARAMETERS = { partition: Aws.PARTITION, region: Aws.REGION, account: Aws.ACCOUNT_ID };
-/** How cdk-nag spells pseudo parameters in the id of a finding. */
-const NAG_PSEUDO_PARAMETERS = {
-  partition: '<AWS::Partition>',
-  region: '<AWS::Region>',
-  account: '<AWS::AccountId>',
-};
-
-/** The group's UUID is unknown before deployment: the name pins the ARN. */
-function autoScalingGroupArn(name: string, { partition, region, account } = PSEUDO_PARAMETERS): string {
-  return `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${name}`;
 }

@@ -37,8 +37,14 @@ export function nodesDrainableAtOnce(
 
 export interface Settings {
   readonly clusterName: string;
+  /** Named groups ([] with discovery or node groups only). */
   readonly autoScalingGroupNames: readonly string[];
+  /** EKS managed node groups whose groups are resolved at deploy time. */
+  readonly nodegroupNames: readonly string[];
+  /** Every group tagged for the cluster, now and later (the reconciler). */
+  readonly discover: boolean;
   readonly lifecycleHookName: string;
+  readonly defaultResult: 'CONTINUE' | 'ABANDON';
   readonly heartbeatTimeout: Duration;
   readonly heartbeatInterval: Duration;
   readonly drainTimeout: Duration;
@@ -49,21 +55,16 @@ export function validate(props: NodeDrainerProps): Settings {
   const drainTimeoutDuration = props.drainTimeout ?? Duration.minutes(15);
   const settings: Settings = {
     clusterName: props.clusterName,
-    autoScalingGroupNames: props.autoScalingGroupNames,
+    autoScalingGroupNames: props.autoScalingGroupNames ?? [],
+    nodegroupNames: props.nodegroupNames ?? [],
+    discover: props.discover ?? false,
     lifecycleHookName: props.lifecycleHookName ?? DEFAULT_HOOK_NAME,
+    defaultResult: props.defaultResult ?? 'CONTINUE',
     heartbeatTimeout: props.heartbeatTimeout ?? defaultHeartbeatTimeout(drainTimeoutDuration),
     heartbeatInterval: props.heartbeatInterval ?? Duration.minutes(1),
     drainTimeout: drainTimeoutDuration,
   };
-  const names = settings.autoScalingGroupNames;
-  if (names.length === 0) {
-    throw new Error(
-      `autoScalingGroupNames must name at least one Auto Scaling Group, got ${JSON.stringify(names)}`,
-    );
-  }
-  if (new Set(names).size !== names.length) {
-    throw new Error(`autoScalingGroupNames must not repeat a name, got ${JSON.stringify(names)}`);
-  }
+  validateGroups(settings, props);
   const heartbeatTimeout = settings.heartbeatTimeout.toSeconds();
   const heartbeatInterval = settings.heartbeatInterval.toSeconds();
   const drainTimeout = settings.drainTimeout.toSeconds();
@@ -86,6 +87,31 @@ export function validate(props: NodeDrainerProps): Settings {
     );
   }
   return settings;
+}
+
+/** Named groups, node groups, or discovery: at least one way, and discovery alone. */
+function validateGroups(settings: Settings, props: NodeDrainerProps): void {
+  const { autoScalingGroupNames: names, nodegroupNames: nodegroups, discover } = settings;
+  if (discover && (names.length > 0 || nodegroups.length > 0)) {
+    throw new Error(
+      `discover serves every Auto Scaling Group of the cluster: leave autoScalingGroupNames and nodegroupNames out, ` +
+        `got autoScalingGroupNames ${JSON.stringify(names)}, nodegroupNames ${JSON.stringify(nodegroups)}`,
+    );
+  }
+  if (!discover && names.length === 0 && nodegroups.length === 0) {
+    throw new Error(
+      `autoScalingGroupNames must name at least one Auto Scaling Group (or give nodegroupNames, or discover: true), ` +
+        `got ${JSON.stringify(props.autoScalingGroupNames ?? [])}`,
+    );
+  }
+  for (const [key, list] of [
+    ['autoScalingGroupNames', names],
+    ['nodegroupNames', nodegroups],
+  ] as const) {
+    if (new Set(list).size !== list.length) {
+      throw new Error(`${key} must not repeat a name, got ${JSON.stringify(list)}`);
+    }
+  }
 }
 
 function inRange(name: string, value: number, range: { min: number; max: number }, owner: string): void {

@@ -1,3 +1,4 @@
+import { AUTO_SCALING_GROUP_NAMES_ENV, DISCOVER_ENV } from './contract.js';
 import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
 import { ConfigError } from './errors.js';
 
@@ -23,6 +24,13 @@ export interface Config {
   readonly waitForVolumeDetach: boolean;
   /** CloudWatch namespace of the EMF metrics. */
   readonly metricsNamespace: string;
+  /**
+   * The Auto Scaling groups served (AUTO_SCALING_GROUP_NAMES, set by the stack); an event for another
+   * group is foreign. Undefined: no allow-list (a local or manual run) or discovery decides.
+   */
+  readonly autoScalingGroupNames?: readonly string[];
+  /** DISCOVER_AUTO_SCALING_GROUPS: a group is served when it carries the cluster's tags. */
+  readonly discoverAutoScalingGroups: boolean;
 }
 
 export const DEFAULTS = {
@@ -37,6 +45,7 @@ export const DEFAULTS = {
   waitForLoadBalancers: true,
   waitForVolumeDetach: true,
   metricsNamespace: 'EksNodeDrainer',
+  discoverAutoScalingGroups: false,
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -48,8 +57,18 @@ export function loadConfig(env: Env): Config {
   if (!/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/.test(clusterName)) {
     throw new ConfigError(`CLUSTER_NAME must be an EKS cluster name, got ${JSON.stringify(clusterName)}`);
   }
+  const discoverAutoScalingGroups = flag(env, DISCOVER_ENV, DEFAULTS.discoverAutoScalingGroups);
+  const autoScalingGroupNames = groupNames(env);
+  if (discoverAutoScalingGroups && autoScalingGroupNames) {
+    throw new ConfigError(
+      `${AUTO_SCALING_GROUP_NAMES_ENV} and ${DISCOVER_ENV}=true exclude each other (discovery serves the groups tagged for the cluster), ` +
+        `got ${AUTO_SCALING_GROUP_NAMES_ENV}=${JSON.stringify(env[AUTO_SCALING_GROUP_NAMES_ENV])}`,
+    );
+  }
   return Object.freeze({
     clusterName,
+    discoverAutoScalingGroups,
+    ...(autoScalingGroupNames && { autoScalingGroupNames }),
     // the lifecycle hook allows at most 48 h
     drainTimeoutSeconds: integer(env, 'DRAIN_TIMEOUT_SECONDS', DEFAULTS.drainTimeoutSeconds, 30, 172_800),
     onDrainTimeout: oneOf(env, 'ON_DRAIN_TIMEOUT', DEFAULTS.onDrainTimeout, DEADLINE_POLICIES),
@@ -76,6 +95,19 @@ export function loadConfig(env: Env): Config {
     waitForVolumeDetach: flag(env, 'WAIT_FOR_VOLUME_DETACH', DEFAULTS.waitForVolumeDetach),
     metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE?.trim() || DEFAULTS.metricsNamespace),
   });
+}
+
+/** Comma-separated Auto Scaling group names (1–255 characters each, as AWS allows); unset or blank: none. */
+function groupNames(env: Env): readonly string[] | undefined {
+  const raw = env[AUTO_SCALING_GROUP_NAMES_ENV];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const names = raw.split(',').map((name) => name.trim());
+  if (names.some((name) => name === '' || name.length > 255)) {
+    throw new ConfigError(
+      `${AUTO_SCALING_GROUP_NAMES_ENV} must be comma-separated Auto Scaling group names, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return Object.freeze([...new Set(names)]);
 }
 
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -110,4 +142,39 @@ function metricsNamespace(value: string): string {
     );
   }
   return value;
+}
+
+/** The discovery reconciler's settings (lambda/reconciler/handler.ts): the hook it puts, set by the stack. */
+export interface ReconcilerConfig {
+  readonly clusterName: string;
+  readonly hookName: string;
+  readonly heartbeatTimeoutSeconds: number;
+  readonly defaultResult: 'CONTINUE' | 'ABANDON';
+  readonly logLevel: LogLevel;
+}
+
+export function loadReconcilerConfig(env: Env): ReconcilerConfig {
+  const clusterName = loadConfig({ CLUSTER_NAME: env.CLUSTER_NAME }).clusterName;
+  const hookName = env.HOOK_NAME?.trim() ?? '';
+  // AWS's rule for lifecycle hook names
+  if (!/^[A-Za-z0-9\-_/]{1,255}$/.test(hookName)) {
+    throw new ConfigError(
+      `HOOK_NAME must be a lifecycle hook name, got ${JSON.stringify(env.HOOK_NAME ?? null)}`,
+    );
+  }
+  if (!env.HOOK_HEARTBEAT_TIMEOUT_SECONDS?.trim()) {
+    throw new ConfigError(
+      "HOOK_HEARTBEAT_TIMEOUT_SECONDS is required (the hook's heartbeat timeout, set by the stack)",
+    );
+  }
+  return Object.freeze({
+    clusterName,
+    hookName,
+    // the range of a lifecycle hook's heartbeat timeout
+    heartbeatTimeoutSeconds: integer(env, 'HOOK_HEARTBEAT_TIMEOUT_SECONDS', 0, 30, 7_200),
+    defaultResult: oneOf(env, 'HOOK_DEFAULT_RESULT', 'continue', ['continue', 'abandon']).toUpperCase() as
+      | 'CONTINUE'
+      | 'ABANDON',
+    logLevel: oneOf(env, 'LOG_LEVEL', DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error']),
+  });
 }

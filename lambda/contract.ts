@@ -27,3 +27,24 @@ export const ALARMED_METRICS = {
   HeartbeatFailures:
     'Lifecycle heartbeats are failing (throttled or denied): the hook may time out mid-drain',
 } as const;
+
+/** The lifecycle transition of the drainer's hook (the same on named, node group and discovered groups). */
+export const HOOK_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
+
+/** Env of the function: the Auto Scaling groups it serves (comma-separated), set by the stack. */
+export const AUTO_SCALING_GROUP_NAMES_ENV = 'AUTO_SCALING_GROUP_NAMES';
+/** Env of the function: `true` when the groups are discovered by their cluster tags instead of named. */
+export const DISCOVER_ENV = 'DISCOVER_AUTO_SCALING_GROUPS';
+
+/** The tag EKS puts on a managed node group's Auto Scaling group: value = the cluster name. */
+export const EKS_CLUSTER_TAG = 'eks:cluster-name';
+/** Self-managed node groups: `kubernetes.io/cluster/<cluster>` = `owned` or `shared`. */
+export const KUBERNETES_CLUSTER_TAG_PREFIX = 'kubernetes.io/cluster/';
+export const KUBERNETES_CLUSTER_TAG_VALUES = ['owned', 'shared'] as const;
+
+/**
+ * The tag the discovery reconciler puts on an Auto Scaling group before it puts its hook there:
+ * key `eks-node-drainer/<cluster>`, value the hook's name. It removes only hooks so marked, and its IAM
+ * policy lets it delete no other. (Keys may have 128 characters: 17 + a cluster name's 100 fit.)
+ */
+export const CREATED_HOOK_TAG_PREFIX = 'eks-node-drainer/';

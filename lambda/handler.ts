@@ -80,6 +80,13 @@ export async function handler(event: unknown, context: InvocationContext): Promi
   const pauseSignal = AbortSignal.timeout(Math.max(0, Math.ceil(pauseAt - began)));
   const startedAt = clampStart(continuation?.startedAt ?? action.time ?? began, began);
   try {
+    const wiring = await wired();
+    // ---- foreign Auto Scaling groups (issue 13 §3): before any Kubernetes or lifecycle call ----
+    if (!(await wiring.groups.serves(action.autoScalingGroupName))) {
+      return finish({ outcome: 'foreign-auto-scaling-group', lifecycleResult: null }, began, {
+        cluster: config.clusterName,
+      });
+    }
     const run = await runLifecycleAction(
       {
         instanceId: action.instanceId,
@@ -103,7 +110,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
           ? { progress: clampProgress(continuation.progress, startedAt, began) }
           : {}),
       },
-      await (await wired()).forAction(action, context.invokedFunctionArn, event as Record<string, unknown>),
+      await wiring.forAction(action, context.invokedFunctionArn, event as Record<string, unknown>),
       { clock, log },
     );
     return finish(

@@ -10,11 +10,12 @@ import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SelfInvocation } from './aws/continuation.js';
 import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
+import { servedGroups } from './aws/groups.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle } from './aws/lifecycle.js';
 import type { Config } from './config.js';
 import type { LifecycleRunPorts } from './drain/lifecycle.js';
-import type { LoadBalancerPort } from './drain/ports.js';
+import { type GroupsPort, type LoadBalancerPort, systemClock } from './drain/ports.js';
 import type { LifecycleAction } from './event.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
@@ -30,8 +31,11 @@ export class Wiring {
   private elbv2?: Promise<ElasticLoadBalancingV2Client>;
   private cluster?: Promise<KubeCluster>;
   private readonly tokens: TokenSource;
+  /** The Auto Scaling groups this drainer serves: AUTO_SCALING_GROUP_NAMES, or the cluster's tags with discovery. */
+  readonly groups: GroupsPort;
 
   constructor(private readonly config: Config) {
+    this.groups = servedGroups(config, this.autoScaling, systemClock);
     this.tokens = new TokenSource(async (signingDate) =>
       eksToken({
         clusterName: config.clusterName,

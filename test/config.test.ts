@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, loadConfig } from '../lambda/config.js';
+import { DEFAULTS, loadConfig, loadReconcilerConfig } from '../lambda/config.js';
 import { ConfigError } from '../lambda/errors.js';
 
 describe('loadConfig', () => {
@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
+      discoverAutoScalingGroups: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -38,6 +39,7 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
+      discoverAutoScalingGroups: false,
     });
   });
 
@@ -87,6 +89,7 @@ describe('loadConfig', () => {
         WAIT_FOR_LOAD_BALANCERS: 'false',
         WAIT_FOR_VOLUME_DETACH: 'false',
         METRICS_NAMESPACE: 'Platform/Drainer',
+        AUTO_SCALING_GROUP_NAMES: 'asg-a, asg-b',
       }),
     ).toEqual({
       clusterName: 'prod',
@@ -101,6 +104,33 @@ describe('loadConfig', () => {
       waitForLoadBalancers: false,
       waitForVolumeDetach: false,
       metricsNamespace: 'Platform/Drainer',
+      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      discoverAutoScalingGroups: false,
+    });
+  });
+
+  describe('the Auto Scaling groups served', () => {
+    it('has no allow-list when AUTO_SCALING_GROUP_NAMES is unset or blank', () => {
+      expect(loadConfig({ CLUSTER_NAME: 'prod' }).autoScalingGroupNames).toBeUndefined();
+      expect(
+        loadConfig({ CLUSTER_NAME: 'prod', AUTO_SCALING_GROUP_NAMES: '  ' }).autoScalingGroupNames,
+      ).toBeUndefined();
+    });
+
+    it('reads the allow-list once per name, frozen', () => {
+      const { autoScalingGroupNames } = loadConfig({
+        CLUSTER_NAME: 'prod',
+        AUTO_SCALING_GROUP_NAMES: 'eks-ng-a-1a2b,asg-b,eks-ng-a-1a2b',
+      });
+
+      expect(autoScalingGroupNames).toEqual(['eks-ng-a-1a2b', 'asg-b']);
+      expect(Object.isFrozen(autoScalingGroupNames)).toBe(true);
+    });
+
+    it('reads DISCOVER_AUTO_SCALING_GROUPS', () => {
+      expect(
+        loadConfig({ CLUSTER_NAME: 'prod', DISCOVER_AUTO_SCALING_GROUPS: 'TRUE' }).discoverAutoScalingGroups,
+      ).toBe(true);
     });
   });
 
@@ -133,6 +163,7 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: false,
       metricsNamespace: 'Team.Drainer',
+      discoverAutoScalingGroups: false,
     });
   });
 
@@ -259,6 +290,22 @@ describe('loadConfig', () => {
       'MAX_CONCURRENT_EVICTIONS must be a whole number between 1 and 500, got "0"',
     ],
     [
+      { AUTO_SCALING_GROUP_NAMES: 'asg-a,,asg-b' },
+      'AUTO_SCALING_GROUP_NAMES must be comma-separated Auto Scaling group names, got "asg-a,,asg-b"',
+    ],
+    [
+      { AUTO_SCALING_GROUP_NAMES: 'x'.repeat(256) },
+      'AUTO_SCALING_GROUP_NAMES must be comma-separated Auto Scaling group names',
+    ],
+    [
+      { DISCOVER_AUTO_SCALING_GROUPS: 'true', AUTO_SCALING_GROUP_NAMES: 'asg-a' },
+      'AUTO_SCALING_GROUP_NAMES and DISCOVER_AUTO_SCALING_GROUPS=true exclude each other',
+    ],
+    [
+      { DISCOVER_AUTO_SCALING_GROUPS: 'yes' },
+      'DISCOVER_AUTO_SCALING_GROUPS must be one of true, false, got "yes"',
+    ],
+    [
       { METRICS_NAMESPACE: 'AWS/Lambda' },
       'METRICS_NAMESPACE must be a CloudWatch namespace (not AWS/…), got "AWS/Lambda"',
     ],
@@ -267,5 +314,39 @@ describe('loadConfig', () => {
 
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(message);
+  });
+});
+
+describe('loadReconcilerConfig', () => {
+  const env = {
+    CLUSTER_NAME: 'prod',
+    HOOK_NAME: 'eks-node-drainer',
+    HOOK_HEARTBEAT_TIMEOUT_SECONDS: '1800',
+    HOOK_DEFAULT_RESULT: 'CONTINUE',
+  };
+
+  it('reads the hook the stack sets', () => {
+    expect(loadReconcilerConfig(env)).toEqual({
+      clusterName: 'prod',
+      hookName: 'eks-node-drainer',
+      heartbeatTimeoutSeconds: 1800,
+      defaultResult: 'CONTINUE',
+      logLevel: 'info',
+    });
+    expect(loadReconcilerConfig({ ...env, HOOK_DEFAULT_RESULT: 'abandon' }).defaultResult).toBe('ABANDON');
+  });
+
+  it.each([
+    [{ CLUSTER_NAME: '' }, 'CLUSTER_NAME is required'],
+    [{ HOOK_NAME: 'bad name' }, 'HOOK_NAME must be a lifecycle hook name, got "bad name"'],
+    [{ HOOK_NAME: undefined }, 'HOOK_NAME must be a lifecycle hook name, got null'],
+    [{ HOOK_HEARTBEAT_TIMEOUT_SECONDS: '' }, 'HOOK_HEARTBEAT_TIMEOUT_SECONDS is required'],
+    [
+      { HOOK_HEARTBEAT_TIMEOUT_SECONDS: '29' },
+      'HOOK_HEARTBEAT_TIMEOUT_SECONDS must be a whole number between 30 and 7200, got "29"',
+    ],
+    [{ HOOK_DEFAULT_RESULT: 'retry' }, 'HOOK_DEFAULT_RESULT must be one of continue, abandon, got "retry"'],
+  ])('fails for %j naming the variable', (bad, message) => {
+    expect(() => loadReconcilerConfig({ ...env, ...bad })).toThrow(message);
   });
 });

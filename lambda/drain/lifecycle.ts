@@ -32,7 +32,9 @@ export type HandlerOutcome =
   /** A hand-made event (no token) for an instance that is not in Terminating:Wait, without force. */
   | 'instance-not-terminating'
   | 'ignored'
-  | 'invalid-event';
+  | 'invalid-event'
+  /** The event's Auto Scaling group is not one this drainer serves: nothing called (lambda/aws/groups.ts). */
+  | 'foreign-auto-scaling-group';
 
 export interface LifecycleRunSettings {
   readonly instanceId: string;

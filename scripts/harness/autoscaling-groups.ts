@@ -1,7 +1,7 @@
 /**
  * Auto Scaling groups, their tags and lifecycle hooks, as the local AWS endpoint answers them:
  * DescribeAutoScalingGroups (names, tag filters, pagination), DescribeLifecycleHooks,
- * PutLifecycleHook and DeleteLifecycleHook. The answers are the inner `…Result` XML; the endpoint
+ * PutLifecycleHook, DeleteLifecycleHook, CreateOrUpdateTags and DeleteTags. The answers are the inner `…Result` XML; the endpoint
  * wraps them. A group is known when it is in `groups` or has hooks in `hooks`.
  */
 
@@ -47,6 +47,12 @@ export class LocalAutoScalingGroups {
         return this.putHook(params);
       case 'DeleteLifecycleHook':
         return this.deleteHook(params);
+      case 'CreateOrUpdateTags':
+        return this.retag(params, (tags, tag) => ({ ...tags, [tag.key]: tag.value }));
+      case 'DeleteTags':
+        return this.retag(params, (tags, tag) =>
+          Object.fromEntries(Object.entries(tags).filter(([k]) => k !== tag.key)),
+        );
       default:
         return undefined;
     }
@@ -124,6 +130,21 @@ export class LocalAutoScalingGroups {
     return { result: '' };
   }
 
+  /** CreateOrUpdateTags / DeleteTags: every tag names its group (ResourceType auto-scaling-group). */
+  private retag(
+    params: Readonly<Record<string, string>>,
+    change: (tags: Readonly<Record<string, string>>, tag: TagParam) => Record<string, string>,
+  ): Answer {
+    const tags = tagsParam(params);
+    const unknown = tags.find((tag) => !this.known(tag.group));
+    if (unknown) return notFound(unknown.group);
+    for (const tag of tags) {
+      const group = this.groups.get(tag.group) ?? { tags: {} };
+      this.groups.set(tag.group, { ...group, tags: change(group.tags, tag) });
+    }
+    return { result: '' };
+  }
+
   private deleteHook(params: Readonly<Record<string, string>>): Answer {
     const group = params.AutoScalingGroupName ?? '';
     if (!this.known(group)) return notFound(group);
@@ -137,6 +158,24 @@ export class LocalAutoScalingGroups {
     );
     return { result: '' };
   }
+}
+
+interface TagParam {
+  readonly group: string;
+  readonly key: string;
+  readonly value: string;
+}
+
+function tagsParam(params: Readonly<Record<string, string>>): TagParam[] {
+  const tags: TagParam[] = [];
+  for (let n = 1; params[`Tags.member.${n}.Key`] !== undefined; n++) {
+    tags.push({
+      group: params[`Tags.member.${n}.ResourceId`] ?? '',
+      key: params[`Tags.member.${n}.Key`] ?? '',
+      value: params[`Tags.member.${n}.Value`] ?? '',
+    });
+  }
+  return tags;
 }
 
 interface Filter {

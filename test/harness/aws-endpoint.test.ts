@@ -7,7 +7,9 @@
 import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
+  CreateOrUpdateTagsCommand,
   DeleteLifecycleHookCommand,
+  DeleteTagsCommand,
   DescribeAutoScalingGroupsCommand,
   type DescribeAutoScalingGroupsCommandInput,
   DescribeAutoScalingInstancesCommand,
@@ -505,6 +507,35 @@ describe('Auto Scaling groups and hooks', () => {
     ).rejects.toMatchObject({ name: 'ValidationError' });
     await expect(
       client.send(new DeleteLifecycleHookCommand({ AutoScalingGroupName: 'ng-a', LifecycleHookName: HOOK })),
+    ).rejects.toMatchObject({ name: 'ValidationError' });
+  });
+
+  it('creates, updates and deletes group tags; a tag on an unknown group is a ValidationError', async () => {
+    const tag = (Key: string, Value?: string) => ({
+      ResourceId: 'ng-a',
+      ResourceType: 'auto-scaling-group',
+      Key,
+      ...(Value === undefined ? {} : { Value, PropagateAtLaunch: false }),
+    });
+    await client.send(
+      new CreateOrUpdateTagsCommand({ Tags: [tag('team', 'web'), tag('eks:nodegroup-name', 'b')] }),
+    );
+    expect(aws.autoScalingGroups.groups.get('ng-a')?.tags).toEqual({
+      'eks:cluster-name': 'prod',
+      'eks:nodegroup-name': 'b',
+      team: 'web',
+    });
+    expect(aws.autoScalingGroups.groups.get('ng-a')?.instanceIds).toEqual([INSTANCE]);
+
+    await client.send(new DeleteTagsCommand({ Tags: [tag('team')] }));
+    expect(aws.autoScalingGroups.groups.get('ng-a')?.tags).toEqual({
+      'eks:cluster-name': 'prod',
+      'eks:nodegroup-name': 'b',
+    });
+    await expect(
+      client.send(
+        new CreateOrUpdateTagsCommand({ Tags: [{ ...tag('team', 'web'), ResourceId: 'missing' }] }),
+      ),
     ).rejects.toMatchObject({ name: 'ValidationError' });
   });
 });

@@ -28,6 +28,44 @@ describe('settingsFromContext', () => {
     });
   });
 
+  it('reads managed node groups instead of (or beside) named groups', () => {
+    expect(parse({ clusterName: 'demo', nodegroupNames: ' ng-a, ng-b ' })()).toMatchObject({
+      nodegroupNames: ['ng-a', 'ng-b'],
+    });
+    expect(parse({ ...REQUIRED, nodegroupNames: 'ng-a' })()).toMatchObject({
+      autoScalingGroupNames: ['asg-a', 'asg-b'],
+      nodegroupNames: ['ng-a'],
+    });
+  });
+
+  it('reads discover=true alone', () => {
+    const settings = parse({ clusterName: 'demo', discover: 'true' })();
+
+    expect(settings.discover).toBe(true);
+    expect(settings).not.toHaveProperty('autoScalingGroupNames');
+  });
+
+  it('fails when discover=true comes with named groups or node groups', () => {
+    expect(parse({ ...REQUIRED, discover: 'true' })).toThrow(
+      'Context "discover=true" hooks every Auto Scaling Group of the cluster: leave out "autoScalingGroupNames" and "nodegroupNames"',
+    );
+    expect(parse({ clusterName: 'demo', nodegroupNames: 'ng-a', discover: true })).toThrow(
+      /"nodegroupNames":\["ng-a"\]/,
+    );
+  });
+
+  it('fails showing the value when a node group name is not one', () => {
+    expect(parse({ clusterName: 'demo', nodegroupNames: 'ng-a,ng b' })).toThrow(
+      'Context "nodegroupNames" must be EKS node group names, got "ng b"',
+    );
+  });
+
+  it('needs named groups, node groups or discovery (discover=false is none)', () => {
+    expect(parse({ clusterName: 'demo', discover: 'false' })).toThrow(
+      /^Missing context "autoScalingGroupNames" .*"nodegroupNames" .* or "discover=true"/,
+    );
+  });
+
   it('accepts a list of Auto Scaling Groups from cdk.json', () => {
     const settings = parse({ clusterName: 'demo', autoScalingGroupNames: ['asg-a', ' asg-b'] })();
 

@@ -17,7 +17,27 @@ describe('NodeDrainer validation', () => {
 
   it('rejects an empty list of Auto Scaling Groups', () => {
     expect(construct({ autoScalingGroupNames: [] })).toThrow(
-      'autoScalingGroupNames must name at least one Auto Scaling Group, got []',
+      'autoScalingGroupNames must name at least one Auto Scaling Group (or give nodegroupNames, or discover: true), got []',
+    );
+  });
+
+  it('rejects discovery together with named groups or node groups', () => {
+    expect(construct({ discover: true })).toThrow(
+      'discover serves every Auto Scaling Group of the cluster: leave autoScalingGroupNames and nodegroupNames out, got autoScalingGroupNames ["asg-a"], nodegroupNames []',
+    );
+    expect(construct({ autoScalingGroupNames: [], nodegroupNames: ['ng-a'], discover: true })).toThrow(
+      'nodegroupNames ["ng-a"]',
+    );
+  });
+
+  it('accepts node groups alone, and discovery alone', () => {
+    expect(construct({ autoScalingGroupNames: undefined, nodegroupNames: ['ng-a'] })).not.toThrow();
+    expect(construct({ autoScalingGroupNames: undefined, discover: true })).not.toThrow();
+  });
+
+  it('rejects a node group named twice', () => {
+    expect(construct({ nodegroupNames: ['ng-a', 'ng-a'] })).toThrow(
+      'nodegroupNames must not repeat a name, got ["ng-a","ng-a"]',
     );
   });
 

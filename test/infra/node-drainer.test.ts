@@ -27,6 +27,7 @@ describe('NodeDrainer', () => {
         Environment: {
           Variables: Match.objectEquals({
             CLUSTER_NAME: 'prod-eu',
+            AUTO_SCALING_GROUP_NAMES: 'asg-a,asg-b',
             DRAIN_TIMEOUT_SECONDS: '900',
             ON_DRAIN_TIMEOUT: 'abandon',
             DRY_RUN: 'true',

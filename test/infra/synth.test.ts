@@ -80,6 +80,46 @@ describe('cdk synth (the real CLI, offline)', () => {
   });
 });
 
+describe('cdk synth -c discover=true (the real CLI, offline)', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'eks-node-drainer-synth-discover-'));
+  let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+  beforeAll(async () => {
+    await run(
+      'npx',
+      ['cdk', 'synth', '-c', 'clusterName=demo', '-c', 'discover=true', '--output', outdir, '--quiet'],
+      { cwd: REPO_ROOT, env: OFFLINE_ENV },
+    );
+    template = JSON.parse(readFileSync(join(outdir, 'EksNodeDrainer-demo.template.json'), 'utf8'));
+  }, 180_000);
+
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('bundles the reconciler from its own entry, as an ES module exporting handler', () => {
+    const reconciler = Object.values(template.Resources).find(
+      (r) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        JSON.stringify(r.Properties.Environment).includes('HOOK_HEARTBEAT_TIMEOUT_SECONDS'),
+    );
+    const asset = reconciler?.Properties.Code as { S3Key: string } | undefined;
+    const key = asset?.S3Key.replace(/\.zip$/, '');
+    const code = readFileSync(join(outdir, `asset.${key}`, 'index.mjs'), 'utf8');
+    const map = JSON.parse(readFileSync(join(outdir, `asset.${key}`, 'index.mjs.map'), 'utf8'));
+
+    expect(code).toMatch(/export\s*\{[^}]*\bas handler\s*\}/);
+    expect(code).toContain('PutLifecycleHook');
+    expect(map.sources.some((source: string) => source.endsWith('lambda/reconciler/handler.ts'))).toBe(true);
+    // the drain engine's Kubernetes client stays out of the reconciler
+    expect(map.sources.some((source: string) => source.includes('@kubernetes/client-node'))).toBe(false);
+  });
+
+  it('puts the hooks through the custom resource, cdk-nag having passed', () => {
+    const types = Object.values(template.Resources).map((r) => r.Type);
+    expect(types).toContain('Custom::EksNodeDrainerHooks');
+    expect(types).not.toContain('AWS::AutoScaling::LifecycleHook');
+  });
+});
+
 describe('the CDK app', () => {
   it('fails with the missing key and the deploy command when clusterName is missing', async () => {
     const result = run('npx', ['tsx', 'infra/app.ts'], { cwd: REPO_ROOT, env: OFFLINE_ENV });

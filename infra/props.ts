@@ -1,0 +1,172 @@
+/** The NodeDrainer construct's props (infra/node-drainer.ts): every optional prop documents its default. */
+import type { Duration } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { DeadlinePolicy } from '../lambda/contract.js';
+
+export type OnDrainTimeout = DeadlinePolicy;
+export type LifecycleHookResult = 'CONTINUE' | 'ABANDON';
+
+export interface NodeDrainerProps {
+  /** The EKS cluster whose nodes are drained. */
+  readonly clusterName: string;
+
+  /**
+   * The cluster's node Auto Scaling Groups; each gets the termination lifecycle hook. At least one
+   * group or node group, unless `discover`.
+   * @default - none
+   */
+  readonly autoScalingGroupNames?: readonly string[];
+
+  /**
+   * EKS managed node groups of the cluster: each is resolved at deploy time (eks:DescribeNodegroup) to
+   * its Auto Scaling Group, which gets the same hook. EKS does not respect PDBs when it terminates a
+   * managed node for AZRebalance or a lower desired count, and stops waiting after 15 minutes: the
+   * hook makes those terminations wait for the drain.
+   * @default - none
+   */
+  readonly nodegroupNames?: readonly string[];
+
+  /**
+   * Every Auto Scaling Group of the cluster, now and later: those tagged `eks:cluster-name=<cluster>`
+   * (managed node groups) or `kubernetes.io/cluster/<cluster>` = `owned`/`shared`. A reconciler
+   * function puts the hook at deploy, every 15 minutes and on CloudTrail's CreateAutoScalingGroup and
+   * CreateNodegroup; removing the stack removes the hooks it put. Excludes the two lists above.
+   * @default false
+   */
+  readonly discover?: boolean;
+
+  /**
+   * Name of the termination lifecycle hook created on each Auto Scaling Group.
+   * @default 'eks-node-drainer'
+   */
+  readonly lifecycleHookName?: string;
+
+  /**
+   * How long a terminating instance waits without a heartbeat before the hook's `defaultResult`
+   * applies. Between 30 s and 7200 s. It matters while an event waits for a free execution (more
+   * nodes terminating at once than `reservedConcurrency`): see the synth's info annotation.
+   * @default twice `drainTimeout`, within 5 min and 2 h
+   */
+  readonly heartbeatTimeout?: Duration;
+
+  /**
+   * How often the drainer records a lifecycle heartbeat; must be shorter than `heartbeatTimeout`.
+   * @default Duration.minutes(1)
+   */
+  readonly heartbeatInterval?: Duration;
+
+  /**
+   * The whole drain, across invocations. At least 30 s, and at most what the hook allows:
+   * min(100 × `heartbeatTimeout`, 48 h).
+   * @default Duration.minutes(15)
+   */
+  readonly drainTimeout?: Duration;
+
+  /**
+   * What happens to pods still blocked at `drainTimeout`: `delete` them gracefully (bypassing PDBs,
+   * preStop still runs) then CONTINUE, `continue` leaving them, or `abandon` the termination.
+   * @default 'delete'
+   */
+  readonly onDrainTimeout?: OnDrainTimeout;
+
+  /**
+   * Result the Auto Scaling Group applies when the hook times out (the drainer stopped heartbeating).
+   * @default 'CONTINUE'
+   */
+  readonly defaultResult?: LifecycleHookResult;
+
+  /**
+   * Plan only: server-side dry-run evictions, no cordon, no lifecycle completion.
+   * @default false
+   */
+  readonly dryRun?: boolean;
+
+  /**
+   * CloudWatch namespace of the drainer's metrics (emitted as EMF log lines).
+   * @default 'EksNodeDrainer'
+   */
+  readonly metricsNamespace?: string;
+
+  /**
+   * Label the node `node.kubernetes.io/exclude-from-external-load-balancers=true` with the cordon, so
+   * the load balancer controllers start deregistering it while its pods drain.
+   * @default true
+   */
+  readonly excludeFromLoadBalancers?: boolean;
+
+  /**
+   * After the pods are gone, wait (within `drainTimeout`) until no ELBv2 target group of the cluster
+   * routes to the instance any more (its deregistration delay has run out).
+   * @default true
+   */
+  readonly waitForLoadBalancers?: boolean;
+
+  /**
+   * The longest deregistration delay (`deregistration_delay.timeout_seconds`) of the cluster's target
+   * groups: `drainTimeout` should leave room for it after the pods are gone (synth warns otherwise).
+   * @default Duration.seconds(300), the ELBv2 default
+   */
+  readonly deregistrationDelay?: Duration;
+
+  /**
+   * After the pods are gone, wait (within `drainTimeout`) until no VolumeAttachment remains on the node,
+   * so a StatefulSet's replacement can attach its EBS volume at once.
+   * @default true
+   */
+  readonly waitForVolumeDetach?: boolean;
+
+  /**
+   * Memory of the function in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+
+  /**
+   * Executions reserved for the drainer: one per node draining at once (a continuation follows its
+   * predecessor, it does not run beside it). The account must keep 100 unreserved executions.
+   * @default 100
+   */
+  readonly reservedConcurrency?: number;
+
+  /**
+   * Retention of the function's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Map the function's role to the Kubernetes group `eks-node-drainer` with an EKS access entry.
+   * Needs the cluster in `API` or `API_AND_CONFIG_MAP` authentication mode; otherwise set `false` and
+   * add the role to the `aws-auth` ConfigMap instead:
+   * ```yaml
+   * mapRoles: |
+   *   - rolearn: <the function's role ARN>
+   *     username: eks-node-drainer
+   *     groups:
+   *       - eks-node-drainer
+   * ```
+   * @default true
+   */
+  readonly createAccessEntry?: boolean;
+
+  /**
+   * VPC to run the function in, for a cluster whose API endpoint is private. The subnets then need
+   * a NAT gateway, or interface VPC endpoints for `eks`, `sts`, `autoscaling`, `ec2` and `lambda`
+   * (continuation), and the security groups must reach the cluster endpoint on 443.
+   * @default - not in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Subnets of `vpc` for the function.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups of the function in `vpc`.
+   * @default - a new security group allowing all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+}
