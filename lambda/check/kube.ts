@@ -33,10 +33,15 @@ export class KubeClusterCheck implements ClusterCheckPort {
     return (await this.call(() => this.versionApi.getCode())).gitVersion;
   }
 
-  /** SelfSubjectReview where served (authentication.k8s.io/v1, 1.28+), else SelfSubjectRulesReview. */
+  /**
+   * SelfSubjectReview where served (authentication.k8s.io/v1, 1.28+), else SelfSubjectRulesReview.
+   * Asked by discovery: an older server answers a review of an unknown resource 403 (authorization
+   * comes first), not 404.
+   */
   async whoAmI(): Promise<Identity> {
-    try {
-      const review = await this.retryUnauthorized(() =>
+    const resources = await this.call(() => this.authentication.getAPIResources());
+    if (resources.resources.some((r) => r.name === 'selfsubjectreviews')) {
+      const review = await this.call(() =>
         this.authentication.createSelfSubjectReview({
           body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
         }),
@@ -47,8 +52,6 @@ export class KubeClusterCheck implements ClusterCheckPort {
         ...(user?.username ? { username: user.username } : {}),
         groups: user?.groups ?? [],
       };
-    } catch (error) {
-      if (toApiFailure(error).status !== 404) throw failure(error);
     }
     await this.call(() =>
       this.authorization.createSelfSubjectRulesReview({ body: { spec: { namespace: 'default' } } }),

@@ -99,7 +99,6 @@ async function sections(
   let namedByFunction: string[] = [];
   const groupNames = (extra: readonly string[] = []) =>
     [...new Set([...pattern.groups, ...namedByFunction, ...extra])].sort();
-  if (read) stack.unshift(stackLine(cluster, name, facts, region, groupNames()));
   if (functionName) {
     const env = await attempt(stack, 'stack.function-config', `reading function ${functionName}`, () =>
       readFunctionEnvironment(clients.lambda, functionName),
@@ -142,8 +141,13 @@ async function sections(
     (await attempt(groupsSection, 'asg.read', 'reading Auto Scaling groups', () =>
       readGroups(clients.autoScaling, cluster, groupNames()),
     )) ?? [];
-  const hookName = pattern.hook ?? DEFAULT_HOOK_NAME;
+  // the stack's hooks are named by their physical id; the rule's pattern only says what it waits for
+  const hookName = resource('AWS::AutoScaling::LifecycleHook') ?? pattern.hook ?? DEFAULT_HOOK_NAME;
   const covered = groups.filter((g) => g.exists && hasHook(g, hookName)).map((g) => g.name);
+  if (read) {
+    const existing = groups.filter((g) => g.exists).map((g) => g.name);
+    stack.unshift(stackLine(cluster, name, facts, region, existing));
+  }
   if (groups.length === 0 && groupsSection.length === 0) groupsSection.push(noGroupsLine(cluster));
   for (const group of groups)
     groupsSection.push(groupLine(cluster, group, hookName, config, groupNames(covered)));

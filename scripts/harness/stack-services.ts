@@ -6,7 +6,7 @@
  * - CloudWatch (JSON 1.0, `GraniteServiceVersion20100801.*`): DescribeAlarms;
  * - EventBridge (JSON 1.1, `AWSEvents.*`): DescribeRule, TestEventPattern (real matching, ./event-pattern.ts).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { InjectedFault } from './aws-endpoint.js';
 import { InvalidPatternError, matchesPattern, REQUIRED_EVENT_FIELDS } from './event-pattern.js';
 
@@ -107,6 +107,8 @@ export class LocalSqs {
             MessageId: randomUUID(),
             ReceiptHandle: randomUUID(),
             Body: m.body,
+            // the SDK checks it
+            MD5OfBody: createHash('md5').update(m.body).digest('hex'),
             Attributes: { SentTimestamp: String(m.sentAt) },
           })),
         },
