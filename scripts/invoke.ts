@@ -17,7 +17,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { lifecycleEvent, parseEvent } from '../lambda/event.js';
+import { CHECK_REQUEST, lifecycleEvent, parseEvent } from '../lambda/event.js';
 import { type InvokeOptions, parseInvokeArgs, USAGE } from './invoke/args.js';
 import {
   autoScalingClient,
@@ -25,10 +25,11 @@ import {
   invokeFunction,
   type LifecycleTarget,
   lifecycleTarget,
+  type RunResult,
 } from './invoke/aws.js';
 import { EXIT_OK, EXIT_USAGE, explain, InvokeError } from './invoke/errors.js';
 import { type LocalConfig, localConfig, runLocally } from './invoke/local.js';
-import { describe, type Io, print, type SummaryView, stdio } from './invoke/output.js';
+import { describe, type Io, print, printCheck, type SummaryView, stdio } from './invoke/output.js';
 
 export { type InvokeOptions, type ParsedArgs, parseInvokeArgs, USAGE } from './invoke/args.js';
 export { InvokeError } from './invoke/errors.js';
@@ -58,6 +59,7 @@ export async function main(
     return EXIT_USAGE;
   }
   try {
+    if (parsed.kind === 'check') return await runCheck(parsed.target, parsed.json, env, io);
     return await run(parsed.options, env, io);
   } catch (error) {
     const failure = explain(error);
@@ -109,6 +111,26 @@ async function run(
   } finally {
     autoScaling.destroy();
   }
+}
+
+/** `--check`: the read-only check request, to the deployed function or the handler in this process. */
+async function runCheck(
+  target: InvokeOptions['target'],
+  json: boolean,
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io,
+): Promise<number> {
+  let result: RunResult;
+  if (target.kind === 'function') {
+    const autoScaling = autoScalingClient();
+    const region = await awsSetup(autoScaling).finally(() => autoScaling.destroy());
+    io.err(`sending the check request to function ${target.name} …`);
+    result = await invokeFunction(target.name, { ...CHECK_REQUEST }, region);
+  } else {
+    io.err(`running the check request through lambda/handler.ts here for cluster ${target.cluster} …`);
+    result = await runLocally(localConfig(target.cluster, true, env), { ...CHECK_REQUEST }, json, io);
+  }
+  return printCheck(result, json, io);
 }
 
 /**

@@ -45,18 +45,28 @@ const COLOUR: Record<CheckStatus, string> = { pass: '\x1b[32m', warn: '\x1b[33m'
 const RESET = '\x1b[0m';
 const DIM = '\x1b[2m';
 
-export function renderText(r: DoctorReport, colour: boolean): string {
-  const paint = (status: CheckStatus, text: string) => (colour ? `${COLOUR[status]}${text}${RESET}` : text);
+const painter = (colour: boolean) => (status: CheckStatus, text: string) =>
+  colour ? `${COLOUR[status]}${text}${RESET}` : text;
+
+/** One line per check (its details and fix indented below it). */
+export function renderChecks(checks: readonly CheckLine[], colour: boolean): string {
+  const paint = painter(colour);
   const dim = (text: string) => (colour ? `${DIM}${text}${RESET}` : text);
+  return checks
+    .flatMap((check) => [
+      `  ${paint(check.status, MARK[check.status])} ${check.title}`,
+      ...(check.details ?? []).map((detail) => dim(`      ${detail}`)),
+      ...(check.fix && check.status !== 'pass' ? [`      fix: ${check.fix}`] : []),
+    ])
+    .join('\n');
+}
+
+export function renderText(r: DoctorReport, colour: boolean): string {
+  const paint = painter(colour);
   const out = [`eks-node-drainer doctor · cluster ${r.cluster} · ${r.region}`];
   if (r.error) out.push('', paint('fail', `${MARK.fail} ${r.error}`));
   r.sections.forEach((section, n) => {
-    out.push('', `${n + 1}. ${section.title}`);
-    for (const check of section.checks) {
-      out.push(`  ${paint(check.status, MARK[check.status])} ${check.title}`);
-      for (const detail of check.details ?? []) out.push(dim(`      ${detail}`));
-      if (check.fix && check.status !== 'pass') out.push(`      fix: ${check.fix}`);
-    }
+    out.push('', `${n + 1}. ${section.title}`, renderChecks(section.checks, colour));
   });
   const { pass, warn, fail } = r.counts;
   out.push(

@@ -18,6 +18,9 @@ A dry run unless --yes: nothing is evicted and no lifecycle action is completed.
   --local              run lambda/handler.ts in this process with your AWS credentials ...
   --cluster NAME       ... for this EKS cluster (required with --local)
   --event-time ISO     when the lifecycle action began (default: now); the drain deadline counts from it
+  --check              instead of a lifecycle event, send the read-only check request
+                       ({ "eksNodeDrainer": { "check": true } }): the function reports its own view of the
+                       cluster (npm run doctor does too); no --instance-id then
   --json               print the summary as one JSON object
   --help               this text
 
@@ -43,6 +46,7 @@ export interface InvokeOptions {
 
 export type ParsedArgs =
   | { readonly kind: 'run'; readonly options: InvokeOptions }
+  | { readonly kind: 'check'; readonly target: InvokeOptions['target']; readonly json: boolean }
   | { readonly kind: 'help' }
   | { readonly kind: 'usage-error'; readonly message: string };
 
@@ -66,6 +70,7 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
         cluster: { type: 'string' },
         'event-time': { type: 'string' },
         json: { type: 'boolean' },
+        check: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -78,6 +83,18 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
     const value = values[name];
     return typeof value === 'string' ? value : undefined;
   };
+  const target = targetOf(values, text);
+  if (values.check) {
+    const lifecycleOnly = ['instance-id', 'asg', 'hook', 'dry-run', 'yes', 'force', 'event-time'].filter(
+      (name) => values[name] !== undefined,
+    );
+    if (lifecycleOnly.length > 0) {
+      return usageError(`--check sends no lifecycle event: drop --${lifecycleOnly.join(', --')}`);
+    }
+    return 'kind' in target && target.kind === 'usage-error'
+      ? target
+      : { kind: 'check', target: target as InvokeOptions['target'], json: values.json === true };
+  }
   const instanceId = text('instance-id');
   if (instanceId === undefined) {
     return usageError('--instance-id is required (the EC2 instance to drain, e.g. i-0123456789abcdef0)');
@@ -90,31 +107,10 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
   if (values['dry-run'] && values.yes) {
     return usageError('--dry-run and --yes contradict each other: give one (a dry run is the default)');
   }
-  for (const name of ['asg', 'hook', 'function', 'cluster'] as const) {
+  for (const name of ['asg', 'hook'] as const) {
     if (text(name)?.trim() === '') return usageError(`--${name} needs a non-empty value`);
   }
-
-  const functionName = text('function');
-  const cluster = text('cluster');
-  if (functionName !== undefined && values.local) {
-    return usageError(
-      '--function and --local exclude each other: invoke the deployed function or run locally',
-    );
-  }
-  if (cluster !== undefined && !values.local) {
-    return usageError('--cluster is only used with --local (a deployed function has its own CLUSTER_NAME)');
-  }
-  if (values.local && cluster === undefined) {
-    return usageError('--local needs --cluster <name>: the EKS cluster whose node to drain');
-  }
-  let target: InvokeOptions['target'];
-  if (functionName !== undefined) target = { kind: 'function', name: functionName };
-  else if (values.local && cluster !== undefined) target = { kind: 'local', cluster };
-  else {
-    return usageError(
-      'say where the drainer runs: --function <name> (the deployed Lambda) or --local --cluster <name> (here, with your AWS credentials)',
-    );
-  }
+  if ('kind' in target && target.kind === 'usage-error') return target;
 
   const rawTime = text('event-time');
   const eventTime = rawTime === undefined ? undefined : new Date(rawTime);
@@ -132,11 +128,39 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
       ...(hook === undefined ? {} : { hook }),
       dryRun: values.yes !== true,
       force: values.force === true,
-      target,
+      target: target as InvokeOptions['target'],
       json: values.json === true,
       ...(eventTime === undefined ? {} : { eventTime }),
     },
   };
+}
+
+/** Where the drainer runs: --function NAME, or --local --cluster NAME. */
+function targetOf(
+  values: Record<string, unknown>,
+  text: (name: string) => string | undefined,
+): InvokeOptions['target'] | { readonly kind: 'usage-error'; readonly message: string } {
+  for (const name of ['function', 'cluster'] as const) {
+    if (text(name)?.trim() === '')
+      return { kind: 'usage-error', message: `--${name} needs a non-empty value` };
+  }
+  const functionName = text('function');
+  const cluster = text('cluster');
+  const fail = (message: string) => ({ kind: 'usage-error', message }) as const;
+  if (functionName !== undefined && values.local) {
+    return fail('--function and --local exclude each other: invoke the deployed function or run locally');
+  }
+  if (cluster !== undefined && !values.local) {
+    return fail('--cluster is only used with --local (a deployed function has its own CLUSTER_NAME)');
+  }
+  if (values.local && cluster === undefined) {
+    return fail('--local needs --cluster <name>: the EKS cluster whose node to drain');
+  }
+  if (functionName !== undefined) return { kind: 'function', name: functionName };
+  if (values.local && cluster !== undefined) return { kind: 'local', cluster };
+  return fail(
+    'say where the drainer runs: --function <name> (the deployed Lambda) or --local --cluster <name> (here, with your AWS credentials)',
+  );
 }
 
 function usageError(message: string): ParsedArgs {

@@ -14,6 +14,7 @@ import { main } from '../../scripts/doctor.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../../scripts/harness/cluster.js';
 import type { Workload } from '../../scripts/harness/workload.js';
+import { main as invoke } from '../../scripts/invoke.js';
 import { REPO_ROOT } from '../infra/support.js';
 import { E2E_CLUSTER_NAME } from './global-setup.js';
 import { deployDrainer, FUNCTION_NAME, undeploy } from './support/deployed.js';
@@ -304,6 +305,22 @@ describe('the check request through the real handler, as group eks-node-drainer'
     );
     // no lifecycle call, nothing but DescribeCluster
     expect(aws.calls.slice(before).map((c) => c.action)).toEqual(['DescribeCluster']);
+  });
+
+  it('is reachable as npm run invoke -- --check, through the deployed function', async () => {
+    registerCluster(aws);
+    deployDrainer(aws, ['invoke-check-asg']);
+    for (const [key, value] of Object.entries(aws.env())) vi.stubEnv(key, value);
+    const out: string[] = [];
+
+    const code = await invoke(['--check', '--function', FUNCTION_NAME], process.env, {
+      out: (l) => out.push(l),
+      err: () => {},
+    });
+
+    expect(code).toBe(0);
+    expect(out.join('\n')).toContain('  ✔ may create pods/eviction');
+    expect(aws.callsOf('lambda', 'Invoke').at(-1)?.body).toEqual(CHECK_REQUEST);
   });
 
   it('fails every cluster check, naming the cause, when DescribeCluster fails', async () => {
