@@ -192,11 +192,7 @@ async function selfCheck(began: number): Promise<InvocationSummary> {
   ]);
   const report = await runFunctionCheck(config.clusterName, {
     describeCluster: () => describeCluster(eks, config.clusterName),
-    connect: (endpoint) =>
-      new KubeClusterCheck(
-        eksKubeConfig(endpoint, () => tokens.token()),
-        () => tokens.invalidate(),
-      ),
+    connect: (endpoint) => new KubeClusterCheck(eksKubeConfig(endpoint, () => tokens.token())),
     clock,
     kubernetesGroup: KUBERNETES_GROUP,
   });

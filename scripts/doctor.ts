@@ -5,11 +5,11 @@
  * (the order of the checks), doctor/render.ts (checklist or JSON); the function's side is
  * lambda/check/. Exit codes: 0 nothing broken (⚠ allowed), 1 something broken, 2 usage error.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+
 import { parseDoctorArgs, USAGE } from './doctor/args.js';
 import { renderText } from './doctor/render.js';
 import { runDoctor } from './doctor/run.js';
+import { isEntryPoint } from './entry-point.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './invoke/errors.js';
 import { type Io, stdio } from './invoke/output.js';
 
@@ -31,15 +31,6 @@ export async function main(
   io.out(parsed.options.json ? JSON.stringify(report, null, 2) : renderText(report, colour));
   if (report.error && parsed.options.json) io.err(`doctor: ${report.error}`);
   return report.ok ? EXIT_OK : EXIT_FAILED;
-}
-
-function isEntryPoint(moduleUrl: string): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && pathToFileURL(realpathSync(script)).href === moduleUrl;
-  } catch {
-    return false;
-  }
 }
 
 if (isEntryPoint(import.meta.url)) process.exitCode = await main(process.argv.slice(2));

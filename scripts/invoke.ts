@@ -15,9 +15,8 @@
  * The parts: invoke/args.ts (command line), invoke/aws.ts (AutoScaling look-ups, Lambda invoke),
  * invoke/local.ts (the handler in this process), invoke/output.ts (what is printed), invoke/errors.ts.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { CHECK_REQUEST, lifecycleEvent, parseEvent } from '../lambda/event.js';
+import { isEntryPoint } from './entry-point.js';
 import { type InvokeOptions, parseInvokeArgs, USAGE } from './invoke/args.js';
 import {
   autoScalingClient,
@@ -176,15 +175,6 @@ function buildEvent(
     throw new InvokeError(`the event would not be accepted by the drainer: ${why}`, EXIT_USAGE);
   }
   return event;
-}
-
-function isEntryPoint(moduleUrl: string): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && pathToFileURL(realpathSync(script)).href === moduleUrl;
-  } catch {
-    return false;
-  }
 }
 
 if (isEntryPoint(import.meta.url)) process.exitCode = await main(process.argv.slice(2));

@@ -17,16 +17,12 @@ export class KubeClusterCheck implements ClusterCheckPort {
   private readonly versionApi: VersionApi;
   private readonly cluster: KubeCluster;
 
-  /** @param onUnauthorized called on a 401 before the one retry (re-sign the EKS token), as the drain does. */
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly onUnauthorized?: () => void,
-  ) {
+  constructor(kubeConfig: KubeConfig) {
     const configuration = boundedConfiguration(kubeConfig, DEFAULT_REQUEST_TIMEOUTS);
     this.authentication = new AuthenticationV1Api(configuration);
     this.authorization = new AuthorizationV1Api(configuration);
     this.versionApi = new VersionApi(configuration);
-    this.cluster = new KubeCluster(kubeConfig, onUnauthorized);
+    this.cluster = new KubeCluster(kubeConfig);
   }
 
   async version(): Promise<string> {
@@ -82,21 +78,15 @@ export class KubeClusterCheck implements ClusterCheckPort {
     return this.call(() => this.cluster.evictionVersion());
   }
 
+  /**
+   * Runs one call; a failure becomes an Error with the server's own message. No retry on 401: the
+   * token is at most 10 minutes old (TokenSource), so a refusal is the finding.
+   */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await this.retryUnauthorized(fn);
-    } catch (error) {
-      throw failure(error);
-    }
-  }
-
-  private async retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (error) {
-      if (!this.onUnauthorized || toApiFailure(error).status !== 401) throw error;
-      this.onUnauthorized();
-      return fn();
+      throw failure(error);
     }
   }
 }

@@ -1,5 +1,5 @@
 /** `npm run doctor` command line: pure parsing into options, help, or a one-line usage error. */
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../invoke/args.js';
 
 export const USAGE = `usage: npm run doctor -- --cluster <name> [options]
 
@@ -39,34 +39,20 @@ const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 export function parseDoctorArgs(argv: readonly string[]): ParsedDoctorArgs {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        cluster: { type: 'string' },
-        region: { type: 'string' },
-        function: { type: 'string' },
-        stack: { type: 'string' },
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        namespace: { type: 'string', multiple: true },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const first = message.split(/\.\s/)[0] ?? message;
-    return usage(first.charAt(0).toLowerCase() + first.slice(1));
-  }
+  const parsed = parseCommandLine(argv, {
+    cluster: { type: 'string' },
+    region: { type: 'string' },
+    function: { type: 'string' },
+    stack: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    namespace: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if ('message' in parsed) return usage(parsed.message);
+  const { values, text } = parsed;
   if (values.help) return { kind: 'help' };
-  const text = (name: string): string | undefined => {
-    const value = values[name];
-    return typeof value === 'string' ? value : undefined;
-  };
   for (const name of ['cluster', 'region', 'function', 'stack', 'kubeconfig', 'context']) {
     if (text(name)?.trim() === '') return usage(`--${name} needs a non-empty value`);
   }

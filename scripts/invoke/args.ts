@@ -1,5 +1,5 @@
 /** `npm run invoke` command line: pure parsing into options, help, or a one-line usage error. */
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export const USAGE = `usage: npm run invoke -- --instance-id i-0123456789abcdef0 [options]
 
@@ -52,37 +52,25 @@ export type ParsedArgs =
 
 /** Pure: the command line → options, help, or a one-line usage error. */
 export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'instance-id': { type: 'string' },
-        asg: { type: 'string' },
-        hook: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        yes: { type: 'boolean' },
-        force: { type: 'boolean' },
-        function: { type: 'string' },
-        local: { type: 'boolean' },
-        cluster: { type: 'string' },
-        'event-time': { type: 'string' },
-        json: { type: 'boolean' },
-        check: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    return usageError(parseArgsMessage(error));
-  }
+  const parsed = parseCommandLine(argv, {
+    'instance-id': { type: 'string' },
+    asg: { type: 'string' },
+    hook: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    yes: { type: 'boolean' },
+    force: { type: 'boolean' },
+    function: { type: 'string' },
+    local: { type: 'boolean' },
+    cluster: { type: 'string' },
+    'event-time': { type: 'string' },
+    json: { type: 'boolean' },
+    check: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if ('message' in parsed) return usageError(parsed.message);
+  const { values, text } = parsed;
   if (values.help) return { kind: 'help' };
 
-  const text = (name: string): string | undefined => {
-    const value = values[name];
-    return typeof value === 'string' ? value : undefined;
-  };
   const target = targetOf(values, text);
   if (values.check) {
     const lifecycleOnly = ['instance-id', 'asg', 'hook', 'dry-run', 'yes', 'force', 'event-time'].filter(
@@ -165,6 +153,32 @@ function targetOf(
 
 function usageError(message: string): ParsedArgs {
   return { kind: 'usage-error', message };
+}
+
+export interface CommandLine {
+  readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
+  /** The option's string value, if given. */
+  text(name: string): string | undefined;
+}
+
+/** node:util parseArgs, strict and without positionals; a bad command line gives a one-line message. */
+export function parseCommandLine(
+  argv: readonly string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): CommandLine | { readonly message: string } {
+  let values: CommandLine['values'];
+  try {
+    ({ values } = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }));
+  } catch (error) {
+    return { message: parseArgsMessage(error) };
+  }
+  return {
+    values,
+    text: (name) => {
+      const value = values[name];
+      return typeof value === 'string' ? value : undefined;
+    },
+  };
 }
 
 /** node:util parseArgs messages, first sentence only ("Unknown option '--now'"). */
