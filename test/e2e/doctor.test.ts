@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AuthorizationV1Api,
@@ -17,7 +18,7 @@ import type { Workload } from '../../scripts/harness/workload.js';
 import { main as invoke } from '../../scripts/invoke.js';
 import { REPO_ROOT } from '../infra/support.js';
 import { E2E_CLUSTER_NAME } from './global-setup.js';
-import { deployDrainer, FUNCTION_NAME, undeploy } from './support/deployed.js';
+import { deployDrainer, FUNCTION_NAME, setFunctionEnvironment, undeploy } from './support/deployed.js';
 import { context, loadHandler, registerCluster } from './support/lambda.js';
 import { createScenario } from './support/scenario.js';
 
@@ -251,6 +252,53 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
       fix: `npx cdk deploy -c clusterName=${E2E_CLUSTER_NAME} -c autoScalingGroupNames=${asg}`,
     });
     expect(check(report, 'function.identity')?.status).toBe('pass');
+  });
+
+  it('fails the configuration and the check request of a function whose environment it would refuse', async () => {
+    await healthyCluster('doc-env');
+    const environment = aws.functionEnvironments.get(FUNCTION_NAME) ?? {};
+    // as a deployed function with a hand-edited environment: its cold start fails
+    setFunctionEnvironment(aws, { ...environment, DRAIN_TIMEOUT_SECONDS: '5' });
+
+    const { code, report } = await doctor();
+
+    expect(code).toBe(1);
+    const message = 'DRAIN_TIMEOUT_SECONDS must be a whole number between 30 and 172800, got "5"';
+    expect(check(report, 'stack.function-config')?.title).toBe(
+      `function ${FUNCTION_NAME}: invalid configuration: ${message}`,
+    );
+    expect(check(report, 'function.invoke')).toMatchObject({ status: 'fail' });
+    expect(check(report, 'function.invoke')?.title).toContain(message);
+  });
+
+  it('warns and skips the audit when the kubeconfig points at another cluster', async () => {
+    await healthyCluster('doc-kubeconfig');
+    const other = join(mkdtempSync(join(tmpdir(), 'doctor-')), 'kubeconfig');
+    writeFileSync(
+      other,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+        users: [{ name: 'u', user: { token: 'x' } }],
+        contexts: [{ name: 'ctx', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'ctx',
+      }),
+    );
+
+    const { code, report } = await doctor(['--kubeconfig', other]);
+
+    expect(code).toBe(0);
+    const audit = report.sections.find((s) => s.id === 'audit');
+    expect(audit?.checks).toEqual([
+      expect.objectContaining({
+        id: 'audit.kubeconfig',
+        status: 'warn',
+        title: expect.stringMatching(
+          /^not audited: the kubeconfig's cluster https:\/\/127\.0\.0\.1:1 is not drainer-e2e's endpoint/,
+        ),
+      }),
+    ]);
   });
 
   it('stops with a clear message (no stack trace) for an unknown cluster', async () => {

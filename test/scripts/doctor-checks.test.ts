@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lambda/config.js';
 import type { GroupFacts } from '../../scripts/doctor/aws.js';
-import { alarmsLine, configLine, groupLine, queueLine, stackLine } from '../../scripts/doctor/checks.js';
+import {
+  alarmsLine,
+  configLine,
+  groupLine,
+  queueLine,
+  ruleMatchLine,
+  ruleStateLine,
+  stackLine,
+} from '../../scripts/doctor/checks.js';
 
 const CONFIG = { drainTimeoutSeconds: 900, heartbeatIntervalSeconds: 60, onDrainTimeout: 'delete' } as const;
 const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
@@ -171,6 +179,28 @@ describe('queueLine and alarmsLine', () => {
       status: 'warn',
       title: '1 of 2 alarm(s) in ALARM: B',
       details: ['B: deadline (Threshold Crossed)'],
+    });
+  });
+});
+
+describe('ruleStateLine and ruleMatchLine', () => {
+  it('fails a disabled rule with the command that enables it', () => {
+    expect(ruleStateLine({ name: 'r', state: 'DISABLED' })).toMatchObject({
+      status: 'fail',
+      fix: 'aws events enable-rule --name r',
+    });
+    expect(ruleStateLine({ name: 'r', state: 'ENABLED' }).status).toBe('pass');
+  });
+
+  it('fails a rule that does not match a group, with the deploy that adds the group', () => {
+    const line = ruleMatchLine('prod', { name: 'r', state: 'ENABLED' }, 'ng-b', 'eks-node-drainer', false, [
+      'ng-a',
+    ]);
+
+    expect(line).toMatchObject({
+      id: 'rule.matches.ng-b',
+      status: 'fail',
+      fix: 'npx cdk deploy -c clusterName=prod -c autoScalingGroupNames=ng-a,ng-b',
     });
   });
 });

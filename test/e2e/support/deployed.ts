@@ -74,13 +74,21 @@ export function deployDrainer(aws: LocalAwsEndpoint, groups: readonly string[]):
     outputs: { FunctionName: FUNCTION_NAME, DeadLetterQueueUrl: queueUrl },
     resources: summaries,
   });
+  setFunctionEnvironment(aws, environment);
+  return { stack: name, queueUrl, environment };
+}
+
+/**
+ * The deployed function's environment: what GetFunctionConfiguration answers, and what each
+ * synchronous invoke's fresh handler (a new container) starts with.
+ */
+export function setFunctionEnvironment(aws: LocalAwsEndpoint, environment: Record<string, string>): void {
   aws.functionEnvironments.set(FUNCTION_NAME, environment);
   aws.functions.set(FUNCTION_NAME, async (payload) => {
     const handler = await loadHandler(aws, environment);
     const { result, lines } = await captureLogs(() => handler(payload, context()));
     return { result, logs: lines.map((l) => JSON.stringify(l)).join('\n') };
   });
-  return { stack: name, queueUrl, environment };
 }
 
 /** Forgets every stack, group, queue, alarm, rule and function of the endpoint. */
