@@ -7,10 +7,10 @@
  */
 
 import { parseDoctorArgs, USAGE } from './doctor/args.js';
-import { renderText } from './doctor/render.js';
+import { type DoctorReport, renderText } from './doctor/render.js';
 import { runDoctor } from './doctor/run.js';
 import { isEntryPoint } from './entry-point.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './invoke/errors.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, explain } from './invoke/errors.js';
 import { type Io, stdio } from './invoke/output.js';
 
 export async function main(
@@ -27,7 +27,14 @@ export async function main(
     io.err(`doctor: ${parsed.message} (see --help)`);
     return EXIT_USAGE;
   }
-  const report = await runDoctor(parsed.options);
+  let report: DoctorReport;
+  try {
+    report = await runDoctor(parsed.options);
+  } catch (error) {
+    // a failure no check caught: one line, no stack trace
+    io.err(`doctor: ${explain(error).message}`);
+    return EXIT_FAILED;
+  }
   io.out(parsed.options.json ? JSON.stringify(report, null, 2) : renderText(report, colour));
   if (report.error && parsed.options.json) io.err(`doctor: ${report.error}`);
   return report.ok ? EXIT_OK : EXIT_FAILED;
