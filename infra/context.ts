@@ -103,10 +103,7 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
   };
 }
 
-/** CloudFormation stack names allow letters, digits and hyphens only. */
-export function stackName(clusterName: string): string {
-  return `EksNodeDrainer-${clusterName.replace(/[^A-Za-z0-9-]/g, '-')}`;
-}
+export { stackName } from '../lambda/contract.js';
 
 function text(get: Lookup, key: string): string | undefined {
   const value = get(key);

@@ -1,10 +1,11 @@
 import { CfnOutput, Fn, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
+import { RBAC_APPLY_COMMAND } from '../lambda/contract.js';
 import type { DrainerSettings, NetworkSettings } from './context.js';
 import { KUBERNETES_GROUP, NodeDrainer, type NodeDrainerProps } from './node-drainer.js';
 
-export const RBAC_APPLY_COMMAND = 'kubectl apply -f infra/k8s/rbac.yaml';
+export { RBAC_APPLY_COMMAND } from '../lambda/contract.js';
 
 export interface NodeDrainerStackProps extends StackProps {
   readonly settings: DrainerSettings;

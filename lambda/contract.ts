@@ -10,6 +10,13 @@ export type DeadlinePolicy = (typeof DEADLINE_POLICIES)[number];
 /** The termination lifecycle hook's default name. */
 export const DEFAULT_HOOK_NAME = 'eks-node-drainer';
 
+/** Applies the drainer's least-privilege ClusterRole and its binding to the group (once per cluster). */
+export const RBAC_APPLY_COMMAND = 'kubectl apply -f infra/k8s/rbac.yaml';
+
+/** The CloudFormation stack of a cluster's drainer (stack names allow letters, digits and hyphens only). */
+export const stackName = (clusterName: string): string =>
+  `EksNodeDrainer-${clusterName.replace(/[^A-Za-z0-9-]/g, '-')}`;
+
 /** The Kubernetes group the function's role maps to; `infra/k8s/rbac.yaml` binds it. */
 export const KUBERNETES_GROUP = 'eks-node-drainer';
 

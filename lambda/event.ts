@@ -41,6 +41,8 @@ export interface DrainerOptions {
 
 export type ParsedEvent =
   | ({ readonly kind: 'action'; readonly action: LifecycleAction } & DrainerOptions)
+  /** `{ "eksNodeDrainer": { "check": true } }`: the read-only self-check (npm run doctor). */
+  | { readonly kind: 'check' }
   | { readonly kind: 'ignored'; readonly reason: string }
   | { readonly kind: 'invalid'; readonly field: string; readonly problem: string };
 
@@ -64,6 +66,7 @@ export function parseEvent(event: unknown): ParsedEvent {
 
 function parse(event: unknown): ParsedEvent {
   const root = object(event, 'event');
+  if (isCheckRequest(root)) return checkRequest(root);
   if (root.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
   if (root.source !== 'aws.autoscaling')
     throw new Invalid('source', `expected "aws.autoscaling", got ${show(root.source)}`);
@@ -92,6 +95,31 @@ function parse(event: unknown): ParsedEvent {
     action,
     ...(root[DRAINER_KEY] === undefined ? {} : drainerOptions(root[DRAINER_KEY])),
   };
+}
+
+/** The check request is the drainer's key with `check` and nothing else, in an event of nothing else. */
+export const CHECK_REQUEST = { [DRAINER_KEY]: { check: true } } as const;
+
+function isCheckRequest(root: Json): boolean {
+  const key = root[DRAINER_KEY];
+  return typeof key === 'object' && key !== null && 'check' in key;
+}
+
+function checkRequest(root: Json): ParsedEvent {
+  const key = object(root[DRAINER_KEY], DRAINER_KEY);
+  if (key.check !== true) {
+    throw new Invalid(`${DRAINER_KEY}.check`, `expected true or nothing, got ${show(key.check)}`);
+  }
+  const extra = [
+    ...Object.keys(root).filter((k) => k !== DRAINER_KEY),
+    ...Object.keys(key)
+      .filter((k) => k !== 'check')
+      .map((k) => `${DRAINER_KEY}.${k}`),
+  ];
+  if (extra.length > 0) {
+    throw new Invalid(extra[0] as string, `a check request carries nothing but ${DRAINER_KEY}.check`);
+  }
+  return { kind: 'check' };
 }
 
 function drainerOptions(value: unknown): DrainerOptions {

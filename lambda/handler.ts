@@ -4,6 +4,7 @@
  * (./wiring.ts, loaded by the first event that acts), and ends every invocation with one structured
  * log line carrying the outcome.
  */
+import type { FunctionCheckReport } from './check/report.js';
 import { type Config, loadConfig } from './config.js';
 import type { DrainProgress } from './drain/continuation.js';
 import { errorMessage } from './drain/drain.js';
@@ -22,8 +23,10 @@ export interface InvocationContext {
 }
 
 export interface InvocationSummary {
-  readonly outcome: HandlerOutcome;
+  /** `check`: the answer to a check request (npm run doctor), in `check`. */
+  readonly outcome: HandlerOutcome | 'check';
   readonly lifecycleResult: 'CONTINUE' | 'ABANDON' | null;
+  readonly check?: FunctionCheckReport;
   readonly report?: LifecycleRunReport['drain'];
   readonly release?: LifecycleRunReport['release'];
 }
@@ -61,6 +64,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
       cluster: config.clusterName,
     });
   }
+  if (parsed.kind === 'check') return selfCheck(began);
   if (parsed.kind === 'ignored') {
     log.info('event ignored', { reason: parsed.reason });
     return finish({ outcome: 'ignored', lifecycleResult: null }, began, { cluster: config.clusterName });
@@ -133,6 +137,22 @@ export async function handler(event: unknown, context: InvocationContext): Promi
 }
 
 /**
+ * The read-only self-check (npm run doctor): the function's own view of the cluster, with its role and
+ * network path. No metrics: not a drain.
+ */
+async function selfCheck(began: number): Promise<InvocationSummary> {
+  const report = await (await wired()).selfCheck(clock);
+  const failed = report.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+  (failed.length > 0 ? log.warn : log.info)('invocation finished', {
+    outcome: 'check',
+    lifecycleResult: null,
+    durationMs: clock.now() - began,
+    failed,
+  });
+  return { outcome: 'check', lifecycleResult: null, check: report };
+}
+
+/**
  * The drain counts from the lifecycle action's start: an event time (or a carried start) outside
  * [now − 48 h, now] is clamped, so a forged or skewed time can neither extend the drain nor push it
  * straight to the deadline (the eviction window still applies to a late start).
@@ -155,7 +175,7 @@ function emitMetrics(dimensions: MetricDimensions, result: Parameters<typeof inv
 }
 
 function finish(
-  summary: InvocationSummary,
+  summary: InvocationSummary & { readonly outcome: HandlerOutcome },
   began: number,
   dimensions: MetricDimensions,
   run?: LifecycleRunReport,

@@ -13,9 +13,13 @@ import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
 import { servedGroups } from './aws/groups.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle } from './aws/lifecycle.js';
+import { runFunctionCheck } from './check/check.js';
+import { KubeClusterCheck } from './check/kube.js';
+import type { FunctionCheckReport } from './check/report.js';
 import type { Config } from './config.js';
+import { KUBERNETES_GROUP } from './contract.js';
 import type { LifecycleRunPorts } from './drain/lifecycle.js';
-import { type GroupsPort, type LoadBalancerPort, systemClock } from './drain/ports.js';
+import { type Clock, type GroupsPort, type LoadBalancerPort, systemClock } from './drain/ports.js';
 import type { LifecycleAction } from './event.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
@@ -61,6 +65,16 @@ export class Wiring {
       ...(this.config.waitForLoadBalancers ? { loadBalancers: await this.loadBalancers() } : {}),
       continuation: new SelfInvocation(this.lambda, functionArn, event),
     };
+  }
+
+  /** The self-check (npm run doctor): DescribeCluster, then what the function's identity may do. */
+  selfCheck(clock: Clock): Promise<FunctionCheckReport> {
+    return runFunctionCheck(this.config.clusterName, {
+      describeCluster: () => describeCluster(this.eks, this.config.clusterName),
+      connect: (endpoint) => new KubeClusterCheck(eksKubeConfig(endpoint, () => this.tokens.token())),
+      clock,
+      kubernetesGroup: KUBERNETES_GROUP,
+    });
   }
 
   /** The ELBv2 client is loaded only by invocations that wait for load balancers. */

@@ -15,9 +15,8 @@
  * The parts: invoke/args.ts (command line), invoke/aws.ts (AutoScaling look-ups, Lambda invoke),
  * invoke/local.ts (the handler in this process), invoke/output.ts (what is printed), invoke/errors.ts.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-import { lifecycleEvent, parseEvent } from '../lambda/event.js';
+import { CHECK_REQUEST, lifecycleEvent, parseEvent } from '../lambda/event.js';
+import { isEntryPoint } from './entry-point.js';
 import { type InvokeOptions, parseInvokeArgs, USAGE } from './invoke/args.js';
 import {
   autoScalingClient,
@@ -25,10 +24,11 @@ import {
   invokeFunction,
   type LifecycleTarget,
   lifecycleTarget,
+  type RunResult,
 } from './invoke/aws.js';
 import { EXIT_OK, EXIT_USAGE, explain, InvokeError } from './invoke/errors.js';
 import { type LocalConfig, localConfig, runLocally } from './invoke/local.js';
-import { describe, type Io, print, type SummaryView, stdio } from './invoke/output.js';
+import { describe, type Io, print, printCheck, type SummaryView, stdio } from './invoke/output.js';
 
 export { type InvokeOptions, type ParsedArgs, parseInvokeArgs, USAGE } from './invoke/args.js';
 export { InvokeError } from './invoke/errors.js';
@@ -58,6 +58,7 @@ export async function main(
     return EXIT_USAGE;
   }
   try {
+    if (parsed.kind === 'check') return await runCheck(parsed.target, parsed.json, env, io);
     return await run(parsed.options, env, io);
   } catch (error) {
     const failure = explain(error);
@@ -111,6 +112,26 @@ async function run(
   }
 }
 
+/** `--check`: the read-only check request, to the deployed function or the handler in this process. */
+async function runCheck(
+  target: InvokeOptions['target'],
+  json: boolean,
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io,
+): Promise<number> {
+  let result: RunResult;
+  if (target.kind === 'function') {
+    const autoScaling = autoScalingClient();
+    const region = await awsSetup(autoScaling).finally(() => autoScaling.destroy());
+    io.err(`sending the check request to function ${target.name} …`);
+    result = await invokeFunction(target.name, { ...CHECK_REQUEST }, region);
+  } else {
+    io.err(`running the check request through lambda/handler.ts here for cluster ${target.cluster} …`);
+    result = await runLocally(localConfig(target.cluster, true, env), { ...CHECK_REQUEST }, json, io);
+  }
+  return printCheck(result, json, io);
+}
+
 /**
  * A hand-made event carries no lifecycle action token: it really drains only an instance that is
  * waiting to terminate, unless --force. A dry run changes nothing and is always allowed.
@@ -145,19 +166,15 @@ function buildEvent(
   );
   const check = parseEvent(event);
   if (check.kind !== 'action') {
-    const why = check.kind === 'invalid' ? `${check.field}: ${check.problem}` : check.reason;
+    const why =
+      check.kind === 'invalid'
+        ? `${check.field}: ${check.problem}`
+        : check.kind === 'ignored'
+          ? check.reason
+          : 'it is a check request';
     throw new InvokeError(`the event would not be accepted by the drainer: ${why}`, EXIT_USAGE);
   }
   return event;
-}
-
-function isEntryPoint(moduleUrl: string): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && pathToFileURL(realpathSync(script)).href === moduleUrl;
-  } catch {
-    return false;
-  }
 }
 
 if (isEntryPoint(import.meta.url)) process.exitCode = await main(process.argv.slice(2));

@@ -12,6 +12,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LocalAutoScalingGroups } from './autoscaling-groups.js';
 import { ELBV2_NS, LocalElbv2 } from './elbv2.js';
 import { LoopbackHttpServer, readBody } from './loopback-server.js';
+import {
+  CLOUDFORMATION_NS,
+  type JsonAnswer,
+  LocalCloudFormation,
+  LocalCloudWatch,
+  LocalEventBridge,
+  LocalSqs,
+} from './stack-services.js';
 
 export type { AutoScalingGroupState, LifecycleHookState } from './autoscaling-groups.js';
 
@@ -134,6 +142,13 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly lifecycleHooks = this.autoScalingGroups.hooks;
   /** function name → what a synchronous invocation runs; an unknown name is a 404. */
   readonly functions = new Map<string, LocalFunction>();
+  /** function name → its environment, as GetFunctionConfiguration answers it (an unknown name is a 404). */
+  readonly functionEnvironments = new Map<string, Record<string, string>>();
+  /** What `npm run doctor` reads (./stack-services.ts): stacks, the dead-letter queue, alarms, rules. */
+  readonly cloudFormation = new LocalCloudFormation();
+  readonly sqs = new LocalSqs();
+  readonly cloudWatch = new LocalCloudWatch();
+  readonly eventBridge = new LocalEventBridge();
   private readonly faults = new Map<string, InjectedFault[]>();
 
   protected handle(req: IncomingMessage, res: ServerResponse): void {
@@ -153,6 +168,10 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       AWS_ENDPOINT_URL_EKS: this.url,
       AWS_ENDPOINT_URL_LAMBDA: this.url,
       AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: this.url,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: this.url,
+      AWS_ENDPOINT_URL_SQS: this.url,
+      AWS_ENDPOINT_URL_CLOUDWATCH: this.url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: this.url,
     };
   }
 
@@ -207,12 +226,37 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       else this.autoScaling(action, params, res);
       return;
     }
+    if (service === 'cloudformation') {
+      const params = Object.fromEntries(new URLSearchParams(body));
+      const action = params.Action ?? '';
+      this.calls.push({ service, action, params, at: Date.now() });
+      const fault = this.takeFault(service, action);
+      const answer = fault ? { fault } : this.cloudFormation.answer(action, params);
+      if ('fault' in answer) queryError(res, answer.fault, CLOUDFORMATION_NS);
+      else queryResult(res, action, answer.result, CLOUDFORMATION_NS);
+      return;
+    }
+    const jsonService = JSON_SERVICES[service];
+    if (jsonService) {
+      const action = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+      const input = (body ? JSON.parse(body) : {}) as Record<string, unknown>;
+      this.calls.push({ service, action, params: {}, body: input, at: Date.now() });
+      const fault = this.takeFault(service, action);
+      const answer: JsonAnswer = fault ? { fault } : this[jsonService].answer(action, input);
+      if ('fault' in answer) jsonError(res, answer.fault);
+      else json(res, 200, answer.result);
+      return;
+    }
     if (service === 'eks') {
       const name = decodeURIComponent(/^\/clusters\/([^/]+)$/.exec(url.pathname)?.[1] ?? '');
       this.calls.push({ service, action: 'DescribeCluster', params: { name }, at: Date.now() });
       const fault = this.takeFault(service, 'DescribeCluster');
       if (fault) jsonError(res, fault);
       else this.describeCluster(name, res);
+      return;
+    }
+    if (service === 'lambda' && req.method === 'GET') {
+      this.functionConfiguration(url.pathname, res);
       return;
     }
     if (service === 'lambda') {
@@ -445,6 +489,37 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     res.writeHead(200, headers).end(JSON.stringify(answer.body ?? null));
   }
 
+  /** GetFunctionConfiguration: GET /2015-03-31/functions/{name}/configuration. */
+  private functionConfiguration(path: string, res: ServerResponse): void {
+    const nameOrArn = decodeURIComponent(
+      /^\/2015-03-31\/functions\/([^/]+)\/configuration$/.exec(path)?.[1] ?? '',
+    );
+    const name = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)/.exec(nameOrArn)?.[1] ?? nameOrArn;
+    this.calls.push({
+      service: 'lambda',
+      action: 'GetFunctionConfiguration',
+      params: { name },
+      at: Date.now(),
+    });
+    const fault = this.takeFault('lambda', 'GetFunctionConfiguration');
+    const variables = this.functionEnvironments.get(name);
+    if (fault || !variables) {
+      jsonError(
+        res,
+        fault ?? { status: 404, code: 'ResourceNotFoundException', message: `Function not found: ${name}` },
+      );
+      return;
+    }
+    json(res, 200, {
+      FunctionName: name,
+      FunctionArn: `arn:aws:lambda:${TEST_REGION}:000000000000:function:${name}`,
+      Runtime: 'nodejs22.x',
+      State: 'Active',
+      LastUpdateStatus: 'Successful',
+      Environment: { Variables: variables },
+    });
+  }
+
   private describeCluster(name: string, res: ServerResponse): void {
     const cluster = this.clusters.get(name);
     if (!cluster) {
@@ -466,6 +541,13 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     });
   }
 }
+
+/** The JSON-protocol services, by SigV4 signing name (CloudWatch signs as `monitoring`). */
+const JSON_SERVICES: Record<string, 'sqs' | 'cloudWatch' | 'eventBridge' | undefined> = {
+  sqs: 'sqs',
+  monitoring: 'cloudWatch',
+  events: 'eventBridge',
+};
 
 function isActive(action: LifecycleActionState): boolean {
   return action.result === undefined && action.expiredAt === undefined;

@@ -1,5 +1,5 @@
 /** `npm run invoke` command line: pure parsing into options, help, or a one-line usage error. */
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export const USAGE = `usage: npm run invoke -- --instance-id i-0123456789abcdef0 [options]
 
@@ -18,6 +18,9 @@ A dry run unless --yes: nothing is evicted and no lifecycle action is completed.
   --local              run lambda/handler.ts in this process with your AWS credentials ...
   --cluster NAME       ... for this EKS cluster (required with --local)
   --event-time ISO     when the lifecycle action began (default: now); the drain deadline counts from it
+  --check              instead of a lifecycle event, send the read-only check request
+                       ({ "eksNodeDrainer": { "check": true } }): the function reports its own view of the
+                       cluster (npm run doctor does too); no --instance-id then
   --json               print the summary as one JSON object
   --help               this text
 
@@ -43,41 +46,43 @@ export interface InvokeOptions {
 
 export type ParsedArgs =
   | { readonly kind: 'run'; readonly options: InvokeOptions }
+  | { readonly kind: 'check'; readonly target: InvokeOptions['target']; readonly json: boolean }
   | { readonly kind: 'help' }
   | { readonly kind: 'usage-error'; readonly message: string };
 
 /** Pure: the command line → options, help, or a one-line usage error. */
 export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'instance-id': { type: 'string' },
-        asg: { type: 'string' },
-        hook: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        yes: { type: 'boolean' },
-        force: { type: 'boolean' },
-        function: { type: 'string' },
-        local: { type: 'boolean' },
-        cluster: { type: 'string' },
-        'event-time': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    return usageError(parseArgsMessage(error));
-  }
+  const parsed = parseCommandLine(argv, {
+    'instance-id': { type: 'string' },
+    asg: { type: 'string' },
+    hook: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    yes: { type: 'boolean' },
+    force: { type: 'boolean' },
+    function: { type: 'string' },
+    local: { type: 'boolean' },
+    cluster: { type: 'string' },
+    'event-time': { type: 'string' },
+    json: { type: 'boolean' },
+    check: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if ('message' in parsed) return usageError(parsed.message);
+  const { values, text } = parsed;
   if (values.help) return { kind: 'help' };
 
-  const text = (name: string): string | undefined => {
-    const value = values[name];
-    return typeof value === 'string' ? value : undefined;
-  };
+  const target = targetOf(values, text);
+  if (values.check) {
+    const lifecycleOnly = ['instance-id', 'asg', 'hook', 'dry-run', 'yes', 'force', 'event-time'].filter(
+      (name) => values[name] !== undefined,
+    );
+    if (lifecycleOnly.length > 0) {
+      return usageError(`--check sends no lifecycle event: drop --${lifecycleOnly.join(', --')}`);
+    }
+    return 'kind' in target && target.kind === 'usage-error'
+      ? target
+      : { kind: 'check', target: target as InvokeOptions['target'], json: values.json === true };
+  }
   const instanceId = text('instance-id');
   if (instanceId === undefined) {
     return usageError('--instance-id is required (the EC2 instance to drain, e.g. i-0123456789abcdef0)');
@@ -90,31 +95,10 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
   if (values['dry-run'] && values.yes) {
     return usageError('--dry-run and --yes contradict each other: give one (a dry run is the default)');
   }
-  for (const name of ['asg', 'hook', 'function', 'cluster'] as const) {
+  for (const name of ['asg', 'hook'] as const) {
     if (text(name)?.trim() === '') return usageError(`--${name} needs a non-empty value`);
   }
-
-  const functionName = text('function');
-  const cluster = text('cluster');
-  if (functionName !== undefined && values.local) {
-    return usageError(
-      '--function and --local exclude each other: invoke the deployed function or run locally',
-    );
-  }
-  if (cluster !== undefined && !values.local) {
-    return usageError('--cluster is only used with --local (a deployed function has its own CLUSTER_NAME)');
-  }
-  if (values.local && cluster === undefined) {
-    return usageError('--local needs --cluster <name>: the EKS cluster whose node to drain');
-  }
-  let target: InvokeOptions['target'];
-  if (functionName !== undefined) target = { kind: 'function', name: functionName };
-  else if (values.local && cluster !== undefined) target = { kind: 'local', cluster };
-  else {
-    return usageError(
-      'say where the drainer runs: --function <name> (the deployed Lambda) or --local --cluster <name> (here, with your AWS credentials)',
-    );
-  }
+  if ('kind' in target && target.kind === 'usage-error') return target;
 
   const rawTime = text('event-time');
   const eventTime = rawTime === undefined ? undefined : new Date(rawTime);
@@ -132,15 +116,69 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
       ...(hook === undefined ? {} : { hook }),
       dryRun: values.yes !== true,
       force: values.force === true,
-      target,
+      target: target as InvokeOptions['target'],
       json: values.json === true,
       ...(eventTime === undefined ? {} : { eventTime }),
     },
   };
 }
 
+/** Where the drainer runs: --function NAME, or --local --cluster NAME. */
+function targetOf(
+  values: Record<string, unknown>,
+  text: (name: string) => string | undefined,
+): InvokeOptions['target'] | { readonly kind: 'usage-error'; readonly message: string } {
+  for (const name of ['function', 'cluster'] as const) {
+    if (text(name)?.trim() === '')
+      return { kind: 'usage-error', message: `--${name} needs a non-empty value` };
+  }
+  const functionName = text('function');
+  const cluster = text('cluster');
+  const fail = (message: string) => ({ kind: 'usage-error', message }) as const;
+  if (functionName !== undefined && values.local) {
+    return fail('--function and --local exclude each other: invoke the deployed function or run locally');
+  }
+  if (cluster !== undefined && !values.local) {
+    return fail('--cluster is only used with --local (a deployed function has its own CLUSTER_NAME)');
+  }
+  if (values.local && cluster === undefined) {
+    return fail('--local needs --cluster <name>: the EKS cluster whose node to drain');
+  }
+  if (functionName !== undefined) return { kind: 'function', name: functionName };
+  if (values.local && cluster !== undefined) return { kind: 'local', cluster };
+  return fail(
+    'say where the drainer runs: --function <name> (the deployed Lambda) or --local --cluster <name> (here, with your AWS credentials)',
+  );
+}
+
 function usageError(message: string): ParsedArgs {
   return { kind: 'usage-error', message };
+}
+
+export interface CommandLine {
+  readonly values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
+  /** The option's string value, if given. */
+  text(name: string): string | undefined;
+}
+
+/** node:util parseArgs, strict and without positionals; a bad command line gives a one-line message. */
+export function parseCommandLine(
+  argv: readonly string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): CommandLine | { readonly message: string } {
+  let values: CommandLine['values'];
+  try {
+    ({ values } = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options }));
+  } catch (error) {
+    return { message: parseArgsMessage(error) };
+  }
+  return {
+    values,
+    text: (name) => {
+      const value = values[name];
+      return typeof value === 'string' ? value : undefined;
+    },
+  };
 }
 
 /** node:util parseArgs messages, first sentence only ("Unknown option '--now'"). */

@@ -127,7 +127,7 @@ export async function invokeFunction(
   event: Record<string, unknown>,
   region: string,
 ): Promise<RunResult> {
-  const lambda = new LambdaClient(INVOKE_OPTIONS);
+  const lambda = new LambdaClient({ ...INVOKE_OPTIONS, region });
   try {
     const answer = await lambda
       .send(

@@ -1,5 +1,6 @@
 /** What `npm run invoke` prints: the summary for a person or as JSON, and whether the run did what was asked. */
 import type { InvocationSummary } from '../../lambda/handler.js';
+import { renderChecks } from '../doctor/render.js';
 import type { RunResult } from './aws.js';
 import { EXIT_FAILED, EXIT_OK, parseJson } from './errors.js';
 
@@ -206,4 +207,23 @@ export function readableLogLine(line: string): string {
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
   return `${clock} ${String(level ?? '').padEnd(5)} ${String(message)}${keys ? ` ${keys}` : ''}`;
+}
+
+/** The function's answer to a check request: its check lines; exit 1 when one failed or the function did. */
+export function printCheck(result: RunResult, json: boolean, io: Io): number {
+  const checks = result.summary?.check?.checks;
+  const problem = result.functionError
+    ? `the function failed (${result.functionError.kind}): ${result.functionError.errorMessage}`
+    : checks
+      ? undefined
+      : `the function does not answer check requests (outcome ${result.summary?.outcome}): an older drainer?`;
+  const failed = problem !== undefined || (checks ?? []).some((c) => c.status === 'fail');
+  if (json) {
+    io.out(JSON.stringify({ ok: !failed, ...(problem ? { problem } : {}), checks: checks ?? [] }, null, 2));
+  } else {
+    if (checks) io.out(renderChecks(checks, process.stdout.isTTY === true && !process.env.NO_COLOR));
+    if (problem) io.out(`✘ ${problem}`);
+    if (result.logTail && failed) io.out(`\nlog tail:\n${result.logTail}`);
+  }
+  return failed ? EXIT_FAILED : EXIT_OK;
 }

@@ -1,0 +1,227 @@
+/**
+ * The AWS services `npm run doctor` reads a deployed drainer from, as the local AWS endpoint answers
+ * them (./aws-endpoint.ts routes the requests here):
+ * - CloudFormation (Query, XML): DescribeStacks, ListStackResources (paged);
+ * - SQS (JSON 1.0, `AmazonSQS.*`): GetQueueAttributes, ReceiveMessage (a peek: messages stay);
+ * - CloudWatch (JSON 1.0, `GraniteServiceVersion20100801.*`): DescribeAlarms;
+ * - EventBridge (JSON 1.1, `AWSEvents.*`): DescribeRule, TestEventPattern (real matching, ./event-pattern.ts).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { InjectedFault } from './aws-endpoint.js';
+import { InvalidPatternError, matchesPattern, REQUIRED_EVENT_FIELDS } from './event-pattern.js';
+
+export type XmlAnswer = { readonly result: string } | { readonly fault: InjectedFault };
+export type JsonAnswer = { readonly result: unknown } | { readonly fault: InjectedFault };
+
+export const CLOUDFORMATION_NS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
+
+export interface StackResourceState {
+  readonly logicalId: string;
+  readonly type: string;
+  readonly physicalId: string;
+}
+
+export interface StackState {
+  /** e.g. CREATE_COMPLETE, UPDATE_ROLLBACK_COMPLETE. */
+  readonly status: string;
+  readonly outputs?: Readonly<Record<string, string>>;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly resources: readonly StackResourceState[];
+}
+
+export class LocalCloudFormation {
+  readonly stacks = new Map<string, StackState>();
+
+  answer(action: string, params: Readonly<Record<string, string>>): XmlAnswer {
+    const name = params.StackName ?? '';
+    const stack = this.stacks.get(name);
+    if (action !== 'DescribeStacks' && action !== 'ListStackResources') {
+      return { fault: { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` } };
+    }
+    if (!stack)
+      return {
+        fault: { status: 400, code: 'ValidationError', message: `Stack with id ${name} does not exist` },
+      };
+    if (action === 'DescribeStacks') return { result: `<Stacks>${stackXml(name, stack)}</Stacks>` };
+    // pages of 2, so that a reader that ignores NextToken misses resources
+    const start = Number(params.NextToken ?? 0);
+    const page = stack.resources.slice(start, start + 2);
+    const next = start + 2 < stack.resources.length ? `<NextToken>${start + 2}</NextToken>` : '';
+    const items = page
+      .map(
+        (r) =>
+          `<member><LogicalResourceId>${esc(r.logicalId)}</LogicalResourceId><PhysicalResourceId>${esc(r.physicalId)}</PhysicalResourceId><ResourceType>${esc(r.type)}</ResourceType><LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>`,
+      )
+      .join('');
+    return { result: `<StackResourceSummaries>${items}</StackResourceSummaries>${next}` };
+  }
+}
+
+function stackXml(name: string, stack: StackState): string {
+  const outputs = Object.entries(stack.outputs ?? {})
+    .map(([k, v]) => `<member><OutputKey>${esc(k)}</OutputKey><OutputValue>${esc(v)}</OutputValue></member>`)
+    .join('');
+  const tags = Object.entries(stack.tags ?? {})
+    .map(([k, v]) => `<member><Key>${esc(k)}</Key><Value>${esc(v)}</Value></member>`)
+    .join('');
+  return `<member><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/${esc(name)}/${randomUUID()}</StackId><StackName>${esc(name)}</StackName><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>${esc(stack.status)}</StackStatus><Outputs>${outputs}</Outputs><Tags>${tags}</Tags></member>`;
+}
+
+export interface QueueMessage {
+  readonly body: string;
+  /** epoch ms */
+  readonly sentAt: number;
+}
+
+export class LocalSqs {
+  /** queue URL → its messages, oldest first. */
+  readonly queues = new Map<string, QueueMessage[]>();
+
+  answer(action: string, input: Readonly<Record<string, unknown>>): JsonAnswer {
+    const url = String(input.QueueUrl ?? '');
+    const messages = this.queues.get(url);
+    if (!messages) {
+      return {
+        fault: {
+          status: 400,
+          code: 'AWS.SimpleQueueService.NonExistentQueue',
+          message: 'The specified queue does not exist.',
+        },
+      };
+    }
+    if (action === 'GetQueueAttributes') {
+      return {
+        result: {
+          Attributes: {
+            ApproximateNumberOfMessages: String(messages.length),
+            ApproximateNumberOfMessagesNotVisible: '0',
+          },
+        },
+      };
+    }
+    if (action === 'ReceiveMessage') {
+      const max = Math.min(10, Number(input.MaxNumberOfMessages ?? 1));
+      return {
+        result: {
+          Messages: messages.slice(0, max).map((m) => ({
+            MessageId: randomUUID(),
+            ReceiptHandle: randomUUID(),
+            Body: m.body,
+            // the SDK checks it
+            MD5OfBody: createHash('md5').update(m.body).digest('hex'),
+            Attributes: { SentTimestamp: String(m.sentAt) },
+          })),
+        },
+      };
+    }
+    return { fault: { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` } };
+  }
+}
+
+export interface AlarmState {
+  /** OK, ALARM, INSUFFICIENT_DATA */
+  readonly state: string;
+  readonly reason?: string;
+  readonly description?: string;
+}
+
+export class LocalCloudWatch {
+  readonly alarms = new Map<string, AlarmState>();
+
+  answer(action: string, input: Readonly<Record<string, unknown>>): JsonAnswer {
+    if (action !== 'DescribeAlarms') {
+      return { fault: { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` } };
+    }
+    const names = Array.isArray(input.AlarmNames) ? (input.AlarmNames as string[]) : [...this.alarms.keys()];
+    return {
+      result: {
+        MetricAlarms: names.flatMap((name) => {
+          const alarm = this.alarms.get(name);
+          if (!alarm) return [];
+          return [
+            {
+              AlarmName: name,
+              StateValue: alarm.state,
+              StateReason: alarm.reason ?? '',
+              ...(alarm.description ? { AlarmDescription: alarm.description } : {}),
+            },
+          ];
+        }),
+      },
+    };
+  }
+}
+
+export interface RuleState {
+  /** The pattern as the rule stores it (a JSON string). */
+  readonly eventPattern: string;
+  readonly state: 'ENABLED' | 'DISABLED';
+}
+
+export class LocalEventBridge {
+  /** rule name (default bus) → the rule. */
+  readonly rules = new Map<string, RuleState>();
+
+  answer(action: string, input: Readonly<Record<string, unknown>>): JsonAnswer {
+    if (action === 'DescribeRule') {
+      const name = String(input.Name ?? '');
+      const rule = this.rules.get(name);
+      if (!rule)
+        return {
+          fault: {
+            status: 400,
+            code: 'ResourceNotFoundException',
+            message: `Rule ${name} does not exist on EventBus default.`,
+          },
+        };
+      return {
+        result: {
+          Name: name,
+          Arn: `arn:aws:events:us-east-1:000000000000:rule/${name}`,
+          EventPattern: rule.eventPattern,
+          State: rule.state,
+          EventBusName: 'default',
+        },
+      };
+    }
+    if (action === 'TestEventPattern') return testEventPattern(input);
+    return { fault: { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` } };
+  }
+}
+
+function testEventPattern(input: Readonly<Record<string, unknown>>): JsonAnswer {
+  let pattern: unknown;
+  let event: Record<string, unknown>;
+  try {
+    pattern = JSON.parse(String(input.EventPattern));
+    event = JSON.parse(String(input.Event)) as Record<string, unknown>;
+  } catch {
+    return {
+      fault: {
+        status: 400,
+        code: 'InvalidEventPatternException',
+        message: 'Event pattern is not valid JSON',
+      },
+    };
+  }
+  const missing = REQUIRED_EVENT_FIELDS.filter((field) => event[field] === undefined);
+  if (missing.length > 0) {
+    return {
+      fault: {
+        status: 400,
+        code: 'ValidationException',
+        message: `Parameter Event is not valid: missing ${missing.join(', ')}`,
+      },
+    };
+  }
+  try {
+    return { result: { Result: matchesPattern(pattern, event) } };
+  } catch (error) {
+    if (!(error instanceof InvalidPatternError)) throw error;
+    return { fault: { status: 400, code: error.name, message: error.message } };
+  }
+}
+
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import { type ClusterCheckPort, runFunctionCheck, SLOW_API_MS } from '../../lambda/check/check.js';
+import type { Permission } from '../../lambda/check/permissions.js';
+import { VirtualClock } from '../support/fakes.js';
+
+const CLUSTER = 'prod';
+const GROUP = 'eks-node-drainer';
+
+/** A cluster that allows everything unless told otherwise; `latencyMs` advances the clock on /version. */
+function fakeCluster(
+  clock: VirtualClock,
+  overrides: Partial<ClusterCheckPort> & { latencyMs?: number } = {},
+): ClusterCheckPort {
+  return {
+    version: async () => {
+      clock.t += overrides.latencyMs ?? 12;
+      return 'v1.32.0';
+    },
+    whoAmI: async () => ({
+      via: 'SelfSubjectReview',
+      username: 'drainer',
+      groups: [GROUP, 'system:authenticated'],
+    }),
+    canI: async () => ({ allowed: true }),
+    evictionVersion: async () => 'v1',
+    ...overrides,
+  };
+}
+
+function run(
+  cluster: ClusterCheckPort,
+  clock: VirtualClock,
+  describeCluster = async () => ({ endpoint: 'https://k8s' }),
+) {
+  return runFunctionCheck(CLUSTER, {
+    describeCluster,
+    connect: () => cluster,
+    clock,
+    kubernetesGroup: GROUP,
+  });
+}
+
+describe('runFunctionCheck', () => {
+  it('passes every check when the function may do all a drain does', async () => {
+    const clock = new VirtualClock();
+
+    const report = await run(fakeCluster(clock), clock);
+
+    expect(report.checks.map((c) => c.status)).toEqual(Array(10).fill('pass'));
+    expect(report.checks[1]?.title).toBe('API server v1.32.0 reached in 12 ms');
+    expect(report.checks[2]?.title).toBe(
+      'token accepted as drainer (groups eks-node-drainer, system:authenticated)',
+    );
+  });
+
+  it('fails DescribeCluster and marks every later check not checked', async () => {
+    const clock = new VirtualClock();
+
+    const report = await run(fakeCluster(clock), clock, async () => {
+      throw new Error('AccessDeniedException: no');
+    });
+
+    expect(report.checks[0]).toMatchObject({ id: 'function.describe-cluster', status: 'fail' });
+    expect(report.checks[0]?.fix).toContain('eks:DescribeCluster');
+    expect(report.checks).toHaveLength(10);
+    expect(report.checks.slice(1).every((c) => c.title === 'not checked: no cluster endpoint')).toBe(true);
+  });
+
+  it('warns when the API server answers slower than a second', async () => {
+    const clock = new VirtualClock();
+
+    const report = await run(fakeCluster(clock, { latencyMs: SLOW_API_MS + 1 }), clock);
+
+    expect(report.checks[1]).toMatchObject({
+      status: 'warn',
+      title: `API server v1.32.0 reached, but slowly: ${SLOW_API_MS + 1} ms for /version`,
+    });
+  });
+
+  it('fails with the network fix when the API server is unreachable', async () => {
+    const clock = new VirtualClock();
+    const unreachable = fakeCluster(clock, {
+      version: async () => {
+        throw new Error('connect timeout');
+      },
+    });
+
+    const report = await run(unreachable, clock);
+
+    expect(report.checks[1]).toMatchObject({
+      status: 'fail',
+      title: 'API server unreachable from the function: connect timeout',
+    });
+    expect(report.checks[1]?.fix).toContain('-c vpcId=');
+    expect(report.checks.slice(2).every((c) => c.title === 'not checked: API server unreachable')).toBe(true);
+  });
+
+  it('fails with the access entry fix when the token is refused', async () => {
+    const clock = new VirtualClock();
+    const refused = fakeCluster(clock, {
+      whoAmI: async () => {
+        throw new Error('HTTP 401: Unauthorized');
+      },
+    });
+
+    const report = await run(refused, clock);
+
+    expect(report.checks[2]).toMatchObject({ id: 'function.identity', status: 'fail' });
+    expect(report.checks[2]?.fix).toContain(`aws eks create-access-entry --cluster-name ${CLUSTER}`);
+  });
+
+  it('fails when the token maps to a user outside group eks-node-drainer', async () => {
+    const clock = new VirtualClock();
+    const stranger = fakeCluster(clock, {
+      whoAmI: async () => ({ via: 'SelfSubjectReview', username: 'x', groups: ['system:authenticated'] }),
+    });
+
+    const report = await run(stranger, clock);
+
+    expect(report.checks[2]).toMatchObject({
+      status: 'fail',
+      title: 'token accepted as x (groups system:authenticated), but not in group eks-node-drainer',
+    });
+  });
+
+  it('lists each missing verb with the reason and the rbac.yaml fix', async () => {
+    const clock = new VirtualClock();
+    const noEviction = fakeCluster(clock, {
+      canI: async (p: Permission) =>
+        p.subresource === 'eviction' || (p.resource === 'nodes' && p.verb === 'patch')
+          ? { allowed: false, reason: 'no RBAC policy matched' }
+          : { allowed: true },
+    });
+
+    const report = await run(noEviction, clock);
+
+    const failed = report.checks.filter((c) => c.status === 'fail');
+    expect(failed.map((c) => [c.id, c.title])).toEqual([
+      ['function.permissions.nodes', 'may not patch nodes'],
+      ['function.permissions.pods/eviction', 'may not create pods/eviction'],
+    ]);
+    expect(failed[0]).toMatchObject({
+      details: ['patch: no RBAC policy matched'],
+      fix: 'kubectl apply -f infra/k8s/rbac.yaml',
+    });
+  });
+
+  it('counts a review that fails as not allowed, with why', async () => {
+    const clock = new VirtualClock();
+    const broken = fakeCluster(clock, {
+      canI: async () => {
+        throw new Error('HTTP 500: boom');
+      },
+    });
+
+    const report = await run(broken, clock);
+
+    expect(report.checks.find((c) => c.id === 'function.permissions.events')?.details).toEqual([
+      'create: review failed: HTTP 500: boom',
+      'patch: review failed: HTTP 500: boom',
+    ]);
+  });
+
+  it('passes a server that only proves the token (SelfSubjectRulesReview)', async () => {
+    const clock = new VirtualClock();
+    const old = fakeCluster(clock, {
+      whoAmI: async () => ({ via: 'SelfSubjectRulesReview' }),
+      evictionVersion: async () => 'v1beta1',
+    });
+
+    const report = await run(old, clock);
+
+    expect(report.checks[2]).toMatchObject({ status: 'pass' });
+    expect(report.checks[3]?.title).toBe('Eviction API served as policy/v1beta1');
+  });
+});
