@@ -1,3 +1,4 @@
+import { DEFAULT_HOOK_NAME, REBALANCE_ACTIONS, type RebalanceAction } from './contract.js';
 import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
 import { ConfigError } from './errors.js';
 
@@ -23,6 +24,10 @@ export interface Config {
   readonly waitForVolumeDetach: boolean;
   /** CloudWatch namespace of the EMF metrics. */
   readonly metricsNamespace: string;
+  /** What an EC2 rebalance recommendation does: cordon (and exclude from load balancers), drain, or nothing. */
+  readonly onRebalanceRecommendation: RebalanceAction;
+  /** The termination lifecycle hook a Spot drain completes when the instance waits in Terminating:Wait. */
+  readonly lifecycleHookName: string;
 }
 
 export const DEFAULTS = {
@@ -37,6 +42,8 @@ export const DEFAULTS = {
   waitForLoadBalancers: true,
   waitForVolumeDetach: true,
   metricsNamespace: 'EksNodeDrainer',
+  onRebalanceRecommendation: 'cordon',
+  lifecycleHookName: DEFAULT_HOOK_NAME,
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -75,6 +82,13 @@ export function loadConfig(env: Env): Config {
     waitForLoadBalancers: flag(env, 'WAIT_FOR_LOAD_BALANCERS', DEFAULTS.waitForLoadBalancers),
     waitForVolumeDetach: flag(env, 'WAIT_FOR_VOLUME_DETACH', DEFAULTS.waitForVolumeDetach),
     metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE?.trim() || DEFAULTS.metricsNamespace),
+    onRebalanceRecommendation: oneOf(
+      env,
+      'ON_REBALANCE_RECOMMENDATION',
+      DEFAULTS.onRebalanceRecommendation,
+      REBALANCE_ACTIONS,
+    ),
+    lifecycleHookName: hookName(env.LIFECYCLE_HOOK_NAME?.trim() || DEFAULTS.lifecycleHookName),
   });
 }
 
@@ -108,6 +122,14 @@ function metricsNamespace(value: string): string {
     throw new ConfigError(
       `METRICS_NAMESPACE must be a CloudWatch namespace (not AWS/…), got ${JSON.stringify(value)}`,
     );
+  }
+  return value;
+}
+
+/** AutoScaling's LifecycleHookName: 1–255 of letters, digits, -_/. (the same rule as the event's). */
+function hookName(value: string): string {
+  if (!/^[A-Za-z0-9\-_/.]{1,255}$/.test(value)) {
+    throw new ConfigError(`LIFECYCLE_HOOK_NAME must be a lifecycle hook name, got ${JSON.stringify(value)}`);
   }
   return value;
 }

@@ -11,15 +11,29 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SelfInvocation } from './aws/continuation.js';
 import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
 import { Ec2Instances } from './aws/instances.js';
-import { AutoScalingLifecycle } from './aws/lifecycle.js';
+import { AutoScalingLifecycle, describeAutoScalingInstance } from './aws/lifecycle.js';
 import { type Config, loadConfig } from './config.js';
 import type { DrainProgress } from './drain/continuation.js';
 import { errorMessage } from './drain/drain.js';
 import { type HandlerOutcome, type LifecycleRunReport, runLifecycleAction } from './drain/lifecycle.js';
-import { type Clock, type LoadBalancerPort, systemClock } from './drain/ports.js';
-import { parseEvent } from './event.js';
+import {
+  type Clock,
+  type ClusterPort,
+  type GroupsPort,
+  type LoadBalancerPort,
+  systemClock,
+} from './drain/ports.js';
+import { type NoticePorts, runNotice } from './drain/spot.js';
+import {
+  type MarksPort,
+  markingCordon,
+  restoreFromWarmPool,
+  restoreReturnedNodes,
+} from './drain/warm-pool.js';
+import { type Ec2Notice, parseEvent, type WarmPoolLaunch } from './event.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
+import { KubeMarks } from './kube/marks.js';
 import { JsonLogger } from './log.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
 
@@ -53,7 +67,13 @@ const autoScaling = new AutoScalingClient(sdk);
 const ec2 = new EC2Client(sdk);
 const eks = new EKSClient(sdk);
 const lambda = new LambdaClient(sdk);
-let cluster: Promise<KubeCluster> | undefined;
+let kube: Promise<{ readonly cluster: KubeCluster; readonly marks: KubeMarks }> | undefined;
+
+/**
+ * Which Auto Scaling groups this drainer serves (Spot and rebalance notices of other groups' instances
+ * are foreign). Every group until the allow-list / discovery check is wired here.
+ */
+const groups: GroupsPort = { serves: async () => true };
 const tokens = new TokenSource(async (signingDate) =>
   eksToken({
     clusterName: config.clusterName,
@@ -76,20 +96,33 @@ async function loadBalancers(): Promise<LoadBalancerPort> {
 }
 
 /** One client per container: DescribeCluster and the eviction-version discovery happen once, not per invocation. */
-function connect(): Promise<KubeCluster> {
-  cluster ??= describeCluster(eks, config.clusterName).then(
-    (endpoint) =>
-      new KubeCluster(
-        eksKubeConfig(endpoint, () => tokens.token()),
-        () => tokens.invalidate(),
-      ),
+function connect(): Promise<{ readonly cluster: KubeCluster; readonly marks: KubeMarks }> {
+  kube ??= describeCluster(eks, config.clusterName).then(
+    (endpoint) => {
+      const kubeConfig = eksKubeConfig(endpoint, () => tokens.token());
+      const invalidate = (): void => tokens.invalidate();
+      return {
+        cluster: new KubeCluster(kubeConfig, invalidate),
+        marks: new KubeMarks(kubeConfig, invalidate),
+      };
+    },
     (error: unknown) => {
-      cluster = undefined;
+      kube = undefined;
       throw error;
     },
   );
-  return cluster;
+  return kube;
 }
+
+const clusterPort = (): ClusterPort => lazyCluster(async () => (await connect()).cluster);
+
+/** The warm-pool marks, connecting on first use like the cluster. */
+const marks: MarksPort = {
+  mark: async (node, mark) => (await connect()).marks.mark(node, mark),
+  read: async (node) => (await connect()).marks.read(node),
+  markedNodes: async () => (await connect()).marks.markedNodes(),
+  restore: async (node, mark, undo) => (await connect()).marks.restore(node, mark, undo),
+};
 
 export async function handler(event: unknown, context: InvocationContext): Promise<InvocationSummary> {
   const began = clock.now();
@@ -107,6 +140,9 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     return finish({ outcome: 'ignored', lifecycleResult: null }, began, { cluster: config.clusterName });
   }
 
+  if (parsed.kind === 'notice') return handleNotice(parsed.notice, context, began);
+  if (parsed.kind === 'warm-pool-launch') return handleWarmPoolLaunch(parsed.launch, began);
+
   const { action, continuation } = parsed;
   const dimensions = { cluster: config.clusterName, autoScalingGroup: action.autoScalingGroupName };
   const dryRun = config.dryRun || parsed.dryRun === true;
@@ -115,10 +151,10 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     asgName: action.autoScalingGroupName,
     hookName: action.hookName,
   });
-  const remaining = context.getRemainingTimeInMillis();
-  const pauseAt = began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4);
-  // a hung call must not outlast the hand-over: the drain is stopped at pauseAt whatever it awaits
-  const pauseSignal = AbortSignal.timeout(Math.max(0, Math.ceil(pauseAt - began)));
+  const { pauseAt, pauseSignal } = invocationEnd(context, began);
+  let cluster = clusterPort();
+  if (!dryRun && continuation === undefined) await restoreReturnedNodes(marks, log);
+  if (action.toWarmPool && !dryRun) cluster = markingCordon(cluster, marks, action.instanceId, clock);
   const startedAt = clampStart(continuation?.startedAt ?? action.time ?? began, began);
   try {
     const run = await runLifecycleAction(
@@ -145,7 +181,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
           : {}),
       },
       {
-        cluster: lazyCluster(connect),
+        cluster,
         lifecycle: new AutoScalingLifecycle(autoScaling, action),
         instances: new Ec2Instances(ec2),
         ...(config.waitForLoadBalancers ? { loadBalancers: await loadBalancers() } : {}),
@@ -170,6 +206,110 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     );
   } catch (error) {
     // Only the hand-over or the completion can fail here; the async invocation retries the event.
+    log.error('invocation failed', { error: errorMessage(error) });
+    emitMetrics(dimensions, { outcome: 'failed' });
+    throw error;
+  }
+}
+
+/** When this invocation must have handed over, and a signal that aborts whatever it awaits then. */
+function invocationEnd(context: InvocationContext, began: number) {
+  const remaining = context.getRemainingTimeInMillis();
+  const pauseAt = began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4);
+  // a hung call must not outlast the hand-over: the drain is stopped at pauseAt whatever it awaits
+  const pauseSignal = AbortSignal.timeout(Math.max(0, Math.ceil(pauseAt - began)));
+  return { pauseAt, pauseSignal };
+}
+
+/** A Spot interruption warning or a rebalance recommendation (lambda/drain/spot.ts). */
+async function handleNotice(
+  notice: Ec2Notice,
+  context: InvocationContext,
+  began: number,
+): Promise<InvocationSummary> {
+  log.appendKeys({ instanceId: notice.instanceId, notice: notice.kind });
+  const ports: NoticePorts = {
+    cluster: clusterPort(),
+    instances: new Ec2Instances(ec2),
+    groups,
+    describeInstance: (instanceId) => describeAutoScalingInstance(autoScaling, instanceId),
+    terminationAction: (group) =>
+      new AutoScalingLifecycle(autoScaling, {
+        autoScalingGroupName: group,
+        hookName: config.lifecycleHookName,
+        instanceId: notice.instanceId,
+      }),
+  };
+  const dimensions = { cluster: config.clusterName };
+  try {
+    const report = await runNotice(
+      notice,
+      {
+        onRebalance: config.onRebalanceRecommendation,
+        onDrainTimeout: config.onDrainTimeout,
+        drainTimeoutSeconds: config.drainTimeoutSeconds,
+        maxConcurrentEvictions: config.maxConcurrentEvictions,
+        excludeFromLoadBalancers: config.excludeFromLoadBalancers,
+        holder: context.awsRequestId ?? `invocation-${began}`,
+        startedAt: clampStart(notice.time ?? began, began),
+        ...invocationEnd(context, began),
+      },
+      ports,
+      { clock, log },
+    );
+    log.appendKeys({
+      ...(report.group ? { asgName: report.group } : {}),
+      ...(report.node ? { node: report.node } : {}),
+      ...(report.hardEnd ? { hardEnd: report.hardEnd } : {}),
+    });
+    return finish(
+      {
+        outcome: report.outcome,
+        lifecycleResult: report.lifecycleResult,
+        ...(report.drain ? { report: report.drain } : {}),
+      },
+      began,
+      { ...dimensions, ...(report.group ? { autoScalingGroup: report.group } : {}) },
+    );
+  } catch (error) {
+    // the cluster lookup or the rebalance cordon failed: the async invocation retries the event
+    log.error('invocation failed', { error: errorMessage(error) });
+    emitMetrics(dimensions, { outcome: 'failed' });
+    throw error;
+  }
+}
+
+/** An instance back from the warm pool (lambda/drain/warm-pool.ts). */
+async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Promise<InvocationSummary> {
+  const { instanceId, autoScalingGroupName, action } = launch;
+  log.appendKeys({
+    instanceId,
+    asgName: autoScalingGroupName,
+    ...(action ? { hookName: action.hookName } : {}),
+  });
+  const dimensions = { cluster: config.clusterName, autoScalingGroup: autoScalingGroupName };
+  if (!(await groups.serves(autoScalingGroupName))) {
+    log.info('event ignored', { reason: `Auto Scaling group ${autoScalingGroupName} is not served` });
+    return finish({ outcome: 'ignored', lifecycleResult: null }, began, dimensions);
+  }
+  const launchAction = action
+    ? new AutoScalingLifecycle(autoScaling, { autoScalingGroupName, instanceId, ...action })
+    : undefined;
+  try {
+    const report = await restoreFromWarmPool(
+      launch,
+      {
+        cluster: clusterPort(),
+        instances: new Ec2Instances(ec2),
+        marks,
+        ...(launchAction ? { launchAction } : {}),
+      },
+      { log },
+    );
+    if (report.node) log.appendKeys({ node: report.node });
+    return finish({ outcome: report.outcome, lifecycleResult: report.lifecycleResult }, began, dimensions);
+  } catch (error) {
+    // completing the launch action failed after retries of the SDK: the async invocation retries the event
     log.error('invocation failed', { error: errorMessage(error) });
     emitMetrics(dimensions, { outcome: 'failed' });
     throw error;

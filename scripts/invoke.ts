@@ -145,7 +145,12 @@ function buildEvent(
   );
   const check = parseEvent(event);
   if (check.kind !== 'action') {
-    const why = check.kind === 'invalid' ? `${check.field}: ${check.problem}` : check.reason;
+    const why =
+      check.kind === 'invalid'
+        ? `${check.field}: ${check.problem}`
+        : check.kind === 'ignored'
+          ? check.reason
+          : check.kind;
     throw new InvokeError(`the event would not be accepted by the drainer: ${why}`, EXIT_USAGE);
   }
   return event;

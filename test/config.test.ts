@@ -21,6 +21,8 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
+      onRebalanceRecommendation: 'cordon',
+      lifecycleHookName: 'eks-node-drainer',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -38,6 +40,8 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
+      onRebalanceRecommendation: 'cordon',
+      lifecycleHookName: 'eks-node-drainer',
     });
   });
 
@@ -55,6 +59,8 @@ describe('loadConfig', () => {
       WAIT_FOR_LOAD_BALANCERS: ' ',
       WAIT_FOR_VOLUME_DETACH: '',
       METRICS_NAMESPACE: '  ',
+      ON_REBALANCE_RECOMMENDATION: ' ',
+      LIFECYCLE_HOOK_NAME: '',
     });
 
     expect(config).toMatchObject({
@@ -69,6 +75,8 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
+      onRebalanceRecommendation: 'cordon',
+      lifecycleHookName: 'eks-node-drainer',
     });
   });
 
@@ -87,6 +95,8 @@ describe('loadConfig', () => {
         WAIT_FOR_LOAD_BALANCERS: 'false',
         WAIT_FOR_VOLUME_DETACH: 'false',
         METRICS_NAMESPACE: 'Platform/Drainer',
+        ON_REBALANCE_RECOMMENDATION: 'drain',
+        LIFECYCLE_HOOK_NAME: 'team/drain-hook',
       }),
     ).toEqual({
       clusterName: 'prod',
@@ -101,6 +111,8 @@ describe('loadConfig', () => {
       waitForLoadBalancers: false,
       waitForVolumeDetach: false,
       metricsNamespace: 'Platform/Drainer',
+      onRebalanceRecommendation: 'drain',
+      lifecycleHookName: 'team/drain-hook',
     });
   });
 
@@ -118,6 +130,8 @@ describe('loadConfig', () => {
       WAIT_FOR_LOAD_BALANCERS: ' True ',
       WAIT_FOR_VOLUME_DETACH: 'False',
       METRICS_NAMESPACE: ' Team.Drainer ',
+      ON_REBALANCE_RECOMMENDATION: ' IGNORE ',
+      LIFECYCLE_HOOK_NAME: ' my-hook ',
     });
 
     expect(config).toEqual({
@@ -133,6 +147,8 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: false,
       metricsNamespace: 'Team.Drainer',
+      onRebalanceRecommendation: 'ignore',
+      lifecycleHookName: 'my-hook',
     });
   });
 
@@ -142,6 +158,24 @@ describe('loadConfig', () => {
     ['abandon', 'abandon'],
   ])('accepts ON_DRAIN_TIMEOUT=%s', (value, policy) => {
     expect(loadConfig({ CLUSTER_NAME: 'prod', ON_DRAIN_TIMEOUT: value }).onDrainTimeout).toBe(policy);
+  });
+
+  it.each(['cordon', 'drain', 'ignore'])('accepts ON_REBALANCE_RECOMMENDATION=%s', (value) => {
+    expect(
+      loadConfig({ CLUSTER_NAME: 'prod', ON_REBALANCE_RECOMMENDATION: value }).onRebalanceRecommendation,
+    ).toBe(value);
+  });
+
+  it.each(['evict', 'cordon,drain', 'true'])('fails for ON_REBALANCE_RECOMMENDATION=%s', (value) => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', ON_REBALANCE_RECOMMENDATION: value })).toThrow(
+      `ON_REBALANCE_RECOMMENDATION must be one of cordon, drain, ignore, got "${value}"`,
+    );
+  });
+
+  it.each(['hook name', 'x'.repeat(256), 'hook:1'])('fails for LIFECYCLE_HOOK_NAME=%j', (value) => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', LIFECYCLE_HOOK_NAME: value })).toThrow(
+      `LIFECYCLE_HOOK_NAME must be a lifecycle hook name, got ${JSON.stringify(value)}`,
+    );
   });
 
   it.each(['debug', 'info', 'warn', 'error'])('accepts LOG_LEVEL=%s', (level) => {

@@ -16,6 +16,7 @@ import type { DrainOptions } from './options.js';
 import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
 import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
+import { clampedGrace } from './spot.js';
 import { newTrack, type Track } from './track.js';
 
 export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
@@ -254,12 +255,13 @@ class DrainRun {
       const now = this.clock.now();
       track.lastAttemptAt = now;
       track.offeredAt ??= now;
-      const result = await this.guard(this.cluster.evict(track.pod, { dryRun: this.options.dryRun })).catch(
-        (error: unknown): EvictionResult => {
-          if (error instanceof Stopped) throw error;
-          return { kind: 'failed', message: errorMessage(error) };
-        },
-      );
+      const grace = clampedGrace(track.pod, this.options.hardEnd, now);
+      const result = await this.guard(
+        this.cluster.evict(track.pod, { dryRun: this.options.dryRun, ...grace }),
+      ).catch((error: unknown): EvictionResult => {
+        if (error instanceof Stopped) throw error;
+        return { kind: 'failed', message: errorMessage(error) };
+      });
       this.apply(track, result);
     });
   }
@@ -316,11 +318,9 @@ class DrainRun {
   private async applyDeadlinePolicy(now: number): Promise<DrainOutcome | undefined> {
     const policy = this.options.onDeadline;
     if (this.policyEndsAt === undefined) {
-      this.policyEndsAt = policyEndsAt(
-        now,
-        this.outstanding(),
-        this.windowMs,
-        this.options.deleteWaitMarginMs,
+      this.policyEndsAt = Math.min(
+        policyEndsAt(now, this.outstanding(), this.windowMs, this.options.deleteWaitMarginMs),
+        this.options.hardEnd ?? Number.POSITIVE_INFINITY,
       );
       const blocked = await this.blockedPods();
       // reported as what the deadline found blocked, whatever the policy then does to them
@@ -345,7 +345,8 @@ class DrainRun {
   private async deleteAtDeadline(track: Track): Promise<void> {
     const pod = podKey(track.pod);
     try {
-      const result = await this.guard(this.cluster.deletePod(track.pod));
+      const grace = clampedGrace(track.pod, this.options.hardEnd, this.clock.now());
+      const result = await this.guard(this.cluster.deletePod(track.pod, grace));
       track.state = 'terminating';
       if (result === 'deleted') {
         this.ledger.deleted.push(pod);

@@ -32,7 +32,12 @@ export type HandlerOutcome =
   /** A hand-made event (no token) for an instance that is not in Terminating:Wait, without force. */
   | 'instance-not-terminating'
   | 'ignored'
-  | 'invalid-event';
+  | 'invalid-event'
+  /** EC2 notices (lambda/drain/spot.ts) and warm-pool returns (lambda/drain/warm-pool.ts). */
+  | 'spot-interrupted'
+  | 'foreign-instance'
+  | 'rebalance-cordoned'
+  | 'warm-pool-restored';
 
 export interface LifecycleRunSettings {
   readonly instanceId: string;

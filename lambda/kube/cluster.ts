@@ -11,7 +11,15 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import type { LabelSelector, NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../drain/model.js';
-import type { ClusterEvent, ClusterPort, EventSubject, EvictionResult, NodeClaim } from '../drain/ports.js';
+import type {
+  ClusterEvent,
+  ClusterPort,
+  EventSubject,
+  EvictionResult,
+  EvictOptions,
+  GracePeriod,
+  NodeClaim,
+} from '../drain/ports.js';
 import { ClusterAccessError } from '../errors.js';
 import { isStatus, toApiFailure } from './api-error.js';
 import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
@@ -23,8 +31,16 @@ const COMPONENT = 'eks-node-drainer';
 export const EXCLUDE_FROM_LOAD_BALANCERS_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
-/** The Eviction request for one pod: UID precondition, no grace override (the pod's own applies). */
-export function evictionBody(version: PolicyVersion, pod: PodRef, dryRun: boolean): V1Eviction {
+/**
+ * The Eviction request for one pod: UID precondition; no grace override (the pod's own applies)
+ * unless a Spot drain clamps it to the time left.
+ */
+export function evictionBody(
+  version: PolicyVersion,
+  pod: PodRef,
+  dryRun: boolean,
+  grace: GracePeriod = {},
+): V1Eviction {
   return {
     apiVersion: `policy/${version}`,
     kind: 'Eviction',
@@ -32,9 +48,13 @@ export function evictionBody(version: PolicyVersion, pod: PodRef, dryRun: boolea
     deleteOptions: {
       preconditions: { uid: pod.uid },
       ...(dryRun ? { dryRun: ['All'] } : {}),
+      ...graceOption(grace),
     },
   };
 }
+
+const graceOption = ({ gracePeriodSeconds }: GracePeriod) =>
+  gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds };
 
 export function toPodSnapshot(pod: V1Pod): PodSnapshot {
   const meta = pod.metadata ?? {};
@@ -163,8 +183,9 @@ export class KubeCluster implements ClusterPort {
     return pods.items.map(toPodSnapshot);
   }
 
-  async evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult> {
-    const body = evictionBody(await this.call(() => this.evictionVersion()), pod, options.dryRun);
+  async evict(pod: PodRef, options: EvictOptions): Promise<EvictionResult> {
+    const version = await this.call(() => this.evictionVersion());
+    const body = evictionBody(version, pod, options.dryRun, options);
     try {
       await this.retryUnauthorized(() =>
         this.core.createNamespacedPodEviction({ name: pod.name, namespace: pod.namespace, body }),
@@ -175,13 +196,13 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
-  async deletePod(pod: PodRef): Promise<'deleted' | 'gone'> {
+  async deletePod(pod: PodRef, grace: GracePeriod = {}): Promise<'deleted' | 'gone'> {
     try {
       await this.retryUnauthorized(() =>
         this.core.deleteNamespacedPod({
           name: pod.name,
           namespace: pod.namespace,
-          body: { preconditions: { uid: pod.uid } },
+          body: { preconditions: { uid: pod.uid }, ...graceOption(grace) },
         }),
       );
       return 'deleted';
