@@ -27,8 +27,10 @@ import type {
 
 /** EC2 stops or terminates a Spot instance this long after the interruption warning. */
 export const SPOT_NOTICE_MS = 120_000;
-/** PDB refusals are retried until this long before the hard end; then the deadline policy acts. */
+/** PDB refusals are retried until this long before the instance goes; then the deadline policy acts. */
 export const SPOT_POLICY_MARGIN_MS = 15_000;
+/** Pods are to be gone this long before the instance goes: grace periods end by then. */
+export const SPOT_GRACE_MARGIN_MS = 5_000;
 /** A clamped grace period is at least this: 0 would remove the pod object before the kubelet stops it. */
 const MIN_GRACE_SECONDS = 1;
 
@@ -197,6 +199,7 @@ function noticeDrainOptions(
     hardEnd === undefined
       ? Math.min(settings.startedAt + settings.drainTimeoutSeconds * 1000, settings.pauseAt)
       : hardEnd - SPOT_POLICY_MARGIN_MS;
+  const podsGoneBy = hardEnd === undefined ? {} : { hardEnd: hardEnd - SPOT_GRACE_MARGIN_MS };
   return {
     ...DEFAULT_DRAIN_TUNING,
     target: { instanceId, ...(nodeName ? { nodeName } : {}) },
@@ -211,7 +214,7 @@ function noticeDrainOptions(
       hardEnd === undefined ? DEFAULT_DRAIN_TUNING.minEvictionWindowMs : Math.max(0, deadline - now),
     claim: { holder: settings.holder },
     excludeFromLoadBalancers: settings.excludeFromLoadBalancers,
-    ...(hardEnd === undefined ? {} : { hardEnd }),
+    ...podsGoneBy,
     ...(settings.pauseSignal ? { signal: settings.pauseSignal } : {}),
   };
 }
