@@ -14,7 +14,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-import { DEFAULT_METRICS_NAMESPACE, type DeadlinePolicy, KUBERNETES_GROUP } from '../lambda/contract.js';
+import {
+  DEFAULT_METRICS_NAMESPACE,
+  type DeadlinePolicy,
+  KUBERNETES_GROUP,
+  type RebalanceAction,
+} from '../lambda/contract.js';
+import { addEc2Rules } from './ec2-rules.js';
 import { createAlarms, createDashboard, drainMetrics } from './observability.js';
 import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
 
@@ -69,6 +75,21 @@ export interface NodeDrainerProps {
    * @default 'delete'
    */
   readonly onDrainTimeout?: OnDrainTimeout;
+
+  /**
+   * What an EC2 rebalance recommendation does to the node: `cordon` it (and exclude it from load
+   * balancers, no eviction), `drain` it, or `ignore` it. Spot interruption warnings always drain.
+   * @default 'cordon'
+   */
+  readonly onRebalanceRecommendation?: RebalanceAction;
+
+  /**
+   * Put a launch lifecycle hook (`<lifecycleHookName>-launch`) on each group: an instance back from the
+   * warm pool gets its node uncordoned before it goes InService; every other launch is continued at
+   * once. Without it, the node is restored on the group's "EC2 Instance Launch Successful" event.
+   * @default false
+   */
+  readonly warmPoolLaunchHook?: boolean;
 
   /**
    * Result the Auto Scaling Group applies when the hook times out (the drainer stopped heartbeating).
@@ -182,6 +203,8 @@ export class NodeDrainer extends Construct {
   /** Receives events that failed for good: invocations after their retries, and undeliverable events. */
   readonly deadLetterQueue: sqs.Queue;
   readonly rule: events.Rule;
+  /** Spot interruptions and rebalance recommendations, warm-pool returns (and launch actions with `warmPoolLaunchHook`). */
+  readonly ec2Rules: events.Rule[];
   readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -220,6 +243,16 @@ export class NodeDrainer extends Construct {
 
     // Hooks hold instances only while the whole drain path is in place: created after it, deleted before it.
     const drainPath: Construct[] = [this.function, this.rule, continuationPolicy];
+    this.ec2Rules = addEc2Rules(this, {
+      ...settings,
+      warmPoolLaunchHook: props.warmPoolLaunchHook ?? false,
+      target: () =>
+        new targets.LambdaFunction(this.function, {
+          ...ASYNC_RETRIES,
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      drainPath,
+    });
     if (props.createAccessEntry ?? true) {
       const accessEntry = new eks.CfnAccessEntry(this, 'AccessEntry', {
         clusterName,
@@ -303,6 +336,8 @@ export class NodeDrainer extends Construct {
         WAIT_FOR_VOLUME_DETACH: String(props.waitForVolumeDetach ?? true),
         LOG_LEVEL: 'info',
         METRICS_NAMESPACE: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+        ON_REBALANCE_RECOMMENDATION: props.onRebalanceRecommendation ?? 'cordon',
+        LIFECYCLE_HOOK_NAME: settings.lifecycleHookName,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {

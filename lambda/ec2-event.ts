@@ -36,8 +36,13 @@ export type Ec2Notice =
     }
   | { readonly kind: 'rebalance-recommendation'; readonly instanceId: string; readonly time?: number };
 
-/** An instance back from the warm pool into its group; `action` when a launch lifecycle hook holds it. */
+/**
+ * An instance launching: back from the warm pool into its group (`fromWarmPool`), or, for the
+ * drainer's own launch hook, any other launch, whose action is simply continued. `action` when a
+ * launch lifecycle hook holds the instance.
+ */
 export interface WarmPoolLaunch {
+  readonly fromWarmPool: boolean;
   readonly instanceId: string;
   readonly autoScalingGroupName: string;
   readonly action?: { readonly hookName: string; readonly token?: string };
@@ -66,15 +71,17 @@ export function parseEc2Event(root: Json): Parsed {
 }
 
 /**
- * A launch lifecycle action or "EC2 Instance Launch Successful" of the `aws.autoscaling` source: only
- * a return from the warm pool (`Origin: WarmPool`, `Destination: AutoScalingGroup`) concerns the
- * drainer; any other launch is ignored.
+ * A launch lifecycle action or "EC2 Instance Launch Successful" of the `aws.autoscaling` source: a
+ * return from the warm pool (`Origin: WarmPool`, `Destination: AutoScalingGroup`) is undone on the
+ * node; any other launch lifecycle action (the stack's launch hook holds every launch) is continued
+ * at once; any other successful launch is ignored.
  */
 export function parseWarmPoolLaunch(root: Json, detail: Json): Parsed {
-  if (detail.Origin !== WARM_POOL || detail.Destination !== 'AutoScalingGroup') {
+  const hooked = root['detail-type'] === LAUNCH_LIFECYCLE_DETAIL_TYPE;
+  const fromWarmPool = detail.Origin === WARM_POOL && detail.Destination === 'AutoScalingGroup';
+  if (!fromWarmPool && !hooked) {
     return { kind: 'ignored', reason: `launch from ${show(detail.Origin)} to ${show(detail.Destination)}` };
   }
-  const hooked = root['detail-type'] === LAUNCH_LIFECYCLE_DETAIL_TYPE;
   if (hooked) {
     const transition = text(detail, 'LifecycleTransition', /^autoscaling:[A-Z0-9_]+$/);
     if (transition !== LAUNCHING) return { kind: 'ignored', reason: `transition ${transition}` };
@@ -84,6 +91,7 @@ export function parseWarmPoolLaunch(root: Json, detail: Json): Parsed {
       ? text(detail, 'LifecycleActionToken', TOKEN)
       : undefined;
   const launch: WarmPoolLaunch = {
+    fromWarmPool,
     instanceId: text(detail, 'EC2InstanceId', INSTANCE_ID),
     autoScalingGroupName: text(detail, 'AutoScalingGroupName', GROUP_NAME),
     ...(hooked

@@ -91,6 +91,7 @@ describe('parseEvent on warm pool events', () => {
     expect(parseEvent(warmPoolLaunchActionEvent({ ...LAUNCH, token }))).toEqual({
       kind: 'warm-pool-launch',
       launch: {
+        fromWarmPool: true,
         instanceId: INSTANCE,
         autoScalingGroupName: 'web-asg',
         action: { hookName: 'eks-node-drainer-launch', token },
@@ -114,9 +115,21 @@ describe('parseEvent on warm pool events', () => {
       warmPoolLaunchActionEvent({ ...LAUNCH, origin: 'EC2', destination: 'WarmPool' }),
     ],
     ['a launch straight into the group', warmPoolLaunchActionEvent({ ...LAUNCH, origin: 'EC2' })],
-    ['a successful launch from EC2', warmPoolLaunchSuccessfulEvent({ ...LAUNCH, origin: 'EC2' })],
-  ])('ignores %s', (_, event) => {
-    expect(parseEvent(event).kind).toBe('ignored');
+  ])(
+    'reads the launch action of %s as not from the warm pool (it is continued, nothing undone)',
+    (_, event) => {
+      expect(parseEvent(event)).toMatchObject({
+        kind: 'warm-pool-launch',
+        launch: { fromWarmPool: false, action: { hookName: LAUNCH.hookName } },
+      });
+    },
+  );
+
+  it('ignores a successful launch that is no return from the warm pool', () => {
+    expect(parseEvent(warmPoolLaunchSuccessfulEvent({ ...LAUNCH, origin: 'EC2' }))).toEqual({
+      kind: 'ignored',
+      reason: 'launch from "EC2" to "AutoScalingGroup"',
+    });
   });
 
   it('marks a termination toward the warm pool', () => {
@@ -157,7 +170,7 @@ describe('parseEvent on randomized mutations of the new events', () => {
       'a warm-pool launch action',
       () => warmPoolLaunchActionEvent({ ...LAUNCH, token: SAMPLE_FIELDS.token }),
       'warm-pool-launch',
-      /^(source|detail-type|detail|detail\.(EC2InstanceId|AutoScalingGroupName|LifecycleHookName|LifecycleTransition|Origin|Destination))$/,
+      /^(source|detail-type|detail|detail\.(EC2InstanceId|AutoScalingGroupName|LifecycleHookName|LifecycleTransition))$/,
     ],
     [
       'a warm-pool launch success',

@@ -115,26 +115,40 @@ export async function restoreFromWarmPool(
   },
   { log }: { readonly log: Logger },
 ): Promise<WarmPoolReturnReport> {
-  let report: Omit<WarmPoolReturnReport, 'lifecycleResult'>;
-  try {
-    report = await restore(launch, ports, log);
-  } catch (error) {
-    log.warn('could not restore the node back from the warm pool; the next drain retries', {
-      error: errorMessage(error),
-    });
-    report = { outcome: 'ignored' };
-  }
+  const report = await undoReturn(launch, ports, log);
   if (!ports.launchAction) return { ...report, lifecycleResult: null };
   const completion = await ports.launchAction.complete('CONTINUE');
   log.info('completed the launch lifecycle action', { completion });
   return { ...report, lifecycleResult: 'CONTINUE' };
 }
 
+type Undone = Omit<WarmPoolReturnReport, 'lifecycleResult'>;
+
+/** Never throws: a failed undo is retried by the next drain's start (the mark stays). */
+async function undoReturn(
+  launch: WarmPoolLaunch,
+  ports: { readonly cluster: ClusterPort; readonly instances: InstancePort; readonly marks: MarksPort },
+  log: Logger,
+): Promise<Undone> {
+  if (!launch.fromWarmPool) {
+    log.info('launch not from the warm pool: nothing to undo');
+    return { outcome: 'ignored' };
+  }
+  try {
+    return await restore(launch, ports, log);
+  } catch (error) {
+    log.warn('could not restore the node back from the warm pool; the next drain retries', {
+      error: errorMessage(error),
+    });
+    return { outcome: 'ignored' };
+  }
+}
+
 async function restore(
   launch: WarmPoolLaunch,
   ports: { readonly cluster: ClusterPort; readonly instances: InstancePort; readonly marks: MarksPort },
   log: Logger,
-): Promise<Omit<WarmPoolReturnReport, 'lifecycleResult'>> {
+): Promise<Undone> {
   const nodeName = await ports.instances.privateDnsName(launch.instanceId).catch(() => undefined);
   const node = await ports.cluster.findNode({
     instanceId: launch.instanceId,
