@@ -170,24 +170,30 @@ describe('runNotice: Spot interruption', () => {
   });
 
   it('retries PDB refusals until 15 s before the end, then deletes with the grace clamped too, ending by the end', async () => {
+    // the deleted pod never leaves (a stuck kubelet): the drain must still end before the instance goes
     const { run, cluster, clock } = setup({
       instance: IN_GROUP,
       pods: [pod('blocked', { gracePeriodSeconds: 60 })],
+      terminationMs: 300_000,
     });
     cluster.evictor = () => ({
       kind: 'pdb-blocked',
       message: "Cannot evict pod as it would violate the pod's disruption budget.",
     });
-    const sentAt = clock.t - 30_000; // 90 s left
+    // 30 s left: less than the usual 60 s eviction window before the policy deadline
+    const sentAt = clock.t - 90_000;
+    const started = clock.t;
 
     const report = await run(spot(sentAt), { startedAt: sentAt });
 
-    const deletion = cluster.requests.find((r) => r.startsWith('delete blocked'));
-    // deleted at the policy deadline (sentAt + 105 s): 15 s left, grace clamped to 10 s
-    expect(deletion).toBe('delete blocked grace=10');
+    // deleted at the policy deadline (sentAt + 105 s): 10 s left until pods must be gone (end − 5 s)
+    expect(cluster.requests.find((r) => r.startsWith('delete blocked'))).toBe('delete blocked grace=10');
     expect(cluster.count('evict blocked')).toBeGreaterThan(3);
+    expect(clock.t - started).toBeGreaterThanOrEqual(15_000);
     expect(report.drain?.deleted).toEqual(['default/blocked']);
-    expect(clock.t).toBeLessThanOrEqual(sentAt + SPOT_NOTICE_MS);
+    expect(report.drain?.remaining).toEqual(['default/blocked']);
+    expect(report.outcome).toBe('spot-interrupted');
+    expect(clock.t).toBeLessThanOrEqual(sentAt + SPOT_NOTICE_MS - 5_000);
   });
 
   it('completes the termination lifecycle action waiting for the instance, once, after the drain', async () => {
