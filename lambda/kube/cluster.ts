@@ -20,8 +20,7 @@ import type {
   GracePeriod,
   NodeClaim,
 } from '../drain/ports.js';
-import { ClusterAccessError } from '../errors.js';
-import { isStatus, toApiFailure } from './api-error.js';
+import { accessError, isStatus, retryUnauthorized, toApiFailure } from './api-error.js';
 import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
 
 export type PolicyVersion = 'v1' | 'v1beta1';
@@ -319,14 +318,8 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
-  private async retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!this.onUnauthorized || !isStatus(error, 401)) throw error;
-      this.onUnauthorized();
-      return fn();
-    }
+  private retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
+    return retryUnauthorized(fn, this.onUnauthorized);
   }
 
   /** policy/v1 where served, else policy/v1beta1; asked once by discovery, as kubectl does. */
@@ -340,15 +333,6 @@ export class KubeCluster implements ClusterPort {
     );
     return this.policyVersion;
   }
-}
-
-function accessError(error: unknown): ClusterAccessError {
-  const failure = toApiFailure(error);
-  const status = failure.status === undefined ? 'unreachable' : `HTTP ${failure.status}`;
-  return new ClusterAccessError(`${status}: ${failure.message}`, failure.status, {
-    cause: error,
-    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
-  });
 }
 
 /** The node annotation that says which drain holds the node, until when. */

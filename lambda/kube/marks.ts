@@ -11,8 +11,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import type { MarkedNode, MarksPort, Undo, WarmPoolMark } from '../drain/warm-pool.js';
-import { ClusterAccessError } from '../errors.js';
-import { isStatus, toApiFailure } from './api-error.js';
+import { accessError, isStatus, retryUnauthorized } from './api-error.js';
 import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from './cluster.js';
 
@@ -117,14 +116,8 @@ export class KubeMarks implements MarksPort {
     }
   }
 
-  private async retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!this.onUnauthorized || !isStatus(error, 401)) throw error;
-      this.onUnauthorized();
-      return fn();
-    }
+  private retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
+    return retryUnauthorized(fn, this.onUnauthorized);
   }
 }
 
@@ -143,11 +136,4 @@ export function parseMark(node: V1Node): WarmPoolMark | undefined {
   } catch {
     return undefined;
   }
-}
-
-function accessError(error: unknown): ClusterAccessError {
-  if (error instanceof ClusterAccessError) return error;
-  const failure = toApiFailure(error);
-  const status = failure.status === undefined ? 'unreachable' : `HTTP ${failure.status}`;
-  return new ClusterAccessError(`${status}: ${failure.message}`, failure.status, { cause: error });
 }
