@@ -125,7 +125,10 @@ export class FakeCluster implements ClusterPort {
     }
     return [...this.pods.values()];
   }
-  async evict(ref: PodRef, options: { dryRun: boolean; gracePeriodSeconds?: number }): Promise<EvictionResult> {
+  async evict(
+    ref: PodRef,
+    options: { dryRun: boolean; gracePeriodSeconds?: number },
+  ): Promise<EvictionResult> {
     const call = (this.evictCalls.get(ref.uid) ?? 0) + 1;
     this.evictCalls.set(ref.uid, call);
     this.requests.push(`evict ${ref.name}${options.dryRun ? ' dry-run' : ''}${grace(options)}`);
