@@ -246,6 +246,7 @@ async function handleNotice(
       notice,
       {
         onRebalance: config.onRebalanceRecommendation,
+        dryRun: config.dryRun,
         onDrainTimeout: config.onDrainTimeout,
         drainTimeoutSeconds: config.drainTimeoutSeconds,
         maxConcurrentEvictions: config.maxConcurrentEvictions,
@@ -304,7 +305,7 @@ async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Prom
         marks,
         ...(launchAction ? { launchAction } : {}),
       },
-      { log },
+      { log, dryRun: config.dryRun },
     );
     if (report.node) log.appendKeys({ node: report.node });
     return finish({ outcome: report.outcome, lifecycleResult: report.lifecycleResult }, began, dimensions);

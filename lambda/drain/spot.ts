@@ -72,10 +72,13 @@ export type NoticeOutcome =
   | 'deadline-continued'
   | 'node-not-found'
   | 'already-draining'
-  | 'ignored';
+  | 'ignored'
+  | 'dry-run';
 
 export interface NoticeSettings {
   readonly onRebalance: RebalanceAction;
+  /** DRY_RUN: server-side dry-run evictions, no cordon, no lifecycle completion. */
+  readonly dryRun: boolean;
   readonly onDrainTimeout: DeadlinePolicy;
   /** A rebalance `drain` gets the ordinary drain timeout from the notice's time. */
   readonly drainTimeoutSeconds: number;
@@ -162,6 +165,7 @@ export async function runNotice(
   const drain = await drainNode(ports.cluster, options, deps);
   const node = drain.node ? { node: drain.node } : {};
   if (rebalance) return { ...group, ...node, drain, outcome: rebalanceOutcome(drain), lifecycleResult: null };
+  if (settings.dryRun) return { ...group, ...node, drain, outcome: 'dry-run', lifecycleResult: null };
   const lifecycleResult = served.group ? await completeWaitingAction(ports, served.group, drain, deps) : null;
   log.info('spot interruption drained', {
     evicted: drain.evicted.length,
@@ -207,7 +211,7 @@ function noticeDrainOptions(
     deadline,
     pauseAt: settings.pauseAt,
     onDeadline: hardEnd === undefined ? ('continue' as const) : settings.onDrainTimeout,
-    dryRun: false,
+    dryRun: settings.dryRun,
     maxConcurrentEvictions: settings.maxConcurrentEvictions,
     // a Spot drain offers evictions until its deadline, then the policy acts at once
     minEvictionWindowMs:
@@ -223,7 +227,8 @@ function rebalanceOutcome(drain: DrainReport): NoticeOutcome {
   if (
     drain.outcome === 'drained' ||
     drain.outcome === 'node-not-found' ||
-    drain.outcome === 'already-draining'
+    drain.outcome === 'already-draining' ||
+    drain.outcome === 'dry-run'
   )
     return drain.outcome;
   return 'deadline-continued';
@@ -240,6 +245,10 @@ async function cordonOnly(
   if (!node) {
     log.info('node not found', { instanceId });
     return { outcome: 'node-not-found', lifecycleResult: null };
+  }
+  if (settings.dryRun) {
+    log.info('dry run: would cordon the node on a rebalance recommendation', { node });
+    return { outcome: 'dry-run', node, lifecycleResult: null };
   }
   await ports.cluster.cordon(node, { excludeFromLoadBalancers: settings.excludeFromLoadBalancers });
   log.info('node cordoned on a rebalance recommendation', {

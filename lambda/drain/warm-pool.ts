@@ -93,7 +93,7 @@ export async function restoreReturnedNodes(marks: MarksPort, log: Logger): Promi
 }
 
 export interface WarmPoolReturnReport {
-  readonly outcome: 'warm-pool-restored' | 'node-not-found' | 'ignored';
+  readonly outcome: 'warm-pool-restored' | 'node-not-found' | 'ignored' | 'dry-run';
   readonly node?: string;
   readonly undo?: Undo;
   /** The launch lifecycle action completed (CONTINUE), if the event carried one. */
@@ -113,8 +113,15 @@ export async function restoreFromWarmPool(
     readonly marks: MarksPort;
     readonly launchAction?: LifecyclePort;
   },
-  { log }: { readonly log: Logger },
+  { log, dryRun = false }: { readonly log: Logger; readonly dryRun?: boolean },
 ): Promise<WarmPoolReturnReport> {
+  if (dryRun) {
+    // DRY_RUN changes nothing and completes no lifecycle action: the launch hook times out into CONTINUE
+    log.info('dry run: would undo the warm-pool mark and continue the launch', {
+      fromWarmPool: launch.fromWarmPool,
+    });
+    return { outcome: 'dry-run', lifecycleResult: null };
+  }
   const report = await undoReturn(launch, ports, log);
   if (!ports.launchAction) return { ...report, lifecycleResult: null };
   const completion = await ports.launchAction.complete('CONTINUE');

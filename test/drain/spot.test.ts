@@ -68,6 +68,7 @@ function setup(
   };
   const settings = (overrides: Partial<NoticeSettings> = {}): NoticeSettings => ({
     onRebalance: 'cordon',
+    dryRun: false,
     onDrainTimeout: 'delete',
     drainTimeoutSeconds: 300,
     maxConcurrentEvictions: 8,
@@ -222,6 +223,24 @@ describe('runNotice: Spot interruption', () => {
     const { run, cluster } = setup({ instance: { group: 'elsewhere', state: 'InService' } });
     expect(await run(spot())).toEqual({ outcome: 'foreign-instance', lifecycleResult: null });
     expect(cluster.requests).toEqual([]);
+  });
+});
+
+describe('runNotice with DRY_RUN', () => {
+  it('Spot: server-side dry-run evictions, no cordon, no lifecycle completion', async () => {
+    const { run, cluster, action } = setup({ instance: { group: 'web-asg', state: 'Terminating:Wait' } });
+    const report = await run(spot(), { dryRun: true });
+
+    expect(report.outcome).toBe('dry-run');
+    expect(cluster.requests).toContain('evict a dry-run');
+    expect(cluster.count('cordon')).toBe(0);
+    expect(action.completed).toEqual([]);
+  });
+
+  it('rebalance cordon: finds the node, cordons nothing', async () => {
+    const { run, cluster } = setup({ instance: IN_GROUP });
+    expect((await run(rebalance, { dryRun: true })).outcome).toBe('dry-run');
+    expect(cluster.requests).toEqual(['findNode node-a']);
   });
 });
 

@@ -174,6 +174,19 @@ describe('restoreFromWarmPool', () => {
     );
   });
 
+  it('with DRY_RUN: touches nothing and completes nothing', async () => {
+    const { ports, marks, action, cluster, log } = setup();
+    marks.marks.set('node-a', MARK);
+
+    expect(await restoreFromWarmPool(launch(), ports, { log, dryRun: true })).toEqual({
+      outcome: 'dry-run',
+      lifecycleResult: null,
+    });
+    expect(action.completed).toEqual([]);
+    expect(marks.calls).toEqual([]);
+    expect(cluster.requests).toEqual([]);
+  });
+
   it('node-not-found when no node has the instance', async () => {
     const { ports, cluster, log } = setup();
     const missing = new FakeCluster(new VirtualClock(), [], 1_000, null);
