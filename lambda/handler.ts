@@ -233,6 +233,7 @@ async function handleNotice(
     instances: new Ec2Instances(ec2),
     groups,
     describeInstance: (instanceId) => describeAutoScalingInstance(autoScaling, instanceId),
+    marks,
     terminationAction: (group) =>
       new AutoScalingLifecycle(autoScaling, {
         autoScalingGroupName: group,

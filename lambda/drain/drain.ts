@@ -10,13 +10,13 @@ import {
   policyEndsAt,
 } from './deadline.js';
 import { blockedEvent, deadlineEvent, drainedEvent, startedEvent } from './events.js';
+import { clampedGrace } from './grace.js';
 import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainOptions } from './options.js';
 import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
 import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
-import { clampedGrace } from './spot.js';
 import { newTrack, type Track } from './track.js';
 
 export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';

@@ -13,17 +13,19 @@ import {
   drainNode,
   errorMessage,
 } from './drain.js';
-import type { PodSnapshot } from './model.js';
+
+export { clampedGrace } from './grace.js';
+
 import type {
   Clock,
   ClusterPort,
-  GracePeriod,
   GroupsPort,
   InstancePort,
   LifecyclePort,
   LifecycleResult,
   Logger,
 } from './ports.js';
+import { type MarksPort, markingCordon } from './warm-pool.js';
 
 /** EC2 stops or terminates a Spot instance this long after the interruption warning. */
 export const SPOT_NOTICE_MS = 120_000;
@@ -31,23 +33,6 @@ export const SPOT_NOTICE_MS = 120_000;
 export const SPOT_POLICY_MARGIN_MS = 15_000;
 /** Pods are to be gone this long before the instance goes: grace periods end by then. */
 export const SPOT_GRACE_MARGIN_MS = 5_000;
-/** A clamped grace period is at least this: 0 would remove the pod object before the kubelet stops it. */
-const MIN_GRACE_SECONDS = 1;
-
-/**
- * The grace period to send with an eviction or deletion: none (the pod's own applies) without a hard
- * end or when the pod's own fits in the time left; else the whole seconds left, at least 1.
- */
-export function clampedGrace(
-  pod: Pick<PodSnapshot, 'gracePeriodSeconds'>,
-  hardEnd: number | undefined,
-  now: number,
-): GracePeriod {
-  if (hardEnd === undefined) return {};
-  const left = Math.max(MIN_GRACE_SECONDS, Math.floor((hardEnd - now) / 1000));
-  return pod.gracePeriodSeconds <= left ? {} : { gracePeriodSeconds: left };
-}
-
 /** What AutoScaling says about an instance (DescribeAutoScalingInstances); undefined: in no group. */
 export interface AutoScalingInstance {
   readonly group: string;
@@ -62,6 +47,11 @@ export interface NoticePorts {
   describeInstance(instanceId: string): Promise<AutoScalingInstance | undefined>;
   /** The termination lifecycle action of the drainer's hook for this instance in `group` (addressed by instance id). */
   terminationAction(group: string): LifecyclePort;
+  /**
+   * Marks for a node that comes back: a Spot instance that is stopped or hibernated (not terminated)
+   * is marked like one going to a warm pool, and restored once Ready again (warm-pool.ts).
+   */
+  readonly marks?: MarksPort;
 }
 
 export type NoticeOutcome =
@@ -162,7 +152,12 @@ export async function runNotice(
     return { ...group, ...(await cordonOnly(target, settings, ports, deps)) };
   const hardEnd = rebalance ? undefined : settings.startedAt + SPOT_NOTICE_MS;
   const options = noticeDrainOptions(target, settings, hardEnd, deps.clock.now());
-  const drain = await drainNode(ports.cluster, options, deps);
+  const comesBack = notice.kind === 'spot-interruption' && notice.instanceAction !== 'terminate';
+  const cluster =
+    comesBack && ports.marks
+      ? markingCordon(ports.cluster, ports.marks, notice.instanceId, deps.clock)
+      : ports.cluster;
+  const drain = await drainNode(cluster, options, deps);
   const node = drain.node ? { node: drain.node } : {};
   if (rebalance) return { ...group, ...node, drain, outcome: rebalanceOutcome(drain), lifecycleResult: null };
   if (settings.dryRun) return { ...group, ...node, drain, outcome: 'dry-run', lifecycleResult: null };

@@ -226,6 +226,42 @@ describe('runNotice: Spot interruption', () => {
   });
 });
 
+describe('runNotice: a Spot instance that is stopped or hibernated comes back', () => {
+  const marksOf = () => {
+    const marked: string[] = [];
+    return {
+      marked,
+      marks: {
+        mark: async (node: string, mark: { instanceId: string }) => {
+          marked.push(`${node} ${mark.instanceId}`);
+        },
+        read: async () => undefined,
+        markedNodes: async () => [],
+        restore: async () => 'restored' as const,
+      },
+    };
+  };
+
+  it.each(['stop', 'hibernate'])(
+    'marks the node before the cordon when the action is %s',
+    async (instanceAction) => {
+      const { run, ports } = setup({ instance: IN_GROUP });
+      const { marks, marked } = marksOf();
+      Object.assign(ports, { marks });
+      await run({ kind: 'spot-interruption', instanceId: INSTANCE, instanceAction });
+      expect(marked).toEqual([`node-a ${INSTANCE}`]);
+    },
+  );
+
+  it('does not mark a node whose instance terminates', async () => {
+    const { run, ports } = setup({ instance: IN_GROUP });
+    const { marks, marked } = marksOf();
+    Object.assign(ports, { marks });
+    await run(spot());
+    expect(marked).toEqual([]);
+  });
+});
+
 describe('runNotice with DRY_RUN', () => {
   it('Spot: server-side dry-run evictions, no cordon, no lifecycle completion', async () => {
     const { run, cluster, action } = setup({ instance: { group: 'web-asg', state: 'Terminating:Wait' } });
