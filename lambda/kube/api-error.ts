@@ -65,6 +65,15 @@ export async function retryUnauthorized<T>(fn: () => Promise<T>, onUnauthorized?
   }
 }
 
+/** One request with the 401 retry; a failure becomes a ClusterAccessError with the server's own message. */
+export async function apiCall<T>(fn: () => Promise<T>, onUnauthorized?: () => void): Promise<T> {
+  try {
+    return await retryUnauthorized(fn, onUnauthorized);
+  } catch (error) {
+    throw accessError(error);
+  }
+}
+
 /** A failed request as the drain sees it: a ClusterAccessError with the server's status and message. */
 export function accessError(error: unknown): ClusterAccessError {
   if (error instanceof ClusterAccessError) return error;

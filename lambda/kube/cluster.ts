@@ -20,7 +20,7 @@ import type {
   GracePeriod,
   NodeClaim,
 } from '../drain/ports.js';
-import { accessError, isStatus, retryUnauthorized, toApiFailure } from './api-error.js';
+import { accessError, apiCall, isStatus, retryUnauthorized, toApiFailure } from './api-error.js';
 import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
 
 export type PolicyVersion = 'v1' | 'v1beta1';
@@ -310,12 +310,8 @@ export class KubeCluster implements ClusterPort {
   }
 
   /** Runs one API call; a failure becomes a ClusterAccessError with the server's own message. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await this.retryUnauthorized(fn);
-    } catch (error) {
-      throw accessError(error);
-    }
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return apiCall(fn, this.onUnauthorized);
   }
 
   private retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {

@@ -11,7 +11,7 @@ import {
   type V1Node,
 } from '@kubernetes/client-node';
 import type { MarkedNode, MarksPort, Undo, WarmPoolMark } from '../drain/warm-pool.js';
-import { accessError, isStatus, retryUnauthorized } from './api-error.js';
+import { accessError, apiCall, isStatus, retryUnauthorized } from './api-error.js';
 import { boundedConfiguration, DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from './cluster.js';
 
@@ -97,27 +97,21 @@ export class KubeMarks implements MarksPort {
   /** Merge patch with the read resourceVersion: refused (409) if the node changed since. */
   private patch(node: V1Node, body: Record<string, unknown>) {
     const metadata = (body.metadata ?? {}) as Record<string, unknown>;
-    return this.retryUnauthorized(() =>
-      this.core.patchNode(
-        {
-          name: node.metadata?.name ?? '',
-          body: { ...body, metadata: { ...metadata, resourceVersion: node.metadata?.resourceVersion } },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ),
+    return retryUnauthorized(
+      () =>
+        this.core.patchNode(
+          {
+            name: node.metadata?.name ?? '',
+            body: { ...body, metadata: { ...metadata, resourceVersion: node.metadata?.resourceVersion } },
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      this.onUnauthorized,
     );
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await this.retryUnauthorized(fn);
-    } catch (error) {
-      throw accessError(error);
-    }
-  }
-
-  private retryUnauthorized<T>(fn: () => Promise<T>): Promise<T> {
-    return retryUnauthorized(fn, this.onUnauthorized);
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return apiCall(fn, this.onUnauthorized);
   }
 }
 

@@ -1,5 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { Workload } from '../../scripts/harness/workload.js';
 import { rebalanceEvent, spotInterruptionEvent } from '../support/ec2-events.js';
 import {
@@ -8,20 +7,15 @@ import {
   lifecycleAction,
   lifecycleEvent,
   loadHandler,
+  localAws,
   registerCluster,
 } from './support/lambda.js';
 import { createScenario } from './support/scenario.js';
 import { fillReady } from './support/worlds.js';
 
-const aws = new LocalAwsEndpoint();
+const aws = localAws();
 let world: Workload | undefined;
 
-beforeAll(async () => {
-  await aws.start();
-});
-afterAll(async () => {
-  await aws.stop();
-});
 afterEach(async () => {
   if (world) {
     expect(world.sim.failures).toEqual([]);

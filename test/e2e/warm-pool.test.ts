@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { WARM_POOL_MARK } from '../../lambda/kube/marks.js';
-import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
 import type { Workload } from '../../scripts/harness/workload.js';
 import { warmPoolLaunchActionEvent, warmPoolLaunchSuccessfulEvent } from '../support/ec2-events.js';
 import {
@@ -11,20 +10,15 @@ import {
   lifecycleAction,
   lifecycleEvent,
   loadHandler,
+  localAws,
   registerCluster,
 } from './support/lambda.js';
 import { createScenario } from './support/scenario.js';
 import { fillReady } from './support/worlds.js';
 
-const aws = new LocalAwsEndpoint();
+const aws = localAws();
 const worlds: Workload[] = [];
 
-beforeAll(async () => {
-  await aws.start();
-});
-afterAll(async () => {
-  await aws.stop();
-});
 afterEach(async () => {
   for (const w of worlds.splice(0)) {
     expect(w.sim.failures).toEqual([]);
