@@ -62,9 +62,9 @@ describe('parseEvent', () => {
       'test notification',
     ],
     [
-      'a launch action that is no return from the warm pool',
+      'a launch action whose transition is not launching',
       { ...validEvent(), 'detail-type': 'EC2 Instance-launch Lifecycle Action' },
-      'launch from "AutoScalingGroup" to "EC2"',
+      'transition autoscaling:EC2_INSTANCE_TERMINATING',
     ],
     [
       'another transition',
