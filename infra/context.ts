@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { DEADLINE_POLICIES } from '../lambda/contract.js';
+import { DEADLINE_POLICIES, REBALANCE_ACTIONS } from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
 
 export const DEPLOY_COMMAND =
@@ -33,6 +33,8 @@ export type DrainerSettings = Pick<
   | 'excludeFromLoadBalancers'
   | 'waitForLoadBalancers'
   | 'waitForVolumeDetach'
+  | 'onRebalanceRecommendation'
+  | 'warmPoolLaunchHook'
 > & { readonly network?: NetworkSettings };
 
 type Lookup = (key: string) => unknown;
@@ -99,6 +101,8 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     excludeFromLoadBalancers: bool(get, 'excludeFromLoadBalancers'),
     waitForLoadBalancers: bool(get, 'waitForLoadBalancers'),
     waitForVolumeDetach: bool(get, 'waitForVolumeDetach'),
+    onRebalanceRecommendation: oneOf(get, 'onRebalanceRecommendation', REBALANCE_ACTIONS),
+    warmPoolLaunchHook: bool(get, 'warmPoolLaunchHook'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
   };
 }

@@ -15,6 +15,7 @@ import {
   KUBERNETES_GROUP,
 } from '../lambda/contract.js';
 import { clusterTagConditions, Discovery } from './discovery.js';
+import { addEc2Rules } from './ec2-rules.js';
 import { ASYNC_RETRIES, bundledFunction } from './functions.js';
 import { autoScalingGroupArn, type HookedGroup, hookSpec, NAG_PSEUDO_PARAMETERS, putHooks } from './hooks.js';
 import { acknowledgeProviderFindings, resolveNodegroups } from './nodegroups.js';
@@ -38,6 +39,8 @@ export class NodeDrainer extends Construct {
   /** Receives events that failed for good: invocations after their retries, and undeliverable events. */
   readonly deadLetterQueue: sqs.Queue;
   readonly rule: events.Rule;
+  /** Spot interruptions and rebalance recommendations, warm-pool returns (and launch actions with `warmPoolLaunchHook`). */
+  readonly ec2Rules: events.Rule[];
   readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
   /** With `discover`: the reconciler that puts the hooks. */
@@ -102,6 +105,19 @@ export class NodeDrainer extends Construct {
       drainPath.push(accessEntry);
     }
 
+    this.ec2Rules = addEc2Rules(this, {
+      clusterName,
+      groups,
+      discover: settings.discover,
+      lifecycleHookName,
+      warmPoolLaunchHook: props.warmPoolLaunchHook ?? false,
+      target: () =>
+        new targets.LambdaFunction(this.function, {
+          ...ASYNC_RETRIES,
+          deadLetterQueue: this.deadLetterQueue,
+        }),
+      drainPath,
+    });
     putHooks(this, groups, hookSpec(settings), drainPath);
     if (settings.discover) {
       this.discovery = new Discovery(this, 'Discovery', {
@@ -167,6 +183,8 @@ export class NodeDrainer extends Construct {
         WAIT_FOR_VOLUME_DETACH: String(props.waitForVolumeDetach ?? true),
         LOG_LEVEL: 'info',
         METRICS_NAMESPACE: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
+        ON_REBALANCE_RECOMMENDATION: props.onRebalanceRecommendation ?? 'cordon',
+        LIFECYCLE_HOOK_NAME: settings.lifecycleHookName,
       },
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,

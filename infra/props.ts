@@ -2,7 +2,7 @@
 import type { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type { DeadlinePolicy } from '../lambda/contract.js';
+import type { DeadlinePolicy, RebalanceAction } from '../lambda/contract.js';
 
 export type OnDrainTimeout = DeadlinePolicy;
 export type LifecycleHookResult = 'CONTINUE' | 'ABANDON';
@@ -69,6 +69,22 @@ export interface NodeDrainerProps {
    * @default 'delete'
    */
   readonly onDrainTimeout?: OnDrainTimeout;
+
+  /**
+   * What an EC2 rebalance recommendation does to the node: `cordon` it (and exclude it from load
+   * balancers, no eviction), `drain` it, or `ignore` it. Spot interruption warnings always drain.
+   * @default 'cordon'
+   */
+  readonly onRebalanceRecommendation?: RebalanceAction;
+
+  /**
+   * Put a launch lifecycle hook (`<lifecycleHookName>-launch`) on each named or node group: an instance
+   * back from the warm pool gets its node uncordoned before it goes InService; every other launch is
+   * continued at once. Without it, the node is restored on the group's "EC2 Instance Launch
+   * Successful" event. (Not on discovered groups: the reconciler puts termination hooks only.)
+   * @default false
+   */
+  readonly warmPoolLaunchHook?: boolean;
 
   /**
    * Result the Auto Scaling Group applies when the hook times out (the drainer stopped heartbeating).

@@ -1,4 +1,10 @@
-import { AUTO_SCALING_GROUP_NAMES_ENV, DISCOVER_ENV } from './contract.js';
+import {
+  AUTO_SCALING_GROUP_NAMES_ENV,
+  DEFAULT_HOOK_NAME,
+  DISCOVER_ENV,
+  REBALANCE_ACTIONS,
+  type RebalanceAction,
+} from './contract.js';
 import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
 import { ConfigError } from './errors.js';
 
@@ -31,6 +37,10 @@ export interface Config {
   readonly autoScalingGroupNames?: readonly string[];
   /** DISCOVER_AUTO_SCALING_GROUPS: a group is served when it carries the cluster's tags. */
   readonly discoverAutoScalingGroups: boolean;
+  /** What an EC2 rebalance recommendation does: cordon (and exclude from load balancers), drain, or nothing. */
+  readonly onRebalanceRecommendation: RebalanceAction;
+  /** The termination lifecycle hook a Spot drain completes when the instance waits in Terminating:Wait. */
+  readonly lifecycleHookName: string;
 }
 
 export const DEFAULTS = {
@@ -46,6 +56,8 @@ export const DEFAULTS = {
   waitForVolumeDetach: true,
   metricsNamespace: 'EksNodeDrainer',
   discoverAutoScalingGroups: false,
+  onRebalanceRecommendation: 'cordon',
+  lifecycleHookName: DEFAULT_HOOK_NAME,
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -94,6 +106,13 @@ export function loadConfig(env: Env): Config {
     waitForLoadBalancers: flag(env, 'WAIT_FOR_LOAD_BALANCERS', DEFAULTS.waitForLoadBalancers),
     waitForVolumeDetach: flag(env, 'WAIT_FOR_VOLUME_DETACH', DEFAULTS.waitForVolumeDetach),
     metricsNamespace: metricsNamespace(env.METRICS_NAMESPACE?.trim() || DEFAULTS.metricsNamespace),
+    onRebalanceRecommendation: oneOf(
+      env,
+      'ON_REBALANCE_RECOMMENDATION',
+      DEFAULTS.onRebalanceRecommendation,
+      REBALANCE_ACTIONS,
+    ),
+    lifecycleHookName: hookName(env.LIFECYCLE_HOOK_NAME?.trim() || DEFAULTS.lifecycleHookName),
   });
 }
 
@@ -155,13 +174,7 @@ export interface ReconcilerConfig {
 
 export function loadReconcilerConfig(env: Env): ReconcilerConfig {
   const clusterName = loadConfig({ CLUSTER_NAME: env.CLUSTER_NAME }).clusterName;
-  const hookName = env.HOOK_NAME?.trim() ?? '';
-  // AWS's rule for lifecycle hook names
-  if (!/^[A-Za-z0-9\-_/]{1,255}$/.test(hookName)) {
-    throw new ConfigError(
-      `HOOK_NAME must be a lifecycle hook name, got ${JSON.stringify(env.HOOK_NAME ?? null)}`,
-    );
-  }
+  const hook = hookName(env.HOOK_NAME?.trim() ?? '', 'HOOK_NAME');
   if (!env.HOOK_HEARTBEAT_TIMEOUT_SECONDS?.trim()) {
     throw new ConfigError(
       "HOOK_HEARTBEAT_TIMEOUT_SECONDS is required (the hook's heartbeat timeout, set by the stack)",
@@ -169,7 +182,7 @@ export function loadReconcilerConfig(env: Env): ReconcilerConfig {
   }
   return Object.freeze({
     clusterName,
-    hookName,
+    hookName: hook,
     // the range of a lifecycle hook's heartbeat timeout
     heartbeatTimeoutSeconds: integer(env, 'HOOK_HEARTBEAT_TIMEOUT_SECONDS', 0, 30, 7_200),
     defaultResult: oneOf(env, 'HOOK_DEFAULT_RESULT', 'continue', ['continue', 'abandon']).toUpperCase() as
@@ -177,4 +190,12 @@ export function loadReconcilerConfig(env: Env): ReconcilerConfig {
       | 'ABANDON',
     logLevel: oneOf(env, 'LOG_LEVEL', DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error']),
   });
+}
+
+/** AutoScaling's LifecycleHookName: 1–255 of letters, digits, -_/. (the same rule as the event's). */
+function hookName(value: string, variable = 'LIFECYCLE_HOOK_NAME'): string {
+  if (!/^[A-Za-z0-9\-_/.]{1,255}$/.test(value)) {
+    throw new ConfigError(`${variable} must be a lifecycle hook name, got ${JSON.stringify(value)}`);
+  }
+  return value;
 }

@@ -55,3 +55,17 @@ export const KUBERNETES_CLUSTER_TAG_VALUES = ['owned', 'shared'] as const;
  * policy lets it delete no other. (Keys may have 128 characters: 17 + a cluster name's 100 fit.)
  */
 export const CREATED_HOOK_TAG_PREFIX = 'eks-node-drainer/';
+/** EventBridge detail-types of the events the drainer handles besides the termination lifecycle action. */
+export const SPOT_INTERRUPTION_DETAIL_TYPE = 'EC2 Spot Instance Interruption Warning';
+export const REBALANCE_RECOMMENDATION_DETAIL_TYPE = 'EC2 Instance Rebalance Recommendation';
+export const LAUNCH_LIFECYCLE_DETAIL_TYPE = 'EC2 Instance-launch Lifecycle Action';
+export const LAUNCH_SUCCESSFUL_DETAIL_TYPE = 'EC2 Instance Launch Successful';
+/** `Origin` / `Destination` of an Auto Scaling event whose instance leaves for or comes from the warm pool. */
+export const WARM_POOL = 'WarmPool';
+
+/** What a rebalance recommendation (`ON_REBALANCE_RECOMMENDATION`) does to the node. */
+export const REBALANCE_ACTIONS = ['cordon', 'drain', 'ignore'] as const;
+export type RebalanceAction = (typeof REBALANCE_ACTIONS)[number];
+
+/** The launch lifecycle hook the stack puts on warm-pool groups: `<hook name>-launch`. */
+export const launchHookName = (terminationHookName: string): string => `${terminationHookName}-launch`;

@@ -3,14 +3,29 @@
  * (`eksNodeDrainer`) carries a continuation (drain start, attempt) and a manual dry-run request.
  */
 
+import { LAUNCH_LIFECYCLE_DETAIL_TYPE, LAUNCH_SUCCESSFUL_DETAIL_TYPE, WARM_POOL } from './contract.js';
 import {
   type Continuation,
   type DrainProgress,
   MAX_ATTEMPTS,
   MAX_CARRIED_NAMES,
 } from './drain/continuation.js';
+import { type Ec2Notice, parseEc2Event, parseWarmPoolLaunch, type WarmPoolLaunch } from './ec2-event.js';
+import {
+  GROUP_NAME,
+  HOOK_NAME,
+  INSTANCE_ID,
+  Invalid,
+  type Json,
+  object,
+  optionalTime,
+  show,
+  TOKEN,
+  text,
+} from './event-fields.js';
 
 export type { Continuation } from './drain/continuation.js';
+export type { Ec2Notice, WarmPoolLaunch } from './ec2-event.js';
 
 export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
 export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
@@ -24,6 +39,8 @@ export interface LifecycleAction {
   readonly instanceId: string;
   /** When the lifecycle action began (the event's time), epoch ms. */
   readonly time?: number;
+  /** `Destination: WarmPool`: the instance comes back later, with the same node name. */
+  readonly toWarmPool?: true;
 }
 
 export const DRAINER_KEY = 'eksNodeDrainer';
@@ -43,17 +60,10 @@ export type ParsedEvent =
   | ({ readonly kind: 'action'; readonly action: LifecycleAction } & DrainerOptions)
   /** `{ "eksNodeDrainer": { "check": true } }`: the read-only self-check (npm run doctor). */
   | { readonly kind: 'check' }
+  | { readonly kind: 'notice'; readonly notice: Ec2Notice }
+  | { readonly kind: 'warm-pool-launch'; readonly launch: WarmPoolLaunch }
   | { readonly kind: 'ignored'; readonly reason: string }
   | { readonly kind: 'invalid'; readonly field: string; readonly problem: string };
-
-class Invalid {
-  constructor(
-    readonly field: string,
-    readonly problem: string,
-  ) {}
-}
-
-type Json = Record<string, unknown>;
 
 export function parseEvent(event: unknown): ParsedEvent {
   try {
@@ -68,27 +78,29 @@ function parse(event: unknown): ParsedEvent {
   const root = object(event, 'event');
   if (isCheckRequest(root)) return checkRequest(root);
   if (root.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
+  if (root.source === 'aws.ec2') return parseEc2Event(root);
   if (root.source !== 'aws.autoscaling')
-    throw new Invalid('source', `expected "aws.autoscaling", got ${show(root.source)}`);
+    throw new Invalid('source', `expected "aws.autoscaling" or "aws.ec2", got ${show(root.source)}`);
   const detail = object(root.detail, 'detail');
   if (detail.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
   const detailType = root['detail-type'];
   if (typeof detailType !== 'string')
     throw new Invalid('detail-type', `expected a string, got ${show(detailType)}`);
+  if (detailType === LAUNCH_LIFECYCLE_DETAIL_TYPE || detailType === LAUNCH_SUCCESSFUL_DETAIL_TYPE)
+    return parseWarmPoolLaunch(root, detail);
   if (detailType !== TERMINATE_DETAIL_TYPE) return { kind: 'ignored', reason: `detail-type ${detailType}` };
   const transition = text(detail, 'LifecycleTransition', /^autoscaling:[A-Z0-9_]+$/);
   if (transition !== TERMINATING) return { kind: 'ignored', reason: `transition ${transition}` };
 
   const token =
-    detail.LifecycleActionToken === undefined
-      ? undefined
-      : text(detail, 'LifecycleActionToken', /^[A-Za-z0-9-]{1,64}$/);
+    detail.LifecycleActionToken === undefined ? undefined : text(detail, 'LifecycleActionToken', TOKEN);
   const action: LifecycleAction = {
     ...(token ? { token } : {}),
-    autoScalingGroupName: text(detail, 'AutoScalingGroupName', /^[^\s:]{1,255}$/u),
-    hookName: text(detail, 'LifecycleHookName', /^[A-Za-z0-9\-_/.]{1,255}$/),
-    instanceId: text(detail, 'EC2InstanceId', /^i-[0-9a-f]{8,17}$/),
+    autoScalingGroupName: text(detail, 'AutoScalingGroupName', GROUP_NAME),
+    hookName: text(detail, 'LifecycleHookName', HOOK_NAME),
+    instanceId: text(detail, 'EC2InstanceId', INSTANCE_ID),
     ...optionalTime(root.time),
+    ...(detail.Destination === WARM_POOL ? { toWarmPool: true } : {}),
   };
   return {
     kind: 'action',
@@ -200,33 +212,6 @@ function names(value: unknown, field: string, maxLength = 300): string[] {
     throw new Invalid(field, `expected a list of at most ${MAX_CARRIED_NAMES} names, got ${show(value)}`);
   }
   return value.map((item) => name(item, field, maxLength));
-}
-
-function optionalTime(value: unknown): { time?: number } {
-  if (value === undefined) return {};
-  const time = typeof value === 'string' ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(time)) throw new Invalid('time', `expected an ISO 8601 time, got ${show(value)}`);
-  return { time };
-}
-
-function object(value: unknown, field: string): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Invalid(field, `expected an object, got ${show(value)}`);
-  }
-  return value as Json;
-}
-
-function text(detail: Json, field: string, pattern: RegExp): string {
-  const value = detail[field];
-  if (typeof value !== 'string' || !pattern.test(value)) {
-    throw new Invalid(`detail.${field}`, `expected a string matching ${pattern}, got ${show(value)}`);
-  }
-  return value;
-}
-
-function show(value: unknown): string {
-  const shown = value === undefined ? 'nothing' : JSON.stringify(value);
-  return shown.length > 80 ? `${shown.slice(0, 80)}…` : shown;
 }
 
 export interface LifecycleEventFields {

@@ -10,7 +10,9 @@ import type { DrainProgress } from './drain/continuation.js';
 import { errorMessage } from './drain/drain.js';
 import { type HandlerOutcome, type LifecycleRunReport, runLifecycleAction } from './drain/lifecycle.js';
 import { type Clock, systemClock } from './drain/ports.js';
-import { parseEvent } from './event.js';
+import { type NoticePorts, runNotice } from './drain/spot.js';
+import { markingCordon, restoreFromWarmPool, restoreReturnedNodes } from './drain/warm-pool.js';
+import { type Ec2Notice, parseEvent, type WarmPoolLaunch } from './event.js';
 import { JsonLogger } from './log.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
 import type { Wiring } from './wiring.js';
@@ -69,6 +71,8 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     log.info('event ignored', { reason: parsed.reason });
     return finish({ outcome: 'ignored', lifecycleResult: null }, began, { cluster: config.clusterName });
   }
+  if (parsed.kind === 'notice') return handleNotice(parsed.notice, context, began);
+  if (parsed.kind === 'warm-pool-launch') return handleWarmPoolLaunch(parsed.launch, began);
 
   const { action, continuation } = parsed;
   const dimensions = { cluster: config.clusterName, autoScalingGroup: action.autoScalingGroupName };
@@ -78,10 +82,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     asgName: action.autoScalingGroupName,
     hookName: action.hookName,
   });
-  const remaining = context.getRemainingTimeInMillis();
-  const pauseAt = began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4);
-  // a hung call must not outlast the hand-over: the drain is stopped at pauseAt whatever it awaits
-  const pauseSignal = AbortSignal.timeout(Math.max(0, Math.ceil(pauseAt - began)));
+  const { pauseAt, pauseSignal } = invocationEnd(context, began);
   const startedAt = clampStart(continuation?.startedAt ?? action.time ?? began, began);
   try {
     const wiring = await wired();
@@ -91,6 +92,12 @@ export async function handler(event: unknown, context: InvocationContext): Promi
         cluster: config.clusterName,
       });
     }
+    // warm pools (lambda/drain/warm-pool.ts): undo what earlier drains did to nodes that came back,
+    // and mark what this one does to a node that goes to the warm pool
+    if (!dryRun && continuation === undefined) await restoreReturnedNodes(wiring.marks, log);
+    let cluster = wiring.cluster();
+    if (action.toWarmPool && !dryRun)
+      cluster = markingCordon(cluster, wiring.marks, action.instanceId, clock);
     const run = await runLifecycleAction(
       {
         instanceId: action.instanceId,
@@ -114,7 +121,7 @@ export async function handler(event: unknown, context: InvocationContext): Promi
           ? { progress: clampProgress(continuation.progress, startedAt, began) }
           : {}),
       },
-      await wiring.forAction(action, context.invokedFunctionArn, event as Record<string, unknown>),
+      await wiring.forAction(action, cluster, context.invokedFunctionArn, event as Record<string, unknown>),
       { clock, log },
     );
     return finish(
@@ -130,6 +137,92 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     );
   } catch (error) {
     // Only the hand-over or the completion can fail here; the async invocation retries the event.
+    log.error('invocation failed', { error: errorMessage(error) });
+    emitMetrics(dimensions, { outcome: 'failed' });
+    throw error;
+  }
+}
+
+/** When this invocation must have handed over, and a signal that aborts whatever it awaits then. */
+function invocationEnd(context: InvocationContext, began: number) {
+  const remaining = context.getRemainingTimeInMillis();
+  const pauseAt = began + remaining - Math.min(HANDOVER_MARGIN_MS, remaining / 4);
+  // a hung call must not outlast the hand-over: the drain is stopped at pauseAt whatever it awaits
+  const pauseSignal = AbortSignal.timeout(Math.max(0, Math.ceil(pauseAt - began)));
+  return { pauseAt, pauseSignal };
+}
+
+/** A Spot interruption warning or a rebalance recommendation (lambda/drain/spot.ts). */
+async function handleNotice(
+  notice: Ec2Notice,
+  context: InvocationContext,
+  began: number,
+): Promise<InvocationSummary> {
+  log.appendKeys({ instanceId: notice.instanceId, notice: notice.kind });
+  const dimensions = { cluster: config.clusterName };
+  try {
+    const ports: NoticePorts = (await wired()).forNotice(notice.instanceId);
+    const report = await runNotice(
+      notice,
+      {
+        onRebalance: config.onRebalanceRecommendation,
+        dryRun: config.dryRun,
+        onDrainTimeout: config.onDrainTimeout,
+        drainTimeoutSeconds: config.drainTimeoutSeconds,
+        maxConcurrentEvictions: config.maxConcurrentEvictions,
+        excludeFromLoadBalancers: config.excludeFromLoadBalancers,
+        holder: context.awsRequestId ?? `invocation-${began}`,
+        startedAt: clampStart(notice.time ?? began, began),
+        ...invocationEnd(context, began),
+      },
+      ports,
+      { clock, log },
+    );
+    log.appendKeys({
+      ...(report.group ? { asgName: report.group } : {}),
+      ...(report.node ? { node: report.node } : {}),
+      ...(report.hardEnd ? { hardEnd: report.hardEnd } : {}),
+    });
+    return finish(
+      {
+        outcome: report.outcome,
+        lifecycleResult: report.lifecycleResult,
+        ...(report.drain ? { report: report.drain } : {}),
+      },
+      began,
+      { ...dimensions, ...(report.group ? { autoScalingGroup: report.group } : {}) },
+    );
+  } catch (error) {
+    // the cluster lookup or the rebalance cordon failed: the async invocation retries the event
+    log.error('invocation failed', { error: errorMessage(error) });
+    emitMetrics(dimensions, { outcome: 'failed' });
+    throw error;
+  }
+}
+
+/** An instance back from the warm pool (lambda/drain/warm-pool.ts). */
+async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Promise<InvocationSummary> {
+  const { instanceId, autoScalingGroupName, action } = launch;
+  log.appendKeys({
+    instanceId,
+    asgName: autoScalingGroupName,
+    ...(action ? { hookName: action.hookName } : {}),
+  });
+  const dimensions = { cluster: config.clusterName, autoScalingGroup: autoScalingGroupName };
+  try {
+    const wiring = await wired();
+    if (!(await wiring.groups.serves(autoScalingGroupName))) {
+      log.info('event ignored', { reason: `Auto Scaling group ${autoScalingGroupName} is not served` });
+      return finish({ outcome: 'ignored', lifecycleResult: null }, began, dimensions);
+    }
+    const report = await restoreFromWarmPool(launch, wiring.forLaunch(launch), {
+      log,
+      dryRun: config.dryRun,
+    });
+    if (report.node) log.appendKeys({ node: report.node });
+    return finish({ outcome: report.outcome, lifecycleResult: report.lifecycleResult }, began, dimensions);
+  } catch (error) {
+    // completing the launch action failed after retries of the SDK: the async invocation retries the event
     log.error('invocation failed', { error: errorMessage(error) });
     emitMetrics(dimensions, { outcome: 'failed' });
     throw error;

@@ -47,6 +47,10 @@ export function invocationMetrics(
   if (outcome === 'already-completed') add('AlreadyCompleted', 1);
   if (outcome === 'already-draining') add('DuplicateDeliveries', 1);
   if (outcome === 'instance-not-terminating') add('RefusedManualDrains', 1);
+  if (outcome === 'spot-interrupted') add('SpotInterruptions', 1);
+  if (outcome === 'rebalance-cordoned') add('RebalanceCordons', 1);
+  if (outcome === 'foreign-instance') add('ForeignInstances', 1);
+  if (outcome === 'warm-pool-restored') add('WarmPoolRestores', 1);
   if (result.heartbeatFailures) add('HeartbeatFailures', result.heartbeatFailures);
   const release = outcome === 'dry-run' ? undefined : result.release;
   if (release?.loadBalancers) add('LoadBalancerWait', release.loadBalancers.waitedMs / 1000, 'Seconds');

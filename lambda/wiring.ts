@@ -12,17 +12,26 @@ import { SelfInvocation } from './aws/continuation.js';
 import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
 import { servedGroups } from './aws/groups.js';
 import { Ec2Instances } from './aws/instances.js';
-import { AutoScalingLifecycle } from './aws/lifecycle.js';
+import { AutoScalingLifecycle, describeAutoScalingInstance } from './aws/lifecycle.js';
 import { runFunctionCheck } from './check/check.js';
 import { KubeClusterCheck } from './check/kube.js';
 import type { FunctionCheckReport } from './check/report.js';
 import type { Config } from './config.js';
 import { KUBERNETES_GROUP } from './contract.js';
 import type { LifecycleRunPorts } from './drain/lifecycle.js';
-import { type Clock, type GroupsPort, type LoadBalancerPort, systemClock } from './drain/ports.js';
-import type { LifecycleAction } from './event.js';
+import {
+  type Clock,
+  type ClusterPort,
+  type GroupsPort,
+  type LoadBalancerPort,
+  systemClock,
+} from './drain/ports.js';
+import type { NoticePorts } from './drain/spot.js';
+import type { MarksPort, WarmPoolPorts } from './drain/warm-pool.js';
+import type { LifecycleAction, WarmPoolLaunch } from './event.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
+import { KubeMarks } from './kube/marks.js';
 
 // A hung AWS call must not eat the invocation: bounded connect and request times, SDK retries on top.
 const sdk = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
@@ -33,7 +42,7 @@ export class Wiring {
   private readonly eks = new EKSClient(sdk);
   private lambda?: LambdaClient;
   private elbv2?: Promise<ElasticLoadBalancingV2Client>;
-  private cluster?: Promise<KubeCluster>;
+  private kube?: Promise<{ readonly cluster: KubeCluster; readonly marks: KubeMarks }>;
   private readonly tokens: TokenSource;
   /** The Auto Scaling groups this drainer serves: AUTO_SCALING_GROUP_NAMES, or the cluster's tags with discovery. */
   readonly groups: GroupsPort;
@@ -51,19 +60,68 @@ export class Wiring {
     );
   }
 
-  /** What one invocation's lifecycle run talks to. */
+  /** The cluster, connecting on first use (a failed connection is retried by the drain). */
+  cluster(): ClusterPort {
+    return lazyCluster(async () => (await this.connect()).cluster);
+  }
+
+  /** The warm-pool marks on nodes, connecting on first use like the cluster. */
+  readonly marks: MarksPort = {
+    mark: async (node, mark) => (await this.connect()).marks.mark(node, mark),
+    read: async (node) => (await this.connect()).marks.read(node),
+    markedNodes: async () => (await this.connect()).marks.markedNodes(),
+    restore: async (node, mark, undo) => (await this.connect()).marks.restore(node, mark, undo),
+  };
+
+  /** What one invocation's lifecycle run talks to; `cluster` is this.cluster(), maybe wrapped. */
   async forAction(
     action: LifecycleAction,
+    cluster: ClusterPort,
     functionArn: string,
     event: Readonly<Record<string, unknown>>,
   ): Promise<LifecycleRunPorts> {
     this.lambda ??= new LambdaClient(sdk);
     return {
-      cluster: lazyCluster(() => this.connect()),
+      cluster,
       lifecycle: new AutoScalingLifecycle(this.autoScaling, action),
       instances: new Ec2Instances(this.ec2),
       ...(this.config.waitForLoadBalancers ? { loadBalancers: await this.loadBalancers() } : {}),
       continuation: new SelfInvocation(this.lambda, functionArn, event),
+    };
+  }
+
+  /** What a Spot interruption or rebalance recommendation for the instance talks to (lambda/drain/spot.ts). */
+  forNotice(instanceId: string): NoticePorts {
+    return {
+      cluster: this.cluster(),
+      instances: new Ec2Instances(this.ec2),
+      groups: this.groups,
+      describeInstance: (id) => describeAutoScalingInstance(this.autoScaling, id),
+      marks: this.marks,
+      terminationAction: (group) =>
+        new AutoScalingLifecycle(this.autoScaling, {
+          autoScalingGroupName: group,
+          hookName: this.config.lifecycleHookName,
+          instanceId,
+        }),
+    };
+  }
+
+  /** What an instance back from the warm pool talks to (lambda/drain/warm-pool.ts). */
+  forLaunch({ instanceId, autoScalingGroupName, action }: WarmPoolLaunch): WarmPoolPorts {
+    return {
+      cluster: this.cluster(),
+      instances: new Ec2Instances(this.ec2),
+      marks: this.marks,
+      ...(action
+        ? {
+            launchAction: new AutoScalingLifecycle(this.autoScaling, {
+              autoScalingGroupName,
+              instanceId,
+              ...action,
+            }),
+          }
+        : {}),
     };
   }
 
@@ -88,18 +146,21 @@ export class Wiring {
   }
 
   /** One client per container: DescribeCluster and the eviction-version discovery happen once. */
-  private connect(): Promise<KubeCluster> {
-    this.cluster ??= describeCluster(this.eks, this.config.clusterName).then(
-      (endpoint) =>
-        new KubeCluster(
-          eksKubeConfig(endpoint, () => this.tokens.token()),
-          () => this.tokens.invalidate(),
-        ),
+  private connect(): Promise<{ readonly cluster: KubeCluster; readonly marks: KubeMarks }> {
+    this.kube ??= describeCluster(this.eks, this.config.clusterName).then(
+      (endpoint) => {
+        const kubeConfig = eksKubeConfig(endpoint, () => this.tokens.token());
+        const invalidate = (): void => this.tokens.invalidate();
+        return {
+          cluster: new KubeCluster(kubeConfig, invalidate),
+          marks: new KubeMarks(kubeConfig, invalidate),
+        };
+      },
       (error: unknown) => {
-        this.cluster = undefined;
+        this.kube = undefined;
         throw error;
       },
     );
-    return this.cluster;
+    return this.kube;
   }
 }

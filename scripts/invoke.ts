@@ -171,7 +171,9 @@ function buildEvent(
         ? `${check.field}: ${check.problem}`
         : check.kind === 'ignored'
           ? check.reason
-          : 'it is a check request';
+          : check.kind === 'check'
+            ? 'it is a check request'
+            : `it is a ${check.kind} event`;
     throw new InvokeError(`the event would not be accepted by the drainer: ${why}`, EXIT_USAGE);
   }
   return event;

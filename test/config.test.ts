@@ -22,6 +22,8 @@ describe('loadConfig', () => {
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
       discoverAutoScalingGroups: false,
+      onRebalanceRecommendation: 'cordon',
+      lifecycleHookName: 'eks-node-drainer',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -40,6 +42,8 @@ describe('loadConfig', () => {
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
       discoverAutoScalingGroups: false,
+      onRebalanceRecommendation: 'cordon',
+      lifecycleHookName: 'eks-node-drainer',
     });
   });
 
@@ -57,6 +61,8 @@ describe('loadConfig', () => {
       WAIT_FOR_LOAD_BALANCERS: ' ',
       WAIT_FOR_VOLUME_DETACH: '',
       METRICS_NAMESPACE: '  ',
+      ON_REBALANCE_RECOMMENDATION: ' ',
+      LIFECYCLE_HOOK_NAME: '',
     });
 
     expect(config).toMatchObject({
@@ -71,6 +77,8 @@ describe('loadConfig', () => {
       waitForLoadBalancers: true,
       waitForVolumeDetach: true,
       metricsNamespace: 'EksNodeDrainer',
+      onRebalanceRecommendation: 'cordon',
+      lifecycleHookName: 'eks-node-drainer',
     });
   });
 
@@ -90,6 +98,8 @@ describe('loadConfig', () => {
         WAIT_FOR_VOLUME_DETACH: 'false',
         METRICS_NAMESPACE: 'Platform/Drainer',
         AUTO_SCALING_GROUP_NAMES: 'asg-a, asg-b',
+        ON_REBALANCE_RECOMMENDATION: 'drain',
+        LIFECYCLE_HOOK_NAME: 'team/drain-hook',
       }),
     ).toEqual({
       clusterName: 'prod',
@@ -106,6 +116,8 @@ describe('loadConfig', () => {
       metricsNamespace: 'Platform/Drainer',
       autoScalingGroupNames: ['asg-a', 'asg-b'],
       discoverAutoScalingGroups: false,
+      onRebalanceRecommendation: 'drain',
+      lifecycleHookName: 'team/drain-hook',
     });
   });
 
@@ -148,6 +160,8 @@ describe('loadConfig', () => {
       WAIT_FOR_LOAD_BALANCERS: ' True ',
       WAIT_FOR_VOLUME_DETACH: 'False',
       METRICS_NAMESPACE: ' Team.Drainer ',
+      ON_REBALANCE_RECOMMENDATION: ' IGNORE ',
+      LIFECYCLE_HOOK_NAME: ' my-hook ',
     });
 
     expect(config).toEqual({
@@ -164,6 +178,8 @@ describe('loadConfig', () => {
       waitForVolumeDetach: false,
       metricsNamespace: 'Team.Drainer',
       discoverAutoScalingGroups: false,
+      onRebalanceRecommendation: 'ignore',
+      lifecycleHookName: 'my-hook',
     });
   });
 
@@ -173,6 +189,24 @@ describe('loadConfig', () => {
     ['abandon', 'abandon'],
   ])('accepts ON_DRAIN_TIMEOUT=%s', (value, policy) => {
     expect(loadConfig({ CLUSTER_NAME: 'prod', ON_DRAIN_TIMEOUT: value }).onDrainTimeout).toBe(policy);
+  });
+
+  it.each(['cordon', 'drain', 'ignore'])('accepts ON_REBALANCE_RECOMMENDATION=%s', (value) => {
+    expect(
+      loadConfig({ CLUSTER_NAME: 'prod', ON_REBALANCE_RECOMMENDATION: value }).onRebalanceRecommendation,
+    ).toBe(value);
+  });
+
+  it.each(['evict', 'cordon,drain', 'true'])('fails for ON_REBALANCE_RECOMMENDATION=%s', (value) => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', ON_REBALANCE_RECOMMENDATION: value })).toThrow(
+      `ON_REBALANCE_RECOMMENDATION must be one of cordon, drain, ignore, got "${value}"`,
+    );
+  });
+
+  it.each(['hook name', 'x'.repeat(256), 'hook:1'])('fails for LIFECYCLE_HOOK_NAME=%j', (value) => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', LIFECYCLE_HOOK_NAME: value })).toThrow(
+      `LIFECYCLE_HOOK_NAME must be a lifecycle hook name, got ${JSON.stringify(value)}`,
+    );
   });
 
   it.each(['debug', 'info', 'warn', 'error'])('accepts LOG_LEVEL=%s', (level) => {
@@ -339,7 +373,7 @@ describe('loadReconcilerConfig', () => {
   it.each([
     [{ CLUSTER_NAME: '' }, 'CLUSTER_NAME is required'],
     [{ HOOK_NAME: 'bad name' }, 'HOOK_NAME must be a lifecycle hook name, got "bad name"'],
-    [{ HOOK_NAME: undefined }, 'HOOK_NAME must be a lifecycle hook name, got null'],
+    [{ HOOK_NAME: undefined }, 'HOOK_NAME must be a lifecycle hook name, got ""'],
     [{ HOOK_HEARTBEAT_TIMEOUT_SECONDS: '' }, 'HOOK_HEARTBEAT_TIMEOUT_SECONDS is required'],
     [
       { HOOK_HEARTBEAT_TIMEOUT_SECONDS: '29' },

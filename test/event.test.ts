@@ -62,9 +62,9 @@ describe('parseEvent', () => {
       'test notification',
     ],
     [
-      'a launch action',
+      'a launch action whose transition is not launching',
       { ...validEvent(), 'detail-type': 'EC2 Instance-launch Lifecycle Action' },
-      'detail-type EC2 Instance-launch Lifecycle Action',
+      'transition autoscaling:EC2_INSTANCE_TERMINATING',
     ],
     [
       'another transition',
@@ -79,7 +79,7 @@ describe('parseEvent', () => {
     ['null', null, 'event'],
     ['a string', 'hello', 'event'],
     ['an array', [], 'event'],
-    ['another source', { ...validEvent(), source: 'aws.ec2' }, 'source'],
+    ['another source', { ...validEvent(), source: 'aws.s3' }, 'source'],
     ['no detail', { ...validEvent(), detail: undefined }, 'detail'],
     ['no detail-type', { ...validEvent(), 'detail-type': undefined }, 'detail-type'],
     ['a token with spaces', withDetail({ LifecycleActionToken: 'a b' }), 'detail.LifecycleActionToken'],
@@ -167,28 +167,28 @@ const withTotals = (totals: Record<string, unknown>): Record<string, unknown> =>
 
 describe('parseEvent, the problem it reports', () => {
   it('shows the value it got', () => {
-    expect(problem({ ...validEvent(), source: 'aws.ec2' })).toBe(
-      'source: expected "aws.autoscaling", got "aws.ec2"',
+    expect(problem({ ...validEvent(), source: 'aws.s3' })).toBe(
+      'source: expected "aws.autoscaling" or "aws.ec2", got "aws.s3"',
     );
   });
 
   it('says nothing came when a field is missing', () => {
     expect(problem({ ...validEvent(), source: undefined })).toBe(
-      'source: expected "aws.autoscaling", got nothing',
+      'source: expected "aws.autoscaling" or "aws.ec2", got nothing',
     );
   });
 
   it('shows a long value cut to 80 characters', () => {
     const shown = JSON.stringify('x'.repeat(100)).slice(0, 80);
     expect(problem({ ...validEvent(), source: 'x'.repeat(100) })).toBe(
-      `source: expected "aws.autoscaling", got ${shown}…`,
+      `source: expected "aws.autoscaling" or "aws.ec2", got ${shown}…`,
     );
   });
 
   it('shows a value of exactly 80 characters whole', () => {
     const value = 'x'.repeat(78);
     expect(problem({ ...validEvent(), source: value })).toBe(
-      `source: expected "aws.autoscaling", got "${value}"`,
+      `source: expected "aws.autoscaling" or "aws.ec2", got "${value}"`,
     );
   });
 

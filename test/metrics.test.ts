@@ -111,6 +111,10 @@ describe('invocationMetrics', () => {
     ['continued-in-new-invocation', 'Continuations'],
     ['invalid-event', 'InvalidEvents'],
     ['failed', 'Errors'],
+    ['spot-interrupted', 'SpotInterruptions'],
+    ['rebalance-cordoned', 'RebalanceCordons'],
+    ['foreign-instance', 'ForeignInstances'],
+    ['warm-pool-restored', 'WarmPoolRestores'],
   ] as const)('counts %s as %s', (outcome, metric) => {
     expect(invocationMetrics('NS', { cluster: 'prod' }, { outcome }, 0)?.[metric]).toBe(1);
   });

@@ -5,6 +5,7 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import type { LifecyclePort, LifecycleResult } from '../drain/ports.js';
+import type { AutoScalingInstance } from '../drain/spot.js';
 import type { LifecycleAction } from '../event.js';
 
 /** The lifecycle action of one event, on the AutoScaling API. */
@@ -51,6 +52,17 @@ export class AutoScalingLifecycle implements LifecyclePort {
       InstanceId: this.action.instanceId,
     };
   }
+}
+
+/** The instance's group and lifecycle state; undefined when it is in no Auto Scaling group. */
+export async function describeAutoScalingInstance(
+  client: AutoScalingClient,
+  instanceId: string,
+): Promise<AutoScalingInstance | undefined> {
+  const out = await client.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }));
+  const instance = out.AutoScalingInstances?.[0];
+  if (!instance?.AutoScalingGroupName) return undefined;
+  return { group: instance.AutoScalingGroupName, state: instance.LifecycleState ?? 'unknown' };
 }
 
 /** AWS answers ValidationError "No active Lifecycle Action found …" once the action is completed or expired. */

@@ -10,6 +10,7 @@ import {
   policyEndsAt,
 } from './deadline.js';
 import { blockedEvent, deadlineEvent, drainedEvent, startedEvent } from './events.js';
+import { clampedGrace } from './grace.js';
 import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainOptions } from './options.js';
@@ -277,12 +278,13 @@ class DrainRun {
       const now = this.clock.now();
       track.lastAttemptAt = now;
       track.offeredAt ??= now;
-      const result = await this.guard(this.cluster.evict(track.pod, { dryRun: this.options.dryRun })).catch(
-        (error: unknown): EvictionResult => {
-          if (error instanceof Stopped) throw error;
-          return { kind: 'failed', message: errorMessage(error) };
-        },
-      );
+      const grace = clampedGrace(track.pod, this.options.hardEnd, now);
+      const result = await this.guard(
+        this.cluster.evict(track.pod, { dryRun: this.options.dryRun, ...grace }),
+      ).catch((error: unknown): EvictionResult => {
+        if (error instanceof Stopped) throw error;
+        return { kind: 'failed', message: errorMessage(error) };
+      });
       this.apply(track, result);
     });
   }
@@ -381,11 +383,9 @@ class DrainRun {
   private async applyDeadlinePolicy(now: number): Promise<DrainOutcome | undefined> {
     const policy = this.options.onDeadline;
     if (this.policyEndsAt === undefined) {
-      this.policyEndsAt = policyEndsAt(
-        now,
-        this.outstanding(),
-        this.windowMs,
-        this.options.deleteWaitMarginMs,
+      this.policyEndsAt = Math.min(
+        policyEndsAt(now, this.outstanding(), this.windowMs, this.options.deleteWaitMarginMs),
+        this.options.hardEnd ?? Number.POSITIVE_INFINITY,
       );
       const blocked = await this.blockedPods();
       // reported as what the deadline found blocked, whatever the policy then does to them
@@ -410,7 +410,8 @@ class DrainRun {
   private async deleteAtDeadline(track: Track): Promise<void> {
     const pod = podKey(track.pod);
     try {
-      const result = await this.guard(this.cluster.deletePod(track.pod));
+      const grace = clampedGrace(track.pod, this.options.hardEnd, this.clock.now());
+      const result = await this.guard(this.cluster.deletePod(track.pod, grace));
       track.state = 'terminating';
       if (result === 'deleted') {
         this.ledger.deleted.push(pod);

@@ -34,7 +34,12 @@ export type HandlerOutcome =
   | 'ignored'
   | 'invalid-event'
   /** The event's Auto Scaling group is not one this drainer serves: nothing called (lambda/aws/groups.ts). */
-  | 'foreign-auto-scaling-group';
+  | 'foreign-auto-scaling-group'
+  /** EC2 notices (lambda/drain/spot.ts) and warm-pool returns (lambda/drain/warm-pool.ts). */
+  | 'spot-interrupted'
+  | 'foreign-instance'
+  | 'rebalance-cordoned'
+  | 'warm-pool-restored';
 
 export interface LifecycleRunSettings {
   readonly instanceId: string;

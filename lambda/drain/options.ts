@@ -31,6 +31,11 @@ export interface DrainOptions {
   readonly claim?: { readonly holder: string };
   /** Label the node out of external load balancers with the cordon. */
   readonly excludeFromLoadBalancers?: boolean;
+  /**
+   * Epoch ms when the instance goes whatever happens (a Spot interruption): evictions and deletions
+   * carry a grace period clamped to the time left, and the policy phase ends by then.
+   */
+  readonly hardEnd?: number;
   /** Aborted: stop at once with outcome `stopped` (a call in flight is abandoned, not awaited). */
   readonly signal?: AbortSignal;
 }

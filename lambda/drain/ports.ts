@@ -55,9 +55,13 @@ export interface ClusterPort {
   /** Names of the storage.k8s.io/v1 VolumeAttachments whose spec.nodeName is the node. */
   listVolumeAttachments(nodeName: string): Promise<string[]>;
   listPods(nodeName: string): Promise<PodSnapshot[]>;
-  evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult>;
-  /** Graceful delete (the pod's own grace period) with a UID precondition, bypassing PDBs. */
-  deletePod(pod: PodRef): Promise<'deleted' | 'gone'>;
+  /** `gracePeriodSeconds` overrides the pod's own (deleteOptions); only a Spot drain sends one, clamped. */
+  evict(pod: PodRef, options: EvictOptions): Promise<EvictionResult>;
+  /**
+   * Graceful delete (the pod's own grace period, or `gracePeriodSeconds`) with a UID precondition,
+   * bypassing PDBs.
+   */
+  deletePod(pod: PodRef, options?: GracePeriod): Promise<'deleted' | 'gone'>;
   /**
    * Claims the node for one drain (an annotation written with optimistic concurrency), so a duplicate
    * delivery of the same lifecycle action does not run a second drain beside the first. The claim
@@ -87,6 +91,15 @@ export interface NodeFeed {
   /** A watch gave up (reconnects kept failing): the drain lists instead from then on. */
   failed(): boolean;
   close(): void;
+}
+
+/** A grace period shorter than the pod's own (a Spot drain's time left); absent: the pod's own applies. */
+export interface GracePeriod {
+  readonly gracePeriodSeconds?: number;
+}
+
+export interface EvictOptions extends GracePeriod {
+  readonly dryRun: boolean;
 }
 
 export type NodeClaim =

@@ -1,4 +1,5 @@
 import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
+import { ClusterAccessError } from '../errors.js';
 
 /** The parts of a failed Kubernetes API call that decide what to do next. */
 export interface ApiFailure {
@@ -51,4 +52,26 @@ function parseStatus(body: unknown): StatusBody {
 
 export function isStatus(error: unknown, ...statuses: number[]): boolean {
   return error instanceof ApiException && statuses.includes(error.code);
+}
+
+/** Runs one request; on a 401 calls `onUnauthorized` (e.g. re-sign the EKS token) and tries once more. */
+export async function retryUnauthorized<T>(fn: () => Promise<T>, onUnauthorized?: () => void): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (!onUnauthorized || !isStatus(error, 401)) throw error;
+    onUnauthorized();
+    return fn();
+  }
+}
+
+/** A failed request as the drain sees it: a ClusterAccessError with the server's status and message. */
+export function accessError(error: unknown): ClusterAccessError {
+  if (error instanceof ClusterAccessError) return error;
+  const failure = toApiFailure(error);
+  const status = failure.status === undefined ? 'unreachable' : `HTTP ${failure.status}`;
+  return new ClusterAccessError(`${status}: ${failure.message}`, failure.status, {
+    cause: error,
+    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+  });
 }

@@ -5,11 +5,12 @@ import type {
   ClusterPort,
   EventSubject,
   EvictionResult,
+  EvictOptions,
+  GracePeriod,
   NodeClaim,
   NodeFeed,
 } from '../drain/ports.js';
-import { ClusterAccessError } from '../errors.js';
-import { isStatus, toApiFailure } from './api-error.js';
+import { accessError, isStatus, toApiFailure } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
@@ -21,8 +22,16 @@ const COMPONENT = 'eks-node-drainer';
 export const EXCLUDE_FROM_LOAD_BALANCERS_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
-/** The Eviction request for one pod: UID precondition, no grace override (the pod's own applies). */
-export function evictionBody(version: PolicyVersion, pod: PodRef, dryRun: boolean): V1Eviction {
+/**
+ * The Eviction request for one pod: UID precondition; no grace override (the pod's own applies)
+ * unless a Spot drain clamps it to the time left.
+ */
+export function evictionBody(
+  version: PolicyVersion,
+  pod: PodRef,
+  dryRun: boolean,
+  grace: GracePeriod = {},
+): V1Eviction {
   return {
     apiVersion: `policy/${version}`,
     kind: 'Eviction',
@@ -30,9 +39,13 @@ export function evictionBody(version: PolicyVersion, pod: PodRef, dryRun: boolea
     deleteOptions: {
       preconditions: { uid: pod.uid },
       ...(dryRun ? { dryRun: ['All'] } : {}),
+      ...graceOption(grace),
     },
   };
 }
+
+const graceOption = ({ gracePeriodSeconds }: GracePeriod) =>
+  gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds };
 
 export function toPodSnapshot(pod: V1Pod): PodSnapshot {
   const meta = pod.metadata ?? {};
@@ -201,8 +214,9 @@ export class KubeCluster implements ClusterPort {
     };
   }
 
-  async evict(pod: PodRef, options: { readonly dryRun: boolean }): Promise<EvictionResult> {
-    const body = evictionBody(await this.call(() => this.evictionVersion()), pod, options.dryRun);
+  async evict(pod: PodRef, options: EvictOptions): Promise<EvictionResult> {
+    const version = await this.call(() => this.evictionVersion());
+    const body = evictionBody(version, pod, options.dryRun, options);
     try {
       await this.http.send('POST', `${podPath(pod)}/eviction`, { body });
       return { kind: 'evicted' };
@@ -211,9 +225,11 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
-  async deletePod(pod: PodRef): Promise<'deleted' | 'gone'> {
+  async deletePod(pod: PodRef, grace: GracePeriod = {}): Promise<'deleted' | 'gone'> {
     try {
-      await this.http.send('DELETE', podPath(pod), { body: { preconditions: { uid: pod.uid } } });
+      await this.http.send('DELETE', podPath(pod), {
+        body: { preconditions: { uid: pod.uid }, ...graceOption(grace) },
+      });
       return 'deleted';
     } catch (error) {
       if (isStatus(error, 404, 409)) return 'gone';
@@ -348,15 +364,6 @@ const MERGE_PATCH = 'application/merge-patch+json';
 
 function podPath(pod: PodRef): string {
   return `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`;
-}
-
-function accessError(error: unknown): ClusterAccessError {
-  const failure = toApiFailure(error);
-  const status = failure.status === undefined ? 'unreachable' : `HTTP ${failure.status}`;
-  return new ClusterAccessError(`${status}: ${failure.message}`, failure.status, {
-    cause: error,
-    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
-  });
 }
 
 /** The node annotation that says which drain holds the node, until when. */

@@ -9,6 +9,7 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { type RequestOptions, request } from 'node:https';
 import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
+import { retryUnauthorized } from './api-error.js';
 import { ConnectTimeoutAgent, type RequestTimeouts } from './bounded.js';
 
 /** What the client needs of a KubeConfig: @kubernetes/client-node's KubeConfig is one. */
@@ -56,7 +57,7 @@ export class KubeHttp {
     path: string,
     options: { readonly query?: Query; readonly body?: unknown; readonly contentType?: string } = {},
   ): Promise<T> {
-    return this.retryUnauthorized(async () => {
+    return retryUnauthorized(async () => {
       const began = Date.now();
       const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
       const response = await this.open(path, options.query ?? {}, this.timeouts.requestMs, {
@@ -67,7 +68,7 @@ export class KubeHttp {
       const status = response.statusCode ?? 0;
       if (status < 200 || status > 299) throw failure(response, text);
       return (text === '' ? undefined : JSON.parse(text)) as T;
-    });
+    }, this.onUnauthorized);
   }
 
   /**
@@ -75,11 +76,11 @@ export class KubeHttp {
    * hands over every event. The stream is ended if nothing arrives for `idleMs`.
    */
   async watch(path: string, query: Query, idleMs: number, handlers: WatchHandlers): Promise<() => void> {
-    const response = await this.retryUnauthorized(async () => {
+    const response = await retryUnauthorized(async () => {
       const opened = await this.open(path, query, this.timeouts.requestMs);
       if (opened.statusCode === 200) return opened;
       throw failure(opened, await readAll(opened, this.timeouts.requestMs));
-    });
+    }, this.onUnauthorized);
     let ended = false;
     const end = (error?: Error): void => {
       if (ended) return;
@@ -165,16 +166,6 @@ export class KubeHttp {
       });
       req.end(send.payload);
     });
-  }
-
-  private async retryUnauthorized<T>(call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (error) {
-      if (!this.onUnauthorized || !(error instanceof ApiException) || error.code !== 401) throw error;
-      this.onUnauthorized();
-      return call();
-    }
   }
 }
 

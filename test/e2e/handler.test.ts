@@ -232,7 +232,7 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     const broken = [
       null,
       'not json',
-      { ...validEvent(), source: 'aws.ec2' },
+      { ...validEvent(), source: 'aws.s3' },
       { ...validEvent(), detail: 'x' },
       withDetail({ LifecycleActionToken: 'not a token' }),
       withDetail({ EC2InstanceId: 'i-nothex' }),

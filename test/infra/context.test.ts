@@ -133,6 +133,22 @@ describe('settingsFromContext', () => {
     expect(settings).toMatchObject({ onDrainTimeout: 'abandon', dryRun: true, createAccessEntry: false });
   });
 
+  it('reads the rebalance action and the warm-pool launch hook switch', () => {
+    const settings = parse({
+      ...REQUIRED,
+      onRebalanceRecommendation: ' Drain ',
+      warmPoolLaunchHook: 'true',
+    })();
+
+    expect(settings).toMatchObject({ onRebalanceRecommendation: 'drain', warmPoolLaunchHook: true });
+  });
+
+  it('fails showing the value of an unknown rebalance action', () => {
+    expect(parse({ ...REQUIRED, onRebalanceRecommendation: 'evict' })).toThrow(
+      'Context "onRebalanceRecommendation" must be one of cordon, drain, ignore, got "evict"',
+    );
+  });
+
   it('fails showing the value of an unknown deadline policy', () => {
     expect(parse({ ...REQUIRED, onDrainTimeout: 'kill' })).toThrow(
       'Context "onDrainTimeout" must be one of delete, continue, abandon, got "kill"',

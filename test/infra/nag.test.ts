@@ -32,6 +32,12 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(findings(app)).toEqual([]);
   });
 
+  it('pass with the warm-pool launch hook and rebalance drain', () => {
+    const { app } = synthesize({ warmPoolLaunchHook: true, onRebalanceRecommendation: 'drain' });
+
+    expect(findings(app)).toEqual([]);
+  });
+
   it('pass in a VPC and without the access entry', () => {
     const { app } = synthesize({ network: { ...NETWORK, securityGroupIds: [] }, createAccessEntry: false });
 

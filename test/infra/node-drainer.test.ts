@@ -37,6 +37,8 @@ describe('NodeDrainer', () => {
             WAIT_FOR_VOLUME_DETACH: 'true',
             LOG_LEVEL: 'info',
             METRICS_NAMESPACE: 'EksNodeDrainer',
+            ON_REBALANCE_RECOMMENDATION: 'cordon',
+            LIFECYCLE_HOOK_NAME: 'eks-node-drainer',
             NODE_OPTIONS: '--enable-source-maps',
           }),
         },

@@ -24,6 +24,16 @@ describe('evictionBody', () => {
     });
     expect(evictionBody('v1beta1', pod, true).deleteOptions).not.toHaveProperty('gracePeriodSeconds');
   });
+
+  it.each(['v1', 'v1beta1'] as const)(
+    'carries a clamped grace period in deleteOptions on policy/%s',
+    (version) => {
+      expect(evictionBody(version, pod, false, { gracePeriodSeconds: 12 }).deleteOptions).toEqual({
+        preconditions: { uid: 'u-1' },
+        gracePeriodSeconds: 12,
+      });
+    },
+  );
 });
 
 describe('toEvictionResult', () => {

@@ -48,8 +48,11 @@ const REPLACEMENTS: readonly (() => unknown)[] = [
 ];
 
 /** A valid event with one top-level or detail field deleted or replaced by something else. */
-export function mutatedEvent(random: () => number): { event: Record<string, unknown>; path: string } {
-  const event = validEvent();
+export function mutatedEvent(
+  random: () => number,
+  valid: () => Record<string, unknown> = validEvent,
+): { event: Record<string, unknown>; path: string } {
+  const event = valid();
   const detail = event.detail as Record<string, unknown>;
   const inDetail = random() < 0.7;
   const target = inDetail ? detail : event;

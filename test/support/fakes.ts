@@ -130,18 +130,21 @@ export class FakeCluster implements ClusterPort {
     }
     return [...this.pods.values()];
   }
-  async evict(ref: PodRef, options: { dryRun: boolean }): Promise<EvictionResult> {
+  async evict(
+    ref: PodRef,
+    options: { dryRun: boolean; gracePeriodSeconds?: number },
+  ): Promise<EvictionResult> {
     const call = (this.evictCalls.get(ref.uid) ?? 0) + 1;
     this.evictCalls.set(ref.uid, call);
-    this.requests.push(`evict ${ref.name}${options.dryRun ? ' dry-run' : ''}`);
+    this.requests.push(`evict ${ref.name}${options.dryRun ? ' dry-run' : ''}${grace(options)}`);
     const current = this.pods.get(ref.uid);
     if (!current) return { kind: 'gone' };
     const result = await this.evictor(ref, call);
     if (result.kind === 'evicted' && !options.dryRun) this.terminate(ref.uid);
     return result;
   }
-  async deletePod(ref: PodRef): Promise<'deleted' | 'gone'> {
-    this.requests.push(`delete ${ref.name}`);
+  async deletePod(ref: PodRef, options: { gracePeriodSeconds?: number } = {}): Promise<'deleted' | 'gone'> {
+    this.requests.push(`delete ${ref.name}${grace(options)}`);
     if (!this.pods.has(ref.uid)) return 'gone';
     this.terminate(ref.uid);
     return 'deleted';
@@ -223,6 +226,10 @@ export class WatchedCluster extends FakeCluster {
     void this.clock.sleep(this.terminationMs).then(() => this.change());
   }
 }
+
+/** How a request shows a grace period override (none: the pod's own). */
+const grace = (options: { gracePeriodSeconds?: number }): string =>
+  options.gracePeriodSeconds === undefined ? '' : ` grace=${options.gracePeriodSeconds}`;
 
 /** Settings for runLifecycleAction on a virtual clock; a test overrides what it is about. */
 export function lifecycleSettings(

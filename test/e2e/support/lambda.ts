@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { afterEach, inject, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject, vi } from 'vitest';
 import type { InvocationContext, InvocationSummary } from '../../../lambda/handler.js';
-import type { LifecycleActionState, LocalAwsEndpoint } from '../../../scripts/harness/aws-endpoint.js';
+import { type LifecycleActionState, LocalAwsEndpoint } from '../../../scripts/harness/aws-endpoint.js';
 import type { Workload } from '../../../scripts/harness/workload.js';
 
 export { lifecycleEvent } from '../../support/events.js';
@@ -36,6 +36,18 @@ export function restoreEnv(): void {
 afterEach(() => {
   restoreEnv();
 });
+
+/** A local AWS endpoint for the calling test file: started before its tests, stopped after them. */
+export function localAws(): LocalAwsEndpoint {
+  const aws = new LocalAwsEndpoint();
+  beforeAll(async () => {
+    await aws.start();
+  });
+  afterAll(async () => {
+    await aws.stop();
+  });
+  return aws;
+}
 
 /** Registers the e2e cluster with the local EKS endpoint (optionally at another address). */
 export function registerCluster(aws: LocalAwsEndpoint, endpoint = inject('cluster').server): void {

@@ -1,0 +1,129 @@
+/**
+ * The warm-pool mark on the node (lambda/drain/warm-pool.ts): an annotation holding what the drainer
+ * did and how the node was before, and a label of the same key so marked nodes are found by one
+ * label-selected LIST. Writes carry the read resourceVersion: a node changed meanwhile is re-read.
+ */
+import type { V1Node } from '@kubernetes/client-node';
+import type { MarkedNode, MarksPort, Undo, WarmPoolMark } from '../drain/warm-pool.js';
+import { accessError, isStatus } from './api-error.js';
+import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
+import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from './cluster.js';
+import { type KubeConfigLike, KubeHttp } from './http.js';
+
+/** Annotation (the mark's JSON) and label (`true`, for selection) on a node drained toward the warm pool. */
+export const WARM_POOL_MARK = 'eks-node-drainer/warm-pool-mark';
+
+const ATTEMPTS = 3;
+
+export class KubeMarks implements MarksPort {
+  private readonly http: KubeHttp;
+
+  /** @param onUnauthorized called on a 401 before the one retry (e.g. re-sign the EKS token). */
+  constructor(kubeConfig: KubeConfigLike, onUnauthorized?: () => void) {
+    this.http = new KubeHttp(kubeConfig, DEFAULT_REQUEST_TIMEOUTS, onUnauthorized);
+  }
+
+  async mark(nodeName: string, mark: { readonly instanceId: string; readonly at: number }): Promise<void> {
+    await this.withNode(nodeName, async (node) => {
+      if (parseMark(node) !== undefined) return; // the first mark knows how the node was before
+      const value: WarmPoolMark = {
+        ...mark,
+        wasUnschedulable: node.spec?.unschedulable === true,
+        hadExcludeLabel: node.metadata?.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] !== undefined,
+      };
+      await this.patch(node, {
+        metadata: {
+          labels: { [WARM_POOL_MARK]: 'true' },
+          annotations: {
+            [WARM_POOL_MARK]: JSON.stringify({ ...value, at: new Date(mark.at).toISOString() }),
+          },
+        },
+      });
+    });
+  }
+
+  async read(nodeName: string): Promise<WarmPoolMark | undefined> {
+    return parseMark(await this.call(() => this.readNode(nodeName)));
+  }
+
+  async markedNodes(): Promise<MarkedNode[]> {
+    const list = await this.call(() =>
+      this.http.getJson<{ items?: V1Node[] }>('/api/v1/nodes', { labelSelector: WARM_POOL_MARK }),
+    );
+    return (list.items ?? []).flatMap((node) => {
+      const mark = parseMark(node);
+      if (!mark || !node.metadata?.name) return [];
+      const ready = node.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True');
+      const since = ready?.lastTransitionTime ? new Date(ready.lastTransitionTime).getTime() : undefined;
+      return [{ node: node.metadata.name, mark, ...(since === undefined ? {} : { readySince: since }) }];
+    });
+  }
+
+  async restore(nodeName: string, mark: WarmPoolMark, undo: Undo): Promise<'restored' | 'changed'> {
+    return this.withNode(nodeName, async (node) => {
+      const current = parseMark(node);
+      if (current?.instanceId !== mark.instanceId || current.at !== mark.at) return 'changed';
+      await this.patch(node, {
+        ...(undo.uncordon ? { spec: { unschedulable: false } } : {}),
+        metadata: {
+          labels: {
+            [WARM_POOL_MARK]: null,
+            ...(undo.removeExcludeLabel ? { [EXCLUDE_FROM_LOAD_BALANCERS_LABEL]: null } : {}),
+          },
+          annotations: { [WARM_POOL_MARK]: null },
+        },
+      });
+      return 'restored';
+    });
+  }
+
+  /** Read, act, and on a 409 (the node changed meanwhile) read again. */
+  private async withNode<T>(nodeName: string, act: (node: V1Node) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const node = await this.call(() => this.readNode(nodeName));
+      try {
+        return await act(node);
+      } catch (error) {
+        if (attempt >= ATTEMPTS || !isStatus(error, 409)) throw accessError(error);
+      }
+    }
+  }
+
+  private readNode(nodeName: string): Promise<V1Node> {
+    return this.http.getJson<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
+  }
+
+  /** Merge patch with the read resourceVersion: refused (409) if the node changed since. */
+  private patch(node: V1Node, body: Record<string, unknown>): Promise<unknown> {
+    const metadata = (body.metadata ?? {}) as Record<string, unknown>;
+    return this.http.send('PATCH', `/api/v1/nodes/${encodeURIComponent(node.metadata?.name ?? '')}`, {
+      body: { ...body, metadata: { ...metadata, resourceVersion: node.metadata?.resourceVersion } },
+      contentType: 'application/merge-patch+json',
+    });
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw accessError(error);
+    }
+  }
+}
+
+/** The node's mark; an unreadable annotation counts as none (never acted on). */
+export function parseMark(node: V1Node): WarmPoolMark | undefined {
+  const value = node.metadata?.annotations?.[WARM_POOL_MARK];
+  if (!value) return undefined;
+  try {
+    const parsed = JSON.parse(value) as Record<string, unknown>;
+    const at = typeof parsed.at === 'string' ? Date.parse(parsed.at) : Number.NaN;
+    const { instanceId, wasUnschedulable, hadExcludeLabel } = parsed;
+    if (typeof instanceId !== 'string' || !Number.isFinite(at)) return undefined;
+    // without both facts the drainer cannot tell what it did: no undo
+    if (typeof wasUnschedulable !== 'boolean' || typeof hadExcludeLabel !== 'boolean') return undefined;
+    return { instanceId, at, wasUnschedulable, hadExcludeLabel };
+  } catch {
+    return undefined;
+  }
+}
