@@ -57,6 +57,11 @@ export interface StackFacts {
   readonly outputs: Readonly<Record<string, string>>;
   /** resource type → physical ids */
   readonly resources: ReadonlyMap<string, readonly string[]>;
+  /**
+   * The drainer's termination lifecycle rule (logical id `…LifecycleRule…`): the stack has other rules
+   * too (EC2 notices, warm-pool returns, the discovery reconciler's).
+   */
+  readonly lifecycleRule?: string;
 }
 
 /** The stack, or undefined when no stack has that name. */
@@ -72,12 +77,16 @@ export async function readStack(client: CloudFormationClient, name: string): Pro
   }
   if (!stack) return undefined;
   const resources = new Map<string, string[]>();
+  let lifecycleRule: string | undefined;
   let token: string | undefined;
   do {
     const page = await client.send(new ListStackResourcesCommand({ StackName: name, NextToken: token }));
     for (const r of page.StackResourceSummaries ?? []) {
       if (!r.ResourceType || !r.PhysicalResourceId) continue;
       resources.set(r.ResourceType, [...(resources.get(r.ResourceType) ?? []), r.PhysicalResourceId]);
+      if (r.ResourceType === 'AWS::Events::Rule' && r.LogicalResourceId?.includes('LifecycleRule')) {
+        lifecycleRule = r.PhysicalResourceId;
+      }
     }
     token = page.NextToken;
   } while (token);
@@ -86,7 +95,13 @@ export async function readStack(client: CloudFormationClient, name: string): Pro
       o.OutputKey && o.OutputValue ? [[o.OutputKey, o.OutputValue]] : [],
     ),
   );
-  return { name, status: stack.StackStatus ?? 'UNKNOWN', outputs, resources };
+  return {
+    name,
+    status: stack.StackStatus ?? 'UNKNOWN',
+    outputs,
+    resources,
+    ...(lifecycleRule ? { lifecycleRule } : {}),
+  };
 }
 
 export async function readFunctionEnvironment(

@@ -85,7 +85,7 @@ async function sections(
   const resource = (type: string) => (facts?.resources.get(type) ?? [])[0];
 
   // the rule tells which groups and which hook the drainer serves
-  const ruleId = resource('AWS::Events::Rule');
+  const ruleId = facts?.lifecycleRule;
   const rule = ruleId
     ? await attempt(stack, 'rule.enabled', `reading rule ${ruleId}`, () =>
         readRule(clients.eventBridge, ruleId),

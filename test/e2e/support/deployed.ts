@@ -44,8 +44,9 @@ export function deployDrainer(aws: LocalAwsEndpoint, groups: readonly string[]):
       physicalId = queueUrl;
       aws.sqs.queues.set(queueUrl, []);
     } else if (resource.Type === 'AWS::Events::Rule') {
-      physicalId = RULE_NAME;
-      aws.eventBridge.rules.set(RULE_NAME, {
+      // the drainer's lifecycle rule by the name the tests know; the stack's other rules by logical id
+      physicalId = logicalId.includes('LifecycleRule') ? RULE_NAME : logicalId;
+      aws.eventBridge.rules.set(physicalId, {
         eventPattern: JSON.stringify(props.EventPattern),
         state: props.State === 'DISABLED' ? 'DISABLED' : 'ENABLED',
       });
