@@ -31,6 +31,9 @@ export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
 export { DEFAULT_DRAIN_TUNING, type DrainOptions } from './options.js';
 export type { BlockedPod, BlockReason, DrainOutcome, DrainReport } from './report.js';
 
+/** Past a hard end, the drain still watches this long for the pods whose clamped grace ended there. */
+const SEE_THEM_GO_MS = 1_500;
+
 /** Thrown inside the run when the caller's signal aborts; turned into outcome `stopped`. */
 class Stopped extends Error {
   override name = 'Stopped';
@@ -385,7 +388,8 @@ class DrainRun {
     if (this.policyEndsAt === undefined) {
       this.policyEndsAt = Math.min(
         policyEndsAt(now, this.outstanding(), this.windowMs, this.options.deleteWaitMarginMs),
-        this.options.hardEnd ?? Number.POSITIVE_INFINITY,
+        // the clamped grace periods end at hardEnd: a moment more to see those pods go
+        (this.options.hardEnd ?? Number.POSITIVE_INFINITY) + SEE_THEM_GO_MS,
       );
       const blocked = await this.blockedPods();
       // reported as what the deadline found blocked, whatever the policy then does to them
