@@ -8,6 +8,7 @@
  * kubectl: from its `-v=6` log, one `round_trippers.go` line per request with method, URL and status.
  * Both sides go through the same classifier, so the rows compare like with like.
  */
+import { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -50,20 +51,28 @@ export const BYTES = 'bytes received';
  */
 export function countHttps(): RequestCounts {
   const counts: RequestCounts = { [BYTES]: 0 };
-  const real = https.request;
   const add = (kind: string, n = 1) => {
     counts[kind] = (counts[kind] ?? 0) + n;
   };
+  const real = https.request;
   https.request = ((...args: Parameters<typeof https.request>) => {
     const req = real(...args);
-    const method = req.method;
     const url = `https://${req.host}${req.path}`;
-    add(requestKind(method, url));
-    if (readsEtcd(method, url)) add(ETCD_READS);
-    req.on('response', (res) => res.on('data', (chunk: Buffer) => add(BYTES, chunk.length)));
+    add(requestKind(req.method, url));
+    if (readsEtcd(req.method, url)) add(ETCD_READS);
     return req;
   }) as typeof https.request;
   syncBuiltinESMExports();
+  // body bytes as the HTTP parser hands them over (a 'data' listener would change how they flow)
+  const push = IncomingMessage.prototype.push;
+  IncomingMessage.prototype.push = function (
+    this: IncomingMessage,
+    chunk: unknown,
+    encoding?: BufferEncoding,
+  ) {
+    if (chunk instanceof Buffer || typeof chunk === 'string') add(BYTES, Buffer.byteLength(chunk));
+    return push.call(this, chunk, encoding);
+  };
   return counts;
 }
 
