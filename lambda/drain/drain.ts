@@ -15,17 +15,10 @@ import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainOptions } from './options.js';
 import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
-import type {
-  Clock,
-  ClusterEvent,
-  ClusterPort,
-  EventSubject,
-  EvictionResult,
-  Logger,
-  NodeFeed,
-} from './ports.js';
+import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
 import { newTrack, type Track } from './track.js';
+import { NodeView } from './view.js';
 
 export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
 export { DEFAULT_DRAIN_TUNING, type DrainOptions } from './options.js';
@@ -66,13 +59,8 @@ class DrainRun {
   private blockedAtEnd?: BlockedPod[];
   private readonly aborted: Promise<never>;
   private readonly runStartedAt: number;
-  /** The watches of the node's pods and the PDBs; undefined: the drain lists instead. */
-  private feed?: NodeFeed;
-  /** A watched object changed since the loop last looked. */
-  private changed = false;
-  /** Ends the loop's current sleep early. */
-  private wake?: () => void;
-  private finished = false;
+  /** The watches of the node's pods and the PDBs, once the node is cordoned. */
+  private view?: NodeView;
 
   constructor(
     private readonly cluster: ClusterPort,
@@ -101,8 +89,7 @@ class DrainRun {
       this.log.warn('drain stopped by its caller', { node: this.node });
       return this.report('stopped');
     } finally {
-      this.finished = true;
-      this.feed?.close();
+      this.view?.close();
     }
   }
 
@@ -130,7 +117,12 @@ class DrainRun {
     );
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
-    await this.follow(node);
+    this.view = new NodeView(node, this.log);
+    await this.view.follow(
+      this.cluster,
+      (call) => this.guard(call),
+      (error) => error instanceof Stopped,
+    );
     const outcome = await this.evictUntilEmpty(node);
     if (outcome !== 'paused' && outcome !== 'already-draining' && this.claim) {
       await this.guard(this.claim.release()).catch((error: unknown) => {
@@ -185,7 +177,7 @@ class DrainRun {
   /** One list of the node's pods updates every pod's state. Returns false if the list failed. */
   private async listAndReconcile(node: string): Promise<boolean> {
     let pods: PodSnapshot[];
-    const feed = this.liveFeed();
+    const feed = this.view?.live();
     if (feed) pods = feed.pods();
     else {
       try {
@@ -334,47 +326,11 @@ class DrainRun {
     const limits = [at, this.options.deadline, this.options.pauseAt, this.policyEndsAt].filter(
       (limit): limit is number => limit !== undefined && limit > now,
     );
-    if (!this.changed) {
-      const woken = new AbortController();
-      this.wake = () => woken.abort();
-      const signal = this.options.signal
-        ? AbortSignal.any([this.options.signal, woken.signal])
-        : woken.signal;
-      await this.clock.sleep(Math.max(0, Math.min(...limits) - now), signal);
-      this.wake = undefined;
-    }
-    this.changed = false;
+    const ms = Math.max(0, Math.min(...limits) - now);
+    await (this.view
+      ? this.view.sleep(this.clock, ms, this.options.signal)
+      : this.clock.sleep(ms, this.options.signal));
     if (this.options.signal?.aborted) throw new Stopped();
-  }
-
-  // ---- watches ----------------------------------------------------------------------------
-
-  /** Starts the watches if the cluster offers them; without them the drain lists, as before. */
-  private async follow(node: string): Promise<void> {
-    if (!this.cluster.followNode) return;
-    const following = this.cluster.followNode(node, () => {
-      this.changed = true;
-      this.wake?.();
-    });
-    // a feed that arrives after the run ended (stopped meanwhile) is closed at once
-    following.then((feed) => this.finished && feed.close()).catch(() => {});
-    try {
-      this.feed = await this.guard(following);
-      this.log.debug('following the node with watches', { node });
-    } catch (error) {
-      if (error instanceof Stopped) throw error;
-      this.log.warn('watch unavailable: listing the node instead', { node, error: errorMessage(error) });
-    }
-  }
-
-  /** The feed while its watches hold; once one gives up, the drain lists from then on (logged once). */
-  private liveFeed(): NodeFeed | undefined {
-    if (this.feed?.failed()) {
-      this.log.warn('watch gave up: listing the node instead', { node: this.node });
-      this.feed.close();
-      this.feed = undefined;
-    }
-    return this.feed;
   }
 
   // ---- deadline ---------------------------------------------------------------------------
@@ -541,7 +497,7 @@ class DrainRun {
   }
 
   private async pdbsIn(namespace: string): Promise<PdbInfo[] | undefined> {
-    const feed = this.liveFeed();
+    const feed = this.view?.live();
     if (feed) return feed.pdbs(namespace);
     try {
       return await this.guard(this.cluster.listPdbs(namespace));
