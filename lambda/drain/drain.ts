@@ -61,6 +61,10 @@ class DrainRun {
   private readonly runStartedAt: number;
   /** The watches of the node's pods and the PDBs, once the node is cordoned. */
   private view?: NodeView;
+  /** Eviction requests in flight: the loop goes on (and reacts) while they are answered. */
+  private readonly inFlight = new Map<Track, Promise<void>>();
+  /** A bug in handling an eviction's answer: thrown out of the loop, never swallowed. */
+  private lastUnexpected: unknown;
 
   constructor(
     private readonly cluster: ClusterPort,
@@ -123,7 +127,9 @@ class DrainRun {
       (call) => this.guard(call),
       (error) => error instanceof Stopped,
     );
-    const outcome = await this.evictUntilEmpty(node);
+    const outcome = await this.evictUntilEmpty(node).finally(() =>
+      Promise.allSettled(this.inFlight.values()),
+    );
     if (outcome !== 'paused' && outcome !== 'already-draining' && this.claim) {
       await this.guard(this.claim.release()).catch((error: unknown) => {
         if (error instanceof Stopped) throw error;
@@ -138,6 +144,7 @@ class DrainRun {
   private async evictUntilEmpty(node: string): Promise<DrainOutcome> {
     let announced = false;
     for (;;) {
+      if (this.lastUnexpected) throw this.lastUnexpected;
       const listed = await this.listAndReconcile(node);
       if (listed && !announced) {
         announced = true;
@@ -165,10 +172,12 @@ class DrainRun {
       if (this.claim?.due(now) && !(await this.renewClaim(now, CLAIM_TTL_MS))) return 'already-draining';
       if (listed) {
         await this.followPdbStatus(now);
-        await this.evictAll(this.eligible().filter((t) => t.nextAttemptAt <= now));
+        const sent = this.dispatch(this.waiting().filter((t) => t.nextAttemptAt <= now));
+        // without watches the answers are awaited, so the next sleep knows every retry's time
+        if (!this.view?.live()) await Promise.all(sent);
       }
       const wake = listed
-        ? nextWake(this.eligible(), this.clock.now(), this.options.pollIntervalMs)
+        ? nextWake(this.waiting(), this.clock.now(), this.options.pollIntervalMs)
         : this.clock.now() + this.failureDelay();
       await this.sleepUntil(wake);
     }
@@ -265,23 +274,55 @@ class DrainRun {
     return outstanding.filter((t) => t.state === 'pending' && (!t.critical || !ordinaryLeft));
   }
 
-  /** One eviction request per track, bounded in flight; each answer updates its track. */
+  /** Eligible pods without an eviction request in flight. */
+  private waiting(): Track[] {
+    return this.eligible().filter((t) => !this.inFlight.has(t));
+  }
+
+  /**
+   * Sends an eviction request for each track, at most maxConcurrentEvictions in flight, without
+   * waiting for the answers: each answer updates its track (and, with watches, wakes the loop).
+   */
+  private dispatch(tracks: readonly Track[]): Promise<void>[] {
+    const sent: Promise<void>[] = [];
+    for (const track of tracks) {
+      if (this.inFlight.size >= this.options.maxConcurrentEvictions) break;
+      const request = this.evictOne(track)
+        .catch((error: unknown) => {
+          // stopped: the loop stops as well; anything else is a bug and must not vanish
+          if (!(error instanceof Stopped)) this.lastUnexpected ??= error;
+        })
+        .finally(() => {
+          this.inFlight.delete(track);
+          // with watches a pass costs no request: take the answer (a freed slot, a retry) at once
+          if (this.view?.live()) this.view.poke();
+        });
+      this.inFlight.set(track, request);
+      sent.push(request);
+    }
+    return sent;
+  }
+
+  /** One eviction request per track, bounded in flight, all answered (the dry run's plan). */
   private async evictAll(tracks: Track[]): Promise<void> {
-    await mapLimit(tracks, this.options.maxConcurrentEvictions, async (track) => {
-      this.ledger.evictionRequests++;
-      track.attempts++;
-      const now = this.clock.now();
-      track.lastAttemptAt = now;
-      track.offeredAt ??= now;
-      const grace = clampedGrace(track.pod, this.options.hardEnd, now);
-      const result = await this.guard(
-        this.cluster.evict(track.pod, { dryRun: this.options.dryRun, ...grace }),
-      ).catch((error: unknown): EvictionResult => {
-        if (error instanceof Stopped) throw error;
-        return { kind: 'failed', message: errorMessage(error) };
-      });
-      this.apply(track, result);
+    await mapLimit(tracks, this.options.maxConcurrentEvictions, (track) => this.evictOne(track));
+  }
+
+  /** One eviction request; its answer updates the track. */
+  private async evictOne(track: Track): Promise<void> {
+    this.ledger.evictionRequests++;
+    track.attempts++;
+    const now = this.clock.now();
+    track.lastAttemptAt = now;
+    track.offeredAt ??= now;
+    const grace = clampedGrace(track.pod, this.options.hardEnd, now);
+    const result = await this.guard(
+      this.cluster.evict(track.pod, { dryRun: this.options.dryRun, ...grace }),
+    ).catch((error: unknown): EvictionResult => {
+      if (error instanceof Stopped) throw error;
+      return { kind: 'failed', message: errorMessage(error) };
     });
+    this.apply(track, result);
   }
 
   private apply(track: Track, result: EvictionResult): void {

@@ -7,7 +7,7 @@ import type { Clock, ClusterPort, Logger, NodeFeed } from './ports.js';
 
 export class NodeView {
   private feed?: NodeFeed;
-  /** A watched object changed since the loop last slept. */
+  /** Something changed since the loop last slept. */
   private changed = false;
   private wake?: () => void;
   private closed = false;
@@ -27,10 +27,7 @@ export class NodeView {
     isStop: (error: unknown) => boolean,
   ): Promise<void> {
     if (!cluster.followNode) return;
-    const following = cluster.followNode(this.node, () => {
-      this.changed = true;
-      this.wake?.();
-    });
+    const following = cluster.followNode(this.node, () => this.poke());
     // a feed that arrives after the run ended (stopped meanwhile) is closed at once
     following.then((feed) => this.closed && feed.close()).catch(() => {});
     try {
@@ -43,6 +40,12 @@ export class NodeView {
         error: error instanceof Error ? error.message : String(error),
       });
     }
+  }
+
+  /** Something changed (a watched object, an eviction answered): the current or next sleep ends at once. */
+  poke(): void {
+    this.changed = true;
+    this.wake?.();
   }
 
   /** The feed while its watches hold; once one gives up, undefined from then on (logged once). */

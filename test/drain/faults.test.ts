@@ -145,10 +145,10 @@ describe('drainNode, faults in the middle of a drain', () => {
   });
 
   it('stops at once when its signal aborts, even while a call hangs', async () => {
-    const { cluster, run } = setup([pod('a')]);
+    const { clock, cluster, run } = setup([pod('a')]);
     cluster.evictor = () => new Promise(() => {}); // the API server never answers
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 20);
+    void clock.sleep(1_000).then(() => controller.abort());
 
     const report = await run({ signal: controller.signal });
 

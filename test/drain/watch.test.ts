@@ -76,6 +76,24 @@ describe('drainNode with watches', () => {
     expect(evictedAt).toEqual([t0 + 1_234]);
   });
 
+  it('acts on a PDB allowing a disruption while another eviction request is still unanswered', async () => {
+    const { clock, cluster, run } = setup([pod('web-1', { labels: { app: 'web' } }), pod('slow')]);
+    const { evictedAt, openAt } = guardedByPdb(clock, cluster);
+    const pdbEvictor = cluster.evictor;
+    // the eviction of `slow` takes 2 s to be answered
+    cluster.evictor = async (ref, call) =>
+      ref.name === 'slow'
+        ? clock.sleep(2_000).then(() => ({ kind: 'evicted' as const }))
+        : pdbEvictor(ref, call);
+    const t0 = clock.t;
+    openAt(t0 + 500);
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(evictedAt).toEqual([t0 + 500]);
+  });
+
   it('follows the node with one feed and never lists its pods or the PDBs', async () => {
     const { clock, cluster, run } = setup(
       [pod('web-1', { labels: { app: 'web' } }), pod('b'), pod('c')],
