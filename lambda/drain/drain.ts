@@ -281,7 +281,8 @@ class DrainRun {
 
   /**
    * Sends an eviction request for each track, at most maxConcurrentEvictions in flight, without
-   * waiting for the answers: each answer updates its track (and, with watches, wakes the loop).
+   * waiting for the answers: each answer updates its track; the loop takes it up at its next pass
+   * (with watches, the next pod or PDB change, at the latest the poll interval).
    */
   private dispatch(tracks: readonly Track[]): Promise<void>[] {
     const sent: Promise<void>[] = [];
@@ -292,11 +293,7 @@ class DrainRun {
           // stopped: the loop stops as well; anything else is a bug and must not vanish
           if (!(error instanceof Stopped)) this.lastUnexpected ??= error;
         })
-        .finally(() => {
-          this.inFlight.delete(track);
-          // with watches a pass costs no request: take the answer (a freed slot, a retry) at once
-          if (this.view?.live()) this.view.poke();
-        });
+        .finally(() => this.inFlight.delete(track));
       this.inFlight.set(track, request);
       sent.push(request);
     }

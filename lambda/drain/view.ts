@@ -27,7 +27,10 @@ export class NodeView {
     isStop: (error: unknown) => boolean,
   ): Promise<void> {
     if (!cluster.followNode) return;
-    const following = cluster.followNode(this.node, () => this.poke());
+    const following = cluster.followNode(this.node, () => {
+      this.changed = true;
+      this.wake?.();
+    });
     // a feed that arrives after the run ended (stopped meanwhile) is closed at once
     following.then((feed) => this.closed && feed.close()).catch(() => {});
     try {
@@ -40,12 +43,6 @@ export class NodeView {
         error: error instanceof Error ? error.message : String(error),
       });
     }
-  }
-
-  /** Something changed (a watched object, an eviction answered): the current or next sleep ends at once. */
-  poke(): void {
-    this.changed = true;
-    this.wake?.();
   }
 
   /** The feed while its watches hold; once one gives up, undefined from then on (logged once). */
