@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_DRAIN_TUNING, drainNode } from '../../lambda/drain/drain.js';
 import type { PodSnapshot } from '../../lambda/drain/model.js';
+import { systemClock } from '../../lambda/drain/ports.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from '../../lambda/kube/bounded.js';
 import { KubeCluster, toPodSnapshot } from '../../lambda/kube/cluster.js';
 import { KubeHttp } from '../../lambda/kube/http.js';
@@ -182,6 +183,24 @@ describe('ListWatch', () => {
   });
 });
 
+/** The real engine through the proxy, as the RBAC-limited drainer, on the real clock. */
+function drainThroughProxy(w: Workload, logs: LogEntry[] = []) {
+  const cluster = new KubeCluster(kubeConfigFor({ ...w.info, server: proxy.url }, 'drainer'));
+  const now = Date.now();
+  return drainNode(
+    cluster,
+    {
+      ...DEFAULT_DRAIN_TUNING,
+      target: { nodeName: w.node },
+      startedAt: now,
+      deadline: now + 60_000,
+      onDeadline: 'delete',
+      dryRun: false,
+    },
+    { clock: systemClock, log: memoryLogger(logs) },
+  );
+}
+
 describe('a drain without watches', () => {
   it('lists the node instead when no watch can be established, logged once, and drains', async () => {
     const w = await fillReady(await scenario('w-fallback'));
@@ -191,29 +210,9 @@ describe('a drain without watches', () => {
       action: { kind: 'status', status: 403, message: 'watch is forbidden' },
     });
     const logs: LogEntry[] = [];
-    const cluster = new KubeCluster(kubeConfigFor({ ...w.info, server: proxy.url }, 'drainer'));
-    const now = Date.now();
     const mark = proxy.requests.length;
 
-    const report = await drainNode(
-      cluster,
-      {
-        ...DEFAULT_DRAIN_TUNING,
-        target: { nodeName: w.node },
-        startedAt: now,
-        deadline: now + 60_000,
-        onDeadline: 'delete',
-        dryRun: false,
-      },
-      {
-        clock: {
-          now: Date.now,
-          sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-          random: Math.random,
-        },
-        log: memoryLogger(logs),
-      },
-    );
+    const report = await drainThroughProxy(w, logs);
 
     expect(report.outcome).toBe('drained');
     expect(await w.podsOn()).toEqual([]);
@@ -224,36 +223,9 @@ describe('a drain without watches', () => {
 
   it('follows the node with watches when it can: one pod list for the whole drain', async () => {
     const w = await fillReady(await scenario('w-watched'));
-    const cluster = new KubeCluster(kubeConfigFor({ ...w.info, server: proxy.url }, 'drainer'));
-    const now = Date.now();
     const mark = proxy.requests.length;
 
-    const report = await drainNode(
-      cluster,
-      {
-        ...DEFAULT_DRAIN_TUNING,
-        target: { nodeName: w.node },
-        startedAt: now,
-        deadline: now + 60_000,
-        onDeadline: 'delete',
-        dryRun: false,
-      },
-      {
-        clock: {
-          now: Date.now,
-          sleep: (ms, signal) =>
-            new Promise((resolve) => {
-              const timer = setTimeout(resolve, ms);
-              signal?.addEventListener('abort', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-            }),
-          random: Math.random,
-        },
-        log: memoryLogger([]),
-      },
-    );
+    const report = await drainThroughProxy(w);
 
     expect(report.outcome).toBe('drained');
     expect(requestsSince(mark, /^\/api\/v1\/pods\?(?!.*watch=)/)).toHaveLength(1);
