@@ -6,6 +6,7 @@
  */
 
 import type { InjectedFault } from './aws-endpoint.js';
+import { escapeXml } from './loopback-server.js';
 
 /** A lifecycle hook as DescribeLifecycleHooks answers it. */
 export interface LifecycleHookState {
@@ -84,17 +85,17 @@ export class LocalAutoScalingGroups {
     const tags = Object.entries(group.tags)
       .map(
         ([key, value]) =>
-          `<member><ResourceId>${esc(name)}</ResourceId><ResourceType>auto-scaling-group</ResourceType><Key>${esc(key)}</Key><Value>${esc(value)}</Value><PropagateAtLaunch>true</PropagateAtLaunch></member>`,
+          `<member><ResourceId>${escapeXml(name)}</ResourceId><ResourceType>auto-scaling-group</ResourceType><Key>${escapeXml(key)}</Key><Value>${escapeXml(value)}</Value><PropagateAtLaunch>true</PropagateAtLaunch></member>`,
       )
       .join('');
     const instances = (group.instanceIds ?? [])
       .map(
         (id) =>
-          `<member><InstanceId>${esc(id)}</InstanceId><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`,
+          `<member><InstanceId>${escapeXml(id)}</InstanceId><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>`,
       )
       .join('');
     const size = group.instanceIds?.length ?? 0;
-    return `<member><AutoScalingGroupName>${esc(name)}</AutoScalingGroupName><AutoScalingGroupARN>arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/${esc(name)}</AutoScalingGroupARN><MinSize>0</MinSize><MaxSize>${Math.max(10, size)}</MaxSize><DesiredCapacity>${size}</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>us-east-1a</member></AvailabilityZones><HealthCheckType>EC2</HealthCheckType><CreatedTime>2026-01-01T00:00:00Z</CreatedTime><Instances>${instances}</Instances><Tags>${tags}</Tags></member>`;
+    return `<member><AutoScalingGroupName>${escapeXml(name)}</AutoScalingGroupName><AutoScalingGroupARN>arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/${escapeXml(name)}</AutoScalingGroupARN><MinSize>0</MinSize><MaxSize>${Math.max(10, size)}</MaxSize><DesiredCapacity>${size}</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>us-east-1a</member></AvailabilityZones><HealthCheckType>EC2</HealthCheckType><CreatedTime>2026-01-01T00:00:00Z</CreatedTime><Instances>${instances}</Instances><Tags>${tags}</Tags></member>`;
   }
 
   private describeHooks(params: Readonly<Record<string, string>>): Answer {
@@ -105,7 +106,7 @@ export class LocalAutoScalingGroups {
       .filter((hook) => wanted.length === 0 || wanted.includes(hook.name))
       .map(
         (hook) =>
-          `<member><LifecycleHookName>${esc(hook.name)}</LifecycleHookName><AutoScalingGroupName>${esc(group)}</AutoScalingGroupName><LifecycleTransition>${esc(hook.transition)}</LifecycleTransition><HeartbeatTimeout>${hook.heartbeatTimeout}</HeartbeatTimeout><GlobalTimeout>${Math.min(hook.heartbeatTimeout * 100, 172_800)}</GlobalTimeout><DefaultResult>${hook.defaultResult}</DefaultResult></member>`,
+          `<member><LifecycleHookName>${escapeXml(hook.name)}</LifecycleHookName><AutoScalingGroupName>${escapeXml(group)}</AutoScalingGroupName><LifecycleTransition>${escapeXml(hook.transition)}</LifecycleTransition><HeartbeatTimeout>${hook.heartbeatTimeout}</HeartbeatTimeout><GlobalTimeout>${Math.min(hook.heartbeatTimeout * 100, 172_800)}</GlobalTimeout><DefaultResult>${hook.defaultResult}</DefaultResult></member>`,
       )
       .join('');
     return { result: `<LifecycleHooks>${items}</LifecycleHooks>` };
@@ -218,8 +219,4 @@ function notFound(group: string): Answer {
 
 function validation(message: string): Answer {
   return { fault: { status: 400, code: 'ValidationError', message } };
-}
-
-function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

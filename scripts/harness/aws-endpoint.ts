@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LocalAutoScalingGroups } from './autoscaling-groups.js';
 import { ELBV2_NS, LocalElbv2 } from './elbv2.js';
-import { LoopbackHttpServer, readBody } from './loopback-server.js';
+import { escapeXml, LoopbackHttpServer, readBody } from './loopback-server.js';
 import {
   CLOUDFORMATION_NS,
   type JsonAnswer,
@@ -591,8 +591,4 @@ function jsonError(res: ServerResponse, fault: InjectedFault): void {
   res
     .writeHead(fault.status, { 'content-type': 'application/json', 'x-amzn-errortype': fault.code })
     .end(JSON.stringify({ message: fault.message }));
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

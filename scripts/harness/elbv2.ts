@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { InjectedFault } from './aws-endpoint.js';
+import { escapeXml } from './loopback-server.js';
 
 export const ELBV2_NS = 'http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/';
 /** AWS's limit on DescribeTargetGroups PageSize. */
@@ -275,10 +276,6 @@ function validation(message: string): Elbv2Answer {
 
 function notFound(): Elbv2Answer {
   return fault(400, 'TargetGroupNotFound', 'One or more target groups not found');
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** ELBv2's answer to too many requests (the SDK retries it as throttling). */

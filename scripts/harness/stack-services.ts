@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { InjectedFault } from './aws-endpoint.js';
 import { InvalidPatternError, matchesPattern, REQUIRED_EVENT_FIELDS } from './event-pattern.js';
+import { escapeXml } from './loopback-server.js';
 
 export type XmlAnswer = { readonly result: string } | { readonly fault: InjectedFault };
 export type JsonAnswer = { readonly result: unknown } | { readonly fault: InjectedFault };
@@ -50,7 +51,7 @@ export class LocalCloudFormation {
     const items = page
       .map(
         (r) =>
-          `<member><LogicalResourceId>${esc(r.logicalId)}</LogicalResourceId><PhysicalResourceId>${esc(r.physicalId)}</PhysicalResourceId><ResourceType>${esc(r.type)}</ResourceType><LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>`,
+          `<member><LogicalResourceId>${escapeXml(r.logicalId)}</LogicalResourceId><PhysicalResourceId>${escapeXml(r.physicalId)}</PhysicalResourceId><ResourceType>${escapeXml(r.type)}</ResourceType><LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>`,
       )
       .join('');
     return { result: `<StackResourceSummaries>${items}</StackResourceSummaries>${next}` };
@@ -59,12 +60,15 @@ export class LocalCloudFormation {
 
 function stackXml(name: string, stack: StackState): string {
   const outputs = Object.entries(stack.outputs ?? {})
-    .map(([k, v]) => `<member><OutputKey>${esc(k)}</OutputKey><OutputValue>${esc(v)}</OutputValue></member>`)
+    .map(
+      ([k, v]) =>
+        `<member><OutputKey>${escapeXml(k)}</OutputKey><OutputValue>${escapeXml(v)}</OutputValue></member>`,
+    )
     .join('');
   const tags = Object.entries(stack.tags ?? {})
-    .map(([k, v]) => `<member><Key>${esc(k)}</Key><Value>${esc(v)}</Value></member>`)
+    .map(([k, v]) => `<member><Key>${escapeXml(k)}</Key><Value>${escapeXml(v)}</Value></member>`)
     .join('');
-  return `<member><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/${esc(name)}/${randomUUID()}</StackId><StackName>${esc(name)}</StackName><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>${esc(stack.status)}</StackStatus><Outputs>${outputs}</Outputs><Tags>${tags}</Tags></member>`;
+  return `<member><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/${escapeXml(name)}/${randomUUID()}</StackId><StackName>${escapeXml(name)}</StackName><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>${escapeXml(stack.status)}</StackStatus><Outputs>${outputs}</Outputs><Tags>${tags}</Tags></member>`;
 }
 
 export interface QueueMessage {
@@ -220,8 +224,4 @@ function testEventPattern(input: Readonly<Record<string, unknown>>): JsonAnswer 
     if (!(error instanceof InvalidPatternError)) throw error;
     return { fault: { status: 400, code: error.name, message: error.message } };
   }
-}
-
-function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
