@@ -54,6 +54,29 @@ export interface Bundle {
   readonly files: readonly { readonly name: string; readonly bytes: number }[];
 }
 
+/** esbuild with the options the CDK's NodejsFunction bundles the function with (infra/functions.ts). */
+export function bundleAsDeployed(entry: string, outfile: string, external: readonly string[] = []) {
+  return build({
+    absWorkingDir: REPO_ROOT,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    sourcemap: true,
+    sourcesContent: false,
+    mainFields: ['module', 'main'],
+    banner: {
+      js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+    },
+    external: [...external],
+    metafile: true,
+    logLevel: 'silent',
+  });
+}
+
 export async function buildBundles(): Promise<Bundle[]> {
   const root = mkdtempSync(join(tmpdir(), 'eks-node-drainer-bundles-'));
   removeOnCleanup(root);
@@ -64,25 +87,7 @@ export async function buildBundles(): Promise<Bundle[]> {
     // externals resolve from the repo's node_modules, as the Lambda runtime provides the SDK
     if (variant.external.length > 0) symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
     const file = join(dir, 'index.mjs');
-    const result = await build({
-      absWorkingDir: REPO_ROOT,
-      entryPoints: [join(REPO_ROOT, 'lambda', 'handler.ts')],
-      outfile: file,
-      bundle: true,
-      minify: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      sourcemap: true,
-      sourcesContent: false,
-      mainFields: ['module', 'main'],
-      banner: {
-        js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      },
-      external: [...variant.external],
-      metafile: true,
-      logLevel: 'silent',
-    });
+    const result = await bundleAsDeployed(join(REPO_ROOT, 'lambda', 'handler.ts'), file, variant.external);
     bundles.push({
       variant,
       file,

@@ -1,7 +1,7 @@
 /**
  * One drain by our engine in a process of its own, as the Lambda runs it: not sharing an event loop
- * with the simulated kubelets, just as `kubectl drain` does not. Started by latency.ts with
- * `node --import tsx`; reads { info, node } from BENCH_DRAIN and prints one JSON line.
+ * with the simulated kubelets, just as `kubectl drain` does not. Bundled by latency.ts as the
+ * function is (esbuild) and started with plain node; reads { info, node } from BENCH_DRAIN and prints one JSON line.
  */
 import { DEFAULT_DRAIN_TUNING, drainNode } from '../lambda/drain/drain.js';
 import { systemClock } from '../lambda/drain/ports.js';
@@ -20,6 +20,8 @@ export interface DrainChildResult {
   readonly requests: Record<string, number>;
   /** Duration of every eviction call (request and answer), ms. */
   readonly evictCallMs: number[];
+  /** When each eviction request was sent (epoch ms), by pod name: "PDB allows → next eviction sent". */
+  readonly evictSentAt: Record<string, number[]>;
   /** CPU seconds (user + system) of the drain itself, start-up excluded. */
   readonly drainCpuS: number;
 }
@@ -36,9 +38,11 @@ const logs: LogEntry[] = [];
 const cluster = new KubeCluster(kc);
 if (!watch) Object.defineProperty(cluster, 'followNode', { value: undefined });
 const evictCallMs: number[] = [];
+const evictSentAt: Record<string, number[]> = {};
 const evict = cluster.evict.bind(cluster);
 cluster.evict = async (pod, options) => {
   const called = performance.now();
+  (evictSentAt[pod.name] ??= []).push(Date.now());
   try {
     return await evict(pod, options);
   } finally {
@@ -69,6 +73,7 @@ const result: DrainChildResult = {
   errors: report.errors,
   requests: { ...requests, 'POST pods/eviction → 429': report.evictionRefusals },
   evictCallMs,
+  evictSentAt,
   drainCpuS: (cpu.user + cpu.system) / 1e6,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

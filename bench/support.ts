@@ -389,6 +389,7 @@ export function cpuMeter(clusterDir: string): () => CpuUse {
 
 interface PodTrack {
   readonly uid: string;
+  readonly name: string;
   readonly app: string;
   node?: string;
   readonly seenAt: number;
@@ -404,8 +405,16 @@ export interface ChainStats {
   readonly replacementReadyMs: number[];
   /** Eviction → the PDB allows a disruption again (disruptionsAllowed 0 → 1). */
   readonly pdbFreedMs: number[];
-  /** PDB allows again → the drainer's next eviction of that Deployment: the drainer's reaction time. */
+  /**
+   * PDB allows again → the drainer's next eviction of that Deployment took effect (the pod seen
+   * terminating): the drainer's reaction plus the server's handling of the eviction.
+   */
   readonly reactionMs: number[];
+  /**
+   * PDB allows again → the request of that next eviction was sent (its last send before it took
+   * effect); only where the drainer reports its send times (ours).
+   */
+  readonly reactionSentMs: number[];
   /** Eviction → pod gone (preStop plus the kubelet's delete). */
   readonly goneMs: number[];
 }
@@ -448,7 +457,7 @@ export class Timeline {
     const now = Date.now();
     let track = this.pods.get(uid);
     if (!track) {
-      track = { uid, app: pod.metadata?.labels?.app ?? '', seenAt: now };
+      track = { uid, name: pod.metadata?.name ?? '', app: pod.metadata?.labels?.app ?? '', seenAt: now };
       this.pods.set(uid, track);
     }
     track.node ??= pod.spec?.nodeName;
@@ -466,12 +475,13 @@ export class Timeline {
   }
 
   /** The PDB chain of every Deployment whose pods left `node`. */
-  chains(node: string): ChainStats {
+  chains(node: string, sentAt: Readonly<Record<string, readonly number[]>> = {}): ChainStats {
     const stats: ChainStats = {
       replacementCreatedMs: [],
       replacementReadyMs: [],
       pdbFreedMs: [],
       reactionMs: [],
+      reactionSentMs: [],
       goneMs: [],
     };
     const apps = new Set([...this.pods.values()].map((p) => p.app).filter((a) => a.startsWith('app-')));
@@ -494,6 +504,9 @@ export class Timeline {
         if (freed !== undefined) {
           stats.pdbFreedMs.push(freed - at);
           if (next !== undefined) stats.reactionMs.push(next - freed);
+          const nextPod = evicted[i + 1];
+          const sent = nextPod && (sentAt[nextPod.name] ?? []).filter((t) => t <= (nextPod.terminatingAt ?? 0)).at(-1);
+          if (sent !== undefined) stats.reactionSentMs.push(sent - freed);
         }
       });
     }

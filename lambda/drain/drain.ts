@@ -14,7 +14,14 @@ import { clampedGrace } from './grace.js';
 import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainOptions } from './options.js';
-import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from './pacing.js';
+import {
+  nextWake,
+  releaseByPdbStatus,
+  retryRefusedNow,
+  scheduleRetry,
+  spentPdb,
+  withinPdbBudgets,
+} from './pacing.js';
 import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
 import { newTrack, type Track } from './track.js';
@@ -171,10 +178,27 @@ class DrainRun {
       }
       if (this.claim?.due(now) && !(await this.renewClaim(now, CLAIM_TTL_MS))) return 'already-draining';
       if (listed) {
-        await this.followPdbStatus(now);
-        const sent = this.dispatch(this.waiting().filter((t) => t.nextAttemptAt <= now));
-        // without watches the answers are awaited, so the next sleep knows every retry's time
-        if (!this.view?.live()) await Promise.all(sent);
+        const feed = this.view?.live();
+        if (feed) {
+          // a pod a PDB held or refused goes the moment its PDB allows, whatever its backoff
+          const candidates = this.waiting().filter(
+            (t) => t.nextAttemptAt <= now || t.heldByPdb || t.lastRefusal?.kind === 'pdb-blocked',
+          );
+          this.dispatch(
+            withinPdbBudgets(
+              candidates,
+              [...this.tracks.values()],
+              (t) => this.inFlight.has(t),
+              (ns) => feed.pdbs(ns),
+              now,
+              this.options.backoff,
+            ),
+          );
+        } else {
+          await this.followPdbStatus(now);
+          // without watches the answers are awaited, so the next sleep knows every retry's time
+          await Promise.all(this.dispatch(this.waiting().filter((t) => t.nextAttemptAt <= now)));
+        }
       }
       const wake = listed
         ? nextWake(this.waiting(), this.clock.now(), this.options.pollIntervalMs)
@@ -325,11 +349,14 @@ class DrainRun {
   private apply(track: Track, result: EvictionResult): void {
     const pod = podKey(track.pod);
     switch (result.kind) {
-      case 'evicted':
+      case 'evicted': {
         track.state = 'evicted';
+        const feed = this.view?.live();
+        if (feed) track.spentPdb = spentPdb(track.pod, feed.pdbs(track.pod.namespace));
         this.ledger.evicted.push(pod);
         this.log.info('pod evicted', { pod, attempts: track.attempts });
         return;
+      }
       case 'gone':
         // 404: not there any more; the next list confirms it by UID
         track.state = 'terminating';

@@ -19,6 +19,8 @@ export interface PodSnapshot extends PodRef {
   readonly labels: Readonly<Record<string, string>>;
   /** spec.terminationGracePeriodSeconds (the API defaults it to 30). */
   readonly gracePeriodSeconds: number;
+  /** Its Ready condition is True (absent: not known). Only a ready pod spends a PDB's disruption. */
+  readonly ready?: boolean;
 }
 
 export interface LabelSelectorRequirement {
@@ -35,11 +37,15 @@ export interface LabelSelector {
 export interface PdbInfo {
   readonly namespace: string;
   readonly name: string;
+  /** metadata.resourceVersion: compared for equality only (a newer status differs). */
+  readonly resourceVersion?: string;
   /** undefined: the PDB selects nothing. */
   readonly selector?: LabelSelector;
   readonly disruptionsAllowed: number;
   readonly currentHealthy: number;
   readonly desiredHealthy: number;
+  /** status.disruptedPods: pods whose eviction the status already counts (absent: none listed). */
+  readonly disruptedPods?: readonly string[];
 }
 
 /** What a node to drain is known by: its name, or the EC2 instance behind it. */

@@ -1,6 +1,6 @@
 /** When the next eviction request for a pod goes out. */
 import { backoffDelay } from './concurrency.js';
-import type { PdbInfo } from './model.js';
+import type { PdbInfo, PodSnapshot } from './model.js';
 import { pdbsCovering } from './selector.js';
 import type { Refusal, Track } from './track.js';
 
@@ -55,6 +55,75 @@ export function releaseByPdbStatus(
       track.nextAttemptAt = Math.max(track.nextAttemptAt, (track.lastAttemptAt ?? now) + backoff.maxMs);
     }
   }
+}
+
+/** The one PDB a ready pod's eviction spends (none: not Running and ready, or not under exactly one). */
+function pdbSpent(pod: PodSnapshot, pdbs: readonly PdbInfo[]): PdbInfo | undefined {
+  if (pod.phase !== 'Running' || pod.ready !== true) return undefined;
+  const covering = pdbsCovering(pod, pdbs);
+  return covering.length === 1 ? covering[0] : undefined;
+}
+
+/** At an eviction's answer: the PDB it spent, and the version of its status seen then. */
+export function spentPdb(pod: PodSnapshot, pdbs: readonly PdbInfo[]): Track['spentPdb'] {
+  const pdb = pdbSpent(pod, pdbs);
+  if (!pdb || pdb.disruptedPods?.includes(pod.name)) return undefined;
+  return pdb.resourceVersion ? { resourceVersion: pdb.resourceVersion } : {};
+}
+
+/**
+ * With the PDBs' status at hand (the watches), a ready pod's eviction goes out only while its PDB
+ * has a disruption left that none of our evictions already spends: the server would refuse it
+ * (429), and a burst of refusals slows the very control plane that makes room for the next one.
+ * `candidates`: the due tracks and the held ones, in order; `inFlight`: our evictions not yet
+ * answered. An answered one counts until the PDB's status changes after its answer or lists it in
+ * disruptedPods (the eviction's own status write); the pod's own state does not tell, its watch
+ * may run ahead of the PDBs'. A held pod counts as offered and is tried anyway once its next
+ * attempt is due (at the latest the longest backoff after its last), so the server, not this view,
+ * has the last word. Pods the server lets go without a PDB check (not Running and ready) or
+ * refuses regardless (under two PDBs) are never held. Returns the tracks to send now, in order.
+ */
+export function withinPdbBudgets(
+  candidates: readonly Track[],
+  tracks: readonly Track[],
+  inFlight: (track: Track) => boolean,
+  pdbsIn: (namespace: string) => readonly PdbInfo[],
+  now: number,
+  backoff: Backoff,
+): Track[] {
+  const pdbsByNamespace = new Map<string, readonly PdbInfo[]>();
+  const pdbOf = (pod: PodSnapshot): PdbInfo | undefined => {
+    let pdbs = pdbsByNamespace.get(pod.namespace);
+    if (!pdbs) pdbsByNamespace.set(pod.namespace, (pdbs = pdbsIn(pod.namespace)));
+    return pdbSpent(pod, pdbs);
+  };
+  const spent = new Map<PdbInfo, number>();
+  for (const track of tracks) {
+    const spends = inFlight(track) || track.spentPdb !== undefined;
+    const pdb = spends ? pdbOf(track.pod) : undefined;
+    if (!pdb) continue;
+    const counted =
+      pdb.disruptedPods?.includes(track.pod.name) === true ||
+      (track.spentPdb !== undefined && !inFlight(track) && track.spentPdb.resourceVersion !== pdb.resourceVersion);
+    if (counted) delete track.spentPdb;
+    else spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
+  }
+  const send: Track[] = [];
+  for (const track of candidates) {
+    const pdb = pdbOf(track.pod);
+    const allowed = pdb === undefined ? 1 : pdb.disruptionsAllowed - (spent.get(pdb) ?? 0);
+    if (allowed > 0 || (track.heldByPdb && track.nextAttemptAt <= now)) {
+      if (pdb) spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
+      track.heldByPdb = false;
+      send.push(track);
+    } else {
+      track.heldByPdb = true;
+      track.offeredAt ??= now;
+      const probeAt = (track.lastAttemptAt ?? track.offeredAt) + backoff.maxMs;
+      track.nextAttemptAt = Math.max(track.nextAttemptAt, probeAt);
+    }
+  }
+  return send;
 }
 
 /** The loop wakes for the earliest due retry, at least every poll interval, never busy-spinning. */

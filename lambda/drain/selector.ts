@@ -1,7 +1,21 @@
 import type { LabelSelector, LabelSelectorRequirement, PdbInfo, PodSnapshot } from './model.js';
 
+/**
+ * Answers per selector object and labels object: the watches keep both while they do not change,
+ * and the drain asks about the same pods and PDBs on every pass.
+ */
+const answers = new WeakMap<LabelSelector, WeakMap<object, boolean>>();
+
 /** Label-selector matching as the API server does it (an empty selector matches everything). */
 export function matchesSelector(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
+  let known = answers.get(selector);
+  if (!known) answers.set(selector, (known = new WeakMap()));
+  let answer = known.get(labels);
+  if (answer === undefined) known.set(labels, (answer = matches(selector, labels)));
+  return answer;
+}
+
+function matches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[key] !== value) return false;
   }

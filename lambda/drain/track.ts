@@ -16,6 +16,10 @@ export interface Track {
   lastRefusal?: Refusal;
   /** A PDB refused it (in this invocation or, carried, in an earlier one): policy `delete` may act. */
   pdbRefused: boolean;
+  /** Held back while its PDB's status allows no disruption (pacing.withinPdbBudgets). */
+  heldByPdb?: boolean;
+  /** Its eviction spent its PDB's disruption; the PDB's status version when the answer came (which may not count it yet). */
+  spentPdb?: { readonly resourceVersion?: string };
   lastEventAt?: number;
   lastAttemptAt?: number;
   /** When an eviction was first offered (epoch ms), carried across invocations. */

@@ -5,11 +5,15 @@
  */
 import type { Clock, ClusterPort, Logger, NodeFeed } from './ports.js';
 
+/** The reason a wake-up aborts the sleep with: an AbortController's default is a new DOMException, stack and all. */
+const WOKEN = 'woken';
+
 export class NodeView {
   private feed?: NodeFeed;
   /** Something changed since the loop last slept. */
   private changed = false;
-  private wake?: () => void;
+  private wake?: AbortController;
+  private stopWakes?: AbortSignal;
   private closed = false;
 
   constructor(
@@ -29,7 +33,7 @@ export class NodeView {
     if (!cluster.followNode) return;
     const following = cluster.followNode(this.node, () => {
       this.changed = true;
-      this.wake?.();
+      this.wake?.abort(WOKEN);
     });
     // a feed that arrives after the run ended (stopped meanwhile) is closed at once
     following.then((feed) => this.closed && feed.close()).catch(() => {});
@@ -57,10 +61,14 @@ export class NodeView {
 
   /** Sleeps `ms` of the clock, ending early when a watched pod or PDB changes or `signal` aborts. */
   async sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-    if (!this.changed) {
-      const woken = new AbortController();
-      this.wake = () => woken.abort();
-      await clock.sleep(ms, signal ? AbortSignal.any([signal, woken.signal]) : woken.signal);
+    if (signal && !this.stopWakes) {
+      // once per drain, not a combined signal per sleep: the loop sleeps after every change
+      this.stopWakes = signal;
+      signal.addEventListener('abort', () => this.wake?.abort(WOKEN), { once: true });
+    }
+    if (!this.changed && !signal?.aborted) {
+      this.wake = new AbortController();
+      await clock.sleep(ms, this.wake.signal);
       this.wake = undefined;
     }
     this.changed = false;

@@ -62,6 +62,7 @@ export function toPodSnapshot(pod: V1Pod): PodSnapshot {
     usesEmptyDir: (pod.spec?.volumes ?? []).some((volume) => volume.emptyDir !== undefined),
     labels: meta.labels ?? {},
     gracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
+    ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
   };
 }
 
@@ -382,9 +383,14 @@ function parseClaim(value: string | undefined): { holder: string; until: number 
 }
 
 interface PdbObject {
-  metadata?: { name?: string; namespace?: string };
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
   spec?: { selector?: LabelSelector };
-  status?: { disruptionsAllowed?: number; currentHealthy?: number; desiredHealthy?: number };
+  status?: {
+    disruptionsAllowed?: number;
+    currentHealthy?: number;
+    desiredHealthy?: number;
+    disruptedPods?: Record<string, string>;
+  };
 }
 
 function rawPod(raw: RawObject): PodSnapshot {
@@ -396,9 +402,11 @@ export function toPdbInfo(raw: RawObject): PdbInfo {
   return {
     namespace: pdb.metadata?.namespace ?? 'default',
     name: pdb.metadata?.name ?? '',
+    ...(pdb.metadata?.resourceVersion ? { resourceVersion: pdb.metadata.resourceVersion } : {}),
     ...(pdb.spec?.selector ? { selector: pdb.spec.selector } : {}),
     disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
     currentHealthy: pdb.status?.currentHealthy ?? 0,
     desiredHealthy: pdb.status?.desiredHealthy ?? 0,
+    ...(pdb.status?.disruptedPods ? { disruptedPods: Object.keys(pdb.status.disruptedPods) } : {}),
   };
 }

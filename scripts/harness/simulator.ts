@@ -5,14 +5,9 @@
  * grace 0. Records when each pod's termination started and ended, and watches label groups so tests
  * can prove a PDB was never violated: every pod change is a sample.
  */
-import {
-  CoreV1Api,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1Pod,
-  Watch,
-} from '@kubernetes/client-node';
+import { type KubeConfig, type V1Node, type V1Pod, Watch } from '@kubernetes/client-node';
+import { DEFAULT_REQUEST_TIMEOUTS } from '../../lambda/kube/bounded.js';
+import { KubeHttp } from '../../lambda/kube/http.js';
 
 export const PRESTOP_ANNOTATION = 'sim.eks-node-drainer.io/prestop-seconds';
 /** Make a pod finish (Succeeded/Failed) instead of running. */
@@ -47,13 +42,16 @@ export interface SimulatorOptions {
 interface Monitor {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** UIDs of its healthy pods now. */
+  readonly healthy: Set<string>;
   minHealthy: number;
   samples: number;
 }
 
 export class Simulator {
   readonly terminations = new Map<string, TerminationRecord>();
-  private readonly core: CoreV1Api;
+  /** Raw JSON on one keep-alive connection pool: the harness's kubelets must not eat the machine's CPU. */
+  private readonly http: KubeHttp;
   private readonly pods = new Map<string, V1Pod>();
   private readonly inFlight = new Set<string>();
   private readonly monitors: Monitor[] = [];
@@ -66,7 +64,7 @@ export class Simulator {
     private readonly kubeConfig: KubeConfig,
     private readonly options: SimulatorOptions,
   ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.http = new KubeHttp(kubeConfig, DEFAULT_REQUEST_TIMEOUTS);
   }
 
   async start(): Promise<this> {
@@ -85,9 +83,16 @@ export class Simulator {
     namespace: string,
     labels: Record<string, string>,
   ): { readonly minHealthy: number; readonly samples: number } {
-    const monitor: Monitor = { namespace, labels, minHealthy: Number.POSITIVE_INFINITY, samples: 0 };
+    const monitor: Monitor = {
+      namespace,
+      labels,
+      healthy: new Set(),
+      minHealthy: Number.POSITIVE_INFINITY,
+      samples: 0,
+    };
+    for (const pod of this.pods.values()) if (covers(monitor, pod) && isHealthy(pod)) monitor.healthy.add(uidOf(pod));
     this.monitors.push(monitor);
-    this.sample();
+    this.sample(monitor);
     return monitor;
   }
 
@@ -101,7 +106,9 @@ export class Simulator {
     let resourceVersion: string | undefined;
     this.pods.clear();
     for (const namespace of this.options.namespaces) {
-      const list = await this.core.listNamespacedPod({ namespace });
+      const list = await this.http.getJson<{ metadata?: { resourceVersion?: string }; items: V1Pod[] }>(
+        `/api/v1/namespaces/${namespace}/pods`,
+      );
       resourceVersion = list.metadata?.resourceVersion;
       for (const pod of list.items) this.onPod('ADDED', pod);
     }
@@ -126,7 +133,14 @@ export class Simulator {
       this.pods.set(meta.uid, pod);
       this.act(pod);
     }
-    this.sample();
+    // every change is a sample of every monitor covering the pod
+    const healthy = type !== 'DELETED' && isHealthy(pod);
+    for (const monitor of this.monitors) {
+      if (!covers(monitor, pod)) continue;
+      if (healthy) monitor.healthy.add(meta.uid);
+      else monitor.healthy.delete(meta.uid);
+      this.sample(monitor);
+    }
   }
 
   private act(pod: V1Pod): void {
@@ -158,15 +172,13 @@ export class Simulator {
   }
 
   private async bind(pod: V1Pod): Promise<void> {
-    for (const name of this.options.nodes) {
-      const node = await this.core.readNode({ name }).catch(() => undefined);
-      if (!node || node.spec?.unschedulable) continue;
-      await this.core.createNamespacedBinding({
-        namespace: pod.metadata?.namespace ?? '',
-        body: {
-          metadata: { name: pod.metadata?.name ?? '' },
-          target: { apiVersion: 'v1', kind: 'Node', name },
-        },
+    const namespace = pod.metadata?.namespace ?? '';
+    const name = pod.metadata?.name ?? '';
+    for (const node of this.options.nodes) {
+      const read = await this.http.getJson<V1Node>(`/api/v1/nodes/${node}`).catch(() => undefined);
+      if (!read || read.spec?.unschedulable) continue;
+      await this.http.send('POST', `/api/v1/namespaces/${namespace}/pods/${name}/binding`, {
+        body: { metadata: { name }, target: { apiVersion: 'v1', kind: 'Node', name: node } },
       });
       return;
     }
@@ -174,29 +186,26 @@ export class Simulator {
 
   private async run(pod: V1Pod): Promise<void> {
     const phase = pod.metadata?.annotations?.[PHASE_ANNOTATION] ?? 'Running';
-    const now = new Date();
+    const now = new Date().toISOString();
     const unready = pod.metadata?.annotations?.[READY_ANNOTATION] === 'false';
     const ready = phase === 'Running' && !unready ? 'True' : 'False';
-    await this.core.patchNamespacedPodStatus(
-      {
-        name: pod.metadata?.name ?? '',
-        namespace: pod.metadata?.namespace ?? '',
-        body: {
-          status: {
-            phase,
-            startTime: now,
-            podIP: '10.244.0.1',
-            conditions: [
-              { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
-              { type: 'Initialized', status: 'True', lastTransitionTime: now },
-              { type: 'ContainersReady', status: ready, lastTransitionTime: now },
-              { type: 'Ready', status: ready, lastTransitionTime: now },
-            ],
-          },
+    const path = `/api/v1/namespaces/${pod.metadata?.namespace ?? ''}/pods/${pod.metadata?.name ?? ''}/status`;
+    await this.http.send('PATCH', path, {
+      contentType: 'application/merge-patch+json',
+      body: {
+        status: {
+          phase,
+          startTime: now,
+          podIP: '10.244.0.1',
+          conditions: [
+            { type: 'PodScheduled', status: 'True', lastTransitionTime: now },
+            { type: 'Initialized', status: 'True', lastTransitionTime: now },
+            { type: 'ContainersReady', status: ready, lastTransitionTime: now },
+            { type: 'Ready', status: ready, lastTransitionTime: now },
+          ],
         },
       },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
+    });
   }
 
   /** The kubelet's part: run preStop (bounded by the grace period), then remove the pod. */
@@ -218,11 +227,9 @@ export class Simulator {
     });
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.core
-        .deleteNamespacedPod({
-          name: meta.name ?? '',
-          namespace: meta.namespace ?? '',
-          gracePeriodSeconds: 0,
+      this.http
+        .send('DELETE', `/api/v1/namespaces/${meta.namespace ?? ''}/pods/${meta.name ?? ''}`, {
+          query: { gracePeriodSeconds: '0' },
           body: { gracePeriodSeconds: 0, preconditions: { uid: meta.uid ?? '' } },
         })
         .catch((error: { code?: number }) => {
@@ -232,16 +239,9 @@ export class Simulator {
     this.timers.add(timer);
   }
 
-  private sample(): void {
-    for (const monitor of this.monitors) {
-      let healthy = 0;
-      for (const pod of this.pods.values()) {
-        if (pod.metadata?.namespace === monitor.namespace && isHealthy(pod) && hasLabels(pod, monitor.labels))
-          healthy++;
-      }
-      monitor.samples++;
-      monitor.minHealthy = Math.min(monitor.minHealthy, healthy);
-    }
+  private sample(monitor: Monitor): void {
+    monitor.samples++;
+    monitor.minHealthy = Math.min(monitor.minHealthy, monitor.healthy.size);
   }
 
   private fail(what: string, error: unknown): void {
@@ -258,6 +258,13 @@ function isHealthy(pod: V1Pod): boolean {
   );
 }
 
-function hasLabels(pod: V1Pod, labels: Readonly<Record<string, string>>): boolean {
-  return Object.entries(labels).every(([k, v]) => pod.metadata?.labels?.[k] === v);
+function covers(monitor: Monitor, pod: V1Pod): boolean {
+  return (
+    pod.metadata?.namespace === monitor.namespace &&
+    Object.entries(monitor.labels).every(([k, v]) => pod.metadata?.labels?.[k] === v)
+  );
+}
+
+function uidOf(pod: V1Pod): string {
+  return pod.metadata?.uid ?? '';
 }
