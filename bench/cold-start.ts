@@ -55,13 +55,18 @@ export interface Bundle {
 }
 
 /** esbuild with the options the CDK's NodejsFunction bundles the function with (infra/functions.ts). */
-export function bundleAsDeployed(entry: string, outfile: string, external: readonly string[] = []) {
+export function bundleAsDeployed(
+  entry: string,
+  outfile: string,
+  external: readonly string[] = [],
+  minify = true,
+) {
   return build({
     absWorkingDir: REPO_ROOT,
     entryPoints: [entry],
     outfile,
     bundle: true,
-    minify: true,
+    minify,
     format: 'esm',
     platform: 'node',
     target: 'node22',

@@ -159,7 +159,8 @@ function drainChildBundle(): Promise<string> {
     const dir = mkdtempSync(join(tmpdir(), 'eks-node-drainer-drain-child-'));
     removeOnCleanup(dir);
     const file = join(dir, 'drain-child.mjs');
-    await bundleAsDeployed(join(REPO_ROOT, 'bench', 'drain-child.ts'), file);
+    // profiled (BENCH_CPU_PROF): not minified, so the profile names the functions
+    await bundleAsDeployed(join(REPO_ROOT, 'bench', 'drain-child.ts'), file, [], !process.env.BENCH_CPU_PROF);
     return file;
   })();
   return childBundle;

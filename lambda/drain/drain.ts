@@ -24,6 +24,7 @@ import {
 } from './pacing.js';
 import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
+import { PdbCoverage } from './selector.js';
 import { newTrack, type Track } from './track.js';
 import { NodeView } from './view.js';
 
@@ -70,6 +71,10 @@ class DrainRun {
   private view?: NodeView;
   /** Eviction requests in flight: the loop goes on (and reacts) while they are answered. */
   private readonly inFlight = new Map<Track, Promise<void>>();
+  /** The feed's pods as the last pass reconciled them. */
+  private reconciled?: readonly PodSnapshot[];
+  /** Which PDB covers which pod, across passes. */
+  private readonly coverage = new PdbCoverage();
   /** A bug in handling an eviction's answer: thrown out of the loop, never swallowed. */
   private lastUnexpected: unknown;
 
@@ -187,9 +192,12 @@ class DrainRun {
           this.dispatch(
             withinPdbBudgets(
               candidates,
-              [...this.tracks.values()],
-              (t) => this.inFlight.has(t),
-              (ns) => feed.pdbs(ns),
+              {
+                tracks: [...this.tracks.values()],
+                inFlight: (t) => this.inFlight.has(t),
+                pdbsIn: (ns) => feed.pdbs(ns),
+                coverage: this.coverage,
+              },
               now,
               this.options.backoff,
             ),
@@ -209,10 +217,13 @@ class DrainRun {
 
   /** One list of the node's pods updates every pod's state. Returns false if the list failed. */
   private async listAndReconcile(node: string): Promise<boolean> {
-    let pods: PodSnapshot[];
+    let pods: readonly PodSnapshot[];
     const feed = this.view?.live();
-    if (feed) pods = feed.pods();
-    else {
+    if (feed) {
+      pods = feed.pods();
+      if (pods === this.reconciled) return true; // no pod changed since the last pass
+      this.reconciled = pods;
+    } else {
       try {
         pods = await this.guard(this.cluster.listPods(node));
         this.failureStep = 0;
@@ -352,7 +363,7 @@ class DrainRun {
       case 'evicted': {
         track.state = 'evicted';
         const feed = this.view?.live();
-        if (feed) track.spentPdb = spentPdb(track.pod, feed.pdbs(track.pod.namespace));
+        if (feed) track.spentPdb = spentPdb(track.pod, feed.pdbs(track.pod.namespace), this.coverage);
         this.ledger.evicted.push(pod);
         this.log.info('pod evicted', { pod, attempts: track.attempts });
         return;
@@ -561,7 +572,7 @@ class DrainRun {
     }
   }
 
-  private async pdbsIn(namespace: string): Promise<PdbInfo[] | undefined> {
+  private async pdbsIn(namespace: string): Promise<readonly PdbInfo[] | undefined> {
     const feed = this.view?.live();
     if (feed) return feed.pdbs(namespace);
     try {
@@ -575,7 +586,7 @@ class DrainRun {
 
   private async blockedPods(): Promise<BlockedPod[]> {
     const pending = [...this.tracks.values()].filter((t) => t.state === 'pending');
-    const pdbsByNamespace = new Map<string, PdbInfo[]>();
+    const pdbsByNamespace = new Map<string, readonly PdbInfo[]>();
     for (const namespace of new Set(pending.map((t) => t.pod.namespace))) {
       pdbsByNamespace.set(namespace, (await this.pdbsIn(namespace)) ?? []);
     }

@@ -1,7 +1,7 @@
 /** When the next eviction request for a pod goes out. */
 import { backoffDelay } from './concurrency.js';
 import type { PdbInfo, PodSnapshot } from './model.js';
-import { pdbsCovering } from './selector.js';
+import { PdbCoverage, pdbsCovering } from './selector.js';
 import type { Refusal, Track } from './track.js';
 
 export interface Backoff {
@@ -58,45 +58,53 @@ export function releaseByPdbStatus(
 }
 
 /** The one PDB a ready pod's eviction spends (none: not Running and ready, or not under exactly one). */
-function pdbSpent(pod: PodSnapshot, pdbs: readonly PdbInfo[]): PdbInfo | undefined {
+function pdbSpent(pod: PodSnapshot, pdbs: readonly PdbInfo[], coverage: PdbCoverage): PdbInfo | undefined {
   if (pod.phase !== 'Running' || pod.ready !== true) return undefined;
-  const covering = pdbsCovering(pod, pdbs);
+  const covering = coverage.covering(pod, pdbs);
   return covering.length === 1 ? covering[0] : undefined;
 }
 
 /** At an eviction's answer: the PDB it spent, and the version of its status seen then. */
-export function spentPdb(pod: PodSnapshot, pdbs: readonly PdbInfo[]): Track['spentPdb'] {
-  const pdb = pdbSpent(pod, pdbs);
+export function spentPdb(
+  pod: PodSnapshot,
+  pdbs: readonly PdbInfo[],
+  coverage = new PdbCoverage(),
+): Track['spentPdb'] {
+  const pdb = pdbSpent(pod, pdbs, coverage);
   if (!pdb || pdb.disruptedPods?.includes(pod.name)) return undefined;
   return pdb.resourceVersion ? { resourceVersion: pdb.resourceVersion } : {};
+}
+
+/** What withinPdbBudgets sees of the drain besides the candidates. */
+export interface BudgetView {
+  /** Every track of the drain. */
+  readonly tracks: readonly Track[];
+  /** Our evictions not yet answered. */
+  readonly inFlight: (track: Track) => boolean;
+  readonly pdbsIn: (namespace: string) => readonly PdbInfo[];
+  readonly coverage: PdbCoverage;
 }
 
 /**
  * With the PDBs' status at hand (the watches), a ready pod's eviction goes out only while its PDB
  * has a disruption left that none of our evictions already spends: the server would refuse it
  * (429), and a burst of refusals slows the very control plane that makes room for the next one.
- * `candidates`: the due tracks and the held ones, in order; `inFlight`: our evictions not yet
- * answered. An answered one counts until the PDB's status changes after its answer or lists it in
+ * `candidates`: the due tracks and the held ones, in order. An answered one counts until the PDB's status changes after its answer or lists it in
  * disruptedPods (the eviction's own status write); the pod's own state does not tell, its watch
- * may run ahead of the PDBs'. A held pod counts as offered and is tried anyway once its next
- * attempt is due (at the latest the longest backoff after its last), so the server, not this view,
- * has the last word. Pods the server lets go without a PDB check (not Running and ready) or
+ * may run ahead of the PDBs'. Only a pod waiting behind our own evictions is held before its
+ * first attempt: under a PDB that allows nothing for other reasons (a stuck one) the first attempt
+ * goes out and its refusal is recorded, as before. A held pod counts as offered and is tried anyway
+ * once its next attempt is due (at the latest the longest backoff after its last), so the server,
+ * not this view, has the last word. Pods the server lets go without a PDB check (not Running and ready) or
  * refuses regardless (under two PDBs) are never held. Returns the tracks to send now, in order.
  */
 export function withinPdbBudgets(
   candidates: readonly Track[],
-  tracks: readonly Track[],
-  inFlight: (track: Track) => boolean,
-  pdbsIn: (namespace: string) => readonly PdbInfo[],
+  { tracks, inFlight, pdbsIn, coverage }: BudgetView,
   now: number,
   backoff: Backoff,
 ): Track[] {
-  const pdbsByNamespace = new Map<string, readonly PdbInfo[]>();
-  const pdbOf = (pod: PodSnapshot): PdbInfo | undefined => {
-    let pdbs = pdbsByNamespace.get(pod.namespace);
-    if (!pdbs) pdbsByNamespace.set(pod.namespace, (pdbs = pdbsIn(pod.namespace)));
-    return pdbSpent(pod, pdbs);
-  };
+  const pdbOf = (pod: PodSnapshot): PdbInfo | undefined => pdbSpent(pod, pdbsIn(pod.namespace), coverage);
   const spent = new Map<PdbInfo, number>();
   for (const track of tracks) {
     const spends = inFlight(track) || track.spentPdb !== undefined;
@@ -104,16 +112,30 @@ export function withinPdbBudgets(
     if (!pdb) continue;
     const counted =
       pdb.disruptedPods?.includes(track.pod.name) === true ||
-      (track.spentPdb !== undefined && !inFlight(track) && track.spentPdb.resourceVersion !== pdb.resourceVersion);
+      (track.spentPdb !== undefined &&
+        !inFlight(track) &&
+        track.spentPdb.resourceVersion !== pdb.resourceVersion);
     if (counted) delete track.spentPdb;
     else spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
+  }
+  // PDBs our evictions may have used up: a pod under any other is asked of the server once
+  const ours = new Set<PdbInfo>();
+  for (const track of tracks) {
+    const evicted =
+      inFlight(track) || track.state === 'evicted' || (track.state === 'gone' && track.attempts > 0);
+    const pdb = evicted ? pdbOf(track.pod) : undefined;
+    if (pdb) ours.add(pdb);
   }
   const send: Track[] = [];
   for (const track of candidates) {
     const pdb = pdbOf(track.pod);
     const allowed = pdb === undefined ? 1 : pdb.disruptionsAllowed - (spent.get(pdb) ?? 0);
-    if (allowed > 0 || (track.heldByPdb && track.nextAttemptAt <= now)) {
-      if (pdb) spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
+    const firstWord = pdb !== undefined && track.attempts === 0 && !ours.has(pdb);
+    if (allowed > 0 || firstWord || (track.heldByPdb && track.nextAttemptAt <= now)) {
+      if (pdb) {
+        spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
+        ours.add(pdb);
+      }
       track.heldByPdb = false;
       send.push(track);
     } else {

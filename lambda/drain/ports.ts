@@ -86,8 +86,10 @@ export interface ClusterPort {
 
 /** The node's pods and the PDBs as the watches last saw them. */
 export interface NodeFeed {
-  pods(): PodSnapshot[];
-  pdbs(namespace: string): PdbInfo[];
+  /** The same array as long as no pod changed. */
+  pods(): readonly PodSnapshot[];
+  /** The same array as long as no PDB changed. */
+  pdbs(namespace: string): readonly PdbInfo[];
   /** A watch gave up (reconnects kept failing): the drain lists instead from then on. */
   failed(): boolean;
   close(): void;

@@ -51,3 +51,42 @@ export function pdbsCovering(pod: PodSnapshot, pdbs: readonly PdbInfo[]): PdbInf
       matchesSelector(pdb.selector, pod.labels),
   );
 }
+
+/**
+ * pdbsCovering, remembered: a namespace's answers are kept while its PDBs' selectors stay the same
+ * objects (the watch keeps a selector's object across status changes), so a pass of the drain over
+ * its pods costs a lookup per pod instead of a match per pod and PDB.
+ */
+export class PdbCoverage {
+  private readonly namespaces = new Map<
+    string,
+    {
+      /** The list last checked against `selectors`. */
+      checked: readonly PdbInfo[];
+      selectors: readonly (LabelSelector | undefined)[];
+      /** Indexes into the namespace's list, per pod labels object. */
+      answers: WeakMap<object, readonly number[]>;
+    }
+  >();
+
+  covering(pod: PodSnapshot, pdbs: readonly PdbInfo[]): PdbInfo[] {
+    let known = this.namespaces.get(pod.namespace);
+    if (known?.checked !== pdbs) {
+      const same =
+        known?.selectors.length === pdbs.length &&
+        pdbs.every((pdb, i) => pdb.selector === known?.selectors[i] && pdb.namespace === pod.namespace);
+      if (known && same) known.checked = pdbs;
+      else {
+        known = { checked: pdbs, selectors: pdbs.map((pdb) => pdb.selector), answers: new WeakMap() };
+        this.namespaces.set(pod.namespace, known);
+      }
+    }
+    let indexes = known.answers.get(pod.labels);
+    if (!indexes) {
+      const covering = pdbsCovering(pod, pdbs);
+      indexes = covering.map((pdb) => pdbs.indexOf(pdb));
+      known.answers.set(pod.labels, indexes);
+    }
+    return indexes.map((i) => pdbs[i] as PdbInfo);
+  }
+}

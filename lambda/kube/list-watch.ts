@@ -42,6 +42,7 @@ export interface ListWatchOptions {
 
 export class ListWatch<T> {
   private readonly items = new Map<string, T>();
+  private snapshot?: readonly T[];
   private resourceVersion?: string;
   private stop?: () => void;
   private closed = false;
@@ -78,8 +79,10 @@ export class ListWatch<T> {
     }
   }
 
-  values(): T[] {
-    return [...this.items.values()];
+  /** The same array until something changes, so a reader can tell nothing did. */
+  values(): readonly T[] {
+    this.snapshot ??= [...this.items.values()];
+    return this.snapshot;
   }
 
   close(): void {
@@ -95,6 +98,7 @@ export class ListWatch<T> {
     });
     this.stats.lists++;
     this.items.clear();
+    this.snapshot = undefined;
     for (const raw of list.items ?? []) this.items.set(raw.metadata?.uid ?? '', this.kind.convert(raw));
     this.resourceVersion = list.metadata?.resourceVersion;
     this.relistNeeded = false;
@@ -137,6 +141,7 @@ export class ListWatch<T> {
     const uid = raw.metadata?.uid ?? '';
     if (event.type === 'DELETED') this.items.delete(uid);
     else this.items.set(uid, this.kind.convert(raw));
+    this.snapshot = undefined;
     this.options.onChange();
   }
 

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { PdbInfo } from '../../lambda/drain/model.js';
-import { nextWake, releaseByPdbStatus, retryRefusedNow, scheduleRetry } from '../../lambda/drain/pacing.js';
+import {
+  nextWake,
+  releaseByPdbStatus,
+  retryRefusedNow,
+  scheduleRetry,
+  spentPdb,
+  withinPdbBudgets,
+} from '../../lambda/drain/pacing.js';
+import { PdbCoverage } from '../../lambda/drain/selector.js';
 import { newTrack, type Refusal, type Track } from '../../lambda/drain/track.js';
 import { ClusterAccessError } from '../../lambda/errors.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
@@ -97,6 +105,118 @@ describe('retryRefusedNow', () => {
     retryRefusedNow([evicted], T0);
 
     expect(evicted.nextAttemptAt).toBe(T0 + 4_000);
+  });
+});
+
+describe('withinPdbBudgets', () => {
+  /** A Running, Ready pod of `app` (only such a pod spends a disruption). */
+  const ready = (name: string, extra: Partial<Track> = {}, app = 'web') => {
+    const t = track(name, extra, { app });
+    t.pod = { ...t.pod, ready: true };
+    t.offeredAt = undefined;
+    return t;
+  };
+  const web = (allowed: number, extra: Partial<PdbInfo> = {}): PdbInfo => ({
+    ...pdb('web', 'web', allowed),
+    resourceVersion: '7',
+    ...extra,
+  });
+  const gate = (
+    candidates: Track[],
+    pdbs: PdbInfo[],
+    { tracks = candidates, inFlight = [] as Track[] } = {},
+  ) =>
+    withinPdbBudgets(
+      candidates,
+      { tracks, inFlight: (t) => inFlight.includes(t), pdbsIn: () => pdbs, coverage: new PdbCoverage() },
+      T0,
+      BACKOFF,
+    );
+
+  it('sends as many ready pods as the PDB allows and holds the rest until the longest backoff', () => {
+    const [a, b, c] = [ready('a'), ready('b'), ready('c')];
+
+    const sent = gate([a, b, c], [web(1)]);
+
+    expect(sent).toEqual([a]);
+    for (const held of [b, c]) {
+      expect(held.heldByPdb).toBe(true);
+      expect(held.offeredAt).toBe(T0);
+      expect(held.nextAttemptAt).toBe(T0 + BACKOFF.maxMs);
+    }
+    expect(a.heldByPdb).toBe(false);
+  });
+
+  it('counts our evictions in flight against the disruptions the status allows', () => {
+    const [a, b] = [ready('a'), ready('b')];
+
+    expect(gate([b], [web(1)], { tracks: [a, b], inFlight: [a] })).toEqual([]);
+    expect(gate([b], [web(2)], { tracks: [a, b], inFlight: [a] })).toEqual([b]);
+  });
+
+  it('asks the server once for a pod under a PDB none of our evictions used up (a stuck one)', () => {
+    const [first, refused] = [ready('first'), ready('refused', { attempts: 1 })];
+    const behindOurs = ready('behind', {}, 'db');
+    const ourDb = ready('ours', { state: 'evicted' }, 'db');
+    const db = { ...web(0), name: 'db', selector: { matchLabels: { app: 'db' } } };
+
+    const sent = gate([first, refused, behindOurs], [web(0), db], {
+      tracks: [first, refused, behindOurs, ourDb],
+    });
+
+    expect(sent).toEqual([first]);
+    expect(refused.heldByPdb).toBe(true);
+    expect(behindOurs.heldByPdb).toBe(true);
+  });
+
+  it('does not count twice an eviction the status lists in disruptedPods', () => {
+    const [a, b] = [ready('a'), ready('b')];
+
+    // the eviction of a already took the PDB from 1 allowed to 0: b waits
+    expect(gate([b], [web(0, { disruptedPods: ['a'] })], { tracks: [a, b], inFlight: [a] })).toEqual([]);
+    // the status allows one more beyond a's: b goes
+    expect(gate([b], [web(1, { disruptedPods: ['a'] })], { tracks: [a, b], inFlight: [a] })).toEqual([b]);
+  });
+
+  it('counts an answered eviction until the PDB status changes after the answer', () => {
+    const a = ready('a', { state: 'evicted', spentPdb: { resourceVersion: '7' } });
+    const b = ready('b');
+
+    expect(gate([b], [web(1)], { tracks: [a, b] })).toEqual([]);
+    expect(a.spentPdb).toEqual({ resourceVersion: '7' });
+
+    expect(gate([b], [web(1, { resourceVersion: '8' })], { tracks: [a, b] })).toEqual([b]);
+    expect(a.spentPdb).toBeUndefined();
+  });
+
+  it('never holds a pod the server evicts without a PDB check or refuses regardless', () => {
+    const notReady = track('not-ready', {}, { app: 'web' });
+    const pending = ready('pending');
+    pending.pod = { ...pending.pod, phase: 'Pending' };
+    const unguarded = ready('other', {}, 'other');
+    const twice = ready('twice');
+
+    const sent = gate([notReady, pending, unguarded, twice], [web(0), { ...web(0), name: 'web-too' }]);
+
+    expect(sent).toEqual([notReady, pending, unguarded, twice]);
+    expect(gate([ready('under-one', { attempts: 1 })], [web(0)])).toEqual([]);
+  });
+
+  it('sends a held pod anyway once its next attempt is due: the server has the last word', () => {
+    const held = ready('a', { heldByPdb: true, nextAttemptAt: T0, attempts: 1 });
+    const notYet = ready('b', { heldByPdb: true, nextAttemptAt: T0 + 1, attempts: 1 });
+
+    expect(gate([held, notYet], [web(0)])).toEqual([held]);
+    expect(held.heldByPdb).toBe(false);
+    expect(notYet.heldByPdb).toBe(true);
+  });
+
+  it('records at the answer the status version an eviction spent, unless the status counts it', () => {
+    const a = { ...pod('a', { labels: { app: 'web' } }), ready: true };
+
+    expect(spentPdb(a, [web(0)])).toEqual({ resourceVersion: '7' });
+    expect(spentPdb(a, [web(0, { disruptedPods: ['a'] })])).toBeUndefined();
+    expect(spentPdb({ ...a, ready: false }, [web(0)])).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PdbInfo } from '../../lambda/drain/model.js';
-import { matchesSelector, pdbsCovering } from '../../lambda/drain/selector.js';
+import type { LabelSelector, PdbInfo } from '../../lambda/drain/model.js';
+import { matchesSelector, PdbCoverage, pdbsCovering } from '../../lambda/drain/selector.js';
 import { pod } from '../support/fakes.js';
 
 describe('matchesSelector', () => {
@@ -55,5 +55,37 @@ describe('pdbsCovering', () => {
       pdb('no-selector', {}),
     ];
     expect(pdbsCovering(pod('web'), pdbs).map((p) => p.name)).toEqual(['match']);
+  });
+});
+
+describe('PdbCoverage', () => {
+  const web = { matchLabels: { app: 'web' } };
+  const info = (name: string, selector: LabelSelector, disruptionsAllowed = 1): PdbInfo => ({
+    namespace: 'default',
+    name,
+    selector,
+    disruptionsAllowed,
+    currentHealthy: 2,
+    desiredHealthy: 1,
+  });
+  const webPod = pod('web-1', { labels: { app: 'web' } });
+
+  it('answers as pdbsCovering, with the current PdbInfo after a status change', () => {
+    const coverage = new PdbCoverage();
+    const before = [info('web', web, 1), info('db', { matchLabels: { app: 'db' } })];
+    expect(coverage.covering(webPod, before)).toEqual([before[0]]);
+
+    const after = [info('web', web, 0), before[1] as PdbInfo];
+    expect(coverage.covering(webPod, after)).toEqual([after[0]]);
+    expect(coverage.covering(webPod, after)[0]?.disruptionsAllowed).toBe(0);
+  });
+
+  it('matches again when a selector changes or a PDB comes or goes', () => {
+    const coverage = new PdbCoverage();
+    expect(coverage.covering(webPod, [info('web', web)])).toHaveLength(1);
+
+    expect(coverage.covering(webPod, [info('web', { matchLabels: { app: 'other' } })])).toEqual([]);
+    const two = [info('web', web), info('all-web', { matchLabels: { app: 'web' } })];
+    expect(coverage.covering(webPod, two)).toEqual(two);
   });
 });

@@ -94,6 +94,42 @@ describe('drainNode with watches', () => {
     expect(evictedAt).toEqual([t0 + 500]);
   });
 
+  it('sends an eviction only while the PDB has a disruption left: none refused, none late', async () => {
+    const ready = (name: string) => pod(name, { labels: { app: 'web' }, ready: true });
+    const { clock, cluster, run } = setup([ready('web-1'), ready('web-2'), ready('web-3')], {}, 2_000);
+    let status = { ...WEB_PDB, disruptionsAllowed: 1, resourceVersion: '1' };
+    let version = 1;
+    const write = (allowed: number, disrupted: string[]) => {
+      version++;
+      status = {
+        ...status,
+        disruptionsAllowed: allowed,
+        disruptedPods: disrupted,
+        resourceVersion: `${version}`,
+      };
+      cluster.pdbs = [status];
+      cluster.change();
+    };
+    cluster.pdbs = [status];
+    const evictedAt: number[] = [];
+    // as the API server does: refuse at 0, else count the eviction in the status; the replacement is
+    // Ready 500 ms later and the disruption controller allows the next one
+    cluster.evictor = (ref) => {
+      if (status.disruptionsAllowed === 0) return { kind: 'pdb-blocked', message: 'budget', pdbName: 'web' };
+      write(status.disruptionsAllowed - 1, [ref.name]);
+      evictedAt.push(clock.now());
+      void clock.sleep(500).then(() => write(status.disruptionsAllowed + 1, []));
+      return { kind: 'evicted' };
+    };
+    const t0 = clock.t;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.evictionRefusals).toBe(0);
+    expect(evictedAt).toEqual([t0, t0 + 500, t0 + 1_000]);
+  });
+
   it('follows the node with one feed and never lists its pods or the PDBs', async () => {
     const { clock, cluster, run } = setup(
       [pod('web-1', { labels: { app: 'web' } }), pod('b'), pod('c')],

@@ -25,7 +25,9 @@ describe('drainNode against a real kube-apiserver', () => {
     expect(report.outcome).toBe('drained');
     expect(report.evicted).toHaveLength(4);
     expect(report.errors).toEqual([]);
-    expect(report.evictionRefusals).toBeGreaterThan(0); // the PDB serialised the evictions
+    // the drain held each eviction until the PDB's status (its watch) allowed it, so the server refused
+    // none, or one when a status reached the watch late; sent blindly, 3 of the 4 would be refused
+    expect(report.evictionRefusals).toBeLessThanOrEqual(1);
     expect(health.samples).toBeGreaterThan(10);
     expect(health.minHealthy).toBeGreaterThanOrEqual(3);
     const evicted = [...scenario.sim.terminations.values()].filter((t) => t.node === scenario.node);

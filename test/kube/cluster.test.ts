@@ -1,6 +1,6 @@
 import { ApiException, type V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { evictionBody, toEvictionResult, toPodSnapshot } from '../../lambda/kube/cluster.js';
+import { evictionBody, toEvictionResult, toPdbInfo, toPodSnapshot } from '../../lambda/kube/cluster.js';
 
 const status = (code: number, message: string, details: object = {}) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, details, code });
@@ -143,6 +143,37 @@ describe('toPodSnapshot', () => {
       usesEmptyDir: true,
       labels: { k8s: 'dns' },
       gracePeriodSeconds: 5,
+      ready: false,
     });
+    const readyPod = {
+      ...pod,
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    expect(toPodSnapshot(readyPod).ready).toBe(true);
+  });
+});
+
+describe('toPdbInfo', () => {
+  const raw = (resourceVersion: string, allowed: number, disruptedPods?: Record<string, string>) => ({
+    metadata: { namespace: 'shop', name: 'web', resourceVersion },
+    spec: { selector: { matchLabels: { app: 'web' } } },
+    status: { disruptionsAllowed: allowed, currentHealthy: 3, desiredHealthy: 2, disruptedPods },
+  });
+
+  it('maps the status the drain paces by, with the pods whose eviction it already counts', () => {
+    expect(toPdbInfo(raw('41', 0, { 'web-1': '2026-12-02T06:00:00Z' }))).toEqual({
+      namespace: 'shop',
+      name: 'web',
+      resourceVersion: '41',
+      selector: { matchLabels: { app: 'web' } },
+      disruptionsAllowed: 0,
+      currentHealthy: 3,
+      desiredHealthy: 2,
+      disruptedPods: ['web-1'],
+    });
+  });
+
+  it('keeps one selector object across status changes, so the drain can remember what it matched', () => {
+    expect(toPdbInfo(raw('42', 1)).selector).toBe(toPdbInfo(raw('43', 0)).selector);
   });
 });
