@@ -42,7 +42,7 @@ const evictSentAt: Record<string, number[]> = {};
 const evict = cluster.evict.bind(cluster);
 cluster.evict = async (pod, options) => {
   const called = performance.now();
-  (evictSentAt[pod.name] ??= []).push(Date.now());
+  evictSentAt[pod.name] = [...(evictSentAt[pod.name] ?? []), Date.now()];
   try {
     return await evict(pod, options);
   } finally {

@@ -369,7 +369,8 @@ ${perRun}
   process, delivered the same change); → that eviction in
   effect (the pod seen terminating) p50 ${ms(reaction(ours, 0.5))}, p90 ${ms(reaction(ours, 0.9))}, which adds the server's handling of the
   eviction: our eviction calls take p50 ${calls(ours, 0.5)}, p90 ${calls(ours, 0.9)} while ${DEPLOYMENTS} chains run (kubectl's ${calls(theirs, 0.5)} / ${calls(theirs, 0.9)}, one at a time).
-  The engine sends an eviction only while the PDB's status (from its watch) has a disruption left that
+  The engine (\`DEFAULT_DRAIN_TUNING\`: at most ${DEFAULT_DRAIN_TUNING.maxConcurrentEvictions} evictions in flight, backoff ${DEFAULT_DRAIN_TUNING.backoff.initialMs} ms to ${DEFAULT_DRAIN_TUNING.backoff.maxMs} ms as the
+  safety net) sends an eviction only while the PDB's status (from its watch) has a disruption left that
   none of its evictions in flight spends, so ${median(ours.map((r) => r.evictionRefusals))} of them were refused (median; before watches
   ${median(polling.map((r) => r.evictionRefusals))}, kubectl ${median(theirs.map((r) => r.evictionRefusals))}); all requests share one keep-alive connection pool.
 - **PDBs:** lowest healthy count of any Deployment, any run: ours ${lowest(ours)}/${REPLICAS}, kubectl ${lowest(theirs)}/${REPLICAS}

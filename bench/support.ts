@@ -505,7 +505,8 @@ export class Timeline {
           stats.pdbFreedMs.push(freed - at);
           if (next !== undefined) stats.reactionMs.push(next - freed);
           const nextPod = evicted[i + 1];
-          const sent = nextPod && (sentAt[nextPod.name] ?? []).filter((t) => t <= (nextPod.terminatingAt ?? 0)).at(-1);
+          const sent =
+            nextPod && (sentAt[nextPod.name] ?? []).filter((t) => t <= (nextPod.terminatingAt ?? 0)).at(-1);
           if (sent !== undefined) stats.reactionSentMs.push(sent - freed);
         }
       });

@@ -9,9 +9,15 @@ const answers = new WeakMap<LabelSelector, WeakMap<object, boolean>>();
 /** Label-selector matching as the API server does it (an empty selector matches everything). */
 export function matchesSelector(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
   let known = answers.get(selector);
-  if (!known) answers.set(selector, (known = new WeakMap()));
+  if (!known) {
+    known = new WeakMap();
+    answers.set(selector, known);
+  }
   let answer = known.get(labels);
-  if (answer === undefined) known.set(labels, (answer = matches(selector, labels)));
+  if (answer === undefined) {
+    answer = matches(selector, labels);
+    known.set(labels, answer);
+  }
   return answer;
 }
 

@@ -210,7 +210,10 @@ export class KubeCluster implements ClusterPort {
     const pdbsIn = (all: readonly PdbInfo[], namespace: string): readonly PdbInfo[] => {
       if (all !== indexed) [indexed, byNamespace] = [all, new Map()];
       let some = byNamespace.get(namespace);
-      if (!some) byNamespace.set(namespace, (some = all.filter((pdb) => pdb.namespace === namespace)));
+      if (!some) {
+        some = all.filter((pdb) => pdb.namespace === namespace);
+        byNamespace.set(namespace, some);
+      }
       return some;
     };
     return {
@@ -413,12 +416,11 @@ function rawPod(raw: RawObject): PodSnapshot {
 const selectors = new Map<string, LabelSelector>();
 function interned(selector: LabelSelector): LabelSelector {
   const key = JSON.stringify(selector);
-  let known = selectors.get(key);
-  if (!known) {
-    if (selectors.size >= 10_000) selectors.clear();
-    selectors.set(key, (known = selector));
-  }
-  return known;
+  const known = selectors.get(key);
+  if (known) return known;
+  if (selectors.size >= 10_000) selectors.clear();
+  selectors.set(key, selector);
+  return selector;
 }
 
 export function toPdbInfo(raw: RawObject): PdbInfo {

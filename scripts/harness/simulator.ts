@@ -90,7 +90,8 @@ export class Simulator {
       minHealthy: Number.POSITIVE_INFINITY,
       samples: 0,
     };
-    for (const pod of this.pods.values()) if (covers(monitor, pod) && isHealthy(pod)) monitor.healthy.add(uidOf(pod));
+    for (const pod of this.pods.values())
+      if (covers(monitor, pod) && isHealthy(pod)) monitor.healthy.add(uidOf(pod));
     this.monitors.push(monitor);
     this.sample(monitor);
     return monitor;
