@@ -197,6 +197,7 @@ class DrainRun {
                 inFlight: (t) => this.inFlight.has(t),
                 pdbsIn: (ns) => feed.pdbs(ns),
                 coverage: this.coverage,
+                random: this.clock.random,
               },
               now,
               this.options.backoff,
@@ -376,6 +377,7 @@ class DrainRun {
         if (result.kind === 'pdb-blocked' || result.kind === 'multiple-pdbs') {
           this.ledger.evictionRefusals++;
           track.pdbRefused = true;
+          if (result.kind === 'pdb-blocked' && track.sentWithinBudget) track.raced = true;
         } else if (result.kind === 'throttled') {
           this.ledger.throttled++;
         } else {

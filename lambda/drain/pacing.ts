@@ -83,6 +83,7 @@ export interface BudgetView {
   readonly inFlight: (track: Track) => boolean;
   readonly pdbsIn: (namespace: string) => readonly PdbInfo[];
   readonly coverage: PdbCoverage;
+  readonly random: () => number;
 }
 
 /**
@@ -95,12 +96,14 @@ export interface BudgetView {
  * first attempt: under a PDB that allows nothing for other reasons (a stuck one) the first attempt
  * goes out and its refusal is recorded, as before. A held pod counts as offered and is tried anyway
  * once its next attempt is due (at the latest the longest backoff after its last), so the server,
- * not this view, has the last word. Pods the server lets go without a PDB check (not Running and ready) or
+ * not this view, has the last word. A pod refused although the status allowed it lost the
+ * disruption to another drain (nodes drained at once share PDBs): from then on it waits its
+ * backoff's jitter after the PDB allows, so the drains do not all ask at the same moment. Pods the server lets go without a PDB check (not Running and ready) or
  * refuses regardless (under two PDBs) are never held. Returns the tracks to send now, in order.
  */
 export function withinPdbBudgets(
   candidates: readonly Track[],
-  { tracks, inFlight, pdbsIn, coverage }: BudgetView,
+  { tracks, inFlight, pdbsIn, coverage, random }: BudgetView,
   now: number,
   backoff: Backoff,
 ): Track[] {
@@ -130,13 +133,25 @@ export function withinPdbBudgets(
   for (const track of candidates) {
     const pdb = pdbOf(track.pod);
     const allowed = pdb === undefined ? 1 : pdb.disruptionsAllowed - (spent.get(pdb) ?? 0);
+    if (pdb && allowed > 0 && track.raced) {
+      // other drains want the same disruption: the backoff's jitter spreads them out
+      track.jitterUntil ??= now + backoffDelay(track.backoffStep, backoff, random);
+      if (now < track.jitterUntil) {
+        track.heldByPdb = true;
+        track.nextAttemptAt = track.jitterUntil;
+        continue;
+      }
+    }
     const firstWord = pdb !== undefined && track.attempts === 0 && !ours.has(pdb);
-    if (allowed > 0 || firstWord || (track.heldByPdb && track.nextAttemptAt <= now)) {
+    const probe = track.heldByPdb && track.jitterUntil === undefined && track.nextAttemptAt <= now;
+    track.jitterUntil = undefined;
+    if (allowed > 0 || firstWord || probe) {
       if (pdb) {
         spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
         ours.add(pdb);
       }
       track.heldByPdb = false;
+      track.sentWithinBudget = allowed > 0;
       send.push(track);
     } else {
       track.heldByPdb = true;

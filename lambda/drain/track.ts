@@ -18,6 +18,12 @@ export interface Track {
   pdbRefused: boolean;
   /** Held back while its PDB's status allows no disruption (pacing.withinPdbBudgets). */
   heldByPdb?: boolean;
+  /** Its last eviction went out while the PDB's status allowed one. */
+  sentWithinBudget?: boolean;
+  /** Refused although the status allowed it: another drain took the disruption. */
+  raced?: boolean;
+  /** Raced: not sent before this, though the PDB allows (the backoff's jitter). */
+  jitterUntil?: number;
   /** Its eviction spent its PDB's disruption; the PDB's status version when the answer came (which may not count it yet). */
   spentPdb?: { readonly resourceVersion?: string };
   lastEventAt?: number;

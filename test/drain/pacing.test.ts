@@ -128,7 +128,13 @@ describe('withinPdbBudgets', () => {
   ) =>
     withinPdbBudgets(
       candidates,
-      { tracks, inFlight: (t) => inFlight.includes(t), pdbsIn: () => pdbs, coverage: new PdbCoverage() },
+      {
+        tracks,
+        inFlight: (t) => inFlight.includes(t),
+        pdbsIn: () => pdbs,
+        coverage: new PdbCoverage(),
+        random: () => 0.5,
+      },
       T0,
       BACKOFF,
     );
@@ -209,6 +215,39 @@ describe('withinPdbBudgets', () => {
     expect(gate([held, notYet], [web(0)])).toEqual([held]);
     expect(held.heldByPdb).toBe(false);
     expect(notYet.heldByPdb).toBe(true);
+  });
+
+  it('spreads drains racing for one disruption: a pod that lost one waits its jittered backoff', () => {
+    const raced = ready('a', { raced: true, backoffStep: 2, attempts: 2, heldByPdb: true });
+    const view = {
+      tracks: [raced],
+      inFlight: () => false,
+      pdbsIn: () => [web(1)],
+      coverage: new PdbCoverage(),
+      random: () => 0.5,
+    };
+
+    // step 2: 400 ms ceiling, jittered to half to all of it (0.5 → 300 ms)
+    expect(withinPdbBudgets([raced], view, T0, BACKOFF)).toEqual([]);
+    expect(raced.nextAttemptAt).toBe(T0 + 300);
+    expect(withinPdbBudgets([raced], view, T0 + 299, BACKOFF)).toEqual([]);
+    expect(withinPdbBudgets([raced], view, T0 + 300, BACKOFF)).toEqual([raced]);
+    expect(raced.jitterUntil).toBeUndefined();
+  });
+
+  it('does not send a racing pod whose jitter ran out after the PDB went back to none', () => {
+    const raced = ready('a', { raced: true, backoffStep: 1, attempts: 1, lastAttemptAt: T0 });
+    const view = (allowed: number) => ({
+      tracks: [raced],
+      inFlight: () => false,
+      pdbsIn: () => [web(allowed)],
+      coverage: new PdbCoverage(),
+      random: () => 0,
+    });
+
+    expect(withinPdbBudgets([raced], view(1), T0, BACKOFF)).toEqual([]);
+    expect(withinPdbBudgets([raced], view(0), T0 + 500, BACKOFF)).toEqual([]);
+    expect(raced.nextAttemptAt).toBe(T0 + BACKOFF.maxMs);
   });
 
   it('records at the answer the status version an eviction spent, unless the status counts it', () => {

@@ -130,6 +130,31 @@ describe('drainNode with watches', () => {
     expect(evictedAt).toEqual([t0, t0 + 500, t0 + 1_000]);
   });
 
+  it('after losing a disruption to another drain, waits its jittered backoff when the PDB allows again', async () => {
+    const { clock, cluster, run } = setup([pod('web-1', { labels: { app: 'web' }, ready: true })]);
+    cluster.pdbs = [{ ...WEB_PDB, disruptionsAllowed: 1, resourceVersion: '1' }];
+    const sentAt: number[] = [];
+    cluster.evictor = () => {
+      sentAt.push(clock.now());
+      // the first time another drain's eviction got there first
+      return sentAt.length === 1
+        ? { kind: 'pdb-blocked', message: 'budget', pdbName: 'web' }
+        : { kind: 'evicted' };
+    };
+    const t0 = clock.t;
+    void clock.sleep(50).then(() => {
+      cluster.pdbs = [{ ...WEB_PDB, disruptionsAllowed: 1, resourceVersion: '2' }];
+      cluster.change();
+    });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    // not at the PDB's change (t0 + 50) but the jittered backoff after it: half to all of 200 ms, the
+    // clock's jitter 0.5 → 150 ms
+    expect(sentAt).toEqual([t0, t0 + 50 + 150]);
+  });
+
   it('follows the node with one feed and never lists its pods or the PDBs', async () => {
     const { clock, cluster, run } = setup(
       [pod('web-1', { labels: { app: 'web' } }), pod('b'), pod('c')],
