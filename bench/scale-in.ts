@@ -59,6 +59,8 @@ export interface ScaleInResult {
    */
   readonly requests: RequestCounts;
   readonly logLevels: Record<string, number>;
+  /** Drains that listed instead of following the node with watches (could not open them, or gave up). */
+  readonly listing: number;
   readonly slowestDrainMs: number;
 }
 
@@ -96,7 +98,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       preStopSeconds: PRESTOP_SECONDS,
     });
     await spread(
-      core,
+      admin,
       namespace,
       nodes.map((n) => n.name),
       SHARED_DEPLOYMENTS,
@@ -162,6 +164,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       evictionRequests: summaries.reduce((n, s) => n + (s.report?.evictionRequests ?? 0), 0),
       evictionRefusals: summaries.reduce((n, s) => n + (s.report?.evictionRefusals ?? 0), 0),
       requests: requests.counts,
+      listing: logs.lines.filter((l) => /"message":"watch (unavailable|gave up)/.test(l)).length,
       logLevels: count(
         logs.lines.map((l) => (JSON.parse(l) as { level?: string }).level ?? 'no level (metrics)'),
       ),
@@ -236,7 +239,8 @@ Lambda containers), through the local AWS endpoint and the EKS token webhook, as
 - PDB violations: ${r.pdb.violations} (lowest healthy count of any Deployment: ${r.pdb.lowest}/${r.nodes}, needed ${r.pdb.required})
 - Evictions: ${r.evictionRequests} requests for ${r.pods} pods, ${r.evictionRefusals} refused by PDBs
   (${(r.evictionRefusals / r.pods).toFixed(1)} per pod; only one of the ${r.nodes} nodes can take each PDB's next slot)
-- Handler log lines: ${list(r.logLevels)}
+- Handler log lines: ${list(r.logLevels)}; drains that listed instead of watching (watches refused, e.g. by the
+  server's flow control, or given up): ${r.listing}
 
 ${requests}`,
   };

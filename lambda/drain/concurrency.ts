@@ -16,14 +16,28 @@ export async function mapLimit<T, R>(
   return results;
 }
 
+type BackoffOptions = { readonly initialMs: number; readonly maxMs: number };
+
+/** The exponential backoff's step: initialMs doubled per step, at most maxMs. */
+function ceiling(step: number, options: BackoffOptions): number {
+  return Math.min(options.maxMs, options.initialMs * 2 ** Math.max(0, step - 1));
+}
+
 /** Exponential backoff with equal jitter: half the step fixed, half random; Retry-After is a floor. */
 export function backoffDelay(
   step: number,
-  options: { readonly initialMs: number; readonly maxMs: number },
+  options: BackoffOptions,
   random: () => number,
   retryAfterMs = 0,
 ): number {
-  const ceiling = Math.min(options.maxMs, options.initialMs * 2 ** Math.max(0, step - 1));
-  const jittered = ceiling / 2 + (random() * ceiling) / 2;
-  return Math.round(Math.max(jittered, retryAfterMs));
+  const top = ceiling(step, options);
+  return Math.round(Math.max(top / 2 + (random() * top) / 2, retryAfterMs));
+}
+
+/**
+ * Exponential backoff with full jitter (anywhere from 0 to the step): among n contenders the first
+ * goes after about step/(n+1), and the others see what it took before their turn comes.
+ */
+export function contendedDelay(step: number, options: BackoffOptions, random: () => number): number {
+  return Math.round(random() * ceiling(step, options));
 }

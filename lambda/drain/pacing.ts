@@ -1,5 +1,5 @@
 /** When the next eviction request for a pod goes out. */
-import { backoffDelay } from './concurrency.js';
+import { backoffDelay, contendedDelay } from './concurrency.js';
 import type { PdbInfo, PodSnapshot } from './model.js';
 import { PdbCoverage, pdbsCovering } from './selector.js';
 import type { Refusal, Track } from './track.js';
@@ -97,8 +97,8 @@ export interface BudgetView {
  * goes out and its refusal is recorded, as before. A held pod counts as offered and is tried anyway
  * once its next attempt is due (at the latest the longest backoff after its last), so the server,
  * not this view, has the last word. A pod refused although the status allowed it lost the
- * disruption to another drain (nodes drained at once share PDBs): from then on it waits its
- * backoff's jitter after the PDB allows, so the drains do not all ask at the same moment. Pods the server lets go without a PDB check (not Running and ready) or
+ * disruption to another drain (nodes drained at once share PDBs): from then on it waits a random
+ * part of its backoff after the PDB allows (full jitter), so the drains do not all ask at once. Pods the server lets go without a PDB check (not Running and ready) or
  * refuses regardless (under two PDBs) are never held. Returns the tracks to send now, in order.
  */
 export function withinPdbBudgets(
@@ -135,7 +135,7 @@ export function withinPdbBudgets(
     const allowed = pdb === undefined ? 1 : pdb.disruptionsAllowed - (spent.get(pdb) ?? 0);
     if (pdb && allowed > 0 && track.raced) {
       // other drains want the same disruption: the backoff's jitter spreads them out
-      track.jitterUntil ??= now + backoffDelay(track.backoffStep, backoff, random);
+      track.jitterUntil ??= now + contendedDelay(track.backoffStep, backoff, random);
       if (now < track.jitterUntil) {
         track.heldByPdb = true;
         track.nextAttemptAt = track.jitterUntil;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, mapLimit } from '../../lambda/drain/concurrency.js';
+import { backoffDelay, contendedDelay, mapLimit } from '../../lambda/drain/concurrency.js';
 import { VirtualClock } from '../support/fakes.js';
 
 describe('mapLimit', () => {
@@ -57,5 +57,14 @@ describe('backoffDelay', () => {
 
   it('waits at least as long as Retry-After asks', () => {
     expect(backoffDelay(1, options, () => 0, 3_000)).toBe(3_000);
+  });
+});
+
+describe('contendedDelay', () => {
+  it('waits anywhere from nothing to the backoff step (full jitter)', () => {
+    const options = { initialMs: 200, maxMs: 5_000 };
+    expect([1, 2, 10].map((step) => contendedDelay(step, options, () => 0))).toEqual([0, 0, 0]);
+    expect([1, 2, 10].map((step) => contendedDelay(step, options, () => 0.5))).toEqual([100, 200, 2_500]);
+    expect(contendedDelay(10, options, () => 0.999999)).toBe(5_000);
   });
 });
