@@ -16,6 +16,7 @@ import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainOptions } from './options.js';
 import {
   nextWake,
+  probeUnrefused,
   releaseByPdbStatus,
   retryRefusedNow,
   scheduleRetry,
@@ -425,6 +426,7 @@ class DrainRun {
         // the clamped grace periods end at hardEnd: a moment more to see those pods go
         (this.options.hardEnd ?? Number.POSITIVE_INFINITY) + SEE_THEM_GO_MS,
       );
+      probeUnrefused(this.tracks.values(), now);
       const blocked = await this.blockedPods();
       // reported as what the deadline found blocked, whatever the policy then does to them
       this.blockedAtEnd = blocked;

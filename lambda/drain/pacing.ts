@@ -87,6 +87,27 @@ export interface BudgetView {
 }
 
 /**
+ * A pod held by the watched PDB status is asked of the server this long after its last attempt
+ * anyway, in case the view is stale. Not the backoff's 5 s: when 50 drains share PDBs (a scale-in),
+ * a pod waits its turn for a minute or two, and asking every 5 s was 10-16 refused requests per pod
+ * (bench/results, 50 × 20). A stream that stays silent is reopened after 75 s (lambda/kube).
+ */
+export const HELD_PROBE_MS = 30_000;
+
+/**
+ * At the deadline, a held pod no PDB has refused yet is asked at once: the policy acts only on pods
+ * the server itself refused (deadline.ts).
+ */
+export function probeUnrefused(tracks: Iterable<Track>, now: number): void {
+  for (const track of tracks) {
+    if (track.state === 'pending' && track.heldByPdb && !track.pdbRefused) {
+      track.jitterUntil = undefined;
+      track.nextAttemptAt = Math.min(track.nextAttemptAt, now);
+    }
+  }
+}
+
+/**
  * With the PDBs' status at hand (the watches), a ready pod's eviction goes out only while its PDB
  * has a disruption left that none of our evictions already spends: the server would refuse it
  * (429), and a burst of refusals slows the very control plane that makes room for the next one.
@@ -95,8 +116,8 @@ export interface BudgetView {
  * may run ahead of the PDBs'. Only a pod waiting behind our own evictions is held before its
  * first attempt: under a PDB that allows nothing for other reasons (a stuck one) the first attempt
  * goes out and its refusal is recorded, as before. A held pod counts as offered and is tried anyway
- * once its next attempt is due (at the latest the longest backoff after its last), so the server,
- * not this view, has the last word. A pod refused although the status allowed it lost the
+ * once its next attempt is due (at the latest HELD_PROBE_MS after its last), so the server, not
+ * this view, has the last word. A pod refused although the status allowed it lost the
  * disruption to another drain (nodes drained at once share PDBs): from then on it waits a random
  * part of its backoff after the PDB allows (full jitter), so the drains do not all ask at once. Pods the server lets go without a PDB check (not Running and ready) or
  * refuses regardless (under two PDBs) are never held. Returns the tracks to send now, in order.
@@ -156,7 +177,7 @@ export function withinPdbBudgets(
     } else {
       track.heldByPdb = true;
       track.offeredAt ??= now;
-      const probeAt = (track.lastAttemptAt ?? track.offeredAt) + backoff.maxMs;
+      const probeAt = (track.lastAttemptAt ?? track.offeredAt) + HELD_PROBE_MS;
       track.nextAttemptAt = Math.max(track.nextAttemptAt, probeAt);
     }
   }

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { PdbInfo } from '../../lambda/drain/model.js';
 import {
+  HELD_PROBE_MS,
   nextWake,
+  probeUnrefused,
   releaseByPdbStatus,
   retryRefusedNow,
   scheduleRetry,
@@ -139,7 +141,7 @@ describe('withinPdbBudgets', () => {
       BACKOFF,
     );
 
-  it('sends as many ready pods as the PDB allows and holds the rest until the longest backoff', () => {
+  it('sends as many ready pods as the PDB allows and holds the rest, asking the server after HELD_PROBE_MS', () => {
     const [a, b, c] = [ready('a'), ready('b'), ready('c')];
 
     const sent = gate([a, b, c], [web(1)]);
@@ -148,7 +150,7 @@ describe('withinPdbBudgets', () => {
     for (const held of [b, c]) {
       expect(held.heldByPdb).toBe(true);
       expect(held.offeredAt).toBe(T0);
-      expect(held.nextAttemptAt).toBe(T0 + BACKOFF.maxMs);
+      expect(held.nextAttemptAt).toBe(T0 + HELD_PROBE_MS);
     }
     expect(a.heldByPdb).toBe(false);
   });
@@ -247,7 +249,7 @@ describe('withinPdbBudgets', () => {
 
     expect(withinPdbBudgets([raced], view(1), T0, BACKOFF)).toEqual([]);
     expect(withinPdbBudgets([raced], view(0), T0 + 500, BACKOFF)).toEqual([]);
-    expect(raced.nextAttemptAt).toBe(T0 + BACKOFF.maxMs);
+    expect(raced.nextAttemptAt).toBe(T0 + HELD_PROBE_MS);
   });
 
   it('records at the answer the status version an eviction spent, unless the status counts it', () => {
@@ -256,6 +258,25 @@ describe('withinPdbBudgets', () => {
     expect(spentPdb(a, [web(0)])).toEqual({ resourceVersion: '7' });
     expect(spentPdb(a, [web(0, { disruptedPods: ['a'] })])).toBeUndefined();
     expect(spentPdb({ ...a, ready: false }, [web(0)])).toBeUndefined();
+  });
+});
+
+describe('probeUnrefused', () => {
+  it('makes a held pod no PDB refused yet due at once, and leaves refused ones to their probe', () => {
+    const held = track('held', { heldByPdb: true, nextAttemptAt: T0 + HELD_PROBE_MS, jitterUntil: T0 + 9 });
+    const refused = track('refused', {
+      heldByPdb: true,
+      pdbRefused: true,
+      nextAttemptAt: T0 + HELD_PROBE_MS,
+    });
+    const notHeld = track('free', { nextAttemptAt: T0 + 700 });
+
+    probeUnrefused([held, refused, notHeld], T0);
+
+    expect(held.nextAttemptAt).toBe(T0);
+    expect(held.jitterUntil).toBeUndefined();
+    expect(refused.nextAttemptAt).toBe(T0 + HELD_PROBE_MS);
+    expect(notHeld.nextAttemptAt).toBe(T0 + 700);
   });
 });
 

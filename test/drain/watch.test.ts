@@ -155,6 +155,33 @@ describe('drainNode with watches', () => {
     expect(sentAt).toEqual([t0, t0 + 50 + 100]);
   });
 
+  it('at the deadline asks the server for a pod it held, so policy delete acts on a real refusal', async () => {
+    const ready = (name: string) => pod(name, { labels: { app: 'web' }, ready: true, gracePeriodSeconds: 1 });
+    const t0 = new VirtualClock().t;
+    // the policy's phase ends long before the held pod's regular probe (HELD_PROBE_MS after the start)
+    const options = { deadline: t0 + 10_000, minEvictionWindowMs: 2_000, deleteWaitMarginMs: 1_000 };
+    const { cluster, run } = setup([ready('web-1'), ready('web-2')], options, 2_000);
+    cluster.pdbs = [{ ...WEB_PDB, disruptionsAllowed: 1, resourceVersion: '1' }];
+    // the first eviction takes the only disruption, and the replacement never turns Ready
+    cluster.evictor = (ref) => {
+      if (ref.name === 'web-1') {
+        cluster.pdbs = [
+          { ...WEB_PDB, disruptionsAllowed: 0, disruptedPods: ['web-1'], resourceVersion: '2' },
+        ];
+        cluster.change();
+        return { kind: 'evicted' };
+      }
+      return { kind: 'pdb-blocked', message: 'budget', pdbName: 'web' };
+    };
+
+    const report = await run();
+
+    expect(report.outcome).toBe('deadline-deleted');
+    expect(report.deleted).toEqual(['default/web-2']);
+    // held until the deadline (no refusal, no Event meanwhile), then asked once
+    expect(cluster.requests.filter((r) => r === 'evict web-2')).toHaveLength(1);
+  });
+
   it('follows the node with one feed and never lists its pods or the PDBs', async () => {
     const { clock, cluster, run } = setup(
       [pod('web-1', { labels: { app: 'web' } }), pod('b'), pod('c')],
