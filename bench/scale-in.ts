@@ -61,6 +61,8 @@ export interface ScaleInResult {
   readonly logLevels: Record<string, number>;
   /** Drains that listed instead of following the node with watches (could not open them, or gave up). */
   readonly listing: number;
+  /** The PDB refusals of those drains. */
+  readonly listingRefusals: number;
   readonly slowestDrainMs: number;
 }
 
@@ -140,6 +142,11 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
     progress(`scale-in: all ${nodeCount} invocations returned after ${seconds(totalMs)}`);
 
     const summaries = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const listingNodes = new Set(
+      logs.lines
+        .filter((l) => /"message":"watch (unavailable|gave up)/.test(l))
+        .map((l) => (JSON.parse(l) as { node?: string }).node ?? ''),
+    );
     const tokens = new Set(actions.map((a) => a.token));
     const count = (values: readonly string[]): Record<string, number> =>
       Object.fromEntries([...new Set(values)].map((v) => [v, values.filter((x) => x === v).length]));
@@ -164,7 +171,10 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       evictionRequests: summaries.reduce((n, s) => n + (s.report?.evictionRequests ?? 0), 0),
       evictionRefusals: summaries.reduce((n, s) => n + (s.report?.evictionRefusals ?? 0), 0),
       requests: requests.counts,
-      listing: logs.lines.filter((l) => /"message":"watch (unavailable|gave up)/.test(l)).length,
+      listing: listingNodes.size,
+      listingRefusals: summaries
+        .filter((x) => listingNodes.has(x.report?.node ?? ''))
+        .reduce((n, x) => n + (x.report?.evictionRefusals ?? 0), 0),
       logLevels: count(
         logs.lines.map((l) => (JSON.parse(l) as { level?: string }).level ?? 'no level (metrics)'),
       ),
@@ -240,7 +250,7 @@ Lambda containers), through the local AWS endpoint and the EKS token webhook, as
 - Evictions: ${r.evictionRequests} requests for ${r.pods} pods, ${r.evictionRefusals} refused by PDBs
   (${(r.evictionRefusals / r.pods).toFixed(1)} per pod; only one of the ${r.nodes} nodes can take each PDB's next slot)
 - Handler log lines: ${list(r.logLevels)}; drains that listed instead of watching (watches refused, e.g. by the
-  server's flow control, or given up): ${r.listing}
+  server's flow control, or given up): ${r.listing}, with ${r.listingRefusals} of the ${r.evictionRefusals} refusals
 
 ${requests}`,
   };

@@ -134,7 +134,7 @@ class DrainRun {
     );
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
-    this.view = new NodeView(node, this.log);
+    this.view = new NodeView(node, this.log, this.clock);
     await this.view.follow(
       this.cluster,
       (call) => this.guard(call),
@@ -158,6 +158,7 @@ class DrainRun {
     let announced = false;
     for (;;) {
       if (this.lastUnexpected) throw this.lastUnexpected;
+      await this.view?.refollow();
       const listed = await this.listAndReconcile(node);
       if (listed && !announced) {
         announced = true;

@@ -1,12 +1,16 @@
 /**
  * How the drain sees the node between its steps: the watches' feed of the node's pods and the PDBs
  * while it holds (ClusterPort.followNode), and the wake-up when one of them changes. Without a feed
- * (the cluster offers none, or it could not be had, or it gave up) the drain lists, as before.
+ * (the cluster offers none, or it could not be had, or it gave up) the drain lists, as before, and
+ * tries the watches again every REFOLLOW_MS.
  */
 import type { Clock, ClusterPort, Logger, NodeFeed } from './ports.js';
 
 /** The reason a wake-up aborts the sleep with: an AbortController's default is a new DOMException, stack and all. */
 const WOKEN = 'woken';
+
+/** While listing because the watches could not be had or gave up, they are tried again this often. */
+export const REFOLLOW_MS = 30_000;
 
 export class NodeView {
   private feed?: NodeFeed;
@@ -15,15 +19,23 @@ export class NodeView {
   private wake?: AbortController;
   private stopWakes?: AbortSignal;
   private closed = false;
+  private source?: {
+    readonly cluster: ClusterPort;
+    readonly guard: (call: Promise<NodeFeed>) => Promise<NodeFeed>;
+    readonly isStop: (error: unknown) => boolean;
+  };
+  /** Listing: when to try the watches again. */
+  private retryAt?: number;
 
   constructor(
     private readonly node: string,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   /**
    * Starts the watches if the cluster offers them. `guard` is the run's abort race: its rejection
-   * (the run stopped) is passed on, any other failure means listing instead.
+   * (the run stopped) is passed on, any other failure means listing instead (said once).
    */
   async follow(
     cluster: ClusterPort,
@@ -31,30 +43,46 @@ export class NodeView {
     isStop: (error: unknown) => boolean,
   ): Promise<void> {
     if (!cluster.followNode) return;
-    const following = cluster.followNode(this.node, () => {
+    this.source = { cluster, guard, isStop };
+    await this.open(true);
+  }
+
+  /** While listing, tries the watches again every REFOLLOW_MS (a server shedding load at the start, say). */
+  async refollow(): Promise<void> {
+    if (this.feed || this.retryAt === undefined || this.clock.now() < this.retryAt) return;
+    await this.open(false);
+  }
+
+  private async open(first: boolean): Promise<void> {
+    const source = this.source;
+    if (!source?.cluster.followNode) return;
+    const following = source.cluster.followNode(this.node, () => {
       this.changed = true;
       this.wake?.abort(WOKEN);
     });
     // a feed that arrives after the run ended (stopped meanwhile) is closed at once
     following.then((feed) => this.closed && feed.close()).catch(() => {});
     try {
-      this.feed = await guard(following);
-      this.log.debug('following the node with watches', { node: this.node });
+      this.feed = await source.guard(following);
+      this.retryAt = undefined;
+      if (first) this.log.debug('following the node with watches', { node: this.node });
+      else this.log.info('watches back: following the node again', { node: this.node });
     } catch (error) {
-      if (isStop(error)) throw error;
-      this.log.warn('watch unavailable: listing the node instead', {
-        node: this.node,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      if (source.isStop(error)) throw error;
+      this.retryAt = this.clock.now() + REFOLLOW_MS;
+      const detail = { node: this.node, error: error instanceof Error ? error.message : String(error) };
+      if (first) this.log.warn('watch unavailable: listing the node instead', detail);
+      else this.log.debug('watch still unavailable', detail);
     }
   }
 
-  /** The feed while its watches hold; once one gives up, undefined from then on (logged once). */
+  /** The feed while its watches hold; once one gives up, undefined until refollow() has them back (logged). */
   live(): NodeFeed | undefined {
     if (this.feed?.failed()) {
       this.log.warn('watch gave up: listing the node instead', { node: this.node });
       this.feed.close();
       this.feed = undefined;
+      this.retryAt = this.clock.now() + REFOLLOW_MS;
     }
     return this.feed;
   }

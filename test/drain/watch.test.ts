@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { PdbInfo, PodSnapshot } from '../../lambda/drain/model.js';
+import { REFOLLOW_MS } from '../../lambda/drain/view.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { pod, VirtualClock, WatchedCluster } from '../support/fakes.js';
 
@@ -218,6 +219,25 @@ describe('drainNode with watches', () => {
     expect(report.outcome).toBe('drained');
     expect(cluster.count('listPods')).toBeGreaterThan(2);
     expect(logs.filter((l) => l.message === 'watch unavailable: listing the node instead')).toHaveLength(1);
+  });
+
+  it('tries the watches again every 30 s while listing, and follows the node once they are back', async () => {
+    const { clock, cluster, logs, run } = setup([pod('a')], {}, 70_000);
+    cluster.refuseWatch = true;
+    let listsWhileRefused = 0;
+    void clock.sleep(REFOLLOW_MS + 5_000).then(() => {
+      cluster.refuseWatch = false;
+      listsWhileRefused = cluster.count('listPods');
+    });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    // refused at the start and at +30 s, had at +60 s: no list after that
+    expect(cluster.count('followNode')).toBe(3);
+    expect(cluster.count('listPods')).toBeLessThanOrEqual(listsWhileRefused + 60);
+    expect(logs.filter((l) => l.message === 'watch unavailable: listing the node instead')).toHaveLength(1);
+    expect(logs.filter((l) => l.message === 'watches back: following the node again')).toHaveLength(1);
   });
 
   it('lists from the moment the watch gives up, saying so once, and closes the feed', async () => {
