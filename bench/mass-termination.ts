@@ -249,7 +249,7 @@ async function runScenario(
       preStopSeconds: PRESTOP_SECONDS,
     });
     await spread(
-      core,
+      admin,
       namespace,
       nodes.map((n) => n.name),
       DEPLOYMENTS,
