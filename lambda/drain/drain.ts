@@ -187,7 +187,7 @@ class DrainRun {
       if (listed) {
         const feed = this.view?.live();
         if (feed) {
-          // a pod a PDB held or refused goes the moment its PDB allows, whatever its backoff
+          // a pod a PDB held or refused is a candidate whatever its backoff: the PDB's status decides
           const candidates = this.waiting().filter(
             (t) => t.nextAttemptAt <= now || t.heldByPdb || t.lastRefusal?.kind === 'pdb-blocked',
           );

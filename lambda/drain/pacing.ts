@@ -88,9 +88,9 @@ export interface BudgetView {
 
 /**
  * A pod held by the watched PDB status is asked of the server this long after its last attempt
- * anyway, in case the view is stale. Not the backoff's 5 s: when 50 drains share PDBs (a scale-in),
- * a pod waits its turn for a minute or two, and asking every 5 s was 10-16 refused requests per pod
- * (bench/results, 50 × 20). A stream that stays silent is reopened after 75 s (lambda/kube).
+ * anyway, in case the view is stale (a stream that stays silent is reopened after 75 s,
+ * lambda/kube). Not the backoff's 5 s: when many drains share PDBs (a scale-in) a pod can wait its
+ * turn for minutes, and each ask is a refused request.
  */
 export const HELD_PROBE_MS = 30_000;
 
@@ -111,16 +111,20 @@ export function probeUnrefused(tracks: Iterable<Track>, now: number): void {
  * With the PDBs' status at hand (the watches), a ready pod's eviction goes out only while its PDB
  * has a disruption left that none of our evictions already spends: the server would refuse it
  * (429), and a burst of refusals slows the very control plane that makes room for the next one.
- * `candidates`: the due tracks and the held ones, in order. An answered one counts until the PDB's status changes after its answer or lists it in
- * disruptedPods (the eviction's own status write); the pod's own state does not tell, its watch
- * may run ahead of the PDBs'. Only a pod waiting behind our own evictions is held before its
- * first attempt: under a PDB that allows nothing for other reasons (a stuck one) the first attempt
- * goes out and its refusal is recorded, as before. A held pod counts as offered and is tried anyway
- * once its next attempt is due (at the latest HELD_PROBE_MS after its last), so the server, not
- * this view, has the last word. A pod refused although the status allowed it lost the
- * disruption to another drain (nodes drained at once share PDBs): from then on it waits a random
- * part of its backoff after the PDB allows (full jitter), so the drains do not all ask at once. Pods the server lets go without a PDB check (not Running and ready) or
- * refuses regardless (under two PDBs) are never held. Returns the tracks to send now, in order.
+ * - `candidates`: the due tracks and the held ones, in order. Returns those to send now, in order.
+ * - An answered eviction counts until the PDB's status changes after its answer, or lists it in
+ *   disruptedPods (the eviction's own status write); the pod's state does not tell, its watch may
+ *   run ahead of the PDBs'.
+ * - Only a pod waiting behind our own evictions is held before its first attempt: under a PDB that
+ *   allows nothing for other reasons (a stuck one) the first attempt goes out and its refusal is
+ *   recorded, as before.
+ * - A held pod counts as offered and is asked anyway once its next attempt is due (at the latest
+ *   HELD_PROBE_MS after its last), so the server, not this view, has the last word.
+ * - A pod refused although the status allowed it lost the disruption to another drain (nodes
+ *   drained at once share PDBs): from then on it waits a random part of its backoff after the PDB
+ *   allows (full jitter), so the drains do not all ask at once.
+ * - Pods the server lets go without a PDB check (not Running and ready) or refuses regardless
+ *   (under two PDBs) are never held.
  */
 export function withinPdbBudgets(
   candidates: readonly Track[],

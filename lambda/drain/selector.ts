@@ -1,27 +1,7 @@
 import type { LabelSelector, LabelSelectorRequirement, PdbInfo, PodSnapshot } from './model.js';
 
-/**
- * Answers per selector object and labels object: the watches keep both while they do not change,
- * and the drain asks about the same pods and PDBs on every pass.
- */
-const answers = new WeakMap<LabelSelector, WeakMap<object, boolean>>();
-
 /** Label-selector matching as the API server does it (an empty selector matches everything). */
 export function matchesSelector(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
-  let known = answers.get(selector);
-  if (!known) {
-    known = new WeakMap();
-    answers.set(selector, known);
-  }
-  let answer = known.get(labels);
-  if (answer === undefined) {
-    answer = matches(selector, labels);
-    known.set(labels, answer);
-  }
-  return answer;
-}
-
-function matches(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (labels[key] !== value) return false;
   }
@@ -59,9 +39,10 @@ export function pdbsCovering(pod: PodSnapshot, pdbs: readonly PdbInfo[]): PdbInf
 }
 
 /**
- * pdbsCovering, remembered: a namespace's answers are kept while its PDBs' selectors stay the same
- * objects (the watch keeps a selector's object across status changes), so a pass of the drain over
- * its pods costs a lookup per pod instead of a match per pod and PDB.
+ * pdbsCovering, remembered: a namespace's answers (`pdbs`: that namespace's PDBs) are kept while its
+ * PDBs' selectors stay the same objects (the adapter keeps one object per distinct selector across
+ * status changes), so a pass of the drain over its pods costs a lookup per pod, not a match per pod
+ * and PDB.
  */
 export class PdbCoverage {
   private readonly namespaces = new Map<
@@ -80,7 +61,7 @@ export class PdbCoverage {
     if (known?.checked !== pdbs) {
       const same =
         known?.selectors.length === pdbs.length &&
-        pdbs.every((pdb, i) => pdb.selector === known?.selectors[i] && pdb.namespace === pod.namespace);
+        pdbs.every((pdb, i) => pdb.selector === known?.selectors[i]);
       if (known && same) known.checked = pdbs;
       else {
         known = { checked: pdbs, selectors: pdbs.map((pdb) => pdb.selector), answers: new WeakMap() };
