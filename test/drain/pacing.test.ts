@@ -198,16 +198,17 @@ describe('withinPdbBudgets', () => {
   });
 
   it('never holds a pod the server evicts without a PDB check or refuses regardless', () => {
-    const notReady = track('not-ready', {}, { app: 'web' });
-    const pending = ready('pending');
+    // each asked before (attempts 1), so only the PDB's status could hold it
+    const notReady = track('not-ready', { attempts: 1 }, { app: 'web' });
+    const pending = ready('pending', { attempts: 1 });
     pending.pod = { ...pending.pod, phase: 'Pending' };
-    const unguarded = ready('other', {}, 'other');
-    const twice = ready('twice');
+    const unguarded = ready('other', { attempts: 1 }, 'other');
+    const underOne = ready('under-one', { attempts: 1 });
 
-    const sent = gate([notReady, pending, unguarded, twice], [web(0), { ...web(0), name: 'web-too' }]);
+    expect(gate([notReady, pending, unguarded, underOne], [web(0)])).toEqual([notReady, pending, unguarded]);
 
-    expect(sent).toEqual([notReady, pending, unguarded, twice]);
-    expect(gate([ready('under-one', { attempts: 1 })], [web(0)])).toEqual([]);
+    const twice = ready('twice', { attempts: 1 });
+    expect(gate([twice], [web(0), { ...web(0), name: 'web-too' }])).toEqual([twice]);
   });
 
   it('sends a held pod anyway once its next attempt is due: the server has the last word', () => {
