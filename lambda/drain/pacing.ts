@@ -1,7 +1,7 @@
 /** When the next eviction request for a pod goes out. */
 import { backoffDelay, contendedDelay } from './concurrency.js';
 import type { PdbInfo, PodSnapshot } from './model.js';
-import { PdbCoverage, pdbsCovering } from './selector.js';
+import { type PdbCoverage, pdbsCovering } from './selector.js';
 import type { Refusal, Track } from './track.js';
 
 export interface Backoff {
@@ -68,7 +68,7 @@ function pdbSpent(pod: PodSnapshot, pdbs: readonly PdbInfo[], coverage: PdbCover
 export function spentPdb(
   pod: PodSnapshot,
   pdbs: readonly PdbInfo[],
-  coverage = new PdbCoverage(),
+  coverage: PdbCoverage,
 ): Track['spentPdb'] {
   const pdb = pdbSpent(pod, pdbs, coverage);
   if (!pdb || pdb.disruptedPods?.includes(pod.name)) return undefined;
@@ -133,26 +133,22 @@ export function withinPdbBudgets(
   backoff: Backoff,
 ): Track[] {
   const pdbOf = (pod: PodSnapshot): PdbInfo | undefined => pdbSpent(pod, pdbsIn(pod.namespace), coverage);
+  // per PDB: our evictions its status may not count yet, and whether ours may have used it up (a
+  // pod under any other PDB is asked of the server once)
   const spent = new Map<PdbInfo, number>();
-  for (const track of tracks) {
-    const spends = inFlight(track) || track.spentPdb !== undefined;
-    const pdb = spends ? pdbOf(track.pod) : undefined;
-    if (!pdb) continue;
-    const counted =
-      pdb.disruptedPods?.includes(track.pod.name) === true ||
-      (track.spentPdb !== undefined &&
-        !inFlight(track) &&
-        track.spentPdb.resourceVersion !== pdb.resourceVersion);
-    if (counted) delete track.spentPdb;
-    else spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
-  }
-  // PDBs our evictions may have used up: a pod under any other is asked of the server once
   const ours = new Set<PdbInfo>();
   for (const track of tracks) {
-    const evicted =
-      inFlight(track) || track.state === 'evicted' || (track.state === 'gone' && track.attempts > 0);
-    const pdb = evicted ? pdbOf(track.pod) : undefined;
-    if (pdb) ours.add(pdb);
+    const flying = inFlight(track);
+    const evicted = flying || track.state === 'evicted' || (track.state === 'gone' && track.attempts > 0);
+    const pdb = evicted || track.spentPdb !== undefined ? pdbOf(track.pod) : undefined;
+    if (!pdb) continue;
+    if (evicted) ours.add(pdb);
+    if (!flying && track.spentPdb === undefined) continue;
+    const counted =
+      pdb.disruptedPods?.includes(track.pod.name) === true ||
+      (track.spentPdb !== undefined && !flying && track.spentPdb.resourceVersion !== pdb.resourceVersion);
+    if (counted) delete track.spentPdb;
+    else spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
   }
   const send: Track[] = [];
   for (const track of candidates) {

@@ -1,28 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { PodSnapshot } from '../../lambda/drain/model.js';
-import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
-import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
+import { memoryLogger } from '../../scripts/harness/memory-logger.js';
+import { drainSetup, FakeCluster, pod, VirtualClock } from '../support/fakes.js';
 
 function setup(pods: PodSnapshot[], options: Partial<DrainOptions> = {}, terminationMs = 1_000) {
-  const clock = new VirtualClock();
-  const cluster = new FakeCluster(clock, pods, terminationMs);
-  const logs: LogEntry[] = [];
-  const run = () =>
-    drainNode(
-      cluster,
-      {
-        target: { nodeName: 'node-a' },
-        startedAt: clock.t,
-        deadline: clock.t + 60_000,
-        onDeadline: 'delete',
-        dryRun: false,
-        ...DEFAULT_DRAIN_TUNING,
-        ...options,
-      },
-      { clock, log: memoryLogger(logs) },
-    );
-  return { clock, cluster, logs, run };
+  return drainSetup((clock) => new FakeCluster(clock, pods, terminationMs), options);
 }
 
 describe('drainNode', () => {

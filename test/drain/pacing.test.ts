@@ -256,9 +256,9 @@ describe('withinPdbBudgets', () => {
   it('records at the answer the status version an eviction spent, unless the status counts it', () => {
     const a = { ...pod('a', { labels: { app: 'web' } }), ready: true };
 
-    expect(spentPdb(a, [web(0)])).toEqual({ resourceVersion: '7' });
-    expect(spentPdb(a, [web(0, { disruptedPods: ['a'] })])).toBeUndefined();
-    expect(spentPdb({ ...a, ready: false }, [web(0)])).toBeUndefined();
+    expect(spentPdb(a, [web(0)], new PdbCoverage())).toEqual({ resourceVersion: '7' });
+    expect(spentPdb(a, [web(0, { disruptedPods: ['a'] })], new PdbCoverage())).toBeUndefined();
+    expect(spentPdb({ ...a, ready: false }, [web(0)], new PdbCoverage())).toBeUndefined();
   });
 });
 

@@ -5,11 +5,10 @@
  * the feed however the run ends.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
+import type { DrainOptions } from '../../lambda/drain/drain.js';
 import type { PdbInfo, PodSnapshot } from '../../lambda/drain/model.js';
 import { REFOLLOW_MS } from '../../lambda/drain/view.js';
-import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
-import { pod, VirtualClock, WatchedCluster } from '../support/fakes.js';
+import { drainSetup, pod, VirtualClock, WatchedCluster } from '../support/fakes.js';
 
 const WEB_PDB: PdbInfo = {
   namespace: 'default',
@@ -21,24 +20,7 @@ const WEB_PDB: PdbInfo = {
 };
 
 function setup(pods: PodSnapshot[], options: Partial<DrainOptions> = {}, terminationMs = 1_000) {
-  const clock = new VirtualClock();
-  const cluster = new WatchedCluster(clock, pods, terminationMs);
-  const logs: LogEntry[] = [];
-  const run = () =>
-    drainNode(
-      cluster,
-      {
-        target: { nodeName: 'node-a' },
-        startedAt: clock.t,
-        deadline: clock.t + 60_000,
-        onDeadline: 'delete',
-        dryRun: false,
-        ...DEFAULT_DRAIN_TUNING,
-        ...options,
-      },
-      { clock, log: memoryLogger(logs) },
-    );
-  return { clock, cluster, logs, run };
+  return drainSetup((clock) => new WatchedCluster(clock, pods, terminationMs), options);
 }
 
 /** The PDB refuses while its status allows nothing; the test opens it at a chosen time. */

@@ -1,3 +1,4 @@
+import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { LifecycleRunSettings } from '../../lambda/drain/lifecycle.js';
 import type { NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../../lambda/drain/model.js';
 import type {
@@ -9,6 +10,7 @@ import type {
   NodeClaim,
   NodeFeed,
 } from '../../lambda/drain/ports.js';
+import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 
 /**
  * Virtual time as a discrete-event scheduler: when every task waits on a sleep (nothing else is
@@ -225,6 +227,34 @@ export class WatchedCluster extends FakeCluster {
     this.change();
     void this.clock.sleep(this.terminationMs).then(() => this.change());
   }
+}
+
+/**
+ * One drain of node-a on virtual time against the cluster `make` builds (deadline in 60 s, policy
+ * delete, the default tuning; `options` override), with its logs kept.
+ */
+export function drainSetup<C extends FakeCluster>(
+  make: (clock: VirtualClock) => C,
+  options: Partial<DrainOptions> = {},
+) {
+  const clock = new VirtualClock();
+  const cluster = make(clock);
+  const logs: LogEntry[] = [];
+  const run = () =>
+    drainNode(
+      cluster,
+      {
+        target: { nodeName: 'node-a' },
+        startedAt: clock.t,
+        deadline: clock.t + 60_000,
+        onDeadline: 'delete',
+        dryRun: false,
+        ...DEFAULT_DRAIN_TUNING,
+        ...options,
+      },
+      { clock, log: memoryLogger(logs) },
+    );
+  return { clock, cluster, logs, run };
 }
 
 /** How a request shows a grace period override (none: the pod's own). */
