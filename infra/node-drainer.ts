@@ -233,9 +233,11 @@ export class NodeDrainer extends Construct {
         // None supports resource-level permissions: '*' is the only valid resource. DescribeInstances
         // finds the node name and the instance's IPs; DescribeAutoScalingInstances checks that a
         // hand-made (manual) event's instance really is in Terminating:Wait; the ELBv2 reads find the
-        // cluster's target groups (by tag) and whether the instance still is one of their targets.
+        // cluster's target groups (by tag) and whether the instance still is one of their targets;
+        // DescribeSpotInstanceRequests confirms that EC2 marked a Spot instance for interruption.
         actions: [
           'ec2:DescribeInstances',
+          'ec2:DescribeSpotInstanceRequests',
           'autoscaling:DescribeAutoScalingInstances',
           // with discovery, the event's group's tags say whether it is the cluster's
           ...(discover ? ['autoscaling:DescribeAutoScalingGroups'] : []),
@@ -272,7 +274,7 @@ export class NodeDrainer extends Construct {
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'ec2:DescribeInstances, autoscaling:DescribeAutoScalingInstances and the elasticloadbalancing Describe* reads (and DescribeAutoScalingGroups with discovery) support no resource-level permissions; they are the only actions on "*".',
+        'ec2:DescribeInstances, ec2:DescribeSpotInstanceRequests, autoscaling:DescribeAutoScalingInstances and the elasticloadbalancing Describe* reads (and DescribeAutoScalingGroups with discovery) support no resource-level permissions; they are the only actions on "*".',
     });
     for (const { id, name, nagName } of groups) {
       Validations.of(policy).acknowledge({

@@ -25,3 +25,8 @@ export class ClusterAccessError extends DrainerError {
     if (options?.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
+
+/** The message of anything thrown, for logs and reports. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

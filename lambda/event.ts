@@ -4,12 +4,7 @@
  */
 
 import { LAUNCH_LIFECYCLE_DETAIL_TYPE, LAUNCH_SUCCESSFUL_DETAIL_TYPE, WARM_POOL } from './contract.js';
-import {
-  type Continuation,
-  type DrainProgress,
-  MAX_ATTEMPTS,
-  MAX_CARRIED_NAMES,
-} from './drain/continuation.js';
+import { type DrainProgress, MAX_CARRIED_NAMES } from './drain/progress.js';
 import { type Ec2Notice, parseEc2Event, parseWarmPoolLaunch, type WarmPoolLaunch } from './ec2-event.js';
 import {
   GROUP_NAME,
@@ -23,9 +18,10 @@ import {
   TOKEN,
   text,
 } from './event-fields.js';
+import { type Continuation, MAX_ATTEMPTS } from './job/continuation.js';
 
-export type { Continuation } from './drain/continuation.js';
 export type { Ec2Notice, WarmPoolLaunch } from './ec2-event.js';
+export type { Continuation } from './job/continuation.js';
 
 export const TERMINATE_DETAIL_TYPE = 'EC2 Instance-terminate Lifecycle Action';
 export const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
@@ -60,7 +56,8 @@ export type ParsedEvent =
   | ({ readonly kind: 'action'; readonly action: LifecycleAction } & DrainerOptions)
   /** `{ "eksNodeDrainer": { "check": true } }`: the read-only self-check (npm run doctor). */
   | { readonly kind: 'check' }
-  | { readonly kind: 'notice'; readonly notice: Ec2Notice }
+  /** An EC2 notice; `continuation` when the drainer re-sent it to continue its drain. */
+  | { readonly kind: 'notice'; readonly notice: Ec2Notice; readonly continuation?: Continuation }
   | { readonly kind: 'warm-pool-launch'; readonly launch: WarmPoolLaunch }
   | { readonly kind: 'ignored'; readonly reason: string }
   | { readonly kind: 'invalid'; readonly field: string; readonly problem: string };
@@ -78,7 +75,7 @@ function parse(event: unknown): ParsedEvent {
   const root = object(event, 'event');
   if (isCheckRequest(root)) return checkRequest(root);
   if (root.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
-  if (root.source === 'aws.ec2') return parseEc2Event(root);
+  if (root.source === 'aws.ec2') return withContinuation(parseEc2Event(root), root);
   if (root.source !== 'aws.autoscaling')
     throw new Invalid('source', `expected "aws.autoscaling" or "aws.ec2", got ${show(root.source)}`);
   const detail = object(root.detail, 'detail');
@@ -107,6 +104,13 @@ function parse(event: unknown): ParsedEvent {
     action,
     ...(root[DRAINER_KEY] === undefined ? {} : drainerOptions(root[DRAINER_KEY])),
   };
+}
+
+/** An EC2 notice the drainer re-sent to itself carries its continuation in the drainer's key. */
+function withContinuation(parsed: ReturnType<typeof parseEc2Event>, root: Json): ParsedEvent {
+  if (parsed.kind !== 'notice' || root[DRAINER_KEY] === undefined) return parsed;
+  const { continuation } = drainerOptions(root[DRAINER_KEY]);
+  return continuation ? { ...parsed, continuation } : parsed;
 }
 
 /** The check request is the drainer's key with `check` and nothing else, in an event of nothing else. */

@@ -6,15 +6,20 @@
  */
 import type { FunctionCheckReport } from './check/report.js';
 import { type Config, loadConfig } from './config.js';
-import type { DrainProgress } from './drain/continuation.js';
-import { errorMessage } from './drain/drain.js';
-import { type HandlerOutcome, type LifecycleRunReport, runLifecycleAction } from './drain/lifecycle.js';
+import { launchHookName } from './contract.js';
+import type { DrainReport } from './drain/drain.js';
 import { type Clock, systemClock } from './drain/ports.js';
-import { type NoticePorts, runNotice } from './drain/spot.js';
-import { markingCordon, restoreFromWarmPool, restoreReturnedNodes } from './drain/warm-pool.js';
-import { type Ec2Notice, parseEvent, type WarmPoolLaunch } from './event.js';
+import { errorMessage } from './errors.js';
+import { type Ec2Notice, type LifecycleAction, parseEvent, type WarmPoolLaunch } from './event.js';
+import { type Continuation, clampProgress, clampStart } from './job/continuation.js';
+import type { JobReport } from './job/job.js';
+import { runLifecycleAction } from './job/lifecycle.js';
+import { runNotice } from './job/notice.js';
+import type { ReleaseReport } from './job/release.js';
+import { restoreFromWarmPool, restoreReturnedNodes } from './job/warm-pool.js';
 import { JsonLogger } from './log.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
+import type { HandlerOutcome } from './outcome.js';
 import type { Wiring } from './wiring.js';
 
 /** The parts of the Lambda context the handler uses. */
@@ -29,14 +34,16 @@ export interface InvocationSummary {
   readonly outcome: HandlerOutcome | 'check';
   readonly lifecycleResult: 'CONTINUE' | 'ABANDON' | null;
   readonly check?: FunctionCheckReport;
-  readonly report?: LifecycleRunReport['drain'];
-  readonly release?: LifecycleRunReport['release'];
+  readonly report?: DrainReport;
+  readonly release?: ReleaseReport;
+  /** Every lifecycle action this invocation completed: its own, and those of notices that joined its job. */
+  readonly completed?: JobReport['completed'];
+  /** This notice joined the job of another invocation (which completes its action). */
+  readonly joined?: JobReport['joined'];
 }
 
 /** Hand over this long before the invocation's own end (at most a quarter of what is left). */
 const HANDOVER_MARGIN_MS = 60_000;
-/** A lifecycle action lives at most 48 hours. */
-const HOOK_MAX_LIFE_MS = 48 * 3_600_000;
 
 const config: Config = loadConfig(process.env);
 const log = new JsonLogger(config.logLevel);
@@ -60,23 +67,52 @@ export async function handler(event: unknown, context: InvocationContext): Promi
   log.resetKeys();
   log.appendKeys({ cluster: config.clusterName, requestId: context.awsRequestId });
   const parsed = parseEvent(event);
-  if (parsed.kind === 'invalid') {
-    log.error('invalid event', { field: parsed.field, problem: parsed.problem });
-    return finish({ outcome: 'invalid-event', lifecycleResult: null }, began, {
-      cluster: config.clusterName,
-    });
+  const cluster = { cluster: config.clusterName };
+  switch (parsed.kind) {
+    case 'invalid':
+      log.error('invalid event', { field: parsed.field, problem: parsed.problem });
+      return finish({ outcome: 'invalid-event', lifecycleResult: null }, began, cluster);
+    case 'check':
+      return selfCheck(began);
+    case 'ignored':
+      return ignore(parsed.reason, began);
+    case 'notice':
+      return handleNotice(parsed.notice, parsed, event, context, began);
+    case 'warm-pool-launch': {
+      // only the drainer's own launch hook: another hook's action is its owner's to complete
+      const hook = parsed.launch.action?.hookName;
+      const own = launchHookName(config.lifecycleHookName);
+      if (hook !== undefined && hook !== own)
+        return ignore(`lifecycle hook ${hook} is not the drainer's launch hook ${own}`, began);
+      return handleWarmPoolLaunch(parsed.launch, began);
+    }
+    case 'action':
+      // only the drainer's own termination hook: another hook (a backup's, say) is its owner's
+      if (parsed.action.hookName !== config.lifecycleHookName)
+        return ignore(
+          `lifecycle hook ${parsed.action.hookName} is not the drainer's hook ${config.lifecycleHookName}`,
+          began,
+        );
+      return handleAction(parsed.action, parsed, event, context, began);
   }
-  if (parsed.kind === 'check') return selfCheck(began);
-  if (parsed.kind === 'ignored') {
-    log.info('event ignored', { reason: parsed.reason });
-    return finish({ outcome: 'ignored', lifecycleResult: null }, began, { cluster: config.clusterName });
-  }
-  if (parsed.kind === 'notice') return handleNotice(parsed.notice, context, began);
-  if (parsed.kind === 'warm-pool-launch') return handleWarmPoolLaunch(parsed.launch, began);
+}
 
-  const { action, continuation } = parsed;
+function ignore(reason: string, began: number): InvocationSummary {
+  log.info('event ignored', { reason });
+  return finish({ outcome: 'ignored', lifecycleResult: null }, began, { cluster: config.clusterName });
+}
+
+/** A termination lifecycle action of the drainer's hook (lambda/job/lifecycle.ts). */
+async function handleAction(
+  action: LifecycleAction,
+  options: { readonly continuation?: Continuation; readonly dryRun?: true; readonly force?: true },
+  event: unknown,
+  context: InvocationContext,
+  began: number,
+): Promise<InvocationSummary> {
+  const { continuation } = options;
   const dimensions = { cluster: config.clusterName, autoScalingGroup: action.autoScalingGroupName };
-  const dryRun = config.dryRun || parsed.dryRun === true;
+  const dryRun = config.dryRun || options.dryRun === true;
   log.appendKeys({
     instanceId: action.instanceId,
     asgName: action.autoScalingGroupName,
@@ -84,23 +120,23 @@ export async function handler(event: unknown, context: InvocationContext): Promi
   });
   const { pauseAt, pauseSignal } = invocationEnd(context, began);
   const startedAt = clampStart(continuation?.startedAt ?? action.time ?? began, began);
+  const invocation = invocationId(context, began);
   try {
     const wiring = await wired();
-    // ---- foreign Auto Scaling groups (issue 13 §3): before any Kubernetes or lifecycle call ----
+    // foreign Auto Scaling groups: before any Kubernetes or lifecycle call
     if (!(await wiring.groups.serves(action.autoScalingGroupName))) {
-      return finish({ outcome: 'foreign-auto-scaling-group', lifecycleResult: null }, began, {
-        cluster: config.clusterName,
-      });
+      return finish({ outcome: 'foreign-auto-scaling-group', lifecycleResult: null }, began, cluster());
     }
-    // warm pools (lambda/drain/warm-pool.ts): undo what earlier drains did to nodes that came back,
-    // and mark what this one does to a node that goes to the warm pool
-    if (!dryRun && continuation === undefined) await restoreReturnedNodes(wiring.marks, log);
-    let cluster = wiring.cluster();
-    if (action.toWarmPool && !dryRun)
-      cluster = markingCordon(cluster, wiring.marks, action.instanceId, clock);
+    // warm pools: undo what earlier drains did to nodes that came back
+    if (!dryRun && continuation === undefined) await restoreReturnedNodes(wiring.marks, log, clock);
     const run = await runLifecycleAction(
       {
-        instanceId: action.instanceId,
+        action: {
+          group: action.autoScalingGroupName,
+          hook: action.hookName,
+          instanceId: action.instanceId,
+          ...(action.token ? { token: action.token } : {}),
+        },
         startedAt,
         attempt: continuation?.attempt ?? 1,
         pauseAt,
@@ -115,32 +151,36 @@ export async function handler(event: unknown, context: InvocationContext): Promi
         waitForLoadBalancers: config.waitForLoadBalancers,
         waitForVolumeDetach: config.waitForVolumeDetach,
         handMade: action.token === undefined,
-        force: parsed.force === true,
-        holder: continuation?.holder ?? context.awsRequestId ?? `invocation-${began}`,
-        ...(continuation?.progress
-          ? { progress: clampProgress(continuation.progress, startedAt, began) }
-          : {}),
+        force: options.force === true,
+        invocation,
+        chain: continuation?.holder ?? invocation,
+        toWarmPool: action.toWarmPool === true,
+        ...carriedProgress(continuation, startedAt, began),
       },
-      await wiring.forAction(action, cluster, context.invokedFunctionArn, event as Record<string, unknown>),
+      await wiring.forJob(context.invokedFunctionArn, event as Record<string, unknown>),
       { clock, log },
     );
-    return finish(
-      {
-        outcome: run.outcome,
-        lifecycleResult: run.lifecycleResult,
-        ...(run.drain ? { report: run.drain } : {}),
-        ...(run.release ? { release: run.release } : {}),
-      },
-      began,
-      dimensions,
-      run,
-    );
+    return finishJob(run, began, dimensions);
   } catch (error) {
-    // Only the hand-over or the completion can fail here; the async invocation retries the event.
+    // the async invocation retries the event; its job record was let go for whoever comes next
     log.error('invocation failed', { error: errorMessage(error) });
     emitMetrics(dimensions, { outcome: 'failed' });
     throw error;
   }
+}
+
+function cluster(): MetricDimensions {
+  return { cluster: config.clusterName };
+}
+
+/** This invocation's id: the holder of the node's job while it drains. */
+function invocationId(context: InvocationContext, began: number): string {
+  return context.awsRequestId ?? `invocation-${began}`;
+}
+
+/** A continuation's memory, its times clamped (an event's content is untrusted). */
+function carriedProgress(continuation: Continuation | undefined, startedAt: number, now: number) {
+  return continuation?.progress ? { progress: clampProgress(continuation.progress, startedAt, now) } : {};
 }
 
 /** When this invocation must have handed over, and a signal that aborts whatever it awaits then. */
@@ -152,16 +192,21 @@ function invocationEnd(context: InvocationContext, began: number) {
   return { pauseAt, pauseSignal };
 }
 
-/** A Spot interruption warning or a rebalance recommendation (lambda/drain/spot.ts). */
+/** A Spot interruption warning or a rebalance recommendation (lambda/job/notice.ts). */
 async function handleNotice(
   notice: Ec2Notice,
+  options: { readonly continuation?: Continuation },
+  event: unknown,
   context: InvocationContext,
   began: number,
 ): Promise<InvocationSummary> {
+  const { continuation } = options;
   log.appendKeys({ instanceId: notice.instanceId, notice: notice.kind });
-  const dimensions = { cluster: config.clusterName };
+  const dimensions = cluster();
+  const invocation = invocationId(context, began);
+  const startedAt = clampStart(continuation?.startedAt ?? notice.time ?? began, began);
   try {
-    const ports: NoticePorts = (await wired()).forNotice(notice.instanceId);
+    const wiring = await wired();
     const report = await runNotice(
       notice,
       {
@@ -170,37 +215,40 @@ async function handleNotice(
         onDrainTimeout: config.onDrainTimeout,
         drainTimeoutSeconds: config.drainTimeoutSeconds,
         maxConcurrentEvictions: config.maxConcurrentEvictions,
+        minEvictionWindowSeconds: config.minEvictionWindowSeconds,
+        heartbeatIntervalSeconds: config.heartbeatIntervalSeconds,
         excludeFromLoadBalancers: config.excludeFromLoadBalancers,
-        holder: context.awsRequestId ?? `invocation-${began}`,
-        startedAt: clampStart(notice.time ?? began, began),
+        waitForLoadBalancers: config.waitForLoadBalancers,
+        waitForVolumeDetach: config.waitForVolumeDetach,
+        hookName: config.lifecycleHookName,
+        invocation,
+        chain: continuation?.holder ?? invocation,
+        attempt: continuation?.attempt ?? 1,
+        startedAt,
+        ...carriedProgress(continuation, startedAt, began),
         ...invocationEnd(context, began),
       },
-      ports,
+      await wiring.forNotice(context.invokedFunctionArn, event as Record<string, unknown>),
       { clock, log },
     );
     log.appendKeys({
       ...(report.group ? { asgName: report.group } : {}),
-      ...(report.node ? { node: report.node } : {}),
       ...(report.hardEnd ? { hardEnd: report.hardEnd } : {}),
+      ...(report.spotStatus ? { spotStatus: report.spotStatus } : {}),
     });
-    return finish(
-      {
-        outcome: report.outcome,
-        lifecycleResult: report.lifecycleResult,
-        ...(report.drain ? { report: report.drain } : {}),
-      },
-      began,
-      { ...dimensions, ...(report.group ? { autoScalingGroup: report.group } : {}) },
-    );
+    return finishJob(report, began, {
+      ...dimensions,
+      ...(report.group ? { autoScalingGroup: report.group } : {}),
+    });
   } catch (error) {
-    // the cluster lookup or the rebalance cordon failed: the async invocation retries the event
+    // the cluster lookup or the cordon failed: the async invocation retries the event
     log.error('invocation failed', { error: errorMessage(error) });
     emitMetrics(dimensions, { outcome: 'failed' });
     throw error;
   }
 }
 
-/** An instance back from the warm pool (lambda/drain/warm-pool.ts). */
+/** An instance back from the warm pool (lambda/job/warm-pool.ts). */
 async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Promise<InvocationSummary> {
   const { instanceId, autoScalingGroupName, action } = launch;
   log.appendKeys({
@@ -217,6 +265,7 @@ async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Prom
     }
     const report = await restoreFromWarmPool(launch, wiring.forLaunch(launch), {
       log,
+      clock,
       dryRun: config.dryRun,
     });
     if (report.node) log.appendKeys({ node: report.node });
@@ -245,33 +294,37 @@ async function selfCheck(began: number): Promise<InvocationSummary> {
   return { outcome: 'check', lifecycleResult: null, check: report };
 }
 
-/**
- * The drain counts from the lifecycle action's start: an event time (or a carried start) outside
- * [now − 48 h, now] is clamped, so a forged or skewed time can neither extend the drain nor push it
- * straight to the deadline (the eviction window still applies to a late start).
- */
-export function clampStart(startedAt: number, now: number): number {
-  return Math.min(now, Math.max(now - HOOK_MAX_LIFE_MS, startedAt));
-}
-
-/** Carried eviction offers lie within [the drain's start, now]: a forged time cannot skip the window. */
-function clampProgress(progress: DrainProgress, startedAt: number, now: number): DrainProgress {
-  const offeredAt = Object.fromEntries(
-    Object.entries(progress.offeredAt).map(([uid, at]) => [uid, Math.min(now, Math.max(startedAt, at))]),
-  );
-  return { ...progress, offeredAt };
-}
-
 function emitMetrics(dimensions: MetricDimensions, result: Parameters<typeof invocationMetrics>[2]): void {
   const record = invocationMetrics(config.metricsNamespace, dimensions, result, clock.now());
   if (record) log.record(record);
+}
+
+/** The end of an invocation that ran (or joined) a node's job. */
+function finishJob(
+  run: Omit<JobReport, 'outcome'> & { readonly outcome: HandlerOutcome },
+  began: number,
+  dimensions: MetricDimensions,
+): InvocationSummary {
+  return finish(
+    {
+      outcome: run.outcome,
+      lifecycleResult: run.lifecycleResult,
+      ...(run.drain ? { report: run.drain } : {}),
+      ...(run.release ? { release: run.release } : {}),
+      ...(run.completed.length > 0 ? { completed: run.completed } : {}),
+      ...(run.joined ? { joined: run.joined } : {}),
+    },
+    began,
+    dimensions,
+    run,
+  );
 }
 
 function finish(
   summary: InvocationSummary & { readonly outcome: HandlerOutcome },
   began: number,
   dimensions: MetricDimensions,
-  run?: LifecycleRunReport,
+  run?: Omit<JobReport, 'outcome'>,
 ): InvocationSummary {
   const drain = summary.report;
   emitMetrics(dimensions, {
@@ -284,9 +337,20 @@ function finish(
     outcome: summary.outcome,
     lifecycleResult: summary.lifecycleResult,
     durationMs: clock.now() - began,
-    ...(run ? { node: run.node, attempt: run.attempt, heartbeats: run.heartbeats } : {}),
+    ...(run
+      ? {
+          node: run.node,
+          attempt: run.attempt,
+          heartbeats: run.heartbeats,
+          ...(run.completed.length > 0 ? { completed: run.completed } : {}),
+          ...(run.joined ? { joined: run.joined } : {}),
+          ...(run.tookOverFrom ? { tookOverFrom: run.tookOverFrom } : {}),
+          ...(run.limits ? { deadline: new Date(run.limits.deadline).toISOString() } : {}),
+        }
+      : {}),
     ...(drain
       ? {
+          // the whole drain's, across invocations (its metrics count this invocation's own share)
           drainDurationMs: drain.durationMs,
           evicted: drain.evicted,
           skipped: drain.skipped,
@@ -298,6 +362,7 @@ function finish(
           evictionRefusals: drain.evictionRefusals,
           throttled: drain.throttled,
           errors: drain.errors,
+          thisInvocation: drain.invocation,
         }
       : {}),
     ...(summary.release ? { release: summary.release } : {}),

@@ -1,8 +1,8 @@
 /** CloudWatch metrics as Embedded Metric Format: one JSON log line, no API call, no extra latency. */
 
 import type { DrainReport } from './drain/drain.js';
-import type { HandlerOutcome } from './drain/lifecycle.js';
-import type { ReleaseReport } from './drain/release.js';
+import type { ReleaseReport } from './job/release.js';
+import type { HandlerOutcome } from './outcome.js';
 
 export interface MetricDimensions {
   readonly cluster: string;
@@ -45,9 +45,11 @@ export function invocationMetrics(
   // the instance went (or was released) without this drain finishing: alarmed
   if (outcome === 'action-expired') add('ActionExpired', 1);
   if (outcome === 'already-completed') add('AlreadyCompleted', 1);
-  if (outcome === 'already-draining') add('DuplicateDeliveries', 1);
+  // a notice (a duplicate, a Spot warning, a termination after a rebalance drain) joined a running drain
+  if (outcome === 'joined') add('JoinedDrains', 1);
   if (outcome === 'instance-not-terminating') add('RefusedManualDrains', 1);
   if (outcome === 'spot-interrupted') add('SpotInterruptions', 1);
+  if (outcome === 'spot-unconfirmed') add('UnconfirmedSpotWarnings', 1);
   if (outcome === 'rebalance-cordoned') add('RebalanceCordons', 1);
   if (outcome === 'foreign-instance') add('ForeignInstances', 1);
   if (outcome === 'warm-pool-restored') add('WarmPoolRestores', 1);
@@ -59,11 +61,14 @@ export function invocationMetrics(
     add('DrainDuration', report.durationMs / 1000, 'Seconds');
   }
   if (report) {
-    add('PodsEvicted', report.evicted.length);
-    add('PodsDeleted', report.deleted.length);
-    add('EvictionsRefused', report.evictionRefusals);
-    add('EvictionsThrottled', report.throttled);
-    add('ApiErrors', report.errors.length);
+    // this invocation's own share: a continuation does not count its predecessors' work again
+    const mine = report.invocation;
+    add('PodsEvicted', mine.evicted);
+    add('PodsDeleted', mine.deleted);
+    add('EvictionsRefused', mine.evictionRefusals);
+    add('EvictionsThrottled', mine.throttled);
+    add('ApiErrors', mine.errors);
+    if (mine.staleReads > 0) add('StaleReads', mine.staleReads);
   }
   const policy = DEADLINE_OUTCOMES[outcome as HandlerOutcome];
   if (policy) add('DeadlineReached', 1);

@@ -18,20 +18,19 @@ import { KubeClusterCheck } from './check/kube.js';
 import type { FunctionCheckReport } from './check/report.js';
 import type { Config } from './config.js';
 import { KUBERNETES_GROUP } from './contract.js';
-import type { LifecycleRunPorts } from './drain/lifecycle.js';
-import {
-  type Clock,
-  type ClusterPort,
-  type GroupsPort,
-  type LoadBalancerPort,
-  systemClock,
-} from './drain/ports.js';
-import type { NoticePorts } from './drain/spot.js';
-import type { MarksPort, WarmPoolPorts } from './drain/warm-pool.js';
-import type { LifecycleAction, WarmPoolLaunch } from './event.js';
+import { type Clock, type ClusterPort, systemClock } from './drain/ports.js';
+import type { WarmPoolLaunch } from './event.js';
+import type { JobPorts } from './job/job.js';
+import type { NoticePorts } from './job/notice.js';
+import type { GroupsPort, JobStorePort, LoadBalancerPort } from './job/ports.js';
+import type { ActionRef } from './job/record.js';
+import type { MarksPort, WarmPoolPorts } from './job/warm-pool.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
+import { KubeJobStore } from './kube/job-store.js';
 import { KubeMarks } from './kube/marks.js';
+
+type Kube = { readonly cluster: KubeCluster; readonly marks: KubeMarks; readonly store: KubeJobStore };
 
 // A hung AWS call must not eat the invocation: bounded connect and request times, SDK retries on top.
 const sdk = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
@@ -42,7 +41,7 @@ export class Wiring {
   private readonly eks = new EKSClient(sdk);
   private lambda?: LambdaClient;
   private elbv2?: Promise<ElasticLoadBalancingV2Client>;
-  private kube?: Promise<{ readonly cluster: KubeCluster; readonly marks: KubeMarks }>;
+  private kube?: Promise<Kube>;
   private readonly tokens: TokenSource;
   /** The Auto Scaling groups this drainer serves: AUTO_SCALING_GROUP_NAMES, or the cluster's tags with discovery. */
   readonly groups: GroupsPort;
@@ -67,43 +66,43 @@ export class Wiring {
 
   /** The warm-pool marks on nodes, connecting on first use like the cluster. */
   readonly marks: MarksPort = {
-    mark: async (node, mark) => (await this.connect()).marks.mark(node, mark),
     read: async (node) => (await this.connect()).marks.read(node),
     markedNodes: async () => (await this.connect()).marks.markedNodes(),
-    restore: async (node, mark, undo) => (await this.connect()).marks.restore(node, mark, undo),
+    restore: async (node, mark, undo, now) => (await this.connect()).marks.restore(node, mark, undo, now),
   };
 
-  /** What one invocation's lifecycle run talks to; `cluster` is this.cluster(), maybe wrapped. */
-  async forAction(
-    action: LifecycleAction,
-    cluster: ClusterPort,
-    functionArn: string,
-    event: Readonly<Record<string, unknown>>,
-  ): Promise<LifecycleRunPorts> {
+  /** The nodes' job records, connecting on first use like the cluster. */
+  private readonly store: JobStorePort = {
+    read: async (node) => (await this.connect()).store.read(node),
+    write: async (node, version, record, mark) =>
+      (await this.connect()).store.write(node, version, record, mark),
+  };
+
+  /** What one invocation's part of a node's job talks to; the continuation re-sends `event`. */
+  async forJob(functionArn: string, event: Readonly<Record<string, unknown>>): Promise<JobPorts> {
     this.lambda ??= new LambdaClient(sdk);
     return {
-      cluster,
-      lifecycle: new AutoScalingLifecycle(this.autoScaling, action),
+      cluster: this.cluster(),
+      store: this.store,
+      lifecycle: (action: ActionRef) =>
+        new AutoScalingLifecycle(this.autoScaling, {
+          autoScalingGroupName: action.group,
+          hookName: action.hook,
+          instanceId: action.instanceId,
+          ...(action.token ? { token: action.token } : {}),
+        }),
       instances: new Ec2Instances(this.ec2),
       ...(this.config.waitForLoadBalancers ? { loadBalancers: await this.loadBalancers() } : {}),
       continuation: new SelfInvocation(this.lambda, functionArn, event),
     };
   }
 
-  /** What a Spot interruption or rebalance recommendation for the instance talks to (lambda/drain/spot.ts). */
-  forNotice(instanceId: string): NoticePorts {
+  /** What a Spot interruption or rebalance recommendation talks to (lambda/job/notice.ts). */
+  async forNotice(functionArn: string, event: Readonly<Record<string, unknown>>): Promise<NoticePorts> {
     return {
-      cluster: this.cluster(),
-      instances: new Ec2Instances(this.ec2),
+      ...(await this.forJob(functionArn, event)),
       groups: this.groups,
       describeInstance: (id) => describeAutoScalingInstance(this.autoScaling, id),
-      marks: this.marks,
-      terminationAction: (group) =>
-        new AutoScalingLifecycle(this.autoScaling, {
-          autoScalingGroupName: group,
-          hookName: this.config.lifecycleHookName,
-          instanceId,
-        }),
     };
   }
 
@@ -146,7 +145,7 @@ export class Wiring {
   }
 
   /** One client per container: DescribeCluster and the eviction-version discovery happen once. */
-  private connect(): Promise<{ readonly cluster: KubeCluster; readonly marks: KubeMarks }> {
+  private connect(): Promise<Kube> {
     this.kube ??= describeCluster(this.eks, this.config.clusterName).then(
       (endpoint) => {
         const kubeConfig = eksKubeConfig(endpoint, () => this.tokens.token());
@@ -154,6 +153,7 @@ export class Wiring {
         return {
           cluster: new KubeCluster(kubeConfig, invalidate),
           marks: new KubeMarks(kubeConfig, invalidate),
+          store: new KubeJobStore(kubeConfig, invalidate),
         };
       },
       (error: unknown) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NO_TOTALS } from '../lambda/drain/continuation.js';
 import type { DrainReport } from '../lambda/drain/drain.js';
+import { NO_TOTALS } from '../lambda/drain/progress.js';
 import { invocationMetrics } from '../lambda/metrics.js';
 
 const report = (extra: Partial<DrainReport> = {}): DrainReport => ({
@@ -16,6 +16,15 @@ const report = (extra: Partial<DrainReport> = {}): DrainReport => ({
   evictionRefusals: 3,
   throttled: 0,
   errors: [],
+  invocation: {
+    evicted: 2,
+    deleted: 0,
+    evictionRequests: 5,
+    evictionRefusals: 3,
+    throttled: 0,
+    errors: 0,
+    staleReads: 0,
+  },
   startedAt: '2026-11-21T10:00:00.000Z',
   durationMs: 12_500,
   progress: { offeredAt: {}, totals: NO_TOTALS },
@@ -69,12 +78,43 @@ describe('invocationMetrics', () => {
   it.each([
     ['action-expired', 'ActionExpired'],
     ['already-completed', 'AlreadyCompleted'],
-    ['already-draining', 'DuplicateDeliveries'],
+    ['joined', 'JoinedDrains'],
+    ['spot-unconfirmed', 'UnconfirmedSpotWarnings'],
     ['instance-not-terminating', 'RefusedManualDrains'],
   ] as const)('counts outcome %s as metric %s (alarmed by the stack)', (outcome, metric) => {
     const record = invocationMetrics('NS', { cluster: 'prod', autoScalingGroup: 'web' }, { outcome }, 0);
 
     expect(record?.[metric]).toBe(1);
+  });
+
+  it("counts only this invocation's own share of a drain that continued across invocations", () => {
+    // the third invocation of a drain: 110 pods evicted in all, 10 of them by this one; the errors
+    // the first one saw are in the totals, not in this invocation
+    const continued = report({
+      evicted: Array.from({ length: 110 }, (_, i) => `a/p${i}`),
+      evictionRefusals: 40,
+      errors: ['list pods: HTTP 503'],
+      invocation: {
+        evicted: 10,
+        deleted: 1,
+        evictionRequests: 12,
+        evictionRefusals: 2,
+        throttled: 1,
+        errors: 0,
+        staleReads: 2,
+      },
+    });
+
+    const record = invocationMetrics('NS', { cluster: 'prod' }, { outcome: 'drained', report: continued }, 0);
+
+    expect(record).toMatchObject({
+      PodsEvicted: 10,
+      PodsDeleted: 1,
+      EvictionsRefused: 2,
+      EvictionsThrottled: 1,
+      ApiErrors: 0,
+      StaleReads: 2,
+    });
   });
 
   it('counts failed heartbeats', () => {

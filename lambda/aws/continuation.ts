@@ -1,6 +1,6 @@
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import type { ContinuationPort } from '../drain/ports.js';
 import { DRAINER_KEY } from '../event.js';
+import type { ContinuationPort } from '../job/ports.js';
 
 /** Re-invokes this very function asynchronously with the original event plus the drain's progress. */
 export class SelfInvocation implements ContinuationPort {

@@ -13,7 +13,7 @@ import {
   KUBERNETES_CLUSTER_TAG_PREFIX,
   KUBERNETES_CLUSTER_TAG_VALUES,
 } from '../contract.js';
-import type { Clock, GroupsPort } from '../drain/ports.js';
+import type { Clock, GroupsPort } from '../job/ports.js';
 
 export type Tags = Readonly<Record<string, string>>;
 

@@ -1,5 +1,18 @@
-import { DescribeInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2';
-import type { InstancePort } from '../drain/ports.js';
+import {
+  DescribeInstancesCommand,
+  DescribeSpotInstanceRequestsCommand,
+  type EC2Client,
+  type Instance,
+} from '@aws-sdk/client-ec2';
+import type { InstancePort, SpotInterruption } from '../job/ports.js';
+
+/**
+ * Spot request status codes that say EC2 interrupts (or has interrupted) the instance: `marked-for-*`
+ * from the two-minute warning on, then how it went. A stop, termination or hibernation by the user is
+ * not an interruption.
+ */
+const INTERRUPTED =
+  /^(marked-for-(stop|termination|hibernation)|instance-(stopped|terminated|hibernated)-(by-price|no-capacity|capacity-oversubscribed|launch-group-constraint))$/;
 
 /**
  * EC2 facts about the terminating instance. One DescribeInstances call per instance id serves both
@@ -37,6 +50,18 @@ export class Ec2Instances implements InstancePort {
       }
     }
     return [...ips];
+  }
+
+  /** Whether EC2 marked the instance for a Spot interruption (its Spot request's status). */
+  async spotInterruption(instanceId: string): Promise<SpotInterruption> {
+    const instance = await this.describe(instanceId);
+    const requestId = instance?.SpotInstanceRequestId;
+    if (instance?.InstanceLifecycle !== 'spot' || !requestId) return { kind: 'not-spot' };
+    const out = await this.client.send(
+      new DescribeSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [requestId] }),
+    );
+    const code = out.SpotInstanceRequests?.[0]?.Status?.Code ?? 'unknown';
+    return INTERRUPTED.test(code) ? { kind: 'marked', code } : { kind: 'not-marked', code };
   }
 
   private describe(instanceId: string): Promise<Instance | undefined> {

@@ -4,15 +4,22 @@ import {
   DescribeAutoScalingInstancesCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import type { LifecyclePort, LifecycleResult } from '../drain/ports.js';
-import type { AutoScalingInstance } from '../drain/spot.js';
-import type { LifecycleAction } from '../event.js';
+import type { AutoScalingInstance } from '../job/notice.js';
+import type { LifecyclePort, LifecycleResult } from '../job/ports.js';
+
+/** Which lifecycle action: by token when one is known, else by instance (within group and hook). */
+export interface ActionAddress {
+  readonly autoScalingGroupName: string;
+  readonly hookName: string;
+  readonly instanceId: string;
+  readonly token?: string;
+}
 
 /** The lifecycle action of one event, on the AutoScaling API. */
 export class AutoScalingLifecycle implements LifecyclePort {
   constructor(
     private readonly client: AutoScalingClient,
-    private readonly action: LifecycleAction,
+    private readonly action: ActionAddress,
   ) {}
 
   async heartbeat(): Promise<'recorded' | 'expired'> {

@@ -5,7 +5,7 @@ import {
   type DescribeTargetHealthCommandOutput,
   type ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { LoadBalancerPort, TargetRegistration } from '../drain/ports.js';
+import type { LoadBalancerPort, TargetRegistration } from '../job/ports.js';
 
 /** DescribeTargetGroups' largest page. */
 export const TARGET_GROUP_PAGE_SIZE = 400;

@@ -52,6 +52,29 @@ export function policyEndsAt(
   return now + phases * (windowMs + longestGraceMs + marginMs);
 }
 
+/**
+ * A continuation carries the end of a policy phase that began earlier; it comes back in an event, so
+ * it may shorten no pod's eviction window (a forged or late continuation with an end in the past
+ * would otherwise end the drain before any pod was offered an eviction). It is moved out to when the
+ * last window of a pod still waiting for it ends (a pod not offered yet counts from now), plus the
+ * longest grace period and the margin; and in to at most what a phase beginning now would last.
+ */
+export function clampedPolicyEnd(
+  carried: number,
+  now: number,
+  outstanding: readonly Track[],
+  windowMs: number,
+  marginMs: number,
+): number {
+  const unwindowed = outstanding.filter((t) => t.state === 'pending' && !offeredLongEnough(t, now, windowMs));
+  const longestGraceMs = Math.max(0, ...outstanding.map((t) => t.pod.gracePeriodSeconds * 1000));
+  const floor =
+    unwindowed.length === 0
+      ? Number.NEGATIVE_INFINITY
+      : Math.max(...unwindowed.map((t) => (t.offeredAt ?? now) + windowMs)) + longestGraceMs + marginMs;
+  return Math.min(Math.max(carried, floor), policyEndsAt(now, outstanding, windowMs, marginMs));
+}
+
 /** The outcome each deadline policy gives a drain that ends at the deadline. */
 export const DEADLINE_OUTCOMES = {
   delete: 'deadline-deleted',

@@ -1,8 +1,14 @@
-import { ClusterAccessError } from '../errors.js';
-import { CLAIM_HANDOVER_MS, CLAIM_TTL_MS, NodeClaimKeeper } from './claim.js';
+/**
+ * The eviction engine: cordon one node, evict every pod that should leave (PDBs respected by the API
+ * server, paced by their watched status), wait until they are gone, and apply the deadline policy to
+ * whatever is still blocked. It knows no notice, claim or continuation: the job above it
+ * (lambda/job/) decides its limits, may change them while it runs, and resumes it from its progress.
+ */
+import { ClusterAccessError, errorMessage } from '../errors.js';
 import { classifyPod } from './classify.js';
 import { backoffDelay, mapLimit } from './concurrency.js';
 import {
+  clampedPolicyEnd,
   DEADLINE_OUTCOMES,
   deletable,
   everyEligibleHadItsWindow,
@@ -10,10 +16,12 @@ import {
   policyEndsAt,
 } from './deadline.js';
 import { blockedEvent, deadlineEvent, drainedEvent, startedEvent } from './events.js';
+import { newest, olderThan } from './fresh.js';
 import { clampedGrace } from './grace.js';
+import { Guard, Stopped, unlessStopped } from './guard.js';
 import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
-import type { DrainOptions } from './options.js';
+import type { DrainLimits, DrainOptions } from './options.js';
 import {
   nextWake,
   probeUnrefused,
@@ -23,35 +31,52 @@ import {
   spentPdb,
   withinPdbBudgets,
 } from './pacing.js';
-import type { Clock, ClusterEvent, ClusterPort, EventSubject, EvictionResult, Logger } from './ports.js';
+import type {
+  Clock,
+  ClusterEvent,
+  ClusterPort,
+  EventSubject,
+  EvictionResult,
+  Logger,
+  ResourceVersion,
+} from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
 import { PdbCoverage } from './selector.js';
 import { newTrack, type Track } from './track.js';
 import { NodeView } from './view.js';
 
 export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
-export { DEFAULT_DRAIN_TUNING, type DrainOptions } from './options.js';
+export { DEFAULT_DRAIN_TUNING, type DrainLimits, type DrainOptions } from './options.js';
 export type { BlockedPod, BlockReason, DrainOutcome, DrainReport } from './report.js';
 
 /** Past a hard end, the drain still watches this long for the pods whose clamped grace ended there. */
 const SEE_THEM_GO_MS = 1_500;
 
-/** Thrown inside the run when the caller's signal aborts; turned into outcome `stopped`. */
-class Stopped extends Error {
-  override name = 'Stopped';
+/** A running drain: its report when it ends, and new limits while it runs. */
+export interface DrainHandle {
+  readonly done: Promise<DrainReport>;
+  /** Takes effect at once (the loop wakes): a tighter deadline, a hard end, another policy. */
+  setLimits(limits: DrainLimits): void;
 }
 
 /**
- * Drains one node: cordon, evict every pod that should leave (PDBs respected by the API server),
- * wait until they are gone, and apply the deadline policy to whatever is still blocked.
- * Never throws for API failures: they are retried until the deadline and reported.
+ * Drains one node. Never throws for API failures: they are retried until the deadline and reported.
  */
-export async function drainNode(
+export function drainNode(
   cluster: ClusterPort,
   options: DrainOptions,
   deps: { readonly clock: Clock; readonly log: Logger },
 ): Promise<DrainReport> {
-  return new DrainRun(cluster, options, deps.clock, deps.log).run();
+  return startDrain(cluster, options, deps).done;
+}
+
+export function startDrain(
+  cluster: ClusterPort,
+  options: DrainOptions,
+  deps: { readonly clock: Clock; readonly log: Logger },
+): DrainHandle {
+  const run = new DrainRun(cluster, options, deps.clock, deps.log);
+  return { done: run.run(), setLimits: (limits) => run.setLimits(limits) };
 }
 
 class DrainRun {
@@ -60,13 +85,15 @@ class DrainRun {
   private failureStep = 0;
   private readonly pendingEvents: Promise<void>[] = [];
   private node: string | undefined;
-  private readonly windowMs: number;
+  private limits: DrainLimits;
+  private windowMs: number;
   private policyEndsAt: number | undefined;
-  private claim?: NodeClaimKeeper;
+  /** A continuation's end of the policy phase, clamped once the pods are known. */
+  private carriedPolicyEnd: number | undefined;
   private lastFailure: unknown;
   /** Set when the policy ends the drain, before it acts on the blocked pods. */
   private blockedAtEnd?: BlockedPod[];
-  private readonly aborted: Promise<never>;
+  private readonly guard: Guard;
   private readonly runStartedAt: number;
   /** The watches of the node's pods and the PDBs, once the node is cordoned. */
   private view?: NodeView;
@@ -78,6 +105,10 @@ class DrainRun {
   private readonly coverage = new PdbCoverage();
   /** A bug in handling an eviction's answer: thrown out of the loop, never swallowed. */
   private lastUnexpected: unknown;
+  /** The newest state of the node's pods seen (the cordon's, then each list's): lists may not be older. */
+  private seenVersion?: ResourceVersion;
+  /** Wakes the loop's sleep when the limits change without a watch (the view wakes it otherwise). */
+  private limitsChanged?: AbortController;
 
   constructor(
     private readonly cluster: ClusterPort,
@@ -86,16 +117,33 @@ class DrainRun {
     private readonly log: Logger,
   ) {
     this.ledger = new Ledger(options.resume?.totals);
+    this.limits = options;
     this.windowMs = evictionWindowMs(options.minEvictionWindowMs, options.startedAt, options.deadline);
-    this.policyEndsAt = options.resume?.policyEndsAt;
+    this.carriedPolicyEnd = options.resume?.policyEndsAt;
     this.runStartedAt = clock.now();
-    this.aborted = new Promise<never>((_, reject) => {
-      const signal = options.signal;
-      if (!signal) return;
-      if (signal.aborted) reject(new Stopped());
-      else signal.addEventListener('abort', () => reject(new Stopped()), { once: true });
+    this.guard = new Guard(options.signal);
+  }
+
+  setLimits(limits: DrainLimits): void {
+    const now = this.clock.now();
+    const { deadline, hardEnd } = limits;
+    if (deadline > now && this.policyEndsAt !== undefined && deadline > this.limits.deadline) {
+      // the deadline moved out again (a termination took over a rebalance drain): no phase yet
+      this.policyEndsAt = undefined;
+      this.blockedAtEnd = undefined;
+    }
+    if (this.policyEndsAt !== undefined && hardEnd !== undefined)
+      this.policyEndsAt = Math.min(this.policyEndsAt, hardEnd + SEE_THEM_GO_MS);
+    this.limits = limits;
+    this.windowMs = evictionWindowMs(limits.minEvictionWindowMs, this.options.startedAt, deadline);
+    this.log.info('drain limits changed', {
+      node: this.node,
+      deadline: new Date(deadline).toISOString(),
+      policy: limits.onDeadline,
+      ...(hardEnd === undefined ? {} : { hardEnd: new Date(hardEnd).toISOString() }),
     });
-    this.aborted.catch(() => {});
+    this.view?.poke();
+    this.limitsChanged?.abort();
   }
 
   async run(): Promise<DrainReport> {
@@ -121,34 +169,19 @@ class DrainRun {
     this.node = node;
     if (this.options.dryRun) return this.dryRun(node);
 
-    if (this.options.claim) {
-      const keeper = new NodeClaimKeeper(this.cluster, node, this.options.claim.holder, this.clock);
-      const claimed = await this.untilDeadline('claim node', () => keeper.claim());
-      if (claimed.stopped) return this.stoppedBeforeStart(claimed.stopped);
-      if (claimed.value.kind === 'held') return this.heldElsewhere(claimed.value.holder);
-      this.claim = keeper;
-    }
     const exclude = this.options.excludeFromLoadBalancers === true;
     const cordoned = await this.untilDeadline('cordon', () =>
       this.cluster.cordon(node, { excludeFromLoadBalancers: exclude }),
     );
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
+    // every read of the node's pods from now on is at least as new as the cordon
+    this.seenVersion = cordoned.value;
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
     this.view = new NodeView(node, this.log, this.clock);
-    await this.view.follow(
-      this.cluster,
-      (call) => this.guard(call),
-      (error) => error instanceof Stopped,
-    );
+    await this.view.follow(this.cluster, this.guard, this.seenVersion);
     const outcome = await this.evictUntilEmpty(node).finally(() =>
       Promise.allSettled(this.inFlight.values()),
     );
-    if (outcome !== 'paused' && outcome !== 'already-draining' && this.claim) {
-      await this.guard(this.claim.release()).catch((error: unknown) => {
-        if (error instanceof Stopped) throw error;
-        this.noteError('release claim', error);
-      });
-    }
     return this.report(outcome);
   }
 
@@ -175,42 +208,12 @@ class DrainRun {
         return deletedAny ? 'deadline-deleted' : 'drained';
       }
       const now = this.clock.now();
-      if (now >= this.options.deadline) {
+      if (now >= this.limits.deadline) {
         const ended = await this.applyDeadlinePolicy(now);
         if (ended) return ended;
       }
-      if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) {
-        await this.renewClaim(now, CLAIM_HANDOVER_MS);
-        return 'paused';
-      }
-      if (this.claim?.due(now) && !(await this.renewClaim(now, CLAIM_TTL_MS))) return 'already-draining';
-      if (listed) {
-        const feed = this.view?.live();
-        if (feed) {
-          // a pod a PDB held or refused is a candidate whatever its backoff: the PDB's status decides
-          const candidates = this.waiting().filter(
-            (t) => t.nextAttemptAt <= now || t.heldByPdb || t.lastRefusal?.kind === 'pdb-blocked',
-          );
-          this.dispatch(
-            withinPdbBudgets(
-              candidates,
-              {
-                tracks: [...this.tracks.values()],
-                inFlight: (t) => this.inFlight.has(t),
-                pdbsIn: (ns) => feed.pdbs(ns),
-                coverage: this.coverage,
-                random: this.clock.random,
-              },
-              now,
-              this.options.backoff,
-            ),
-          );
-        } else {
-          await this.followPdbStatus(now);
-          // without watches the answers are awaited, so the next sleep knows every retry's time
-          await Promise.all(this.dispatch(this.waiting().filter((t) => t.nextAttemptAt <= now)));
-        }
-      }
+      if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) return 'paused';
+      if (listed) await this.sendEvictions(now);
       const wake = listed
         ? nextWake(this.waiting(), this.clock.now(), this.options.pollIntervalMs)
         : this.clock.now() + this.failureDelay();
@@ -218,7 +221,35 @@ class DrainRun {
     }
   }
 
-  /** One list of the node's pods updates every pod's state. Returns false if the list failed. */
+  private async sendEvictions(now: number): Promise<void> {
+    const feed = this.view?.live();
+    if (feed) {
+      // a pod a PDB held or refused is a candidate whatever its backoff: the PDB's status decides
+      const candidates = this.waiting().filter(
+        (t) => t.nextAttemptAt <= now || t.heldByPdb || t.lastRefusal?.kind === 'pdb-blocked',
+      );
+      this.dispatch(
+        withinPdbBudgets(
+          candidates,
+          {
+            tracks: [...this.tracks.values()],
+            inFlight: (t) => this.inFlight.has(t),
+            pdbsIn: (ns) => feed.pdbs(ns),
+            coverage: this.coverage,
+            random: this.clock.random,
+          },
+          now,
+          this.options.backoff,
+        ),
+      );
+      return;
+    }
+    await this.followPdbStatus(now);
+    // without watches the answers are awaited, so the next sleep knows every retry's time
+    await Promise.all(this.dispatch(this.waiting().filter((t) => t.nextAttemptAt <= now)));
+  }
+
+  /** One read of the node's pods updates every pod's state. Returns false if there was none to trust. */
   private async listAndReconcile(node: string): Promise<boolean> {
     let pods: readonly PodSnapshot[];
     const feed = this.view?.live();
@@ -227,26 +258,62 @@ class DrainRun {
       if (pods === this.reconciled) return true; // no pod changed since the last pass
       this.reconciled = pods;
     } else {
-      try {
-        pods = await this.guard(this.cluster.listPods(node));
-        this.failureStep = 0;
-      } catch (error) {
-        if (error instanceof Stopped) throw error;
-        this.noteError('list pods', error);
-        this.lastFailure = error;
-        return false;
-      }
+      const listed = await this.freshList(node);
+      if (!listed) return false;
+      pods = listed;
     }
+    this.reconcile(pods);
+    return true;
+  }
+
+  /** A list at least as new as anything seen, or undefined (failed or stale: retried with backoff). */
+  private async freshList(node: string): Promise<readonly PodSnapshot[] | undefined> {
+    try {
+      const list = await this.guard.run(() =>
+        this.cluster.listPods(node, this.seenVersion ? { notOlderThan: this.seenVersion } : {}),
+      );
+      if (olderThan(list.resourceVersion, this.seenVersion)) {
+        this.ledger.staleReads++;
+        this.log.warn('pod list older than one already seen: not trusted', {
+          node,
+          listed: list.resourceVersion,
+          seen: this.seenVersion,
+        });
+        return undefined;
+      }
+      this.seenVersion = newest(list.resourceVersion, this.seenVersion);
+      this.failureStep = 0;
+      return list.pods;
+    } catch (error) {
+      this.noteError('list pods', unlessStopped(error));
+      this.lastFailure = error;
+      return undefined;
+    }
+  }
+
+  /**
+   * A pod missing from a trusted read is gone; one that shows up again (a read that was not
+   * trusted enough after all) is tracked again, in the state it had: an evicted pod is never
+   * evicted twice.
+   */
+  private reconcile(pods: readonly PodSnapshot[]): void {
     const present = new Map(pods.map((pod) => [pod.uid, pod]));
     let released = false;
     for (const track of this.tracks.values()) {
-      if (track.state === 'gone') continue;
       const current = present.get(track.pod.uid);
       if (!current) {
+        if (track.state === 'gone') continue;
+        track.stateBeforeGone = track.state;
         track.state = 'gone';
         released = true;
         this.log.debug('pod gone', { pod: podKey(track.pod) });
-      } else if (track.state === 'pending' && current.terminating) {
+        continue;
+      }
+      if (track.state === 'gone') {
+        track.state = track.stateBeforeGone ?? 'terminating';
+        this.log.warn('pod seen again after it was gone: tracked again', { pod: podKey(track.pod) });
+      }
+      if (track.state === 'pending' && current.terminating) {
         track.pod = current;
         track.state = 'terminating';
       }
@@ -255,7 +322,6 @@ class DrainRun {
       if (!this.tracks.has(pod.uid) && !this.ledger.skipped.has(pod.uid)) this.admit(pod);
     }
     if (released) retryRefusedNow(this.tracks.values(), this.clock.now());
-    return true;
   }
 
   private admit(pod: PodSnapshot): void {
@@ -338,25 +404,21 @@ class DrainRun {
     return sent;
   }
 
-  /** One eviction request per track, bounded in flight, all answered (the dry run's plan). */
-  private async evictAll(tracks: Track[]): Promise<void> {
-    await mapLimit(tracks, this.options.maxConcurrentEvictions, (track) => this.evictOne(track));
-  }
-
   /** One eviction request; its answer updates the track. */
   private async evictOne(track: Track): Promise<void> {
-    this.ledger.evictionRequests++;
-    track.attempts++;
     const now = this.clock.now();
-    track.lastAttemptAt = now;
-    track.offeredAt ??= now;
-    const grace = clampedGrace(track.pod, this.options.hardEnd, now);
-    const result = await this.guard(
-      this.cluster.evict(track.pod, { dryRun: this.options.dryRun, ...grace }),
-    ).catch((error: unknown): EvictionResult => {
-      if (error instanceof Stopped) throw error;
-      return { kind: 'failed', message: errorMessage(error) };
-    });
+    const grace = clampedGrace(track.pod, this.limits.hardEnd, now);
+    const result = await this.guard
+      .run(() => {
+        this.ledger.evictionRequests++;
+        track.attempts++;
+        track.lastAttemptAt = now;
+        track.offeredAt ??= now;
+        return this.cluster.evict(track.pod, { dryRun: this.options.dryRun, ...grace });
+      })
+      .catch(
+        (error: unknown): EvictionResult => ({ kind: 'failed', message: errorMessage(unlessStopped(error)) }),
+      );
     this.apply(track, result);
   }
 
@@ -372,7 +434,7 @@ class DrainRun {
         return;
       }
       case 'gone':
-        // 404: not there any more; the next list confirms it by UID
+        // 404: not there any more; the next trusted read confirms it by UID
         track.state = 'terminating';
         return;
       default: {
@@ -399,18 +461,25 @@ class DrainRun {
 
   /**
    * Sleeps until the retry, the deadline, the pause or the policy's end, whichever comes first, or
-   * until a watched pod or PDB changes.
+   * until a watched pod or PDB changes, or the limits change.
    */
   private async sleepUntil(at: number): Promise<void> {
     const now = this.clock.now();
-    const limits = [at, this.options.deadline, this.options.pauseAt, this.policyEndsAt].filter(
+    const limits = [at, this.limits.deadline, this.options.pauseAt, this.policyEndsAt].filter(
       (limit): limit is number => limit !== undefined && limit > now,
     );
     const ms = Math.max(0, Math.min(...limits) - now);
-    await (this.view
-      ? this.view.sleep(this.clock, ms, this.options.signal)
-      : this.clock.sleep(ms, this.options.signal));
-    if (this.options.signal?.aborted) throw new Stopped();
+    if (this.view) {
+      await this.view.sleep(this.clock, ms, this.options.signal);
+    } else {
+      this.limitsChanged = new AbortController();
+      const signal = this.options.signal
+        ? AbortSignal.any([this.options.signal, this.limitsChanged.signal])
+        : this.limitsChanged.signal;
+      await this.clock.sleep(ms, signal);
+      this.limitsChanged = undefined;
+    }
+    if (this.guard.stopped) throw new Stopped();
   }
 
   // ---- deadline ---------------------------------------------------------------------------
@@ -420,12 +489,22 @@ class DrainRun {
    * late keep being evicted meanwhile. Returns the outcome once the drain ends.
    */
   private async applyDeadlinePolicy(now: number): Promise<DrainOutcome | undefined> {
-    const policy = this.options.onDeadline;
+    const policy = this.limits.onDeadline;
+    const hardEndMs = (this.limits.hardEnd ?? Number.POSITIVE_INFINITY) + SEE_THEM_GO_MS;
+    if (this.policyEndsAt === undefined && this.carriedPolicyEnd !== undefined) {
+      // a continuation's phase goes on, but an event's time may shorten no pod's window
+      const margin = this.options.deleteWaitMarginMs;
+      this.policyEndsAt = Math.min(
+        clampedPolicyEnd(this.carriedPolicyEnd, now, this.outstanding(), this.windowMs, margin),
+        hardEndMs,
+      );
+      this.carriedPolicyEnd = undefined;
+    }
     if (this.policyEndsAt === undefined) {
       this.policyEndsAt = Math.min(
         policyEndsAt(now, this.outstanding(), this.windowMs, this.options.deleteWaitMarginMs),
         // the clamped grace periods end at hardEnd: a moment more to see those pods go
-        (this.options.hardEnd ?? Number.POSITIVE_INFINITY) + SEE_THEM_GO_MS,
+        hardEndMs,
       );
       probeUnrefused(this.tracks.values(), now);
       const blocked = await this.blockedPods();
@@ -451,16 +530,15 @@ class DrainRun {
   private async deleteAtDeadline(track: Track): Promise<void> {
     const pod = podKey(track.pod);
     try {
-      const grace = clampedGrace(track.pod, this.options.hardEnd, this.clock.now());
-      const result = await this.guard(this.cluster.deletePod(track.pod, grace));
+      const grace = clampedGrace(track.pod, this.limits.hardEnd, this.clock.now());
+      const result = await this.guard.run(() => this.cluster.deletePod(track.pod, grace));
       track.state = 'terminating';
       if (result === 'deleted') {
         this.ledger.deleted.push(pod);
         this.log.warn('pod deleted at deadline', { pod, pdbs: track.lastRefusal?.message });
       }
     } catch (error) {
-      if (error instanceof Stopped) throw error;
-      this.noteError(`delete ${pod}`, error);
+      this.noteError(`delete ${pod}`, unlessStopped(error));
       track.deleteFailures++;
       track.nextDeleteAt =
         this.clock.now() + backoffDelay(track.deleteFailures, this.options.backoff, this.clock.random);
@@ -472,8 +550,9 @@ class DrainRun {
   private async dryRun(node: string): Promise<DrainReport> {
     const listed = await this.untilDeadline('list pods', () => this.cluster.listPods(node));
     if (listed.stopped) return this.stoppedBeforeStart(listed.stopped);
-    for (const pod of listed.value) this.admit(pod);
-    await this.evictAll([...this.tracks.values()].filter((t) => t.state === 'pending'));
+    for (const pod of listed.value.pods) this.admit(pod);
+    const planned = [...this.tracks.values()].filter((t) => t.state === 'pending');
+    await mapLimit(planned, this.options.maxConcurrentEvictions, (track) => this.evictOne(track));
     this.log.info('dry run planned', {
       node,
       wouldEvict: this.ledger.evicted.length,
@@ -482,41 +561,7 @@ class DrainRun {
     return this.report('dry-run');
   }
 
-  // ---- the node claim ---------------------------------------------------------------------
-
-  /** False only when another holder took the node over; a failed renewal is retried later. */
-  private async renewClaim(now: number, ttlMs: number): Promise<boolean> {
-    if (!this.claim) return true;
-    try {
-      const claim = await this.guard(this.claim.claim(ttlMs));
-      if (claim.kind === 'claimed') return true;
-      this.log.error('another drain took the node over', { node: this.node, holder: claim.holder });
-      return false;
-    } catch (error) {
-      if (error instanceof Stopped) throw error;
-      this.noteError('renew claim', error);
-      this.claim.retryIn(now, this.options.backoff.maxMs);
-      return true;
-    }
-  }
-
-  private heldElsewhere(holder: string): Promise<DrainReport> {
-    this.log.info('node is being drained by another invocation', { node: this.node, holder });
-    return this.report('already-draining');
-  }
-
   // ---- helpers ----------------------------------------------------------------------------
-
-  /** A call, unless the caller aborts first (a hung request must not outlast the invocation). */
-  private guard<T>(call: Promise<T>): Promise<T> {
-    if (!this.options.signal) return call;
-    if (this.options.signal.aborted) {
-      // stopped already: the answer, even one at hand, is not waited for
-      call.catch(() => {});
-      return Promise.reject(new Stopped());
-    }
-    return Promise.race([call, this.aborted]);
-  }
 
   /** Retries a call that must succeed before the drain can go on, until the deadline or pause. */
   private async untilDeadline<T>(
@@ -525,19 +570,18 @@ class DrainRun {
   ): Promise<{ value: T; stopped?: undefined } | { stopped: 'deadline' | 'paused' }> {
     for (;;) {
       try {
-        const value = await this.guard(call());
+        const value = await this.guard.run(call);
         this.failureStep = 0;
         return { value };
       } catch (error) {
-        if (error instanceof Stopped) throw error;
-        this.noteError(what, error);
+        this.noteError(what, unlessStopped(error));
         this.lastFailure = error;
       }
       const next = this.clock.now() + this.failureDelay();
       // a late first invocation still gets its window to reach the cluster before the policy decides
       const giveUpAt = this.options.resume
-        ? this.options.deadline
-        : Math.max(this.options.deadline, this.runStartedAt + this.windowMs);
+        ? this.limits.deadline
+        : Math.max(this.limits.deadline, this.runStartedAt + this.windowMs);
       if (next >= giveUpAt) return { stopped: 'deadline' };
       if (this.options.pauseAt !== undefined && next >= this.options.pauseAt) return { stopped: 'paused' };
       await this.sleepUntil(next);
@@ -559,7 +603,7 @@ class DrainRun {
     this.log.error('cluster unreachable until the deadline', { errors: [...this.ledger.errors] });
     // a dry run changes nothing, whatever happened: its outcome says so and decides no lifecycle result
     if (this.options.dryRun) return this.report('dry-run');
-    return this.report(DEADLINE_OUTCOMES[this.options.onDeadline]);
+    return this.report(DEADLINE_OUTCOMES[this.limits.onDeadline]);
   }
 
   private noteError(what: string, error: unknown): void {
@@ -568,11 +612,12 @@ class DrainRun {
   }
 
   private async event(event: ClusterEvent, subject?: EventSubject): Promise<void> {
-    if (!this.node || this.options.dryRun) return;
+    const node = this.node;
+    if (!node || this.options.dryRun) return;
     try {
-      await this.guard(this.cluster.recordEvent(subject ?? { kind: 'Node', name: this.node }, event));
+      await this.guard.run(() => this.cluster.recordEvent(subject ?? { kind: 'Node', name: node }, event));
     } catch (error) {
-      if (error instanceof Stopped) throw error;
+      unlessStopped(error);
       this.log.warn('could not record event', { reason: event.reason, error: errorMessage(error) });
     }
   }
@@ -581,10 +626,9 @@ class DrainRun {
     const feed = this.view?.live();
     if (feed) return feed.pdbs(namespace);
     try {
-      return await this.guard(this.cluster.listPdbs(namespace));
+      return await this.guard.run(() => this.cluster.listPdbs(namespace));
     } catch (error) {
-      if (error instanceof Stopped) throw error;
-      this.noteError(`list pdbs in ${namespace}`, error);
+      this.noteError(`list pdbs in ${namespace}`, unlessStopped(error));
       return undefined;
     }
   }
@@ -600,7 +644,7 @@ class DrainRun {
 
   private async report(outcome: DrainOutcome): Promise<DrainReport> {
     await Promise.all(this.pendingEvents).catch(() => {});
-    const quiet = outcome === 'drained' || outcome === 'node-not-found' || outcome === 'already-draining';
+    const quiet = outcome === 'drained' || outcome === 'node-not-found';
     const blocked =
       this.blockedAtEnd ?? (quiet || outcome === 'stopped' ? [] : await this.blockedPods().catch(() => []));
     const totals = this.ledger.totals();
@@ -618,13 +662,10 @@ class DrainRun {
       evictionRefusals: totals.evictionRefusals,
       throttled: totals.throttled,
       errors: totals.errors,
+      invocation: this.ledger.invocation(),
       startedAt: new Date(this.options.startedAt).toISOString(),
       durationMs: this.clock.now() - this.options.startedAt,
-      progress: this.ledger.progress(this.outstanding(), this.policyEndsAt),
+      progress: this.ledger.progress(this.outstanding(), this.policyEndsAt ?? this.carriedPolicyEnd),
     };
   }
-}
-
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,5 @@
 /** The Kubernetes Events a drain records, as plain data (the adapter writes them). */
 import type { ClusterEvent } from './ports.js';
-import type { ReleaseReport } from './release.js';
 import type { Track } from './track.js';
 
 /** A blocked pod gets at most one Event update this often (the Event aggregates the count). */
@@ -51,27 +50,5 @@ export function blockedEvent(track: Track, now: number, series: string): Cluster
     message: `eviction for node drain blocked${pdb}: ${refusal.message}`,
     series,
     count: track.attempts,
-  };
-}
-
-/** What the release waits found, on the node: `kubectl describe node` tells why the instance waited. */
-export function releaseEvent(release: ReleaseReport): ClusterEvent {
-  const parts: string[] = [];
-  const lb = release.loadBalancers;
-  const volumes = release.volumes;
-  if (lb)
-    parts.push(
-      `${lb.seen.length} load balancer target(s), ${lb.left.length} left after ${Math.round(lb.waitedMs / 1000)} s`,
-    );
-  if (volumes) {
-    parts.push(
-      `${volumes.seen.length} volume attachment(s), ${volumes.left.length} left after ${Math.round(volumes.waitedMs / 1000)} s`,
-    );
-  }
-  const released = release.outcome === 'released';
-  return {
-    reason: released ? 'InstanceReleased' : 'InstanceReleaseIncomplete',
-    type: released ? 'Normal' : 'Warning',
-    message: parts.join('; '),
   };
 }

@@ -1,13 +1,8 @@
 /** What a drain did so far: the counts and lists its report and its continuation carry. */
 import type { EvictWarning, SkipReason } from './classify.js';
-import {
-  addTotals,
-  type DrainProgress,
-  type DrainTotals,
-  MAX_CARRIED_NAMES,
-  NO_TOTALS,
-} from './continuation.js';
 import type { Tally } from './events.js';
+import { addTotals, type DrainProgress, type DrainTotals, MAX_CARRIED_NAMES, NO_TOTALS } from './progress.js';
+import type { InvocationCounts } from './report.js';
 import type { Track } from './track.js';
 
 const MAX_ERRORS_REPORTED = 20;
@@ -21,6 +16,8 @@ export class Ledger {
   evictionRequests = 0;
   evictionRefusals = 0;
   throttled = 0;
+  /** Pod lists older than a state already seen, not trusted (drain/fresh.ts). */
+  staleReads = 0;
 
   /** @param carried what earlier invocations of the drain did */
   constructor(private readonly carried: DrainTotals = NO_TOTALS) {}
@@ -29,9 +26,9 @@ export class Ledger {
     if (this.errors.size < MAX_ERRORS_REPORTED) this.errors.add(message);
   }
 
-  /** The whole drain: this invocation on top of the carried totals. */
-  totals(): DrainTotals {
-    const mine: DrainTotals = {
+  /** What this invocation did alone. */
+  private mine(): DrainTotals {
+    return {
       evicted: this.evicted,
       deleted: this.deleted,
       evictionRequests: this.evictionRequests,
@@ -39,7 +36,24 @@ export class Ledger {
       throttled: this.throttled,
       errors: [...this.errors],
     };
-    return addTotals(this.carried, mine, MAX_ERRORS_REPORTED);
+  }
+
+  /** The whole drain: this invocation on top of the carried totals. */
+  totals(): DrainTotals {
+    return addTotals(this.carried, this.mine(), MAX_ERRORS_REPORTED);
+  }
+
+  /** This invocation's own counts: what its metrics report (a continuation does not count the earlier ones' again). */
+  invocation(): InvocationCounts {
+    return {
+      evicted: this.evicted.length,
+      deleted: this.deleted.length,
+      evictionRequests: this.evictionRequests,
+      evictionRefusals: this.evictionRefusals,
+      throttled: this.throttled,
+      errors: this.errors.size,
+      staleReads: this.staleReads,
+    };
   }
 
   tally(): Tally {

@@ -21,6 +21,8 @@ export interface PodSnapshot extends PodRef {
   readonly gracePeriodSeconds: number;
   /** Its Ready condition is True (absent: not known). Only a ready pod spends a PDB's disruption. */
   readonly ready?: boolean;
+  /** status.podIP (a hostNetwork pod's is the node's). */
+  readonly ip?: string;
 }
 
 export interface LabelSelectorRequirement {

@@ -1,4 +1,3 @@
-import type { Continuation } from './continuation.js';
 import type { NodeTarget, PdbInfo, PodRef, PodSnapshot } from './model.js';
 
 /** How the API server answered one eviction request, in the drain's terms. */
@@ -51,10 +50,18 @@ export interface ClusterPort {
    * node.kubernetes.io/exclude-from-external-load-balancers=true, so the load balancer controllers
    * start deregistering it while its pods drain.
    */
-  cordon(nodeName: string, options?: { readonly excludeFromLoadBalancers?: boolean }): Promise<void>;
+  cordon(
+    nodeName: string,
+    options?: { readonly excludeFromLoadBalancers?: boolean },
+  ): Promise<ResourceVersion | undefined>;
   /** Names of the storage.k8s.io/v1 VolumeAttachments whose spec.nodeName is the node. */
   listVolumeAttachments(nodeName: string): Promise<string[]>;
-  listPods(nodeName: string): Promise<PodSnapshot[]>;
+  /**
+   * The node's pods. With `notOlderThan`, the server answers from a state at least that new (list
+   * semantics of a resourceVersion; it waits for its cache or fails), so a pod absent from the answer
+   * is really gone; without it, from its watch cache as it is.
+   */
+  listPods(nodeName: string, options?: ReadOptions): Promise<PodList>;
   /** `gracePeriodSeconds` overrides the pod's own (deleteOptions); only a Spot drain sends one, clamped. */
   evict(pod: PodRef, options: EvictOptions): Promise<EvictionResult>;
   /**
@@ -62,26 +69,29 @@ export interface ClusterPort {
    * bypassing PDBs.
    */
   deletePod(pod: PodRef, options?: GracePeriod): Promise<'deleted' | 'gone'>;
-  /**
-   * Claims the node for one drain (an annotation written with optimistic concurrency), so a duplicate
-   * delivery of the same lifecycle action does not run a second drain beside the first. The claim
-   * of `holder` is (re)written until `until`; another holder's unexpired claim is returned instead.
-   */
-  claimNode(
-    nodeName: string,
-    claim: { readonly holder: string; readonly until: number; readonly now: number },
-  ): Promise<NodeClaim>;
-  /** Drops this holder's claim (best effort). */
-  releaseNode(nodeName: string, holder: string): Promise<void>;
   listPdbs(namespace: string): Promise<PdbInfo[]>;
   /**
    * Optional: follows the node's pods and the cluster's PDBs with watches, so the drain reads them
    * instead of listing and wakes (`onChange`) the moment one changes. Rejects when a watch cannot be
    * established; the drain then lists, as without it.
    */
-  followNode?(nodeName: string, onChange: () => void): Promise<NodeFeed>;
+  followNode?(nodeName: string, onChange: () => void, options?: ReadOptions): Promise<NodeFeed>;
   /** Best effort: a failure is logged, never fails the drain. */
   recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void>;
+}
+
+/** A Kubernetes resourceVersion: opaque, compared only as the drain's freshness check does (drain/fresh.ts). */
+export type ResourceVersion = string;
+
+export interface ReadOptions {
+  /** The answer must be at least as new as this (e.g. the cordon's): nothing seen before is missed. */
+  readonly notOlderThan?: ResourceVersion;
+}
+
+export interface PodList {
+  readonly pods: readonly PodSnapshot[];
+  /** The list's resourceVersion (undefined: the server sent none). */
+  readonly resourceVersion?: ResourceVersion;
 }
 
 /** The node's pods and the PDBs as the watches last saw them. */
@@ -103,10 +113,6 @@ export interface GracePeriod {
 export interface EvictOptions extends GracePeriod {
   readonly dryRun: boolean;
 }
-
-export type NodeClaim =
-  | { readonly kind: 'claimed' }
-  | { readonly kind: 'held'; readonly holder: string; readonly until: number };
 
 export interface Clock {
   now(): number;
@@ -137,57 +143,4 @@ export interface Logger {
   info(message: string, data?: Record<string, unknown>): void;
   warn(message: string, data?: Record<string, unknown>): void;
   error(message: string, data?: Record<string, unknown>): void;
-}
-
-export type LifecycleResult = 'CONTINUE' | 'ABANDON';
-
-/** The Auto Scaling lifecycle action the drain answers for. */
-export interface LifecyclePort {
-  /** 'expired' when AWS says no such action is active: the instance is already going. */
-  heartbeat(): Promise<'recorded' | 'expired'>;
-  /** The instance's Auto Scaling lifecycle state (e.g. `Terminating:Wait`), undefined if unknown. */
-  state(): Promise<string | undefined>;
-  /** 'already-completed' when AWS says no such action is active (completed before, or expired). */
-  complete(result: LifecycleResult): Promise<'completed' | 'already-completed'>;
-}
-
-export interface InstancePort {
-  /** The EC2 instance's private DNS name (the usual node name), undefined if unknown. */
-  privateDnsName(instanceId: string): Promise<string | undefined>;
-  /**
-   * All private IPv4 addresses of the instance's network interfaces (on EKS its pods' IPs too), for
-   * matching IP-mode load balancer targets; [] if the instance is unknown.
-   */
-  privateIps?(instanceId: string): Promise<string[]>;
-}
-
-/** Hands the rest of the drain to a new invocation, carrying what the next one needs. */
-export interface ContinuationPort {
-  continueLater(continuation: Continuation): Promise<void>;
-}
-
-/** A load balancer target that still routes to the instance (ELBv2 target health state ≠ unused). */
-export interface TargetRegistration {
-  readonly targetGroupArn: string;
-  /** The instance id (instance mode) or the IP (ip mode). */
-  readonly id: string;
-  readonly port?: number;
-  /** ELBv2 TargetHealth.State: initial, healthy, unhealthy, unhealthy.draining, draining, unavailable. */
-  readonly state: string;
-}
-
-export interface LoadBalancerPort {
-  /** Targets of the cluster's target groups that are this instance or one of its IPs, in a state other than unused. */
-  registrations(target: {
-    readonly instanceId: string;
-    readonly privateIps: readonly string[];
-  }): Promise<TargetRegistration[]>;
-}
-
-/**
- * Which Auto Scaling groups this drainer serves: the stack's allow-list (`AUTO_SCALING_GROUP_NAMES`)
- * or, with discovery, the groups tagged for its cluster. An event for any other group is foreign.
- */
-export interface GroupsPort {
-  serves(autoScalingGroupName: string): Promise<boolean>;
 }

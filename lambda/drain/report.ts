@@ -1,7 +1,7 @@
 /** What a drain reports: the outcome, every pod's fate, and the API cost, across invocations. */
 import type { EvictWarning, SkipReason } from './classify.js';
-import type { DrainProgress } from './continuation.js';
 import { type PdbInfo, podKey } from './model.js';
+import { type DrainProgress, NO_TOTALS } from './progress.js';
 import { pdbsCovering } from './selector.js';
 import type { Track } from './track.js';
 
@@ -12,12 +12,23 @@ export type DrainOutcome =
   | 'deadline-continued'
   | 'deadline-abandoned'
   | 'dry-run'
-  /** Another invocation holds the node's drain claim (a duplicate delivery): nothing done. */
-  | 'already-draining'
   /** Stopped at `pauseAt` with work left: the caller continues in a new invocation. */
   | 'paused'
   /** The caller's signal aborted (e.g. the lifecycle action expired): stopped at once. */
   | 'stopped';
+
+/** One invocation's own share of a drain: what its metrics count. */
+export interface InvocationCounts {
+  readonly evicted: number;
+  readonly deleted: number;
+  readonly evictionRequests: number;
+  readonly evictionRefusals: number;
+  readonly throttled: number;
+  /** Distinct API failures this invocation saw. */
+  readonly errors: number;
+  /** Pod lists older than a state already seen, not trusted. */
+  readonly staleReads: number;
+}
 
 export type BlockReason = 'pdb' | 'multiple-pdbs' | 'throttled' | 'error' | 'waiting-for-ordinary-pods';
 
@@ -49,6 +60,8 @@ export interface DrainReport {
   readonly throttled: number;
   /** Distinct API failures seen (bounded list). */
   readonly errors: readonly string[];
+  /** What this invocation did alone (the lists and counts above are the whole drain's). */
+  readonly invocation: InvocationCounts;
   readonly startedAt: string;
   /** From the lifecycle action's start to now: the whole drain, across invocations. */
   readonly durationMs: number;
@@ -82,5 +95,46 @@ export function blockedPod(track: Track, pdbs: readonly PdbInfo[]): BlockedPod {
       name: p.name,
       disruptionsAllowed: p.disruptionsAllowed,
     })),
+  };
+}
+
+/**
+ * The report of a drain that never reached the node (the cluster could not be reached until the
+ * deadline): nothing evicted, the failures named.
+ */
+export function unstartedReport(
+  outcome: DrainOutcome,
+  drain: {
+    readonly startedAt: number;
+    readonly now: number;
+    readonly dryRun: boolean;
+    readonly errors: readonly string[];
+  },
+): DrainReport {
+  return {
+    outcome,
+    dryRun: drain.dryRun,
+    evicted: [],
+    skipped: [],
+    warnings: [],
+    blocked: [],
+    deleted: [],
+    remaining: [],
+    evictionRequests: 0,
+    evictionRefusals: 0,
+    throttled: 0,
+    errors: drain.errors,
+    invocation: {
+      evicted: 0,
+      deleted: 0,
+      evictionRequests: 0,
+      evictionRefusals: 0,
+      throttled: 0,
+      errors: drain.errors.length,
+      staleReads: 0,
+    },
+    startedAt: new Date(drain.startedAt).toISOString(),
+    durationMs: drain.now - drain.startedAt,
+    progress: { offeredAt: {}, totals: { ...NO_TOTALS, errors: drain.errors } },
   };
 }

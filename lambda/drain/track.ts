@@ -10,6 +10,8 @@ export interface Track {
   pod: PodSnapshot;
   readonly critical: boolean;
   state: TrackState;
+  /** Its state when a read last missed it: a pod seen again goes back to it (never evicted twice). */
+  stateBeforeGone?: Exclude<TrackState, 'gone'>;
   attempts: number;
   backoffStep: number;
   nextAttemptAt: number;

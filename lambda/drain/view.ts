@@ -4,7 +4,8 @@
  * (the cluster offers none, or it could not be had, or it gave up) the drain lists, as before, and
  * tries the watches again every REFOLLOW_MS.
  */
-import type { Clock, ClusterPort, Logger, NodeFeed } from './ports.js';
+import { type Guard, Stopped } from './guard.js';
+import type { Clock, ClusterPort, Logger, NodeFeed, ResourceVersion } from './ports.js';
 
 /** The reason a wake-up aborts the sleep with: an AbortController's default is a new DOMException, stack and all. */
 const WOKEN = 'woken';
@@ -21,8 +22,8 @@ export class NodeView {
   private closed = false;
   private source?: {
     readonly cluster: ClusterPort;
-    readonly guard: (call: Promise<NodeFeed>) => Promise<NodeFeed>;
-    readonly isStop: (error: unknown) => boolean;
+    readonly guard: Guard;
+    readonly notOlderThan?: ResourceVersion;
   };
   /** Listing: when to try the watches again. */
   private retryAt?: number;
@@ -34,17 +35,20 @@ export class NodeView {
   ) {}
 
   /**
-   * Starts the watches if the cluster offers them. `guard` is the run's abort race: its rejection
-   * (the run stopped) is passed on, any other failure means listing instead (said once).
+   * Starts the watches if the cluster offers them, from a state at least as new as `notOlderThan`
+   * (the cordon's). `guard` is the run's: its Stopped (the run stopped) is passed on, any other
+   * failure means listing instead (said once).
    */
-  async follow(
-    cluster: ClusterPort,
-    guard: (call: Promise<NodeFeed>) => Promise<NodeFeed>,
-    isStop: (error: unknown) => boolean,
-  ): Promise<void> {
+  async follow(cluster: ClusterPort, guard: Guard, notOlderThan?: ResourceVersion): Promise<void> {
     if (!cluster.followNode) return;
-    this.source = { cluster, guard, isStop };
+    this.source = { cluster, guard, ...(notOlderThan ? { notOlderThan } : {}) };
     await this.open(true);
+  }
+
+  /** Wakes the loop as a change would (its limits changed). */
+  poke(): void {
+    this.changed = true;
+    this.wake?.abort(WOKEN);
   }
 
   /** While listing, tries the watches again every REFOLLOW_MS (a server shedding load at the start, say). */
@@ -55,20 +59,20 @@ export class NodeView {
 
   private async open(first: boolean): Promise<void> {
     const source = this.source;
-    if (!source?.cluster.followNode) return;
-    const following = source.cluster.followNode(this.node, () => {
-      this.changed = true;
-      this.wake?.abort(WOKEN);
-    });
-    // a feed that arrives after the run ended (stopped meanwhile) is closed at once
-    following.then((feed) => this.closed && feed.close()).catch(() => {});
+    const follow = source?.cluster.followNode?.bind(source.cluster);
+    if (!source || !follow) return;
     try {
-      this.feed = await source.guard(following);
+      this.feed = await source.guard.run(() => {
+        const following = follow(this.node, () => this.poke(), { notOlderThan: source.notOlderThan });
+        // a feed that arrives after the run ended (stopped meanwhile) is closed at once
+        following.then((feed) => this.closed && feed.close()).catch(() => {});
+        return following;
+      });
       this.retryAt = undefined;
       if (first) this.log.debug('following the node with watches', { node: this.node });
       else this.log.info('watches back: following the node again', { node: this.node });
     } catch (error) {
-      if (source.isStop(error)) throw error;
+      if (error instanceof Stopped) throw error;
       this.retryAt = this.clock.now() + REFOLLOW_MS;
       const detail = { node: this.node, error: error instanceof Error ? error.message : String(error) };
       if (first) this.log.warn('watch unavailable: listing the node instead', detail);

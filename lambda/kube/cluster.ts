@@ -7,8 +7,10 @@ import type {
   EvictionResult,
   EvictOptions,
   GracePeriod,
-  NodeClaim,
   NodeFeed,
+  PodList,
+  ReadOptions,
+  ResourceVersion,
 } from '../drain/ports.js';
 import { accessError, isStatus, toApiFailure } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
@@ -63,6 +65,7 @@ export function toPodSnapshot(pod: V1Pod): PodSnapshot {
     labels: meta.labels ?? {},
     gracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds ?? 30,
     ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    ...(pod.status?.podIP ? { ip: pod.status.podIP } : {}),
   };
 }
 
@@ -143,19 +146,21 @@ export class KubeCluster implements ClusterPort {
     return (nodes.items ?? []).find((node) => node.spec?.providerID?.endsWith(suffix))?.metadata?.name;
   }
 
+  /** Returns the node's resourceVersion after the cordon: later reads of its pods are at least as new. */
   async cordon(
     nodeName: string,
     options: { readonly excludeFromLoadBalancers?: boolean } = {},
-  ): Promise<void> {
+  ): Promise<ResourceVersion | undefined> {
     const labels = options.excludeFromLoadBalancers
       ? { [EXCLUDE_FROM_LOAD_BALANCERS_LABEL]: 'true' }
       : undefined;
-    await this.call(() =>
+    const node = await this.call(() =>
       this.patchNode(nodeName, {
         spec: { unschedulable: true },
         ...(labels ? { metadata: { labels } } : {}),
       }),
     );
+    return node?.metadata?.resourceVersion;
   }
 
   /** From the watch cache (resourceVersion 0): VolumeAttachments take no field selector on the node. */
@@ -168,22 +173,26 @@ export class KubeCluster implements ClusterPort {
     return (list.items ?? []).filter((a) => a.spec?.nodeName === nodeName).map((a) => a.metadata?.name ?? '');
   }
 
-  /** From the watch cache (resourceVersion 0). */
-  async listPods(nodeName: string): Promise<PodSnapshot[]> {
+  /**
+   * From the watch cache: as it is (resourceVersion 0), or at least as new as `notOlderThan` (the
+   * server waits for its cache to catch up, or fails the read).
+   */
+  async listPods(nodeName: string, options: ReadOptions = {}): Promise<PodList> {
     const list = await this.call(() =>
-      this.http.getJson<{ items?: V1Pod[] }>('/api/v1/pods', {
+      this.http.getJson<{ metadata?: { resourceVersion?: string }; items?: V1Pod[] }>('/api/v1/pods', {
         fieldSelector: `spec.nodeName=${nodeName}`,
-        resourceVersion: '0',
+        resourceVersion: options.notOlderThan ?? '0',
       }),
     );
-    return (list.items ?? []).map(toPodSnapshot);
+    const resourceVersion = list.metadata?.resourceVersion;
+    return { pods: (list.items ?? []).map(toPodSnapshot), ...(resourceVersion ? { resourceVersion } : {}) };
   }
 
   /**
    * Watches the node's pods and every PDB of the cluster (one stream each); resolves once both are
    * listed and watching.
    */
-  async followNode(nodeName: string, onChange: () => void): Promise<NodeFeed> {
+  async followNode(nodeName: string, onChange: () => void, read: ReadOptions = {}): Promise<NodeFeed> {
     const version = await this.call(() => this.evictionVersion());
     let failed = false;
     const options = { ...this.watchOptions, onChange, onFailed: () => (failed = true) };
@@ -198,7 +207,7 @@ export class KubeCluster implements ClusterPort {
       options,
     );
     try {
-      await this.call(() => Promise.all([pods.start(), pdbs.start()]));
+      await this.call(() => Promise.all([pods.start(read), pdbs.start()]));
     } catch (error) {
       pods.close();
       pdbs.close();
@@ -250,53 +259,14 @@ export class KubeCluster implements ClusterPort {
     }
   }
 
-  async claimNode(
-    nodeName: string,
-    claim: { readonly holder: string; readonly until: number; readonly now: number },
-  ): Promise<NodeClaim> {
-    return this.call(async () => {
-      for (let attempt = 1; ; attempt++) {
-        const node = await this.readNode(nodeName);
-        const current = parseClaim(node.metadata?.annotations?.[CLAIM_ANNOTATION]);
-        if (current && current.holder !== claim.holder && current.until > claim.now) {
-          return { kind: 'held', ...current };
-        }
-        const value = JSON.stringify({ holder: claim.holder, until: new Date(claim.until).toISOString() });
-        try {
-          await this.patchNodeAnnotation(nodeName, node.metadata?.resourceVersion, value);
-          return { kind: 'claimed' };
-        } catch (error) {
-          // someone wrote the node meanwhile (maybe a competing claim): read again
-          if (attempt >= 3 || !isStatus(error, 409)) throw error;
-        }
-      }
-    });
-  }
-
-  async releaseNode(nodeName: string, holder: string): Promise<void> {
-    await this.call(async () => {
-      const node = await this.readNode(nodeName);
-      const current = parseClaim(node.metadata?.annotations?.[CLAIM_ANNOTATION]);
-      if (current?.holder !== holder) return;
-      await this.patchNodeAnnotation(nodeName, node.metadata?.resourceVersion, null);
-    });
-  }
-
   private readNode(nodeName: string): Promise<V1Node> {
     return this.http.getJson<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
   }
 
-  private patchNode(nodeName: string, body: object): Promise<unknown> {
-    return this.http.send('PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
+  private patchNode(nodeName: string, body: object): Promise<V1Node | undefined> {
+    return this.http.send<V1Node | undefined>('PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
       body,
       contentType: MERGE_PATCH,
-    });
-  }
-
-  /** Merge patch with the read resourceVersion: the server refuses it (409) if the node changed. */
-  private patchNodeAnnotation(nodeName: string, resourceVersion: string | undefined, value: string | null) {
-    return this.patchNode(nodeName, {
-      metadata: { resourceVersion, annotations: { [CLAIM_ANNOTATION]: value } },
     });
   }
 
@@ -377,21 +347,6 @@ const MERGE_PATCH = 'application/merge-patch+json';
 
 function podPath(pod: PodRef): string {
   return `/api/v1/namespaces/${encodeURIComponent(pod.namespace)}/pods/${encodeURIComponent(pod.name)}`;
-}
-
-/** The node annotation that says which drain holds the node, until when. */
-export const CLAIM_ANNOTATION = 'eks-node-drainer/drain-claim';
-
-function parseClaim(value: string | undefined): { holder: string; until: number } | undefined {
-  if (!value) return undefined;
-  try {
-    const parsed = JSON.parse(value) as { holder?: unknown; until?: unknown };
-    const until = typeof parsed.until === 'string' ? Date.parse(parsed.until) : Number.NaN;
-    if (typeof parsed.holder !== 'string' || !Number.isFinite(until)) return undefined;
-    return { holder: parsed.holder, until };
-  } catch {
-    return undefined; // unreadable: treated as no claim
-  }
 }
 
 interface PdbObject {

@@ -36,17 +36,15 @@ export function lazyCluster(connect: () => Promise<ClusterPort>): ClusterPort {
     findNode: async (target) => (await cluster()).findNode(target),
     cordon: async (node, options) => (await cluster()).cordon(node, options),
     listVolumeAttachments: async (node) => (await cluster()).listVolumeAttachments(node),
-    listPods: async (node) => (await cluster()).listPods(node),
+    listPods: async (node, options) => (await cluster()).listPods(node, options),
     evict: async (pod, options) => (await cluster()).evict(pod, options),
     deletePod: async (pod, options) => (await cluster()).deletePod(pod, options),
     listPdbs: async (namespace) => (await cluster()).listPdbs(namespace),
-    followNode: async (node, onChange) => {
+    followNode: async (node, onChange, options) => {
       const connected = await cluster();
       if (!connected.followNode) throw new Error('this cluster client cannot watch');
-      return connected.followNode(node, onChange);
+      return connected.followNode(node, onChange, options);
     },
     recordEvent: async (subject, event) => (await cluster()).recordEvent(subject, event),
-    claimNode: async (node, claim) => (await cluster()).claimNode(node, claim),
-    releaseNode: async (node, holder) => (await cluster()).releaseNode(node, holder),
   };
 }

@@ -1,11 +1,15 @@
 /**
- * Keeps a set of objects current the way informers do: one list (resourceVersion=0, served from the
- * API server's watch cache), then a watch from the list's resourceVersion with bookmarks. A stream
- * that ends (the server's timeoutSeconds) or breaks is reopened from the last resourceVersion seen;
- * `410 Gone` (the version fell out of the server's window) lists again. After `maxFailures`
- * consecutive failed reconnects the watch gives up and says so (`failed`): its user polls instead.
+ * Keeps a set of objects current the way informers do: one list (served from the API server's watch
+ * cache: as it is, or at least as new as a given resourceVersion), then a watch from the list's
+ * resourceVersion with bookmarks. A stream that ends (the server's timeoutSeconds) or breaks is
+ * reopened from the last resourceVersion seen; `410 Gone` (the version fell out of the server's
+ * window) lists again with a consistent read, as client-go does, so a relist never shows an older
+ * state than the watch already did. A stream that ends soon after it opened counts as a failure like
+ * one that could not be opened: after `maxFailures` in a row (with growing pauses between) the watch
+ * gives up and says so (`failed`), and its user lists instead of reading a frozen view.
  */
 import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
+import { type Clock, systemClock } from '../drain/ports.js';
 import type { KubeHttp, Query, WatchEvent } from './http.js';
 
 export interface WatchedKind<T> {
@@ -38,7 +42,17 @@ export interface ListWatchOptions {
   readonly maxFailures?: number;
   /** Pause before the n-th consecutive reconnect; default 100 ms × 2^(n−1), at most 2 s. */
   readonly reconnectDelayMs?: (failures: number) => number;
+  /**
+   * A stream that lived less than this (or half the server's timeout, if shorter) counts as a
+   * failure, however it ended; default 5 s.
+   */
+  readonly healthyAfterMs?: number;
+  /** The time source of the pauses and of a stream's age (tests use a virtual one). */
+  readonly clock?: Clock;
 }
+
+/** How a list reads: as the watch cache has it, at least as new as a version, or consistently (from etcd). */
+type ListRead = { readonly notOlderThan?: string } | 'consistent';
 
 export class ListWatch<T> {
   private readonly items = new Map<string, T>();
@@ -50,7 +64,10 @@ export class ListWatch<T> {
   private relistNeeded = false;
   /** What an ERROR event of the current stream said. */
   private streamError?: Error;
-  private retry?: ReturnType<typeof setTimeout>;
+  /** When the current stream opened (clock ms). */
+  private openedAt = 0;
+  /** Aborted on close: ends a pause before a reconnect. */
+  private readonly closing = new AbortController();
   /** The watch gave up; the set is no longer kept current. */
   failed = false;
   /** Lists and watch streams opened so far (for tests and the benchmark). */
@@ -63,18 +80,17 @@ export class ListWatch<T> {
   ) {}
 
   /**
-   * Lists, then opens the watch; rejects if either fails (the caller then polls). With `from`, the
-   * list is skipped and the watch starts at that resourceVersion (a 410 then lists).
+   * Lists (at least as new as `notOlderThan`, when given), then opens the watch; rejects if either
+   * fails (the caller then lists by itself).
    */
-  async start(from?: string): Promise<void> {
-    if (from === undefined) await this.list();
-    else this.resourceVersion = from;
+  async start(read: { readonly notOlderThan?: string } = {}): Promise<void> {
+    await this.list(read);
     try {
       await this.open();
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 410)) throw error;
       this.stats.relists++;
-      await this.list();
+      await this.list('consistent');
       await this.open();
     }
   }
@@ -87,15 +103,18 @@ export class ListWatch<T> {
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.retry);
+    this.closing.abort();
     this.stop?.();
   }
 
-  private async list(): Promise<void> {
-    const list = await this.http.getJson<RawList>(this.kind.path, {
-      ...this.kind.query,
-      resourceVersion: '0',
-    });
+  private get clock(): Clock {
+    return this.options.clock ?? systemClock;
+  }
+
+  private async list(read: ListRead): Promise<void> {
+    // no resourceVersion: a consistent read (quorum, or a cache proven current)
+    const resourceVersion = read === 'consistent' ? undefined : (read.notOlderThan ?? '0');
+    const list = await this.http.getJson<RawList>(this.kind.path, { ...this.kind.query, resourceVersion });
     this.stats.lists++;
     this.items.clear();
     this.snapshot = undefined;
@@ -121,7 +140,7 @@ export class ListWatch<T> {
       { onEvent: (event) => this.apply(event), onEnd: (error) => this.ended(error) },
     );
     this.stats.watches++;
-    this.failures = 0;
+    this.openedAt = this.clock.now();
     if (this.closed) this.stop();
   }
 
@@ -150,11 +169,16 @@ export class ListWatch<T> {
     const failure = error ?? this.streamError;
     this.streamError = undefined;
     if (this.closed || this.failed) return;
-    if (failure) this.failures++;
-    this.reconnect(failure);
+    // a stream that ended soon after it opened, cleanly or not, did not work: only a stream that
+    // lived a while (the server's timeoutSeconds, say) starts the count again
+    const lived = this.clock.now() - this.openedAt;
+    const timeoutMs = (this.options.timeoutSeconds ?? 60) * 1000;
+    if (lived >= Math.min(this.options.healthyAfterMs ?? 5_000, timeoutMs / 2)) this.failures = 0;
+    else this.failures++;
+    this.reconnect(failure ?? new Error(`watch stream ended after ${lived} ms`));
   }
 
-  private reconnect(lastError?: unknown): void {
+  private reconnect(lastError: unknown): void {
     if (this.failures > (this.options.maxFailures ?? 5)) {
       this.failed = true;
       this.options.onFailed?.(lastError);
@@ -164,20 +188,21 @@ export class ListWatch<T> {
       this.failures === 0
         ? 0
         : (this.options.reconnectDelayMs ?? ((n) => Math.min(2_000, 100 * 2 ** (n - 1))))(this.failures);
-    this.retry = setTimeout(() => {
-      void this.resume().catch((error: unknown) => {
+    void this.clock
+      .sleep(delay, this.closing.signal)
+      .then(() => this.resume())
+      .catch((error: unknown) => {
         if (error instanceof ApiException && error.code === 410) this.relistNeeded = true;
         this.failures++;
         this.reconnect(error);
       });
-    }, delay);
   }
 
   private async resume(): Promise<void> {
     if (this.closed) return;
     if (this.relistNeeded) {
       this.stats.relists++;
-      await this.list();
+      await this.list('consistent');
     }
     if (!this.closed) await this.open();
   }

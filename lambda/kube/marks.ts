@@ -4,11 +4,12 @@
  * label-selected LIST. Writes carry the read resourceVersion: a node changed meanwhile is re-read.
  */
 import type { V1Node } from '@kubernetes/client-node';
-import type { MarkedNode, MarksPort, Undo, WarmPoolMark } from '../drain/warm-pool.js';
+import type { MarkedNode, MarksPort, Undo, WarmPoolMark } from '../job/warm-pool.js';
 import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from './cluster.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
+import { JOB_ANNOTATION, parseRecord } from './job-format.js';
 
 /** Annotation (the mark's JSON) and label (`true`, for selection) on a node drained toward the warm pool. */
 export const WARM_POOL_MARK = 'eks-node-drainer/warm-pool-mark';
@@ -21,25 +22,6 @@ export class KubeMarks implements MarksPort {
   /** @param onUnauthorized called on a 401 before the one retry (e.g. re-sign the EKS token). */
   constructor(kubeConfig: KubeConfigLike, onUnauthorized?: () => void) {
     this.http = new KubeHttp(kubeConfig, DEFAULT_REQUEST_TIMEOUTS, onUnauthorized);
-  }
-
-  async mark(nodeName: string, mark: { readonly instanceId: string; readonly at: number }): Promise<void> {
-    await this.withNode(nodeName, async (node) => {
-      if (parseMark(node) !== undefined) return; // the first mark knows how the node was before
-      const value: WarmPoolMark = {
-        ...mark,
-        wasUnschedulable: node.spec?.unschedulable === true,
-        hadExcludeLabel: node.metadata?.labels?.[EXCLUDE_FROM_LOAD_BALANCERS_LABEL] !== undefined,
-      };
-      await this.patch(node, {
-        metadata: {
-          labels: { [WARM_POOL_MARK]: 'true' },
-          annotations: {
-            [WARM_POOL_MARK]: JSON.stringify({ ...value, at: new Date(mark.at).toISOString() }),
-          },
-        },
-      });
-    });
   }
 
   async read(nodeName: string): Promise<WarmPoolMark | undefined> {
@@ -59,10 +41,18 @@ export class KubeMarks implements MarksPort {
     });
   }
 
-  async restore(nodeName: string, mark: WarmPoolMark, undo: Undo): Promise<'restored' | 'changed'> {
+  async restore(
+    nodeName: string,
+    mark: WarmPoolMark,
+    undo: Undo,
+    now: number,
+  ): Promise<'restored' | 'changed' | 'draining'> {
     return this.withNode(nodeName, async (node) => {
       const current = parseMark(node);
       if (current?.instanceId !== mark.instanceId || current.at !== mark.at) return 'changed';
+      // a Ready flap while a job drains the node must not uncordon it
+      const job = parseRecord(node.metadata?.annotations?.[JOB_ANNOTATION]);
+      if (job && job.until > now) return 'draining';
       await this.patch(node, {
         ...(undo.uncordon ? { spec: { unschedulable: false } } : {}),
         metadata: {
@@ -109,6 +99,17 @@ export class KubeMarks implements MarksPort {
       throw accessError(error);
     }
   }
+}
+
+/** The label and annotation that mark a node (written by the job store with the job's end). */
+export function markFields(mark: WarmPoolMark): {
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+} {
+  return {
+    labels: { [WARM_POOL_MARK]: 'true' },
+    annotations: { [WARM_POOL_MARK]: JSON.stringify({ ...mark, at: new Date(mark.at).toISOString() }) },
+  };
 }
 
 /** The node's mark; an unreadable annotation counts as none (never acted on). */

@@ -6,8 +6,8 @@
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { loadReconcilerConfig, type ReconcilerConfig } from '../config.js';
-import { errorMessage } from '../drain/drain.js';
 import { type Clock, systemClock } from '../drain/ports.js';
+import { errorMessage } from '../errors.js';
 import { JsonLogger } from '../log.js';
 import { AutoScalingHooks } from './autoscaling.js';
 import { parseReconcilerEvent, type ReconcilerEvent } from './event.js';

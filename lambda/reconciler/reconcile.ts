@@ -5,8 +5,8 @@
  * and only hooks so recorded are ever updated or removed.
  */
 import { CREATED_HOOK_TAG_PREFIX, HOOK_TRANSITION } from '../contract.js';
-import { errorMessage } from '../drain/drain.js';
 import type { Clock, Logger } from '../drain/ports.js';
+import { errorMessage } from '../errors.js';
 
 export type Tags = Readonly<Record<string, string>>;
 

@@ -3,6 +3,9 @@
  * DescribeAutoScalingGroups (names, tag filters, pagination), DescribeLifecycleHooks,
  * PutLifecycleHook, DeleteLifecycleHook, CreateOrUpdateTags and DeleteTags. The answers are the inner `…Result` XML; the endpoint
  * wraps them. A group is known when it is in `groups` or has hooks in `hooks`.
+ * A test registers a hook with `putHook` (AWS's defaults: HeartbeatTimeout 3600 s, DefaultResult
+ * ABANDON), the one place besides PutLifecycleHook that builds hook state; setting `hooks` directly
+ * must name every field.
  */
 
 import type { InjectedFault } from './aws-endpoint.js';
@@ -13,8 +16,22 @@ export interface LifecycleHookState {
   readonly name: string;
   /** e.g. `autoscaling:EC2_INSTANCE_TERMINATING`. */
   readonly transition: string;
+  /** Seconds; a lifecycle action of this hook expires after this long without a heartbeat. */
   readonly heartbeatTimeout: number;
+  /** What AWS applies when an action of this hook expires. */
   readonly defaultResult: 'CONTINUE' | 'ABANDON';
+}
+
+/** A hook as a test registers it: what it leaves out takes AWS's default (3600 s, ABANDON). */
+export type NewLifecycleHook = Pick<LifecycleHookState, 'name' | 'transition'> &
+  Partial<Pick<LifecycleHookState, 'heartbeatTimeout' | 'defaultResult'>>;
+
+/** AWS's defaults for a lifecycle hook created without HeartbeatTimeout or DefaultResult. */
+export const HOOK_DEFAULTS = { heartbeatTimeout: 3600, defaultResult: 'ABANDON' } as const;
+
+/** AWS's global timeout of a hook's actions: min(100 × heartbeat timeout, 48 h), in seconds. */
+export function hookGlobalTimeout(heartbeatTimeout: number): number {
+  return Math.min(100 * heartbeatTimeout, 172_800);
 }
 
 /** An Auto Scaling group as DescribeAutoScalingGroups answers it. */
@@ -37,6 +54,27 @@ export class LocalAutoScalingGroups {
     this.hooks.clear();
   }
 
+  /**
+   * Creates or replaces the group's hook of that name (the group becomes known), as PutLifecycleHook
+   * creates one: HeartbeatTimeout 3600 s and DefaultResult ABANDON unless given.
+   */
+  putHook(group: string, hook: NewLifecycleHook): LifecycleHookState {
+    const state: LifecycleHookState = {
+      name: hook.name,
+      transition: hook.transition,
+      heartbeatTimeout: hook.heartbeatTimeout ?? HOOK_DEFAULTS.heartbeatTimeout,
+      defaultResult: hook.defaultResult ?? HOOK_DEFAULTS.defaultResult,
+    };
+    const existing = this.hooks.get(group) ?? [];
+    this.hooks.set(group, [...existing.filter((h) => h.name !== hook.name), state]);
+    return state;
+  }
+
+  /** The group's hook of that name; undefined: none registered. */
+  hook(group: string, name: string): LifecycleHookState | undefined {
+    return this.hooks.get(group)?.find((h) => h.name === name);
+  }
+
   /** The inner result of an AutoScaling group or hook action; undefined: not one of them. */
   answer(action: string, params: Readonly<Record<string, string>>): Answer | undefined {
     switch (action) {
@@ -45,7 +83,7 @@ export class LocalAutoScalingGroups {
       case 'DescribeLifecycleHooks':
         return this.describeHooks(params);
       case 'PutLifecycleHook':
-        return this.putHook(params);
+        return this.putLifecycleHook(params);
       case 'DeleteLifecycleHook':
         return this.deleteHook(params);
       case 'CreateOrUpdateTags':
@@ -106,28 +144,37 @@ export class LocalAutoScalingGroups {
       .filter((hook) => wanted.length === 0 || wanted.includes(hook.name))
       .map(
         (hook) =>
-          `<member><LifecycleHookName>${escapeXml(hook.name)}</LifecycleHookName><AutoScalingGroupName>${escapeXml(group)}</AutoScalingGroupName><LifecycleTransition>${escapeXml(hook.transition)}</LifecycleTransition><HeartbeatTimeout>${hook.heartbeatTimeout}</HeartbeatTimeout><GlobalTimeout>${Math.min(hook.heartbeatTimeout * 100, 172_800)}</GlobalTimeout><DefaultResult>${hook.defaultResult}</DefaultResult></member>`,
+          `<member><LifecycleHookName>${escapeXml(hook.name)}</LifecycleHookName><AutoScalingGroupName>${escapeXml(group)}</AutoScalingGroupName><LifecycleTransition>${escapeXml(hook.transition)}</LifecycleTransition><HeartbeatTimeout>${hook.heartbeatTimeout}</HeartbeatTimeout><GlobalTimeout>${hookGlobalTimeout(hook.heartbeatTimeout)}</GlobalTimeout><DefaultResult>${hook.defaultResult}</DefaultResult></member>`,
       )
       .join('');
     return { result: `<LifecycleHooks>${items}</LifecycleHooks>` };
   }
 
-  /** Creates or updates the hook, as AWS does; AWS's defaults: 3600 s, ABANDON. */
-  private putHook(params: Readonly<Record<string, string>>): Answer {
+  /**
+   * Creates or updates the hook, as AWS does: a parameter left out keeps the existing hook's value,
+   * or takes AWS's default on creation (3600 s, ABANDON); a DefaultResult other than CONTINUE or
+   * ABANDON is a ValidationError.
+   */
+  private putLifecycleHook(params: Readonly<Record<string, string>>): Answer {
     const group = params.AutoScalingGroupName ?? '';
     if (!this.known(group)) return notFound(group);
     const name = params.LifecycleHookName ?? '';
-    const existing = this.hooks.get(group) ?? [];
-    const previous = existing.find((hook) => hook.name === name);
+    const previous = this.hook(group, name);
     const transition = params.LifecycleTransition ?? previous?.transition;
     if (!transition) return validation(`LifecycleTransition is required to create lifecycle hook ${name}`);
-    const hook: LifecycleHookState = {
+    const defaultResult = params.DefaultResult ?? previous?.defaultResult;
+    if (defaultResult !== undefined && defaultResult !== 'CONTINUE' && defaultResult !== 'ABANDON') {
+      return validation(
+        `1 validation error detected: Value '${defaultResult}' at 'defaultResult' failed to satisfy constraint: Member must satisfy enum value set: [CONTINUE, ABANDON]`,
+      );
+    }
+    const heartbeat = params.HeartbeatTimeout ?? previous?.heartbeatTimeout;
+    this.putHook(group, {
       name,
       transition,
-      heartbeatTimeout: Number(params.HeartbeatTimeout ?? previous?.heartbeatTimeout ?? 3600),
-      defaultResult: (params.DefaultResult ?? previous?.defaultResult ?? 'ABANDON') as 'CONTINUE' | 'ABANDON',
-    };
-    this.hooks.set(group, [...existing.filter((h) => h.name !== name), hook]);
+      ...(heartbeat === undefined ? {} : { heartbeatTimeout: Number(heartbeat) }),
+      ...(defaultResult === undefined ? {} : { defaultResult }),
+    });
     return { result: '' };
   }
 

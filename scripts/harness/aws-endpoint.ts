@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LocalAutoScalingGroups } from './autoscaling-groups.js';
+import { hookGlobalTimeout, LocalAutoScalingGroups } from './autoscaling-groups.js';
 import { ELBV2_NS, LocalElbv2 } from './elbv2.js';
 import { escapeXml, LoopbackHttpServer, readBody } from './loopback-server.js';
 import {
@@ -21,7 +21,7 @@ import {
   LocalSqs,
 } from './stack-services.js';
 
-export type { AutoScalingGroupState, LifecycleHookState } from './autoscaling-groups.js';
+export type { AutoScalingGroupState, LifecycleHookState, NewLifecycleHook } from './autoscaling-groups.js';
 
 /**
  * A lifecycle action as AutoScaling keeps it. It is active until completed (`result`) or expired
@@ -38,10 +38,15 @@ export interface LifecycleActionState {
   heartbeats: number;
   /**
    * Seconds (fractions allowed) without a heartbeat after which the action expires, as the hook's
-   * HeartbeatTimeout; undefined: it never expires.
+   * HeartbeatTimeout. `addLifecycleAction` without one takes the HeartbeatTimeout of the hook of that
+   * name registered on that group at that moment (`lifecycleHooks`); undefined (no hook registered
+   * and none given): it never expires.
    */
   readonly heartbeatTimeoutSeconds?: number;
-  /** Cap on the whole wait, heartbeats or not; default, as AWS: min(100 × heartbeat timeout, 172800). */
+  /**
+   * Cap on the whole wait, heartbeats or not; default, as AWS: min(100 × heartbeat timeout, 172800),
+   * of the heartbeat timeout given or taken from the hook.
+   */
   readonly globalTimeoutSeconds?: number;
   /** The result AWS applies on expiry; default: the registered hook's (`lifecycleHooks`), else ABANDON. */
   readonly defaultResult?: 'CONTINUE' | 'ABANDON';
@@ -54,7 +59,10 @@ export interface LifecycleActionState {
   expiredWith?: 'CONTINUE' | 'ABANDON';
 }
 
-/** What a test gives to add a lifecycle action; the rest of the state starts empty. */
+/**
+ * What a test gives to add a lifecycle action; the rest of the state starts empty, and the timeouts
+ * left out come from the registered hook (see `LifecycleActionState.heartbeatTimeoutSeconds`).
+ */
 export type NewLifecycleAction = Pick<
   LifecycleActionState,
   'token' | 'autoScalingGroupName' | 'hookName' | 'instanceId'
@@ -102,6 +110,16 @@ export interface InjectedFault {
   readonly message: string;
 }
 
+/** A Spot Instance's request as DescribeSpotInstanceRequests answers it (see `spotInstances`). */
+export interface SpotInstanceState {
+  /** e.g. `sir-0123abcd`. */
+  readonly requestId: string;
+  /** The request's status code: `fulfilled`, `marked-for-termination`, `marked-for-stop`, `marked-for-hibernation`, … */
+  readonly statusCode: string;
+  /** The request's state; default as AWS pairs it: `closed` for `marked-for-termination`, else `active`. */
+  readonly state?: string;
+}
+
 /** Throw-away credentials the local endpoint and the token webhook agree on. */
 export const TEST_CREDENTIALS = {
   accessKeyId: 'AKIDLOCALTEST0000000',
@@ -122,6 +140,13 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
    * `instances` or here.
    */
   readonly networkInterfaces = new Map<string, NetworkInterfaceState[]>();
+  /**
+   * instance id → its Spot request, for the instances a test declares as Spot: DescribeInstances
+   * answers them with `instanceLifecycle` spot and their `spotInstanceRequestId` (the others have no
+   * instanceLifecycle, as on-demand instances), DescribeSpotInstanceRequests answers their requests.
+   * Declaring an instance here does not make it known to DescribeInstances: put it in `instances` too.
+   */
+  readonly spotInstances = new Map<string, SpotInstanceState>();
   /** Elastic Load Balancing v2: target groups, their tags and targets (service `elasticloadbalancing`). */
   readonly elbv2 = new LocalElbv2();
   /** cluster name → what DescribeCluster answers. */
@@ -138,7 +163,10 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly autoScalingInstances = new Map<string, AutoScalingInstanceState>();
   /** Auto Scaling groups: tags, instances, hooks (Describe/Put/DeleteLifecycleHook, DescribeAutoScalingGroups). */
   readonly autoScalingGroups = new LocalAutoScalingGroups();
-  /** Auto Scaling group name → its lifecycle hooks (the same map as `autoScalingGroups.hooks`). */
+  /**
+   * Auto Scaling group name → its lifecycle hooks (the same map as `autoScalingGroups.hooks`);
+   * `autoScalingGroups.putHook` registers one with AWS's defaults (3600 s, ABANDON).
+   */
   readonly lifecycleHooks = this.autoScalingGroups.hooks;
   /** function name → what a synchronous invocation runs; an unknown name is a 404. */
   readonly functions = new Map<string, LocalFunction>();
@@ -150,6 +178,8 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly cloudWatch = new LocalCloudWatch();
   readonly eventBridge = new LocalEventBridge();
   private readonly faults = new Map<string, InjectedFault[]>();
+  /** instance id → the Spot status code last answered and since when (its status `updateTime`). */
+  private readonly spotStatusSince = new Map<string, { code: string; at: number }>();
 
   protected handle(req: IncomingMessage, res: ServerResponse): void {
     void this.route(req, res).catch((error: unknown) => {
@@ -175,9 +205,31 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     };
   }
 
+  /**
+   * Adds an active lifecycle action, started now. Without `heartbeatTimeoutSeconds` it takes the
+   * HeartbeatTimeout of the hook `hookName` registered on `autoScalingGroupName` now (and, without
+   * `globalTimeoutSeconds`, that hook's global timeout, min(100 × HeartbeatTimeout, 172800 s)), as
+   * AWS starts an action with its hook's timeouts; with no such hook it never expires. A hook
+   * registered or changed later does not change the action's timeouts. The default result on
+   * expiry is the action's `defaultResult`, else the hook's at that moment, else ABANDON.
+   */
   addLifecycleAction(state: NewLifecycleAction): LifecycleActionState {
     const now = Date.now();
-    const action: LifecycleActionState = { ...state, heartbeats: 0, startedAt: now, lastHeartbeatAt: now };
+    const hook = this.autoScalingGroups.hook(state.autoScalingGroupName, state.hookName);
+    const fromHook =
+      state.heartbeatTimeoutSeconds === undefined && hook
+        ? {
+            heartbeatTimeoutSeconds: hook.heartbeatTimeout,
+            globalTimeoutSeconds: state.globalTimeoutSeconds ?? hookGlobalTimeout(hook.heartbeatTimeout),
+          }
+        : {};
+    const action: LifecycleActionState = {
+      ...state,
+      ...fromHook,
+      heartbeats: 0,
+      startedAt: now,
+      lastHeartbeatAt: now,
+    };
     this.lifecycleActions.set(state.token, action);
     return action;
   }
@@ -308,6 +360,14 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       return;
     }
     this.expireDue();
+    if (action === 'CompleteLifecycleAction') {
+      // AWS validates the input before it looks for the action: the action stays active
+      const refused = lifecycleActionResultError(params.LifecycleActionResult);
+      if (refused) {
+        queryError(res, refused);
+        return;
+      }
+    }
     const token = params.LifecycleActionToken;
     const instanceId = params.InstanceId;
     if (token === undefined && instanceId === undefined) {
@@ -389,19 +449,22 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     for (const action of this.lifecycleActions.values()) {
       if (!isActive(action) || action.heartbeatTimeoutSeconds === undefined) continue;
       const heartbeat = action.heartbeatTimeoutSeconds;
-      const global = action.globalTimeoutSeconds ?? Math.min(100 * heartbeat, 172_800);
+      const global = action.globalTimeoutSeconds ?? hookGlobalTimeout(heartbeat);
       const deadline = Math.min(action.lastHeartbeatAt + heartbeat * 1000, action.startedAt + global * 1000);
       if (now < deadline) continue;
       action.expiredAt = deadline;
       action.expiredWith =
         action.defaultResult ??
-        this.lifecycleHooks.get(action.autoScalingGroupName)?.find((h) => h.name === action.hookName)
-          ?.defaultResult ??
+        this.autoScalingGroups.hook(action.autoScalingGroupName, action.hookName)?.defaultResult ??
         'ABANDON';
     }
   }
 
   private ec2(action: string, params: Record<string, string>, res: ServerResponse): void {
+    if (action === 'DescribeSpotInstanceRequests') {
+      this.describeSpotInstanceRequests(params, res);
+      return;
+    }
     if (action !== 'DescribeInstances') {
       ec2Error(res, { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` });
       return;
@@ -442,7 +505,71 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
         return `<item><networkInterfaceId>eni-0local${String(n).padStart(8, '0')}</networkInterfaceId>${eni.privateIps[0] ? `<privateIpAddress>${eni.privateIps[0]}</privateIpAddress>` : ''}<privateIpAddressesSet>${ips}</privateIpAddressesSet><ipv4PrefixSet>${prefixes}</ipv4PrefixSet><attachment><deviceIndex>${n}</deviceIndex></attachment></item>`;
       })
       .join('');
-    return `<item><instanceId>${id}</instanceId><privateDnsName>${escapeXml(this.instances.get(id) ?? '')}</privateDnsName>${primary ? `<privateIpAddress>${primary}</privateIpAddress>` : ''}<instanceState><code>32</code><name>shutting-down</name></instanceState><networkInterfaceSet>${interfaces}</networkInterfaceSet></item>`;
+    const spot = this.spotInstances.get(id);
+    // an on-demand instance has no instanceLifecycle element
+    const lifecycle = spot
+      ? `<instanceLifecycle>spot</instanceLifecycle><spotInstanceRequestId>${escapeXml(spot.requestId)}</spotInstanceRequestId>`
+      : '';
+    return `<item><instanceId>${id}</instanceId><privateDnsName>${escapeXml(this.instances.get(id) ?? '')}</privateDnsName>${primary ? `<privateIpAddress>${primary}</privateIpAddress>` : ''}<instanceState><code>32</code><name>shutting-down</name></instanceState>${lifecycle}<networkInterfaceSet>${interfaces}</networkInterfaceSet></item>`;
+  }
+
+  /**
+   * DescribeSpotInstanceRequests by `SpotInstanceRequestId.N`, or every request of `spotInstances`
+   * without ids. An unknown id is AWS's InvalidSpotInstanceRequestID.NotFound. Filters are not
+   * modelled: a request with `Filter.N` is refused (InvalidParameterValue) rather than answered
+   * unfiltered. The status `updateTime` is when the endpoint first answered the current code.
+   */
+  private describeSpotInstanceRequests(params: Record<string, string>, res: ServerResponse): void {
+    if (Object.keys(params).some((k) => k.startsWith('Filter.'))) {
+      ec2Error(res, {
+        status: 400,
+        code: 'InvalidParameterValue',
+        message:
+          'the local endpoint answers DescribeSpotInstanceRequests by SpotInstanceRequestId only, without filters',
+      });
+      return;
+    }
+    const ids = Object.entries(params)
+      .filter(([k]) => /^SpotInstanceRequestId\.\d+$/.test(k))
+      .sort(([a], [b]) => Number(a.split('.')[1]) - Number(b.split('.')[1]))
+      .map(([, v]) => v);
+    const byRequest = new Map(
+      [...this.spotInstances].map(([instanceId, spot]) => [spot.requestId, { instanceId, spot }]),
+    );
+    const unknown = ids.find((id) => !byRequest.has(id));
+    if (unknown !== undefined) {
+      ec2Error(res, {
+        status: 400,
+        code: 'InvalidSpotInstanceRequestID.NotFound',
+        message: `The spot instance request ID '${unknown}' does not exist`,
+      });
+      return;
+    }
+    const wanted = ids.length > 0 ? ids : [...byRequest.keys()];
+    const items = wanted
+      .flatMap((requestId) => {
+        const found = byRequest.get(requestId);
+        return found ? [{ requestId, ...found }] : [];
+      })
+      .map(({ requestId, instanceId, spot }) => {
+        const updated = new Date(this.spotStatusTime(instanceId, spot.statusCode)).toISOString();
+        return `<item><spotInstanceRequestId>${escapeXml(requestId)}</spotInstanceRequestId><spotPrice>0.100000</spotPrice><type>one-time</type><state>${escapeXml(spot.state ?? spotRequestState(spot.statusCode))}</state><status><code>${escapeXml(spot.statusCode)}</code><updateTime>${updated}</updateTime><message>${escapeXml(spotStatusMessage(spot.statusCode))}</message></status><instanceId>${escapeXml(instanceId)}</instanceId><createTime>2026-01-01T00:00:00.000Z</createTime><productDescription>Linux/UNIX</productDescription><launchedAvailabilityZone>${TEST_REGION}a</launchedAvailabilityZone><instanceInterruptionBehavior>terminate</instanceInterruptionBehavior></item>`;
+      })
+      .join('');
+    xml(
+      res,
+      200,
+      `<DescribeSpotInstanceRequestsResponse xmlns="${EC2_NS}"><requestId>${randomUUID()}</requestId><spotInstanceRequestSet>${items}</spotInstanceRequestSet></DescribeSpotInstanceRequestsResponse>`,
+    );
+  }
+
+  /** When the instance's Spot status took this code, as far as the endpoint has seen (epoch ms). */
+  private spotStatusTime(instanceId: string, code: string): number {
+    const seen = this.spotStatusSince.get(instanceId);
+    if (seen?.code === code) return seen.at;
+    const at = Date.now();
+    this.spotStatusSince.set(instanceId, { code, at });
+    return at;
   }
 
   /** Lambda's synchronous invoke: 200 with the result, or with X-Amz-Function-Error when it throws. */
@@ -548,6 +675,45 @@ const JSON_SERVICES: Record<string, 'sqs' | 'cloudWatch' | 'eventBridge' | undef
   monitoring: 'cloudWatch',
   events: 'eventBridge',
 };
+
+/**
+ * AWS's ValidationError for a LifecycleActionResult other than exactly CONTINUE or ABANDON
+ * (the standard "1 validation error detected" shape of AWS's input validation); undefined: valid.
+ */
+function lifecycleActionResultError(result: string | undefined): InjectedFault | undefined {
+  if (result === 'CONTINUE' || result === 'ABANDON') return undefined;
+  const value = result === undefined ? 'null' : `'${result}'`;
+  const constraint =
+    result === undefined
+      ? 'Member must not be null'
+      : 'Member must satisfy enum value set: [CONTINUE, ABANDON]';
+  return {
+    status: 400,
+    code: 'ValidationError',
+    message: `1 validation error detected: Value ${value} at 'lifecycleActionResult' failed to satisfy constraint: ${constraint}`,
+  };
+}
+
+/**
+ * The request state AWS pairs with a running instance's Spot status code (EC2 User Guide, Spot
+ * request status): `closed` for `marked-for-termination`; `active` for `fulfilled`, `marked-for-stop`,
+ * `marked-for-hibernation` (and any other code: give `state` for those).
+ */
+function spotRequestState(code: string): string {
+  return code === 'marked-for-termination' ? 'closed' : 'active';
+}
+
+/** Status messages as the EC2 User Guide describes the codes (Spot request status codes). */
+const SPOT_STATUS_MESSAGES: Readonly<Record<string, string>> = {
+  fulfilled: 'Your spot request is fulfilled.',
+  'marked-for-termination': 'The Spot Instance is marked for termination.',
+  'marked-for-stop': 'The Spot Instance is marked for stopping.',
+  'marked-for-hibernation': 'The Spot Instance is marked for hibernation.',
+};
+
+function spotStatusMessage(code: string): string {
+  return SPOT_STATUS_MESSAGES[code] ?? `Spot request status ${code}.`;
+}
 
 function isActive(action: LifecycleActionState): boolean {
   return action.result === undefined && action.expiredAt === undefined;

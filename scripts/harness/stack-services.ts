@@ -2,7 +2,8 @@
  * The AWS services `npm run doctor` reads a deployed drainer from, as the local AWS endpoint answers
  * them (./aws-endpoint.ts routes the requests here):
  * - CloudFormation (Query, XML): DescribeStacks, ListStackResources (paged);
- * - SQS (JSON 1.0, `AmazonSQS.*`): GetQueueAttributes, ReceiveMessage (a peek: messages stay);
+ * - SQS (JSON 1.0, `AmazonSQS.*`): GetQueueAttributes, ReceiveMessage (messages stay in the queue, none
+ *   is deleted, but a received one is invisible for its visibility timeout, as in SQS);
  * - CloudWatch (JSON 1.0, `GraniteServiceVersion20100801.*`): DescribeAlarms;
  * - EventBridge (JSON 1.1, `AWSEvents.*`): DescribeRule, TestEventPattern (real matching, ./event-pattern.ts).
  */
@@ -75,11 +76,42 @@ export interface QueueMessage {
   readonly body: string;
   /** epoch ms */
   readonly sentAt: number;
+  /**
+   * epoch ms until which the message is in flight (received, invisible); undefined or past: visible.
+   * ReceiveMessage sets it; a test may set it to start with a message in flight.
+   */
+  invisibleUntil?: number;
+  /** How many times ReceiveMessage returned it (its ApproximateReceiveCount). */
+  receiveCount?: number;
 }
 
+/** SQS's default visibility timeout of a queue, in seconds. */
+export const SQS_DEFAULT_VISIBILITY_TIMEOUT = 30;
+
+/**
+ * Queues as SQS keeps them for the actions the doctor uses. ReceiveMessage returns only visible
+ * messages (at most MaxNumberOfMessages, default 1, at most 10) and makes each returned one
+ * invisible for VisibilityTimeout seconds (default: the queue's, `visibilityTimeouts`, else 30 s;
+ * 0: it stays visible); nothing is ever deleted. GetQueueAttributes counts the visible messages as
+ * ApproximateNumberOfMessages and those in flight as ApproximateNumberOfMessagesNotVisible. Both
+ * answer only the attributes asked for (AttributeNames, MessageSystemAttributeNames; `All`).
+ */
 export class LocalSqs {
   /** queue URL → its messages, oldest first. */
   readonly queues = new Map<string, QueueMessage[]>();
+  /** queue URL → its default visibility timeout in seconds (the queue's VisibilityTimeout attribute); default 30. */
+  readonly visibilityTimeouts = new Map<string, number>();
+  private readonly messageIds = new WeakMap<QueueMessage, string>();
+
+  /** The queue's messages a ReceiveMessage could return now (not in flight). */
+  visibleMessages(url: string, now = Date.now()): QueueMessage[] {
+    return (this.queues.get(url) ?? []).filter((m) => isVisible(m, now));
+  }
+
+  /** The queue's messages in flight now: received within their visibility timeout. */
+  inFlightMessages(url: string, now = Date.now()): QueueMessage[] {
+    return (this.queues.get(url) ?? []).filter((m) => !isVisible(m, now));
+  }
 
   answer(action: string, input: Readonly<Record<string, unknown>>): JsonAnswer {
     const url = String(input.QueueUrl ?? '');
@@ -93,33 +125,79 @@ export class LocalSqs {
         },
       };
     }
+    const now = Date.now();
     if (action === 'GetQueueAttributes') {
-      return {
-        result: {
-          Attributes: {
-            ApproximateNumberOfMessages: String(messages.length),
-            ApproximateNumberOfMessagesNotVisible: '0',
-          },
-        },
+      const all: Record<string, string> = {
+        ApproximateNumberOfMessages: String(this.visibleMessages(url, now).length),
+        ApproximateNumberOfMessagesNotVisible: String(this.inFlightMessages(url, now).length),
+        VisibilityTimeout: String(this.visibilityTimeouts.get(url) ?? SQS_DEFAULT_VISIBILITY_TIMEOUT),
       };
+      return { result: { Attributes: requested(all, input.AttributeNames) } };
     }
     if (action === 'ReceiveMessage') {
-      const max = Math.min(10, Number(input.MaxNumberOfMessages ?? 1));
+      const max = Number(input.MaxNumberOfMessages ?? 1);
+      if (!Number.isInteger(max) || max < 1 || max > 10) {
+        return invalidParameter(
+          `Value ${max} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.`,
+        );
+      }
+      const timeout = Number(
+        input.VisibilityTimeout ?? this.visibilityTimeouts.get(url) ?? SQS_DEFAULT_VISIBILITY_TIMEOUT,
+      );
+      if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43_200) {
+        return invalidParameter(
+          `Value ${timeout} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided.`,
+        );
+      }
+      const received = this.visibleMessages(url, now).slice(0, max);
+      for (const m of received) {
+        m.receiveCount = (m.receiveCount ?? 0) + 1;
+        // 0: the message stays visible
+        m.invisibleUntil = timeout > 0 ? now + timeout * 1000 : undefined;
+      }
       return {
         result: {
-          Messages: messages.slice(0, max).map((m) => ({
-            MessageId: randomUUID(),
+          Messages: received.map((m) => ({
+            MessageId: this.messageId(m),
             ReceiptHandle: randomUUID(),
             Body: m.body,
             // the SDK checks it
             MD5OfBody: createHash('md5').update(m.body).digest('hex'),
-            Attributes: { SentTimestamp: String(m.sentAt) },
+            Attributes: requested(
+              { SentTimestamp: String(m.sentAt), ApproximateReceiveCount: String(m.receiveCount ?? 1) },
+              input.MessageSystemAttributeNames ?? input.AttributeNames,
+            ),
           })),
         },
       };
     }
     return { fault: { status: 400, code: 'InvalidAction', message: `unsupported action ${action}` } };
   }
+
+  /** A message keeps its id across receives, as in SQS. */
+  private messageId(message: QueueMessage): string {
+    let id = this.messageIds.get(message);
+    if (!id) {
+      id = randomUUID();
+      this.messageIds.set(message, id);
+    }
+    return id;
+  }
+}
+
+/** The attributes named (`All`: every one), as SQS answers only those asked for. */
+function requested(attributes: Record<string, string>, names: unknown): Record<string, string> {
+  const wanted = Array.isArray(names) ? names.map(String) : [];
+  if (wanted.includes('All')) return attributes;
+  return Object.fromEntries(Object.entries(attributes).filter(([name]) => wanted.includes(name)));
+}
+
+function isVisible(message: QueueMessage, now: number): boolean {
+  return message.invisibleUntil === undefined || message.invisibleUntil <= now;
+}
+
+function invalidParameter(message: string): JsonAnswer {
+  return { fault: { status: 400, code: 'InvalidParameterValue', message } };
 }
 
 export interface AlarmState {

@@ -7,9 +7,10 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AutoScalingLifecycle } from '../../lambda/aws/lifecycle.js';
-import { runLifecycleAction } from '../../lambda/drain/lifecycle.js';
+import { runLifecycleAction } from '../../lambda/job/lifecycle.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, lifecycleSettings, pod, VirtualClock } from '../support/fakes.js';
+import { MemoryJobStore } from '../support/job-fakes.js';
 
 const asg = mockClient(AutoScalingClient);
 afterEach(() => asg.reset());
@@ -20,6 +21,7 @@ const action = {
   hookName: 'hook',
   instanceId: 'i-0123456789abcdef0',
 };
+const ref = { group: 'web-asg', hook: 'hook', instanceId: 'i-0123456789abcdef0', token: 'tok-1' };
 
 function awsError(name: string, message: string, status = 400): AutoScalingServiceException {
   return new AutoScalingServiceException({
@@ -32,10 +34,11 @@ function awsError(name: string, message: string, status = 400): AutoScalingServi
 
 function run(clock: VirtualClock, logs: LogEntry[]) {
   return runLifecycleAction(
-    lifecycleSettings(clock, { instanceId: action.instanceId }),
+    lifecycleSettings(clock, { action: ref }),
     {
       cluster: new FakeCluster(clock, [pod('a')]),
-      lifecycle: new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),
+      store: new MemoryJobStore(),
+      lifecycle: () => new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),
       instances: { privateDnsName: async () => 'node-a' },
       continuation: { continueLater: async () => {} },
     },
@@ -123,14 +126,15 @@ describe('runLifecycleAction in a dry run', () => {
 
     const report = await runLifecycleAction(
       lifecycleSettings(clock, {
-        instanceId: action.instanceId,
+        action: ref,
         drainTimeoutSeconds: 30,
         onDrainTimeout: 'continue',
         dryRun: true,
       }),
       {
         cluster,
-        lifecycle: new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),
+        store: new MemoryJobStore(),
+        lifecycle: () => new AutoScalingLifecycle(new AutoScalingClient({ region: 'us-east-1' }), action),
         instances: { privateDnsName: async () => 'node-a' },
         continuation: { continueLater: async () => {} },
       },

@@ -17,8 +17,8 @@ const blockingPdb: PdbInfo = {
 };
 
 /**
- * A drain that reaches every call of the ClusterPort: it claims the node, a PDB refuses pod a until
- * the deadline, policy delete deletes it, the node ends empty and the claim is released.
+ * A drain that reaches every call of the ClusterPort: a PDB refuses pod a until the deadline, policy
+ * delete deletes it, the node ends empty.
  */
 function setup(more: Partial<DrainOptions> = {}) {
   const clock = new VirtualClock(T0);
@@ -35,7 +35,6 @@ function setup(more: Partial<DrainOptions> = {}) {
     minEvictionWindowMs: 1_000,
     onDeadline: 'delete',
     dryRun: false,
-    claim: { holder: 'first' },
     signal: controller.signal,
     ...more,
   };
@@ -69,32 +68,23 @@ describe('drainNode, stopped by its caller', () => {
     expect(report.outcome).toBe('deadline-deleted');
     expect(cluster.events.map((e) => e.reason)).toContain('DrainStarted');
     expect(
-      ['findNode', 'claim', 'cordon', 'listPods', 'evict', 'listPdbs', 'delete', 'release'].map(
-        (r) => cluster.count(r) > 0,
-      ),
+      ['findNode', 'cordon', 'listPods', 'evict', 'listPdbs', 'delete'].map((r) => cluster.count(r) > 0),
     ).not.toContain(false);
   });
 
-  it.each([
-    'findNode',
-    'claimNode',
-    'cordon',
-    'listPods',
-    'evict',
-    'listPdbs',
-    'deletePod',
-    'recordEvent',
-    'releaseNode',
-  ] as const)('stops at once, with no error, when it aborts while %s hangs', async (method) => {
-    const { cluster, controller, run } = setup();
-    hangOnFirst(cluster, method, controller);
+  it.each(['findNode', 'cordon', 'listPods', 'evict', 'listPdbs', 'deletePod', 'recordEvent'] as const)(
+    'stops at once, with no error, when it aborts while %s hangs',
+    async (method) => {
+      const { cluster, controller, run } = setup();
+      hangOnFirst(cluster, method, controller);
 
-    const report = await run();
+      const report = await run();
 
-    expect(report.outcome).toBe('stopped');
-    expect(report.errors).toEqual([]);
-    expect(cluster.requests.at(-1)).toBe(`hang ${method}`);
-  });
+      expect(report.outcome).toBe('stopped');
+      expect(report.errors).toEqual([]);
+      expect(cluster.requests.at(-1)).toBe(`hang ${method}`);
+    },
+  );
 
   it('stops when its signal is already aborted, even if the cluster never answers', async () => {
     const { cluster, controller, run } = setup();
@@ -107,7 +97,7 @@ describe('drainNode, stopped by its caller', () => {
     expect(cluster.count('cordon')).toBe(0);
   });
 
-  it('stops when its signal is already aborted, even though the cluster answers at once', async () => {
+  it('sends no request at all when its signal is already aborted, even to a cluster that answers at once', async () => {
     const { cluster, controller, run } = setup();
     controller.abort();
 
@@ -115,8 +105,7 @@ describe('drainNode, stopped by its caller', () => {
 
     expect(report.outcome).toBe('stopped');
     expect(report.node).toBeUndefined();
-    expect(cluster.count('claim')).toBe(0);
-    expect(cluster.count('cordon')).toBe(0);
+    expect(cluster.requests).toEqual([]);
   });
 
   it('sends no further request once its signal aborts while it waits', async () => {
@@ -134,37 +123,10 @@ describe('drainNode, stopped by its caller', () => {
     expect(clock.t).toBe(T0 + 1_200);
   });
 
-  it('keeps the claim for whoever continues when it is stopped', async () => {
-    const { cluster, controller, run } = setup();
-    hangOnFirst(cluster, 'listPods', controller);
-
-    await run();
-
-    expect(cluster.count('release')).toBe(0);
-    expect(cluster.claims.get('node-a')?.holder).toBe('first');
-  });
-
   it('lets an unexpected error escape instead of reporting it as stopped', async () => {
     const { cluster, run } = setup();
-    cluster.claimNode = async () => undefined as never;
+    cluster.evict = async () => undefined as never;
 
     await expect(run()).rejects.toThrow(TypeError);
-  });
-
-  it('stops, with no error, when it aborts while the claim for the hand-over hangs', async () => {
-    const { cluster, controller, run } = setup({ deadline: T0 + 60_000, pauseAt: T0 + 2_000 });
-    let claims = 0;
-    const claimNode = cluster.claimNode.bind(cluster);
-    cluster.claimNode = (node, claim) => {
-      if (++claims === 1) return claimNode(node, claim);
-      controller.abort();
-      return new Promise(() => {});
-    };
-
-    const report = await run();
-
-    expect(claims).toBe(2);
-    expect(report.outcome).toBe('stopped');
-    expect(report.errors).toEqual([]);
   });
 });

@@ -480,12 +480,12 @@ describe('drainNode', () => {
   });
 
   it('names the call that failed in the errors it reports', async () => {
-    const { cluster, run } = setup([pod('a')], { claim: { holder: 'first' } });
-    let claims = 0;
-    const claimNode = cluster.claimNode.bind(cluster);
-    cluster.claimNode = async (node, claim) => {
-      if (++claims === 1) throw new Error('HTTP 409: conflict');
-      return claimNode(node, claim);
+    const { cluster, run } = setup([pod('a')]);
+    let finds = 0;
+    const findNode = cluster.findNode.bind(cluster);
+    cluster.findNode = async (target) => {
+      if (++finds === 1) throw new Error('HTTP 429: too many requests');
+      return findNode(target);
     };
     let cordons = 0;
     const cordon = cluster.cordon.bind(cluster);
@@ -497,14 +497,13 @@ describe('drainNode', () => {
     const report = await run();
 
     expect(report.outcome).toBe('drained');
-    expect(report.errors).toEqual(['claim node: HTTP 409: conflict', 'cordon: HTTP 403: forbidden']);
+    expect(report.errors).toEqual(['find node: HTTP 429: too many requests', 'cordon: HTTP 403: forbidden']);
   });
 
-  it.each(['claimNode', 'cordon'] as const)(
+  it.each(['findNode', 'cordon'] as const)(
     'evicts nothing and applies the policy when %s fails until the deadline',
     async (method) => {
       const { cluster, run } = setup([pod('a')], {
-        claim: { holder: 'first' },
         deadline: 1_700_000_005_000,
         onDeadline: 'abandon',
       });

@@ -4,7 +4,6 @@ import {
   blockedEvent,
   deadlineEvent,
   drainedEvent,
-  releaseEvent,
   startedEvent,
   summary,
 } from '../../lambda/drain/events.js';
@@ -105,45 +104,5 @@ describe('blockedEvent', () => {
     expect(BLOCKED_EVENT_INTERVAL_MS).toBe(30_000);
     expect(blockedEvent(track, T0 + 30_000, 's')).toMatchObject({ reason: 'EvictionBlocked' });
     expect(track.lastEventAt).toBe(T0 + 30_000);
-  });
-});
-
-describe('releaseEvent', () => {
-  const target = { targetGroupArn: 'arn:tg', id: 'i-1', state: 'draining' };
-
-  it('says what the waits saw and how long they took, rounded to seconds', () => {
-    const event = releaseEvent({
-      outcome: 'released',
-      loadBalancers: { seen: [target, target], left: [], waitedMs: 41_600, errors: [] },
-      volumes: { seen: ['csi-1'], left: [], waitedMs: 7_400, errors: [] },
-    });
-
-    expect(event).toEqual({
-      reason: 'InstanceReleased',
-      type: 'Normal',
-      message: '2 load balancer target(s), 0 left after 42 s; 1 volume attachment(s), 0 left after 7 s',
-    });
-  });
-
-  it('warns that the release is incomplete when the wait ended otherwise', () => {
-    const event = releaseEvent({
-      outcome: 'deadline',
-      volumes: { seen: ['csi-1', 'csi-2'], left: ['csi-2'], waitedMs: 60_000, errors: [] },
-    });
-
-    expect(event).toEqual({
-      reason: 'InstanceReleaseIncomplete',
-      type: 'Warning',
-      message: '2 volume attachment(s), 1 left after 60 s',
-    });
-  });
-
-  it('says only what it waited for', () => {
-    const event = releaseEvent({
-      outcome: 'paused',
-      loadBalancers: { seen: [target], left: [target], waitedMs: 500, errors: [] },
-    });
-
-    expect(event.message).toBe('1 load balancer target(s), 1 left after 1 s');
   });
 });

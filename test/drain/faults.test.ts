@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { NO_TOTALS } from '../../lambda/drain/continuation.js';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { PdbInfo, PodSnapshot } from '../../lambda/drain/model.js';
+import { NO_TOTALS } from '../../lambda/drain/progress.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
 
@@ -157,41 +157,6 @@ describe('drainNode, faults in the middle of a drain', () => {
   });
 });
 
-describe('drainNode, one drain per node', () => {
-  it('does nothing when another drain holds the node: no cordon, no eviction', async () => {
-    const { cluster, run } = setup([pod('a')], { claim: { holder: 'second' } });
-    cluster.claims.set('node-a', { holder: 'first', until: T0 + 60_000 });
-
-    const report = await run();
-
-    expect(report.outcome).toBe('already-draining');
-    expect(cluster.count('cordon')).toBe(0);
-    expect(cluster.count('evict')).toBe(0);
-  });
-
-  it('takes over an expired claim, and releases its own when done', async () => {
-    const { cluster, run } = setup([pod('a')], { claim: { holder: 'second' } });
-    cluster.claims.set('node-a', { holder: 'first', until: T0 - 1 });
-
-    const report = await run();
-
-    expect(report.outcome).toBe('drained');
-    expect(cluster.claims.has('node-a')).toBe(false);
-    expect(cluster.count('release node-a second')).toBe(1);
-  });
-
-  it('keeps its claim for the continuation when it pauses', async () => {
-    const { cluster, run } = setup([pod('a')], { claim: { holder: 'first' }, pauseAt: T0 + 2_000 });
-    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
-
-    const report = await run();
-
-    expect(report.outcome).toBe('paused');
-    expect(cluster.claims.get('node-a')?.holder).toBe('first');
-    expect(cluster.count('release')).toBe(0);
-  });
-});
-
 describe('drainNode across invocations', () => {
   it('reports the whole drain: totals carried in, offers remembered', async () => {
     const { cluster, run } = setup([pod('a')], { deadline: T0 + 1_000, minEvictionWindowMs: 30_000 });
@@ -242,22 +207,35 @@ describe('drainNode across invocations', () => {
     cluster.evictor = () => ({ kind: 'failed', message: 'HTTP 500', status: 500 });
 
     const report = await run({
-      resume: {
-        offeredAt: {},
-        policyEndsAt: T0 + 4_000,
-        totals: {
-          evicted: [],
-          deleted: [],
-          evictionRequests: 0,
-          evictionRefusals: 0,
-          throttled: 0,
-          errors: [],
-        },
-      },
+      resume: { offeredAt: { 'uid-a': T0 - 5_000 }, policyEndsAt: T0 + 4_000, totals: NO_TOTALS },
     });
 
     expect(report.outcome).toBe('deadline-deleted');
     expect(clock.t).toBe(T0 + 4_000);
+  });
+
+  it('gives a pod never offered its window even when a continuation carries a policy end in the past', async () => {
+    const { clock, cluster, run } = setup([pod('a', { gracePeriodSeconds: 5 })], {
+      startedAt: T0 - 900_000,
+      deadline: T0 - 600_000,
+      minEvictionWindowMs: 20_000,
+    });
+    cluster.pdbs = [blockingPdb('a')];
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+    const deletedAt: number[] = [];
+    const deletePod = cluster.deletePod.bind(cluster);
+    cluster.deletePod = async (ref, options) => {
+      deletedAt.push(clock.t - T0);
+      return deletePod(ref, options);
+    };
+
+    const report = await run({ resume: { offeredAt: {}, policyEndsAt: T0 - 60_000, totals: NO_TOTALS } });
+
+    expect(report.outcome).toBe('deadline-deleted');
+    expect(report.evictionRequests).toBeGreaterThan(1);
+    // offered at once, deleted only once its 20 s window passed, and the phase waited for it to go
+    expect(deletedAt[0]).toBeGreaterThanOrEqual(20_000);
+    expect(report.remaining).toEqual([]);
   });
 });
 

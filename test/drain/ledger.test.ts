@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type DrainTotals, MAX_CARRIED_NAMES, NO_TOTALS } from '../../lambda/drain/continuation.js';
 import { Ledger } from '../../lambda/drain/ledger.js';
+import { type DrainTotals, MAX_CARRIED_NAMES, NO_TOTALS } from '../../lambda/drain/progress.js';
 import { newTrack } from '../../lambda/drain/track.js';
 import { pod } from '../support/fakes.js';
 

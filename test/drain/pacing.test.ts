@@ -405,13 +405,13 @@ function drainSetup(pods = [pod('a')], options: Partial<DrainOptions> = {}, term
 function failLists(cluster: FakeCluster, clock: VirtualClock, failing: number[], error: () => Error) {
   const at: number[] = [];
   const real = cluster.listPods.bind(cluster);
-  cluster.listPods = async () => {
+  cluster.listPods = async (node, options) => {
     at.push(clock.t - T0);
     if (failing.includes(at.length)) {
       cluster.requests.push('listPods failed');
       throw error();
     }
-    return real();
+    return real(node, options);
   };
   return at;
 }

@@ -290,10 +290,10 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
 
     const results = await Promise.all([handler(event, context()), handler(event, context())]);
 
-    // one drain: the other delivery finds the node claimed and sends no eviction at all
-    expect(results.map((r) => r.outcome).sort()).toEqual(['already-draining', 'drained']);
-    const duplicate = results.find((r) => r.outcome === 'already-draining');
-    expect(duplicate?.report?.evictionRequests).toBe(0);
+    // one drain: the other delivery finds the node's job held, joins it and sends no eviction at all
+    expect(results.map((r) => r.outcome).sort()).toEqual(['drained', 'joined']);
+    const duplicate = results.find((r) => r.outcome === 'joined');
+    expect(duplicate?.report).toBeUndefined();
     expect(duplicate?.lifecycleResult).toBeNull();
     expect(action.result).toBe('CONTINUE');
     expect(health.minHealthy).toBeGreaterThanOrEqual(1);

@@ -1,7 +1,8 @@
 /**
- * The local AutoScaling endpoint models lifecycle action expiry as AWS does, and the local ELBv2
- * endpoint target groups, tags, target health and deregistration, checked through the
- * real AWS SDK. Most tests freeze Date (only Date: the SDK's timers and sockets stay real) and move
+ * The local AutoScaling endpoint models lifecycle action expiry, hook timeouts and defaults and
+ * CompleteLifecycleAction's input validation as AWS does, the local EC2 endpoint Spot instances and
+ * their requests, and the local ELBv2 endpoint target groups, tags, target health and deregistration,
+ * checked through the real AWS SDK. Most tests freeze Date (only Date: the SDK's timers and sockets stay real) and move
  * it by hand, so no test waits or races the clock; one test runs on the real clock.
  */
 import {
@@ -17,6 +18,11 @@ import {
   PutLifecycleHookCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
+import {
+  DescribeInstancesCommand,
+  DescribeSpotInstanceRequestsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import {
   DescribeTagsCommand,
   DescribeTargetGroupsCommand,
@@ -81,6 +87,7 @@ function addAction(extra: Partial<NewLifecycleAction> = {}) {
   });
 }
 
+const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
 const target = { AutoScalingGroupName: ASG, LifecycleHookName: HOOK, InstanceId: INSTANCE };
 const byToken = { ...target, LifecycleActionToken: 'tok-1' };
 
@@ -228,6 +235,319 @@ describe('lifecycle action expiry', () => {
       message: expect.stringMatching(/No active Lifecycle Action/),
     });
     expect(aws.actionState('tok-1')?.expiredAt).toBeDefined();
+  });
+});
+
+describe('CompleteLifecycleAction refuses a result other than exactly CONTINUE or ABANDON', () => {
+  it.each(['continue', 'abandon', 'Continue', 'DEFAULT', ' CONTINUE', 'CONTINUE ', ''])(
+    'refuses %j with a 400 ValidationError and leaves the action active',
+    async (result) => {
+      addAction();
+
+      await expect(complete(byToken, result)).rejects.toMatchObject({
+        name: 'ValidationError',
+        message: `1 validation error detected: Value '${result}' at 'lifecycleActionResult' failed to satisfy constraint: Member must satisfy enum value set: [CONTINUE, ABANDON]`,
+        $metadata: { httpStatusCode: 400 },
+      });
+      await expect(complete(target, result)).rejects.toMatchObject({ name: 'ValidationError' });
+
+      const state = aws.actionState('tok-1');
+      expect(state?.result).toBeUndefined();
+      expect(state?.expiredAt).toBeUndefined();
+      expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: ASG, state: 'Terminating:Wait' });
+    },
+  );
+
+  it('refuses a missing result with a 400 ValidationError, and the action can still be completed', async () => {
+    addAction();
+
+    await expect(
+      client.send(new CompleteLifecycleActionCommand({ ...byToken, LifecycleActionResult: undefined })),
+    ).rejects.toMatchObject({
+      name: 'ValidationError',
+      message:
+        "1 validation error detected: Value null at 'lifecycleActionResult' failed to satisfy constraint: Member must not be null",
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(aws.actionState('tok-1')?.result).toBeUndefined();
+
+    await complete(byToken, 'ABANDON');
+
+    expect(aws.actionState('tok-1')?.result).toBe('ABANDON');
+    expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: ASG, state: 'Terminating:Proceed' });
+  });
+
+  it('validates the result before it looks for the action', async () => {
+    const unknownToken = { ...target, LifecycleActionToken: 'unknown' };
+
+    // no action at all: still the validation error, not "No active Lifecycle Action"
+    await expect(complete(unknownToken, 'continue')).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining("Value 'continue' at 'lifecycleActionResult'"),
+    });
+  });
+});
+
+describe('lifecycle action timeouts and default result from the registered hook', () => {
+  beforeEach(() => {
+    aws.autoScalingGroups.groups.set(ASG, { tags: {} });
+  });
+
+  function putHook(extra: { HeartbeatTimeout?: number; DefaultResult?: string } = {}) {
+    return client.send(
+      new PutLifecycleHookCommand({
+        AutoScalingGroupName: ASG,
+        LifecycleHookName: HOOK,
+        LifecycleTransition: TERMINATING,
+        ...extra,
+      }),
+    );
+  }
+
+  it("gives an action added without a heartbeat timeout its hook's HeartbeatTimeout", async () => {
+    freezeClock();
+    await putHook({ HeartbeatTimeout: 60, DefaultResult: 'CONTINUE' });
+    const action = addAction();
+
+    expect(action).toMatchObject({ heartbeatTimeoutSeconds: 60, globalTimeoutSeconds: 6000 });
+    advance(59.999);
+    await heartbeat();
+    advance(59.999);
+    await heartbeat(); // 119.998 s: alive only through the heartbeats
+    advance(60);
+
+    await expect(heartbeat()).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: 'No active Lifecycle Action found with token tok-1',
+    });
+    expect(aws.actionState('tok-1')).toMatchObject({
+      heartbeats: 2,
+      expiredAt: T0 + 119_998 + 60_000,
+      expiredWith: 'CONTINUE',
+    });
+  });
+
+  it("caps an action's whole wait at its hook's global timeout, 100 × HeartbeatTimeout", async () => {
+    freezeClock();
+    await putHook({ HeartbeatTimeout: 30 });
+    addAction();
+
+    // a heartbeat every 20 s: never 30 s without one, yet the whole wait ends at 3000 s
+    for (let t = 20; t < 3000; t += 20) {
+      advance(20);
+      await heartbeat();
+    }
+    advance(20);
+
+    await expect(heartbeat()).rejects.toMatchObject({ name: 'ValidationError' });
+    expect(aws.actionState('tok-1')).toMatchObject({ heartbeats: 149, expiredAt: T0 + 3_000_000 });
+  });
+
+  it('caps the global timeout of a long hook at 48 h', async () => {
+    await putHook({ HeartbeatTimeout: 7200 });
+
+    expect(addAction()).toMatchObject({ heartbeatTimeoutSeconds: 7200, globalTimeoutSeconds: 172_800 });
+  });
+
+  it("keeps a test's own heartbeat and global timeouts over the hook's", async () => {
+    await putHook({ HeartbeatTimeout: 60 });
+
+    expect(addAction({ heartbeatTimeoutSeconds: 5 })).toMatchObject({ heartbeatTimeoutSeconds: 5 });
+    expect(addAction({ heartbeatTimeoutSeconds: 5 }).globalTimeoutSeconds).toBeUndefined(); // 500 s, computed
+    expect(addAction({ globalTimeoutSeconds: 90 })).toMatchObject({
+      heartbeatTimeoutSeconds: 60,
+      globalTimeoutSeconds: 90,
+    });
+  });
+
+  it('never expires an action whose group has no hook of that name (a hook elsewhere does not count)', async () => {
+    freezeClock();
+    aws.autoScalingGroups.putHook('other-asg', { name: HOOK, transition: TERMINATING, heartbeatTimeout: 30 });
+    aws.autoScalingGroups.putHook(ASG, { name: 'other-hook', transition: TERMINATING, heartbeatTimeout: 30 });
+    const action = addAction();
+
+    advance(3 * 24 * 3600);
+    await complete();
+
+    expect(action.heartbeatTimeoutSeconds).toBeUndefined();
+    expect(aws.actionState('tok-1')).toMatchObject({ result: 'CONTINUE' });
+  });
+
+  it('creates a hook without DefaultResult as ABANDON, and its actions expire with ABANDON', async () => {
+    freezeClock();
+    await putHook({ HeartbeatTimeout: 30 });
+    const hooks = await client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: ASG }));
+    addAction();
+
+    advance(30);
+
+    expect(hooks.LifecycleHooks).toEqual([
+      expect.objectContaining({ HeartbeatTimeout: 30, GlobalTimeout: 3000, DefaultResult: 'ABANDON' }),
+    ]);
+    expect(aws.actionState('tok-1')).toMatchObject({ expiredAt: T0 + 30_000, expiredWith: 'ABANDON' });
+  });
+
+  it("registers a test's hook with AWS's defaults, 3600 s and ABANDON, and expires its actions so", async () => {
+    freezeClock();
+    aws.autoScalingGroups.putHook(ASG, { name: HOOK, transition: TERMINATING });
+    const hooks = await client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: ASG }));
+    addAction();
+
+    advance(3599.999);
+    const before = aws.actionState('tok-1')?.expiredAt;
+    advance(0.001);
+
+    expect(hooks.LifecycleHooks).toEqual([
+      expect.objectContaining({ HeartbeatTimeout: 3600, GlobalTimeout: 172_800, DefaultResult: 'ABANDON' }),
+    ]);
+    expect(before).toBeUndefined();
+    expect(aws.actionState('tok-1')).toMatchObject({ expiredAt: T0 + 3_600_000, expiredWith: 'ABANDON' });
+  });
+
+  it('keeps the DefaultResult and HeartbeatTimeout of an existing hook that PutLifecycleHook leaves out', async () => {
+    await putHook({ HeartbeatTimeout: 120, DefaultResult: 'CONTINUE' });
+    await client.send(new PutLifecycleHookCommand({ AutoScalingGroupName: ASG, LifecycleHookName: HOOK }));
+
+    expect(aws.autoScalingGroups.hook(ASG, HOOK)).toMatchObject({
+      heartbeatTimeout: 120,
+      defaultResult: 'CONTINUE',
+    });
+  });
+
+  it('refuses a DefaultResult other than CONTINUE or ABANDON', async () => {
+    await expect(putHook({ DefaultResult: 'continue' })).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining("Value 'continue' at 'defaultResult' failed to satisfy constraint"),
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(aws.autoScalingGroups.hook(ASG, HOOK)).toBeUndefined();
+  });
+});
+
+describe('EC2 Spot instances', () => {
+  const SPOT = 'i-0aaaaaaaaaaaaaaa1';
+  const ON_DEMAND = 'i-0bbbbbbbbbbbbbbb2';
+  let ec2: EC2Client;
+
+  beforeAll(() => {
+    ec2 = new EC2Client({
+      region: TEST_REGION,
+      endpoint: aws.url,
+      credentials: TEST_CREDENTIALS,
+      maxAttempts: 1,
+    });
+  });
+  afterAll(() => ec2.destroy());
+  beforeEach(() => {
+    aws.instances.clear();
+    aws.spotInstances.clear();
+    aws.instances.set(SPOT, 'ip-10-0-1-1.ec2.internal');
+    aws.instances.set(ON_DEMAND, 'ip-10-0-1-2.ec2.internal');
+    aws.spotInstances.set(SPOT, { requestId: 'sir-0spot0001', statusCode: 'marked-for-termination' });
+  });
+
+  function spotRequests(ids?: string[]) {
+    return ec2
+      .send(new DescribeSpotInstanceRequestsCommand(ids ? { SpotInstanceRequestIds: ids } : {}))
+      .then((out) => out.SpotInstanceRequests ?? []);
+  }
+
+  it('answers DescribeInstances with instanceLifecycle spot and the request id for a Spot instance only', async () => {
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [SPOT, ON_DEMAND] }));
+    const [spot, onDemand] = out.Reservations?.[0]?.Instances ?? [];
+
+    expect(spot).toMatchObject({
+      InstanceId: SPOT,
+      PrivateDnsName: 'ip-10-0-1-1.ec2.internal',
+      InstanceLifecycle: 'spot',
+      SpotInstanceRequestId: 'sir-0spot0001',
+    });
+    expect(onDemand?.InstanceId).toBe(ON_DEMAND);
+    expect(onDemand?.InstanceLifecycle).toBeUndefined();
+    expect(onDemand?.SpotInstanceRequestId).toBeUndefined();
+  });
+
+  it('does not make an instance known to DescribeInstances by declaring it Spot', async () => {
+    aws.spotInstances.set('i-0ccccccccccccccc3', { requestId: 'sir-0spot0003', statusCode: 'fulfilled' });
+
+    await expect(
+      ec2.send(new DescribeInstancesCommand({ InstanceIds: ['i-0ccccccccccccccc3'] })),
+    ).rejects.toMatchObject({ name: 'InvalidInstanceID.NotFound', $metadata: { httpStatusCode: 400 } });
+  });
+
+  it('answers DescribeSpotInstanceRequests by request id with the instance, state and status', async () => {
+    freezeClock();
+    aws.spotInstances.set(ON_DEMAND, { requestId: 'sir-0spot0002', statusCode: 'fulfilled' });
+
+    const [request, ...rest] = await spotRequests(['sir-0spot0001']);
+
+    expect(rest).toEqual([]);
+    expect(request).toMatchObject({
+      SpotInstanceRequestId: 'sir-0spot0001',
+      InstanceId: SPOT,
+      State: 'closed',
+      Status: {
+        Code: 'marked-for-termination',
+        Message: 'The Spot Instance is marked for termination.',
+        UpdateTime: new Date(T0),
+      },
+    });
+  });
+
+  it('answers every request without ids; the state follows the status code unless the test sets it', async () => {
+    aws.spotInstances.set(ON_DEMAND, { requestId: 'sir-0spot0002', statusCode: 'fulfilled' });
+    aws.spotInstances.set('i-0ccccccccccccccc3', {
+      requestId: 'sir-0spot0003',
+      statusCode: 'marked-for-stop',
+      state: 'disabled',
+    });
+    aws.spotInstances.set('i-0ddddddddddddddd4', {
+      requestId: 'sir-0spot0004',
+      statusCode: 'marked-for-hibernation',
+    });
+
+    const all = await spotRequests();
+
+    expect(all.map((r) => [r.SpotInstanceRequestId, r.InstanceId, r.State, r.Status?.Code])).toEqual([
+      ['sir-0spot0001', SPOT, 'closed', 'marked-for-termination'],
+      ['sir-0spot0002', ON_DEMAND, 'active', 'fulfilled'],
+      ['sir-0spot0003', 'i-0ccccccccccccccc3', 'disabled', 'marked-for-stop'],
+      ['sir-0spot0004', 'i-0ddddddddddddddd4', 'active', 'marked-for-hibernation'],
+    ]);
+  });
+
+  it("moves a request's status updateTime when its status code changes, not before", async () => {
+    freezeClock();
+    aws.spotInstances.set(SPOT, { requestId: 'sir-0spot0001', statusCode: 'fulfilled' });
+    const first = await spotRequests(['sir-0spot0001']);
+    advance(60);
+    const same = await spotRequests(['sir-0spot0001']);
+    aws.spotInstances.set(SPOT, { requestId: 'sir-0spot0001', statusCode: 'marked-for-termination' });
+    advance(5);
+    const changed = await spotRequests(['sir-0spot0001']);
+
+    expect(first[0]?.Status?.UpdateTime).toEqual(new Date(T0));
+    expect(same[0]?.Status?.UpdateTime).toEqual(new Date(T0));
+    expect(changed[0]?.Status).toMatchObject({
+      Code: 'marked-for-termination',
+      UpdateTime: new Date(T0 + 65_000),
+    });
+  });
+
+  it('refuses an unknown request id with InvalidSpotInstanceRequestID.NotFound', async () => {
+    await expect(spotRequests(['sir-0spot0001', 'sir-gone'])).rejects.toMatchObject({
+      name: 'InvalidSpotInstanceRequestID.NotFound',
+      message: "The spot instance request ID 'sir-gone' does not exist",
+      $metadata: { httpStatusCode: 400 },
+    });
+  });
+
+  it('refuses filters, which it does not model, rather than answering unfiltered', async () => {
+    await expect(
+      ec2.send(
+        new DescribeSpotInstanceRequestsCommand({ Filters: [{ Name: 'instance-id', Values: [SPOT] }] }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue', $metadata: { httpStatusCode: 400 } });
   });
 });
 

@@ -21,6 +21,7 @@ describe('NodeDrainer IAM', () => {
       'autoscaling:DescribeAutoScalingInstances',
       'autoscaling:RecordLifecycleActionHeartbeat',
       'ec2:DescribeInstances',
+      'ec2:DescribeSpotInstanceRequests',
       'eks:DescribeCluster',
       'elasticloadbalancing:DescribeTags',
       'elasticloadbalancing:DescribeTargetGroups',
@@ -75,6 +76,7 @@ describe('NodeDrainer IAM', () => {
         expect(actionsOf(statement).sort()).toEqual([
           'autoscaling:DescribeAutoScalingInstances',
           'ec2:DescribeInstances',
+          'ec2:DescribeSpotInstanceRequests',
           'elasticloadbalancing:DescribeTags',
           'elasticloadbalancing:DescribeTargetGroups',
           'elasticloadbalancing:DescribeTargetHealth',

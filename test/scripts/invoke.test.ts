@@ -47,6 +47,15 @@ const DRY_RUN_SUMMARY: InvocationSummary = {
     evictionRefusals: 1,
     throttled: 0,
     errors: [],
+    invocation: {
+      evicted: 2,
+      deleted: 0,
+      evictionRequests: 3,
+      evictionRefusals: 1,
+      throttled: 0,
+      errors: 0,
+      staleReads: 0,
+    },
     startedAt: '2026-11-21T10:00:00.000Z',
     durationMs: 1_234,
     progress: {

@@ -1,5 +1,4 @@
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
-import type { LifecycleRunSettings } from '../../lambda/drain/lifecycle.js';
 import type { NodeTarget, PdbInfo, PodRef, PodSnapshot } from '../../lambda/drain/model.js';
 import type {
   Clock,
@@ -7,9 +6,11 @@ import type {
   ClusterPort,
   EventSubject,
   EvictionResult,
-  NodeClaim,
   NodeFeed,
+  PodList,
+  ReadOptions,
 } from '../../lambda/drain/ports.js';
+import type { LifecycleRunSettings } from '../../lambda/job/lifecycle.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 
 /**
@@ -82,10 +83,15 @@ type Evictor = (pod: PodRef, call: number) => EvictionResult | Promise<EvictionR
 
 /**
  * A hand-written ClusterPort: the node's pods live in a map; an evicted pod leaves after
- * `terminationMs` of virtual time. Every request is recorded.
+ * `terminationMs` of virtual time. Every request is recorded. The node's state has a version (a
+ * resourceVersion) that grows with every change, as a server's does; lists say it.
  */
 export class FakeCluster implements ClusterPort {
   readonly requests: string[] = [];
+  /** The newest resourceVersion: grows with each change of the node's pods and with the cordon. */
+  version = 100;
+  /** What listPods was asked to be at least as new as, per call. */
+  readonly notOlderThan: (string | undefined)[] = [];
   readonly events: (ClusterEvent & { subject: string })[] = [];
   readonly pods = new Map<string, PodSnapshot>();
   private readonly leavesAt = new Map<string, number>();
@@ -114,13 +120,16 @@ export class FakeCluster implements ClusterPort {
     this.requests.push(`listVolumeAttachments ${node}`);
     return [...this.attachments];
   }
-  async cordon(node: string, options: { excludeFromLoadBalancers?: boolean } = {}): Promise<void> {
+  async cordon(node: string, options: { excludeFromLoadBalancers?: boolean } = {}): Promise<string> {
     this.requests.push(`cordon ${node}${options.excludeFromLoadBalancers ? ' exclude-from-lb' : ''}`);
+    return String(++this.version);
   }
-  async listPods(): Promise<PodSnapshot[]> {
+  async listPods(_node: string, options: ReadOptions = {}): Promise<PodList> {
     this.requests.push('listPods');
+    this.notOlderThan.push(options.notOlderThan);
     if (this.failures.listPods && this.failures.listPods-- > 0) throw new Error('HTTP 401: Unauthorized');
-    return this.present();
+    const pods = this.present();
+    return { pods, resourceVersion: String(this.version) };
   }
   /** The node's pods now: those whose termination ended have left. */
   protected present(): PodSnapshot[] {
@@ -128,6 +137,7 @@ export class FakeCluster implements ClusterPort {
       if (this.clock.now() >= at) {
         this.pods.delete(uid);
         this.leavesAt.delete(uid);
+        this.version++;
       }
     }
     return [...this.pods.values()];
@@ -151,20 +161,6 @@ export class FakeCluster implements ClusterPort {
     this.terminate(ref.uid);
     return 'deleted';
   }
-  /** Claims by node: the fake keeps them like the node annotation would. */
-  readonly claims = new Map<string, { holder: string; until: number }>();
-  async claimNode(node: string, claim: { holder: string; until: number; now: number }): Promise<NodeClaim> {
-    this.requests.push(`claim ${node} ${claim.holder}`);
-    const current = this.claims.get(node);
-    if (current && current.holder !== claim.holder && current.until > claim.now)
-      return { kind: 'held', ...current };
-    this.claims.set(node, { holder: claim.holder, until: claim.until });
-    return { kind: 'claimed' };
-  }
-  async releaseNode(node: string, holder: string): Promise<void> {
-    this.requests.push(`release ${node} ${holder}`);
-    if (this.claims.get(node)?.holder === holder) this.claims.delete(node);
-  }
   async listPdbs(namespace: string): Promise<PdbInfo[]> {
     this.requests.push(`listPdbs ${namespace}`);
     return this.pdbs;
@@ -179,6 +175,7 @@ export class FakeCluster implements ClusterPort {
   protected terminate(uid: string): void {
     const current = this.pods.get(uid);
     if (current) this.pods.set(uid, { ...current, terminating: true });
+    this.version++;
     this.leavesAt.set(uid, this.clock.now() + this.terminationMs);
   }
 
@@ -267,7 +264,12 @@ export function lifecycleSettings(
   overrides: Partial<LifecycleRunSettings> = {},
 ): LifecycleRunSettings {
   return {
-    instanceId: 'i-0123456789abcdef0',
+    action: {
+      group: 'web-asg',
+      hook: 'eks-node-drainer',
+      instanceId: 'i-0123456789abcdef0',
+      token: 'token-1',
+    },
     startedAt: clock.t,
     attempt: 1,
     pauseAt: clock.t + 600_000,
@@ -279,7 +281,9 @@ export function lifecycleSettings(
     minEvictionWindowSeconds: 60,
     handMade: false,
     force: false,
-    holder: 'request-1',
+    invocation: 'request-1',
+    chain: 'request-1',
+    toWarmPool: false,
     excludeFromLoadBalancers: true,
     waitForLoadBalancers: false,
     waitForVolumeDetach: false,

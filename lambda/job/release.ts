@@ -5,14 +5,20 @@
  * Terminating earlier drops connections still routed to the node (502/504) and leaves a StatefulSet's
  * replacement in `Multi-Attach error` for minutes.
  */
-import { backoffDelay } from './concurrency.js';
-import { errorMessage } from './drain.js';
+import { backoffDelay } from '../drain/concurrency.js';
+import type { ClusterEvent } from '../drain/ports.js';
+import { errorMessage } from '../errors.js';
 import type { Clock, ClusterPort, LoadBalancerPort, Logger, TargetRegistration } from './ports.js';
 
 export interface ReleaseOptions {
   readonly node: string;
   readonly instanceId: string;
   readonly privateIps: readonly string[];
+  /**
+   * IPs of pods that stay on the node (DaemonSet, static, hostNetwork ones: never evicted): their
+   * IP-mode targets leave with the instance, so the wait does not wait for them.
+   */
+  readonly stayingIps?: readonly string[];
   /** Epoch ms: what is still there then is reported, and the drain ends per the policy. */
   readonly until: number;
   /** Epoch ms: hand over to a new invocation by then. */
@@ -97,10 +103,14 @@ export async function waitForRelease(
   const startedAt = clock.now();
   const { loadBalancers, cluster } = ports;
   const lb = loadBalancers
-    ? new Waiter(
-        () => loadBalancers.registrations({ instanceId: options.instanceId, privateIps: options.privateIps }),
-        LOAD_BALANCER_POLL_MS,
-      )
+    ? new Waiter(async () => {
+        const staying = new Set(options.stayingIps ?? []);
+        const found = await loadBalancers.registrations({
+          instanceId: options.instanceId,
+          privateIps: options.privateIps,
+        });
+        return found.filter((target) => !staying.has(target.id));
+      }, LOAD_BALANCER_POLL_MS)
     : undefined;
   // DaemonSet and static pods stay, but cannot hold an EBS volume (ReadWriteOnce across nodes, no
   // claims in static pods): every attachment left on the node belongs to a pod that is gone
@@ -146,4 +156,26 @@ export async function waitForRelease(
     await clock.sleep(Math.max(0, wake - after), options.signal);
     if (options.signal?.aborted) return finish('stopped');
   }
+}
+
+/** What the release waits found, on the node: `kubectl describe node` tells why the instance waited. */
+export function releaseEvent(release: ReleaseReport): ClusterEvent {
+  const parts: string[] = [];
+  const lb = release.loadBalancers;
+  const volumes = release.volumes;
+  if (lb)
+    parts.push(
+      `${lb.seen.length} load balancer target(s), ${lb.left.length} left after ${Math.round(lb.waitedMs / 1000)} s`,
+    );
+  if (volumes) {
+    parts.push(
+      `${volumes.seen.length} volume attachment(s), ${volumes.left.length} left after ${Math.round(volumes.waitedMs / 1000)} s`,
+    );
+  }
+  const released = release.outcome === 'released';
+  return {
+    reason: released ? 'InstanceReleased' : 'InstanceReleaseIncomplete',
+    type: released ? 'Normal' : 'Warning',
+    message: parts.join('; '),
+  };
 }

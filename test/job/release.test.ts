@@ -1,15 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { Continuation } from '../../lambda/drain/continuation.js';
-import { type LifecycleRunSettings, runLifecycleAction } from '../../lambda/drain/lifecycle.js';
+import type { Continuation } from '../../lambda/job/continuation.js';
+import { RELEASE_MIN_WINDOW_MS } from '../../lambda/job/job.js';
+import { type LifecycleRunSettings, runLifecycleAction } from '../../lambda/job/lifecycle.js';
 import type {
   InstancePort,
   LifecycleResult,
   LoadBalancerPort,
   TargetRegistration,
-} from '../../lambda/drain/ports.js';
-import { waitForRelease } from '../../lambda/drain/release.js';
+} from '../../lambda/job/ports.js';
+import { releaseEvent, waitForRelease } from '../../lambda/job/release.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, lifecycleSettings, pod, VirtualClock } from '../support/fakes.js';
+import { MemoryJobStore } from '../support/job-fakes.js';
 
 const TG = 'arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1';
 
@@ -344,7 +346,8 @@ function run(overrides: Partial<LifecycleRunSettings>, releasedAt: number) {
     lifecycleSettings(clock, { waitForLoadBalancers: true, waitForVolumeDetach: true, ...overrides }),
     {
       cluster,
-      lifecycle: action,
+      store: new MemoryJobStore(),
+      lifecycle: () => action,
       instances: { privateDnsName: async () => 'node-a', privateIps: async () => ['10.0.0.7'] },
       continuation: { continueLater: async (c) => void continuations.push(c) },
       loadBalancers,
@@ -456,7 +459,8 @@ function prepared(
       lifecycleSettings(clock, { waitForLoadBalancers: true, waitForVolumeDetach: true, ...overrides }),
       {
         cluster,
-        lifecycle: action,
+        store: new MemoryJobStore(),
+        lifecycle: () => action,
         instances,
         continuation: { continueLater: async (c) => void continuations.push(c) },
         loadBalancers,
@@ -467,6 +471,43 @@ function prepared(
 }
 
 describe('runLifecycleAction, when it waits for the release', () => {
+  it('gives the waits their own window after a late start, instead of one look past the deadline', async () => {
+    // the action began an hour ago: its 15-minute deadline is long past when the drain ends
+    const { clock, loadBalancers, run } = prepared(
+      { startedAt: 1_700_000_000_000 - 3_600_000 },
+      () => {},
+      120_000,
+    );
+    const start = clock.t;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.release?.outcome).toBe('released');
+    expect(clock.t - start).toBeGreaterThanOrEqual(120_000);
+    expect(clock.t - start).toBeLessThan(RELEASE_MIN_WINDOW_MS);
+    expect(loadBalancers.calls).toBeGreaterThan(1);
+  });
+
+  it('does not wait for the IP targets of the pods that stay on the node (a DaemonSet ingress)', async () => {
+    const stays = pod('ingress', { controller: { kind: 'DaemonSet', name: 'ingress' }, ip: '10.0.0.9' });
+    const { clock, action, run } = prepared({}, ({ clock: c, cluster, loadBalancers }) => {
+      cluster.pods.set(stays.uid, stays);
+      const instanceTarget = { targetGroupArn: TG, id: 'i-0123456789abcdef0', state: 'draining' };
+      const podTarget = { targetGroupArn: TG, id: '10.0.0.9', port: 443, state: 'healthy' };
+      loadBalancers.registrations = async () =>
+        c.t < 1_700_000_030_000 ? [instanceTarget, podTarget] : [podTarget];
+    });
+    const start = clock.t;
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(report.release?.outcome).toBe('released');
+    expect(clock.t - start).toBeLessThan(40_000);
+    expect(action.completions).toEqual(['CONTINUE']);
+  });
+
   it('asks the load balancers about the instance and all its IPs', async () => {
     const { asked, run } = prepared({});
 
@@ -722,5 +763,45 @@ describe('runLifecycleAction, when it waits for the release', () => {
     expect(report.release?.outcome).toBe('stopped');
     expect(continuations).toHaveLength(1);
     expect(cluster.events.filter((e) => e.reason.startsWith('InstanceRelease'))).toEqual([]);
+  });
+});
+
+describe('releaseEvent', () => {
+  const target = { targetGroupArn: 'arn:tg', id: 'i-1', state: 'draining' };
+
+  it('says what the waits saw and how long they took, rounded to seconds', () => {
+    const event = releaseEvent({
+      outcome: 'released',
+      loadBalancers: { seen: [target, target], left: [], waitedMs: 41_600, errors: [] },
+      volumes: { seen: ['csi-1'], left: [], waitedMs: 7_400, errors: [] },
+    });
+
+    expect(event).toEqual({
+      reason: 'InstanceReleased',
+      type: 'Normal',
+      message: '2 load balancer target(s), 0 left after 42 s; 1 volume attachment(s), 0 left after 7 s',
+    });
+  });
+
+  it('warns that the release is incomplete when the wait ended otherwise', () => {
+    const event = releaseEvent({
+      outcome: 'deadline',
+      volumes: { seen: ['csi-1', 'csi-2'], left: ['csi-2'], waitedMs: 60_000, errors: [] },
+    });
+
+    expect(event).toEqual({
+      reason: 'InstanceReleaseIncomplete',
+      type: 'Warning',
+      message: '2 volume attachment(s), 1 left after 60 s',
+    });
+  });
+
+  it('says only what it waited for', () => {
+    const event = releaseEvent({
+      outcome: 'paused',
+      loadBalancers: { seen: [target], left: [target], waitedMs: 500, errors: [] },
+    });
+
+    expect(event.message).toBe('1 load balancer target(s), 1 left after 1 s');
   });
 });

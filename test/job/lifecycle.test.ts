@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { Continuation } from '../../lambda/drain/continuation.js';
-import { type LifecycleRunSettings, runLifecycleAction } from '../../lambda/drain/lifecycle.js';
-import type { InstancePort, LifecyclePort, LifecycleResult } from '../../lambda/drain/ports.js';
+import type { Continuation } from '../../lambda/job/continuation.js';
+import { type LifecycleRunSettings, runLifecycleAction } from '../../lambda/job/lifecycle.js';
+import type { InstancePort, LifecyclePort, LifecycleResult } from '../../lambda/job/ports.js';
+import { LEASE_MS } from '../../lambda/job/record.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, lifecycleSettings, pod, VirtualClock } from '../support/fakes.js';
+import { MemoryJobStore } from '../support/job-fakes.js';
 
 /** A lifecycle action that expires like AWS's when no heartbeat comes within `timeoutMs`. */
 class FakeAction implements LifecyclePort {
@@ -43,18 +45,20 @@ function setup(overrides: Partial<LifecycleRunSettings> = {}, timeoutMs?: number
   const continuations: Continuation[] = [];
   const logs: LogEntry[] = [];
   const instances: InstancePort = { privateDnsName: async () => 'node-a' };
+  const store = new MemoryJobStore();
   const run = () =>
     runLifecycleAction(
       lifecycleSettings(clock, overrides),
       {
         cluster,
-        lifecycle: action,
+        store,
+        lifecycle: () => action,
         instances,
         continuation: { continueLater: async (c) => void continuations.push(c) },
       },
       { clock, log: memoryLogger(logs) },
     );
-  return { clock, cluster, action, continuations, instances, logs, run };
+  return { clock, cluster, action, continuations, instances, logs, store, run };
 }
 
 describe('runLifecycleAction heartbeats', () => {
@@ -125,6 +129,7 @@ describe('runLifecycleAction for a hand-made event', () => {
       outcome: 'instance-not-terminating',
       attempt: 3,
       lifecycleResult: null,
+      completed: [],
       heartbeats: { recorded: 0, failed: 0 },
     });
     expect(cluster.requests).toEqual([]);
@@ -260,12 +265,14 @@ describe('runLifecycleAction, what it asks of the drain', () => {
     expect(cluster.requests).toContain('cordon node-a');
   });
 
-  it('claims the node for the holder of the action', async () => {
-    const { cluster, run } = setup({ holder: 'request-9' });
+  it("holds the node's job as this invocation, for its chain, and removes the record when done", async () => {
+    const { store, run } = setup({ invocation: 'request-9', chain: 'request-1' });
 
     await run();
 
-    expect(cluster.requests).toContain('claim node-a request-9');
+    expect(store.writes[0]).toMatchObject({ holder: 'request-9', chain: 'request-1' });
+    expect(store.writes.at(-1)).toBeNull();
+    expect(store.record('node-a')).toBeUndefined();
   });
 
   it('resumes from the progress an earlier invocation handed over', async () => {
@@ -329,15 +336,30 @@ describe('runLifecycleAction, what it asks of the drain', () => {
     expect(action.completions).toEqual(['CONTINUE']);
   });
 
-  it('completes nothing when another invocation is draining the node', async () => {
-    const { cluster, action, run } = setup({ holder: 'second' });
-    cluster.claims.set('node-a', { holder: 'first', until: Number.MAX_SAFE_INTEGER });
+  it('joins the job of another invocation draining the node, and completes nothing itself', async () => {
+    const { clock, cluster, action, store, run } = setup({ invocation: 'second', chain: 'second' });
+    store.put('node-a', {
+      chain: 'first',
+      holder: 'first',
+      until: clock.t + LEASE_MS,
+      before: { unschedulable: false, excludedFromLoadBalancers: false },
+      requests: [],
+    });
+    // the holder adopts what joined at its next look
+    void clock.sleep(3_000).then(() => {
+      const record = store.record('node-a');
+      if (record)
+        store.put('node-a', { ...record, requests: record.requests.map((r) => ({ ...r, adopted: true })) });
+    });
 
     const report = await run();
 
-    expect(report.outcome).toBe('already-draining');
+    expect(report.outcome).toBe('joined');
+    expect(report.joined).toEqual({ holder: 'first', adopted: true });
     expect(report.lifecycleResult).toBeNull();
     expect(action.completions).toEqual([]);
+    expect(cluster.count('cordon')).toBe(0);
+    expect(store.record('node-a')?.requests.map((r) => r.id)).toEqual(['termination:token-1']);
   });
 });
 
@@ -466,8 +488,8 @@ describe('runLifecycleAction, hand-over and the end of the action', () => {
     expect(at.slice(1).map((t, i) => t - (at[i] ?? 0))).toEqual([375, 750]);
   });
 
-  it('fails after the fifth failed completion', async () => {
-    const { action, run } = setup();
+  it('fails after the fifth failed completion, and lets the job go for the retry of its event', async () => {
+    const { clock, action, store, run } = setup();
     let calls = 0;
     action.complete = async () => {
       calls++;
@@ -476,5 +498,8 @@ describe('runLifecycleAction, hand-over and the end of the action', () => {
 
     await expect(run()).rejects.toThrow('Rate exceeded');
     expect(calls).toBe(5);
+    // the record stays with its request, its lease run out: the retry takes the job over at once
+    expect(store.record('node-a')?.requests.map((r) => r.id)).toEqual(['termination:token-1']);
+    expect(store.record('node-a')?.until).toBeLessThanOrEqual(clock.t);
   });
 });

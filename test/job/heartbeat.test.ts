@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Heartbeat } from '../../lambda/drain/heartbeat.js';
-import type { LifecyclePort } from '../../lambda/drain/ports.js';
+import { Heartbeat } from '../../lambda/job/heartbeat.js';
+import type { LifecyclePort } from '../../lambda/job/ports.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { VirtualClock } from '../support/fakes.js';
 

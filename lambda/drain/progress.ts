@@ -1,10 +1,9 @@
 /**
- * What one invocation hands to the next when a drain outlives a Lambda invocation. Everything in it
- * arrives back in an event, so the event parser treats it as untrusted input (see lambda/event.ts).
+ * What a drain remembers when it is resumed (a later invocation of the same job goes on where this
+ * one stopped): the offers made to the pods still there, and the totals so far. It arrives back in an
+ * event, so the event parser treats it as untrusted input (lambda/event.ts) and the drain clamps its
+ * times (drain/deadline.ts).
  */
-
-/** At most this many continuations per drain: 48 h (the hook's longest life) in 14-minute invocations. */
-export const MAX_ATTEMPTS = 210;
 
 /** Lists carried across invocations are capped (a node runs at most a few hundred pods). */
 export const MAX_CARRIED_NAMES = 1_000;
@@ -37,15 +36,6 @@ export interface DrainProgress {
   /** Epoch ms: once the deadline policy started, the drain ends by then, whatever is left. */
   readonly policyEndsAt?: number;
   readonly totals: DrainTotals;
-}
-
-export interface Continuation {
-  /** When the lifecycle action began (epoch ms): the deadline counts from here. */
-  readonly startedAt: number;
-  readonly attempt: number;
-  /** Who holds the node's drain claim: the first invocation's request id. */
-  readonly holder?: string;
-  readonly progress?: DrainProgress;
 }
 
 export function addTotals(a: DrainTotals, b: DrainTotals, maxErrors: number): DrainTotals {

@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { LifecyclePort, LifecycleResult } from '../../lambda/drain/ports.js';
+import type { WarmPoolLaunch } from '../../lambda/ec2-event.js';
+import type { LifecyclePort, LifecycleResult } from '../../lambda/job/ports.js';
 import {
   type MarkedNode,
   type MarksPort,
-  markingCordon,
   readyAgain,
   restoreFromWarmPool,
   restoreReturnedNodes,
   type Undo,
   undoOf,
   type WarmPoolMark,
-} from '../../lambda/drain/warm-pool.js';
-import type { WarmPoolLaunch } from '../../lambda/ec2-event.js';
+} from '../../lambda/job/warm-pool.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, VirtualClock } from '../support/fakes.js';
 
@@ -28,11 +27,8 @@ class FakeMarks implements MarksPort {
   readonly marks = new Map<string, WarmPoolMark>();
   readySince = new Map<string, number>();
   failRead = false;
-  async mark(node: string, mark: { instanceId: string; at: number }): Promise<void> {
-    this.calls.push(`mark ${node}`);
-    if (!this.marks.has(node))
-      this.marks.set(node, { ...mark, wasUnschedulable: false, hadExcludeLabel: false });
-  }
+  /** Nodes a job is draining: their marks are not undone. */
+  readonly draining = new Set<string>();
   async read(node: string): Promise<WarmPoolMark | undefined> {
     if (this.failRead) throw new Error('HTTP 503');
     return this.marks.get(node);
@@ -44,8 +40,14 @@ class FakeMarks implements MarksPort {
       ...(this.readySince.has(node) ? { readySince: this.readySince.get(node) } : {}),
     }));
   }
-  async restore(node: string, _mark: WarmPoolMark, undo: Undo): Promise<'restored' | 'changed'> {
-    this.calls.push(`restore ${node} ${JSON.stringify(undo)}`);
+  async restore(
+    node: string,
+    _mark: WarmPoolMark,
+    undo: Undo,
+    now: number,
+  ): Promise<'restored' | 'changed' | 'draining'> {
+    this.calls.push(`restore ${node} ${JSON.stringify(undo)} at ${now}`);
+    if (this.draining.has(node)) return 'draining';
     this.marks.delete(node);
     return 'restored';
   }
@@ -100,39 +102,36 @@ describe('readyAgain', () => {
   });
 });
 
-describe('markingCordon', () => {
-  it('marks the node before each cordon and passes everything else through', async () => {
-    const { cluster, marks, clock } = setup();
-    const marked = markingCordon(cluster, marks, INSTANCE, clock);
-
-    await marked.cordon('node-a', { excludeFromLoadBalancers: true });
-    await marked.findNode({ instanceId: INSTANCE });
-
-    expect(marks.calls).toEqual(['mark node-a']);
-    expect(marks.marks.get('node-a')).toMatchObject({ instanceId: INSTANCE, at: clock.t });
-    expect(cluster.requests).toEqual(['cordon node-a exclude-from-lb', `findNode `]);
-  });
-});
-
 describe('restoreReturnedNodes', () => {
   it('restores the marked nodes Ready again since their mark, and keeps the others', async () => {
-    const { marks, log } = setup();
+    const { marks, log, clock } = setup();
     marks.marks.set('back', MARK);
     marks.marks.set('away', MARK);
     marks.readySince.set('back', 5_000);
     marks.readySince.set('away', 500);
 
-    expect(await restoreReturnedNodes(marks, log)).toEqual(['back']);
+    expect(await restoreReturnedNodes(marks, log, clock)).toEqual(['back']);
     expect([...marks.marks.keys()]).toEqual(['away']);
+    expect(marks.calls).toEqual([`restore back ${JSON.stringify(undoOf(MARK))} at ${clock.t}`]);
+  });
+
+  it('leaves a node a job is draining as it is, mark and all', async () => {
+    const { marks, log, clock } = setup();
+    marks.marks.set('flapping', MARK);
+    marks.readySince.set('flapping', 5_000);
+    marks.draining.add('flapping');
+
+    expect(await restoreReturnedNodes(marks, log, clock)).toEqual([]);
+    expect([...marks.marks.keys()]).toEqual(['flapping']);
   });
 });
 
 describe('restoreFromWarmPool', () => {
   it('undoes the mark of this instance and completes the launch action with CONTINUE', async () => {
-    const { ports, marks, action, log } = setup();
+    const { ports, marks, action, log, clock } = setup();
     marks.marks.set('node-a', MARK);
 
-    const report = await restoreFromWarmPool(launch(), ports, { log });
+    const report = await restoreFromWarmPool(launch(), ports, { log, clock });
 
     expect(report).toEqual({
       outcome: 'warm-pool-restored',
@@ -144,18 +143,18 @@ describe('restoreFromWarmPool', () => {
   });
 
   it("leaves another instance's mark alone", async () => {
-    const { ports, marks, log } = setup();
+    const { ports, marks, log, clock } = setup();
     marks.marks.set('node-a', { ...MARK, instanceId: 'i-0aaaaaaaaaaaaaaaa' });
 
-    expect((await restoreFromWarmPool(launch(), ports, { log })).outcome).toBe('ignored');
+    expect((await restoreFromWarmPool(launch(), ports, { log, clock })).outcome).toBe('ignored');
     expect(marks.marks.size).toBe(1);
   });
 
   it('continues a launch that is not from the warm pool without touching the node', async () => {
-    const { ports, marks, action, cluster, log } = setup();
+    const { ports, marks, action, cluster, log, clock } = setup();
     marks.marks.set('node-a', MARK);
 
-    expect(await restoreFromWarmPool(launch(false), ports, { log })).toEqual({
+    expect(await restoreFromWarmPool(launch(false), ports, { log, clock })).toEqual({
       outcome: 'ignored',
       lifecycleResult: 'CONTINUE',
     });
@@ -164,10 +163,10 @@ describe('restoreFromWarmPool', () => {
   });
 
   it('still completes the launch action when the undo fails (the next drain retries the undo)', async () => {
-    const { ports, marks, action, logs, log } = setup();
+    const { ports, marks, action, logs, log, clock } = setup();
     marks.failRead = true;
 
-    expect((await restoreFromWarmPool(launch(), ports, { log })).lifecycleResult).toBe('CONTINUE');
+    expect((await restoreFromWarmPool(launch(), ports, { log, clock })).lifecycleResult).toBe('CONTINUE');
     expect(action.completed).toEqual(['CONTINUE']);
     expect(logs.map((l) => l.message)).toContain(
       'could not restore the node back from the warm pool; the next drain retries',
@@ -175,10 +174,10 @@ describe('restoreFromWarmPool', () => {
   });
 
   it('with DRY_RUN: touches nothing and completes nothing', async () => {
-    const { ports, marks, action, cluster, log } = setup();
+    const { ports, marks, action, cluster, log, clock } = setup();
     marks.marks.set('node-a', MARK);
 
-    expect(await restoreFromWarmPool(launch(), ports, { log, dryRun: true })).toEqual({
+    expect(await restoreFromWarmPool(launch(), ports, { log, clock, dryRun: true })).toEqual({
       outcome: 'dry-run',
       lifecycleResult: null,
     });
@@ -188,11 +187,11 @@ describe('restoreFromWarmPool', () => {
   });
 
   it('node-not-found when no node has the instance', async () => {
-    const { ports, cluster, log } = setup();
+    const { ports, cluster, log, clock } = setup();
     const missing = new FakeCluster(new VirtualClock(), [], 1_000, null);
-    expect((await restoreFromWarmPool(launch(), { ...ports, cluster: missing }, { log })).outcome).toBe(
-      'node-not-found',
-    );
+    expect(
+      (await restoreFromWarmPool(launch(), { ...ports, cluster: missing }, { log, clock })).outcome,
+    ).toBe('node-not-found');
     expect(cluster.requests).toEqual([]);
   });
 });

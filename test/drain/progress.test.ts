@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  addTotals,
-  type DrainTotals,
-  MAX_ATTEMPTS,
-  MAX_CARRIED_NAMES,
-  NO_TOTALS,
-} from '../../lambda/drain/continuation.js';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
+import { addTotals, type DrainTotals, MAX_CARRIED_NAMES, NO_TOTALS } from '../../lambda/drain/progress.js';
+import { MAX_ATTEMPTS } from '../../lambda/job/continuation.js';
 import { memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
 

@@ -1,34 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { LifecyclePort, LifecycleResult } from '../../lambda/drain/ports.js';
+import type { Ec2Notice } from '../../lambda/ec2-event.js';
 import {
   type AutoScalingInstance,
   clampedGrace,
+  type NoticePorts,
   type NoticeSettings,
   runNotice,
   SPOT_NOTICE_MS,
   servedInstance,
-} from '../../lambda/drain/spot.js';
-import type { Ec2Notice } from '../../lambda/ec2-event.js';
+} from '../../lambda/job/notice.js';
+import type { SpotInterruption } from '../../lambda/job/ports.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
+import { jobPorts } from '../support/job-fakes.js';
 
 const INSTANCE = 'i-0123456789abcdef0';
-
-class FakeAction implements LifecyclePort {
-  completed: LifecycleResult[] = [];
-  constructor(private lifecycleState: string) {}
-  async heartbeat(): Promise<'recorded' | 'expired'> {
-    return 'recorded';
-  }
-  async state(): Promise<string | undefined> {
-    return this.lifecycleState;
-  }
-  async complete(result: LifecycleResult): Promise<'completed' | 'already-completed'> {
-    this.completed.push(result);
-    this.lifecycleState = 'Terminating:Proceed';
-    return 'completed';
-  }
-}
 
 function setup(
   options: {
@@ -37,6 +23,7 @@ function setup(
     pods?: ReturnType<typeof pod>[];
     nodeName?: string | null;
     terminationMs?: number;
+    spot?: SpotInterruption | 'fails';
   } = {},
 ) {
   const clock = new VirtualClock();
@@ -47,13 +34,21 @@ function setup(
     options.nodeName === undefined ? 'node-a' : options.nodeName,
   );
   const logs: LogEntry[] = [];
-  const action = new FakeAction(
-    options.instance && options.instance !== 'fails' ? options.instance.state : 'InService',
-  );
+  const { ports: base, store, actions, continuation } = jobPorts(cluster);
+  const action = actions.action(INSTANCE);
+  action.lifecycleState =
+    options.instance && options.instance !== 'fails' ? options.instance.state : 'InService';
   const asked: string[] = [];
-  const ports = {
-    cluster,
-    instances: { privateDnsName: async () => 'node-a' },
+  const spotAnswer = options.spot ?? { kind: 'marked', code: 'marked-for-termination' };
+  const ports: NoticePorts = {
+    ...base,
+    instances: {
+      privateDnsName: async () => 'node-a',
+      spotInterruption: async () => {
+        if (spotAnswer === 'fails') throw new Error('Rate exceeded');
+        return spotAnswer;
+      },
+    },
     groups: {
       serves: async (group: string) => {
         asked.push(group);
@@ -64,7 +59,6 @@ function setup(
       if (options.instance === 'fails') throw new Error('Rate exceeded');
       return options.instance;
     },
-    terminationAction: () => action,
   };
   const settings = (overrides: Partial<NoticeSettings> = {}): NoticeSettings => ({
     onRebalance: 'cordon',
@@ -72,15 +66,22 @@ function setup(
     onDrainTimeout: 'delete',
     drainTimeoutSeconds: 300,
     maxConcurrentEvictions: 8,
+    minEvictionWindowSeconds: 60,
+    heartbeatIntervalSeconds: 60,
     excludeFromLoadBalancers: true,
-    holder: 'request-1',
+    waitForLoadBalancers: false,
+    waitForVolumeDetach: false,
+    hookName: 'eks-node-drainer',
+    invocation: 'request-1',
+    chain: 'request-1',
+    attempt: 1,
     startedAt: clock.t,
     pauseAt: clock.t + 800_000,
     ...overrides,
   });
   const run = (notice: Ec2Notice, overrides: Partial<NoticeSettings> = {}) =>
     runNotice(notice, settings(overrides), ports, { clock, log: memoryLogger(logs) });
-  return { clock, cluster, logs, action, asked, ports, run };
+  return { clock, cluster, logs, action, actions, asked, ports, store, continuation, run };
 }
 
 const spot = (time?: number): Ec2Notice => ({
@@ -199,67 +200,80 @@ describe('runNotice: Spot interruption', () => {
   });
 
   it('completes the termination lifecycle action waiting for the instance, once, after the drain', async () => {
-    const { run, action, cluster } = setup({ instance: { group: 'web-asg', state: 'Terminating:Wait' } });
+    const { run, action, store } = setup({ instance: { group: 'web-asg', state: 'Terminating:Wait' } });
     const report = await run(spot());
 
     expect(report.lifecycleResult).toBe('CONTINUE');
-    expect(action.completed).toEqual(['CONTINUE']);
-    expect(cluster.claims.size).toBe(0); // released before completing
+    expect(action.completions).toEqual(['CONTINUE']);
+    expect(store.record('node-a')).toBeUndefined();
   });
 
-  it('completes nothing when no action waits, or when another drain holds the node', async () => {
-    const idle = setup({ instance: IN_GROUP });
-    expect((await idle.run(spot())).lifecycleResult).toBeNull();
-    expect(idle.action.completed).toEqual([]);
-
-    const held = setup({ instance: { group: 'web-asg', state: 'Terminating:Wait' } });
-    held.cluster.claims.set('node-a', { holder: 'lifecycle-request', until: held.clock.t + 60_000 });
-    const report = await held.run(spot());
-    expect(report.outcome).toBe('spot-interrupted');
-    expect(report.drain?.outcome).toBe('already-draining');
-    expect(held.action.completed).toEqual([]);
+  it('completes nothing when no action waits', async () => {
+    const { run, action } = setup({ instance: IN_GROUP });
+    expect((await run(spot())).lifecycleResult).toBeNull();
+    expect(action.completions).toEqual([]);
   });
 
   it('ends foreign-instance for an instance of another group, without a Kubernetes call', async () => {
     const { run, cluster } = setup({ instance: { group: 'elsewhere', state: 'InService' } });
-    expect(await run(spot())).toEqual({ outcome: 'foreign-instance', lifecycleResult: null });
+    expect(await run(spot())).toMatchObject({ outcome: 'foreign-instance', lifecycleResult: null });
     expect(cluster.requests).toEqual([]);
   });
 });
 
-describe('runNotice: a Spot instance that is stopped or hibernated comes back', () => {
-  const marksOf = () => {
-    const marked: string[] = [];
-    return {
-      marked,
-      marks: {
-        mark: async (node: string, mark: { instanceId: string }) => {
-          marked.push(`${node} ${mark.instanceId}`);
-        },
-        read: async () => undefined,
-        markedNodes: async () => [],
-        restore: async () => 'restored' as const,
-      },
-    };
-  };
+describe('runNotice: a Spot warning EC2 did not mark', () => {
+  it.each([
+    ['an On-Demand instance', { kind: 'not-spot' } as const, 'not a Spot instance'],
+    ['a Spot instance still fulfilled', { kind: 'not-marked', code: 'fulfilled' } as const, 'fulfilled'],
+  ])('cordons %s only: no eviction, no deadline, nothing completed', async (_, answer, status) => {
+    const { run, cluster, action, store } = setup({
+      instance: { group: 'web-asg', state: 'Terminating:Wait' },
+      spot: answer,
+    });
 
+    const report = await run(spot());
+
+    expect(report).toMatchObject({ outcome: 'spot-unconfirmed', node: 'node-a', spotStatus: status });
+    expect(cluster.requests).toEqual(['findNode node-a', 'cordon node-a exclude-from-lb']);
+    expect(action.completions).toEqual([]);
+    expect(store.writes).toEqual([]);
+  });
+
+  it('drains as warned when EC2 cannot be asked, and says so', async () => {
+    const { run, logs } = setup({ instance: IN_GROUP, spot: 'fails' });
+
+    const report = await run(spot());
+
+    expect(report.outcome).toBe('spot-interrupted');
+    expect(report.spotStatus).toBe('unconfirmed');
+    expect(logs.map((l) => l.message)).toContain(
+      'could not confirm the Spot interruption with EC2; draining as warned',
+    );
+  });
+});
+
+describe('runNotice: a Spot instance that is stopped or hibernated comes back', () => {
   it.each(['stop', 'hibernate'])(
-    'marks the node before the cordon when the action is %s',
+    'marks the node, as it was before the drain, when the drain ends (action %s)',
     async (instanceAction) => {
-      const { run, ports } = setup({ instance: IN_GROUP });
-      const { marks, marked } = marksOf();
-      Object.assign(ports, { marks });
+      const { run, store } = setup({ instance: IN_GROUP });
+      store.nodes.set('node-a', {
+        version: 1,
+        now: { unschedulable: false, excludedFromLoadBalancers: true },
+      });
       await run({ kind: 'spot-interruption', instanceId: INSTANCE, instanceAction });
-      expect(marked).toEqual([`node-a ${INSTANCE}`]);
+      expect(store.mark('node-a')).toMatchObject({
+        instanceId: INSTANCE,
+        wasUnschedulable: false,
+        hadExcludeLabel: true,
+      });
     },
   );
 
   it('does not mark a node whose instance terminates', async () => {
-    const { run, ports } = setup({ instance: IN_GROUP });
-    const { marks, marked } = marksOf();
-    Object.assign(ports, { marks });
+    const { run, store } = setup({ instance: IN_GROUP });
     await run(spot());
-    expect(marked).toEqual([]);
+    expect(store.mark('node-a')).toBeUndefined();
   });
 });
 
@@ -271,7 +285,7 @@ describe('runNotice with DRY_RUN', () => {
     expect(report.outcome).toBe('dry-run');
     expect(cluster.requests).toContain('evict a dry-run');
     expect(cluster.count('cordon')).toBe(0);
-    expect(action.completed).toEqual([]);
+    expect(action.completions).toEqual([]);
   });
 
   it('rebalance cordon: finds the node, cordons nothing', async () => {
@@ -285,7 +299,7 @@ describe('runNotice: rebalance recommendation', () => {
   it('cordon: cordons and excludes from load balancers, evicts nothing', async () => {
     const { run, cluster } = setup({ instance: IN_GROUP });
     const report = await run(rebalance);
-    expect(report).toEqual({
+    expect(report).toMatchObject({
       outcome: 'rebalance-cordoned',
       node: 'node-a',
       group: 'web-asg',
@@ -302,7 +316,7 @@ describe('runNotice: rebalance recommendation', () => {
   });
 
   it('drain: drains without a grace override and never deletes past a PDB', async () => {
-    const { run, cluster } = setup({
+    const { run, cluster, store } = setup({
       instance: IN_GROUP,
       pods: [pod('a', { gracePeriodSeconds: 600 }), pod('b')],
     });
@@ -314,6 +328,21 @@ describe('runNotice: rebalance recommendation', () => {
     expect(cluster.requests).toContain('evict a');
     expect(cluster.count('delete')).toBe(0);
     expect(report.lifecycleResult).toBeNull();
+    expect(store.record('node-a')).toBeUndefined();
+  });
+
+  it('drain: continues in a new invocation like any drain, keeping the job for it', async () => {
+    const { run, cluster, continuation, store, clock } = setup({
+      instance: IN_GROUP,
+      terminationMs: 120_000,
+    });
+    cluster.evictor = () => ({ kind: 'pdb-blocked', message: 'no' });
+
+    const report = await run(rebalance, { onRebalance: 'drain', pauseAt: clock.t + 30_000 });
+
+    expect(report.outcome).toBe('continued-in-new-invocation');
+    expect(continuation.sent).toEqual([expect.objectContaining({ attempt: 2, holder: 'request-1' })]);
+    expect(store.record('node-a')).toMatchObject({ holder: 'request-1', handedOver: true });
   });
 
   it('node-not-found when the served instance has no node', async () => {

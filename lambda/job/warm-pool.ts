@@ -1,12 +1,14 @@
 /**
- * Warm pools: an instance that goes to the warm pool comes back later with the same node name. The
- * drain marks on the node what it did (cordon, load balancer exclusion) and whether the node was
- * unschedulable before; the mark is undone when the instance launches again from the warm pool, or
- * at a later drain's start for a node that is Ready again since the mark. A node someone else
- * cordoned stays cordoned.
+ * Warm pools: an instance that goes to the warm pool (or a Spot instance that is stopped or
+ * hibernated) comes back later with the same node name. When such a node's job ends, the node is
+ * marked with what the job did (cordon, load balancer exclusion) and how the node was before the job
+ * (from the job record: the facts of the job's own start, never an older drain's); the mark is undone
+ * when the instance launches again from the warm pool, or at a later drain's start for a node that is
+ * Ready again since the mark. A node someone else cordoned stays cordoned, and no mark is undone
+ * while a job drains the node (a Ready flap mid-drain must not uncordon it).
  */
 import type { WarmPoolLaunch } from '../ec2-event.js';
-import { errorMessage } from './drain.js';
+import { errorMessage } from '../errors.js';
 import type { Clock, ClusterPort, InstancePort, LifecyclePort, LifecycleResult, Logger } from './ports.js';
 
 /** What the drainer did to a node whose instance went to the warm pool, and how the node was before. */
@@ -33,15 +35,21 @@ export interface Undo {
   readonly removeExcludeLabel: boolean;
 }
 
-/** The Kubernetes side of the marks (lambda/kube/marks.ts). */
+/** The Kubernetes side of the marks (lambda/kube/marks.ts); the mark is written by the job's end (JobStorePort). */
 export interface MarksPort {
-  /** Writes the mark before the cordon, unless the node carries one already (a continuation, a retry). */
-  mark(node: string, mark: { readonly instanceId: string; readonly at: number }): Promise<void>;
   read(node: string): Promise<WarmPoolMark | undefined>;
   /** Every node carrying a mark. */
   markedNodes(): Promise<MarkedNode[]>;
-  /** Applies `undo` and removes the mark, only if the node still carries `mark` (optimistic concurrency). */
-  restore(node: string, mark: WarmPoolMark, undo: Undo): Promise<'restored' | 'changed'>;
+  /**
+   * Applies `undo` and removes the mark, only if the node still carries `mark` (optimistic
+   * concurrency) and no job drains it (a job record whose lease is live at `now`).
+   */
+  restore(
+    node: string,
+    mark: WarmPoolMark,
+    undo: Undo,
+    now: number,
+  ): Promise<'restored' | 'changed' | 'draining'>;
 }
 
 export function undoOf(mark: WarmPoolMark): Undo {
@@ -53,35 +61,15 @@ export function readyAgain(node: MarkedNode): boolean {
   return node.readySince !== undefined && node.readySince > node.mark.at;
 }
 
-/** The cluster, with the mark written just before each cordon (a drain toward the warm pool). */
-export function markingCordon(
-  cluster: ClusterPort,
-  marks: MarksPort,
-  instanceId: string,
-  clock: Clock,
-): ClusterPort {
-  return new Proxy(cluster, {
-    get(target, property, receiver) {
-      if (property === 'cordon') {
-        return async (node: string, options?: { readonly excludeFromLoadBalancers?: boolean }) => {
-          await marks.mark(node, { instanceId, at: clock.now() });
-          return target.cordon(node, options);
-        };
-      }
-      return Reflect.get(target, property, receiver);
-    },
-  });
-}
-
 /**
  * At a drain's start: restores every marked node that is Ready again since its mark (its warm-pool
  * return was missed). Best effort: a failure is logged and the drain goes on.
  */
-export async function restoreReturnedNodes(marks: MarksPort, log: Logger): Promise<string[]> {
+export async function restoreReturnedNodes(marks: MarksPort, log: Logger, clock: Clock): Promise<string[]> {
   const restored: string[] = [];
   try {
     for (const marked of (await marks.markedNodes()).filter(readyAgain)) {
-      if ((await marks.restore(marked.node, marked.mark, undoOf(marked.mark))) === 'restored') {
+      if ((await marks.restore(marked.node, marked.mark, undoOf(marked.mark), clock.now())) === 'restored') {
         restored.push(marked.node);
         log.info('restored a node back from the warm pool', { node: marked.node, undo: undoOf(marked.mark) });
       }
@@ -116,7 +104,7 @@ export interface WarmPoolPorts {
 export async function restoreFromWarmPool(
   launch: WarmPoolLaunch,
   ports: WarmPoolPorts,
-  { log, dryRun = false }: { readonly log: Logger; readonly dryRun?: boolean },
+  { log, clock, dryRun = false }: { readonly log: Logger; readonly clock: Clock; readonly dryRun?: boolean },
 ): Promise<WarmPoolReturnReport> {
   if (dryRun) {
     // DRY_RUN changes nothing and completes no lifecycle action: the launch hook times out into CONTINUE
@@ -125,7 +113,7 @@ export async function restoreFromWarmPool(
     });
     return { outcome: 'dry-run', lifecycleResult: null };
   }
-  const report = await undoReturn(launch, ports, log);
+  const report = await undoReturn(launch, ports, log, clock);
   if (!ports.launchAction) return { ...report, lifecycleResult: null };
   const completion = await ports.launchAction.complete('CONTINUE');
   log.info('completed the launch lifecycle action', { completion });
@@ -139,13 +127,14 @@ async function undoReturn(
   launch: WarmPoolLaunch,
   ports: { readonly cluster: ClusterPort; readonly instances: InstancePort; readonly marks: MarksPort },
   log: Logger,
+  clock: Clock,
 ): Promise<Undone> {
   if (!launch.fromWarmPool) {
     log.info('launch not from the warm pool: nothing to undo');
     return { outcome: 'ignored' };
   }
   try {
-    return await restore(launch, ports, log);
+    return await restore(launch, ports, log, clock);
   } catch (error) {
     log.warn('could not restore the node back from the warm pool; the next drain retries', {
       error: errorMessage(error),
@@ -158,6 +147,7 @@ async function restore(
   launch: WarmPoolLaunch,
   ports: { readonly cluster: ClusterPort; readonly instances: InstancePort; readonly marks: MarksPort },
   log: Logger,
+  clock: Clock,
 ): Promise<Undone> {
   const nodeName = await ports.instances.privateDnsName(launch.instanceId).catch(() => undefined);
   const node = await ports.cluster.findNode({
@@ -174,7 +164,7 @@ async function restore(
     return { outcome: 'ignored', node };
   }
   const undo = undoOf(mark);
-  const result = await ports.marks.restore(node, mark, undo);
+  const result = await ports.marks.restore(node, mark, undo, clock.now());
   log.info('node back from the warm pool', { node, undo, result });
   return { outcome: result === 'restored' ? 'warm-pool-restored' : 'ignored', node, undo };
 }

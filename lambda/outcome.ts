@@ -1,0 +1,13 @@
+/** Every outcome an invocation reports (ARCHITECTURE.md, "Outcomes"; the README lists them all). */
+import type { LifecycleRunReport } from './job/lifecycle.js';
+import type { NoticeReport } from './job/notice.js';
+import type { WarmPoolReturnReport } from './job/warm-pool.js';
+
+export type HandlerOutcome =
+  | LifecycleRunReport['outcome']
+  | NoticeReport['outcome']
+  | WarmPoolReturnReport['outcome']
+  | 'ignored'
+  | 'invalid-event'
+  /** The event's Auto Scaling group is not one this drainer serves: nothing called (lambda/aws/groups.ts). */
+  | 'foreign-auto-scaling-group';

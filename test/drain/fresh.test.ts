@@ -1,0 +1,101 @@
+/**
+ * "Gone" means gone: a pod missing from a read counts as gone only if the read is at least as new as
+ * the newest state the drain has seen (drain/fresh.ts), and a pod that shows up again is tracked
+ * again. The real server's side (lists at least as new as asked) is in test/e2e/stale-reads.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { newest, olderThan } from '../../lambda/drain/fresh.js';
+import type { PodList, ReadOptions } from '../../lambda/drain/ports.js';
+import { drainSetup, FakeCluster, pod } from '../support/fakes.js';
+
+describe('olderThan', () => {
+  it('orders etcd revisions as numbers, not as text', () => {
+    expect(olderThan('99', '100')).toBe(true);
+    expect(olderThan('100', '99')).toBe(false);
+    expect(olderThan('100', '100')).toBe(false);
+  });
+
+  it('cannot order what is not a decimal revision, nor an unknown one: trusted to the server', () => {
+    expect(olderThan('abc', '100')).toBe(false);
+    expect(olderThan(undefined, '100')).toBe(false);
+    expect(olderThan('99', undefined)).toBe(false);
+  });
+});
+
+describe('newest', () => {
+  it('keeps the newer of two revisions, and the known one of a pair with a gap', () => {
+    expect(newest('99', '100')).toBe('100');
+    expect(newest('100', '99')).toBe('100');
+    expect(newest(undefined, '7')).toBe('7');
+    expect(newest('7', undefined)).toBe('7');
+  });
+});
+
+/** A cluster whose n-th list answers with a list the test made up (a lagging server, a replaying cache). */
+class LaggingCluster extends FakeCluster {
+  readonly replay = new Map<number, PodList>();
+  private calls = 0;
+
+  override async listPods(node: string, options: ReadOptions = {}): Promise<PodList> {
+    const list = await super.listPods(node, options);
+    return this.replay.get(++this.calls) ?? list;
+  }
+}
+
+describe('drainNode and reads older than the newest seen', () => {
+  it('asks every list to be at least as new as the cordon, then as the newest list', async () => {
+    const { cluster, run } = drainSetup((clock) => new FakeCluster(clock, [pod('a')]));
+
+    await run();
+
+    expect(cluster.notOlderThan[0]).toBe('101'); // the cordon's version
+    expect(cluster.notOlderThan.length).toBeGreaterThan(1);
+    expect(cluster.notOlderThan.every((v) => v !== undefined && Number(v) >= 101)).toBe(true);
+  });
+
+  it('does not count a pod gone that a list older than one already seen lacks, and says so', async () => {
+    const { cluster, logs, run } = drainSetup((clock) => new LaggingCluster(clock, [pod('a'), pod('b')]));
+    // the second list comes from before b was bound to the node
+    cluster.replay.set(2, { pods: [pod('a')], resourceVersion: '90' });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('evict b')).toBe(1);
+    expect(report.invocation.staleReads).toBe(1);
+    expect(logs.some((l) => l.message === 'pod list older than one already seen: not trusted')).toBe(true);
+  });
+
+  it('tracks a pod again that a read it could not order lacked, and evicts it', async () => {
+    const { clock, cluster, logs, run } = drainSetup(
+      (clock) => new LaggingCluster(clock, [pod('a'), pod('b')], 5_000),
+    );
+    cluster.evictor = (ref) =>
+      ref.name === 'b' ? { kind: 'pdb-blocked', message: 'no' } : { kind: 'evicted' };
+    // a list without a version that can be ordered, and without b: b looks gone
+    cluster.replay.set(2, { pods: [pod('a')], resourceVersion: 'opaque' });
+    void clock.sleep(2_000).then(() => {
+      cluster.evictor = () => ({ kind: 'evicted' });
+    });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('evict b')).toBeGreaterThan(1);
+    expect(cluster.pods.size).toBe(0);
+    expect(logs.some((l) => l.message === 'pod seen again after it was gone: tracked again')).toBe(true);
+  });
+
+  it('never evicts a pod twice that came back into view after its eviction', async () => {
+    const { cluster, run } = drainSetup((clock) => new LaggingCluster(clock, [pod('a'), pod('b')], 5_000));
+    // after both evictions: a read without b, then one with b as it was before its eviction
+    cluster.replay.set(2, { pods: [pod('a', { terminating: true })], resourceVersion: 'opaque' });
+    cluster.replay.set(3, { pods: [pod('a', { terminating: true }), pod('b')], resourceVersion: 'opaque' });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.count('evict b')).toBe(1);
+    expect(cluster.count('evict a')).toBe(1);
+  });
+});
