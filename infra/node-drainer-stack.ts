@@ -1,11 +1,11 @@
 import { CfnOutput, Fn, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Construct } from 'constructs';
-import { RBAC_APPLY_COMMAND } from '../lambda/contract.js';
+import { rbacApplyCommand } from '../lambda/contract.js';
 import type { DrainerSettings, NetworkSettings } from './context.js';
 import { KUBERNETES_GROUP, NodeDrainer, type NodeDrainerProps } from './node-drainer.js';
 
-export { RBAC_APPLY_COMMAND } from '../lambda/contract.js';
+export { RBAC_APPLY_COMMAND, rbacApplyCommand } from '../lambda/contract.js';
 
 export interface NodeDrainerStackProps extends StackProps {
   readonly settings: DrainerSettings;
@@ -36,9 +36,12 @@ export class NodeDrainerStack extends Stack {
       value: role.roleArn,
       description: `Principal of the EKS access entry, Kubernetes group ${KUBERNETES_GROUP}`,
     });
+    const policy = this.drainer.onDrainTimeout;
     new CfnOutput(this, 'RbacApplyCommand', {
-      value: RBAC_APPLY_COMMAND,
-      description: `Run once per cluster: binds group ${KUBERNETES_GROUP} to the drainer's least-privilege ClusterRole`,
+      value: rbacApplyCommand(policy),
+      description:
+        `Run once per cluster: binds group ${KUBERNETES_GROUP} to the least-privilege RBAC that ON_DRAIN_TIMEOUT=${policy} ` +
+        `needs (${policy === 'delete' ? 'with pods delete, for pods a PDB still blocks at the deadline' : 'no pods delete'})`,
     });
     new CfnOutput(this, 'AwsAuthMapRolesEntry', {
       value: `- {rolearn: ${role.roleArn}, username: ${KUBERNETES_GROUP}, groups: [${KUBERNETES_GROUP}]}`,

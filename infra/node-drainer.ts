@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 
 import {
   AUTO_SCALING_GROUP_NAMES_ENV,
+  DEFAULT_DEADLINE_POLICY,
   DEFAULT_METRICS_NAMESPACE,
   DISCOVER_ENV,
   KUBERNETES_GROUP,
@@ -20,7 +21,7 @@ import { ASYNC_RETRIES, bundledFunction } from './functions.js';
 import { autoScalingGroupArn, type HookedGroup, hookSpec, NAG_PSEUDO_PARAMETERS, putHooks } from './hooks.js';
 import { acknowledgeProviderFindings, resolveNodegroups } from './nodegroups.js';
 import { createAlarms, createDashboard, drainMetrics } from './observability.js';
-import type { NodeDrainerProps } from './props.js';
+import type { NodeDrainerProps, OnDrainTimeout } from './props.js';
 import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
 
 export { KUBERNETES_GROUP } from '../lambda/contract.js';
@@ -31,7 +32,10 @@ const DEFAULT_RESERVED_CONCURRENCY = 100;
 /**
  * Drains an EKS node before its Auto Scaling Group terminates the instance: a termination lifecycle
  * hook on each group, an EventBridge rule for their lifecycle events, and the drainer function.
- * The user applies the Kubernetes RBAC once: `kubectl apply -f infra/k8s/rbac.yaml`.
+ * The user applies the Kubernetes RBAC once: `rbacApplyCommand(onDrainTimeout)` (lambda/contract.ts), i.e.
+ * `kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml` for `delete` (the default:
+ * the drainer deletes pods a PDB still blocks at the deadline), `kubectl apply -f infra/k8s/rbac.yaml`
+ * for `continue` and `abandon` (no pods delete).
  */
 export class NodeDrainer extends Construct {
   readonly function: nodejs.NodejsFunction;
@@ -45,10 +49,13 @@ export class NodeDrainer extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   /** With `discover`: the reconciler that puts the hooks. */
   readonly discovery?: Discovery;
+  /** The function's deadline policy (its `ON_DRAIN_TIMEOUT`): it decides the RBAC the cluster needs. */
+  readonly onDrainTimeout: OnDrainTimeout;
 
   constructor(scope: Construct, id: string, props: NodeDrainerProps) {
     super(scope, id);
     const settings = validate(props);
+    this.onDrainTimeout = props.onDrainTimeout ?? DEFAULT_DEADLINE_POLICY;
     const { clusterName, lifecycleHookName } = settings;
     // named groups and the node groups' groups (tokens); none with discovery
     const groups: HookedGroup[] = [
@@ -175,7 +182,7 @@ export class NodeDrainer extends Construct {
           ? { [DISCOVER_ENV]: 'true' }
           : { [AUTO_SCALING_GROUP_NAMES_ENV]: groupNames.join(',') }),
         DRAIN_TIMEOUT_SECONDS: String(settings.drainTimeout.toSeconds()),
-        ON_DRAIN_TIMEOUT: props.onDrainTimeout ?? 'delete',
+        ON_DRAIN_TIMEOUT: this.onDrainTimeout,
         DRY_RUN: String(props.dryRun ?? false),
         HEARTBEAT_INTERVAL_SECONDS: String(settings.heartbeatInterval.toSeconds()),
         EXCLUDE_FROM_LOAD_BALANCERS: String(props.excludeFromLoadBalancers ?? true),

@@ -1,5 +1,6 @@
 import {
   AUTO_SCALING_GROUP_NAMES_ENV,
+  DEFAULT_DEADLINE_POLICY,
   DEFAULT_HOOK_NAME,
   DISCOVER_ENV,
   REBALANCE_ACTIONS,
@@ -45,7 +46,7 @@ export interface Config {
 
 export const DEFAULTS = {
   drainTimeoutSeconds: 900,
-  onDrainTimeout: 'delete',
+  onDrainTimeout: DEFAULT_DEADLINE_POLICY,
   dryRun: false,
   heartbeatIntervalSeconds: 60,
   logLevel: 'info',

@@ -10,14 +10,30 @@ export type DeadlinePolicy = (typeof DEADLINE_POLICIES)[number];
 /** The termination lifecycle hook's default name. */
 export const DEFAULT_HOOK_NAME = 'eks-node-drainer';
 
-/** Applies the drainer's least-privilege ClusterRole and its binding to the group (once per cluster). */
-export const RBAC_APPLY_COMMAND = 'kubectl apply -f infra/k8s/rbac.yaml';
+/** The deadline policy when `ON_DRAIN_TIMEOUT` (or the stack's `onDrainTimeout`) is not set. */
+export const DEFAULT_DEADLINE_POLICY: DeadlinePolicy = 'delete';
+
+/** The drainer's least-privilege ClusterRole and its binding to the group: every deadline policy needs it. */
+export const RBAC_FILE = 'infra/k8s/rbac.yaml';
+/** `pods: delete`, bound to the same group: only `delete` deletes pods (those a PDB still blocks at the deadline). */
+export const RBAC_DELETE_PODS_FILE = 'infra/k8s/rbac-delete-pods.yaml';
+
+/** The RBAC files (from the repository's root) a function with this deadline policy needs. */
+export const rbacFiles = (policy: DeadlinePolicy): readonly string[] =>
+  policy === 'delete' ? [RBAC_FILE, RBAC_DELETE_PODS_FILE] : [RBAC_FILE];
+
+/** Applies the RBAC a function with this deadline policy needs (once per cluster). */
+export const rbacApplyCommand = (policy: DeadlinePolicy): string =>
+  ['kubectl apply', ...rbacFiles(policy).map((file) => `-f ${file}`)].join(' ');
+
+/** The default policy's apply command: both files. */
+export const RBAC_APPLY_COMMAND = rbacApplyCommand(DEFAULT_DEADLINE_POLICY);
 
 /** The CloudFormation stack of a cluster's drainer (stack names allow letters, digits and hyphens only). */
 export const stackName = (clusterName: string): string =>
   `EksNodeDrainer-${clusterName.replace(/[^A-Za-z0-9-]/g, '-')}`;
 
-/** The Kubernetes group the function's role maps to; `infra/k8s/rbac.yaml` binds it. */
+/** The Kubernetes group the function's role maps to; `infra/k8s/rbac.yaml` (and `rbac-delete-pods.yaml`) bind it. */
 export const KUBERNETES_GROUP = 'eks-node-drainer';
 
 /** The CloudWatch namespace of the drainer's metrics. */

@@ -131,6 +131,7 @@ export class Wiring {
       connect: (endpoint) => new KubeClusterCheck(eksKubeConfig(endpoint, () => this.tokens.token())),
       clock,
       kubernetesGroup: KUBERNETES_GROUP,
+      onDrainTimeout: this.config.onDrainTimeout,
     });
   }
 

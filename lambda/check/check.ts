@@ -3,9 +3,9 @@
  * its network path, can it reach the cluster, is its token accepted, may it do what a drain does?
  * Read-only: no lifecycle call, no write to the cluster or to AWS. Pure logic against a narrow port.
  */
-import { RBAC_APPLY_COMMAND } from '../contract.js';
+import { DEFAULT_DEADLINE_POLICY, type DeadlinePolicy, rbacApplyCommand } from '../contract.js';
 import type { Clock } from '../drain/ports.js';
-import { DRAINER_RULES, type Permission, permissionsOf, resourceName } from './permissions.js';
+import { drainerRules, type Permission, permissionsOf, resourceName } from './permissions.js';
 import { type CheckLine, type FunctionCheckReport, line } from './report.js';
 
 /** Who the API server says the function is. */
@@ -34,6 +34,11 @@ export interface CheckDeps<E extends { readonly endpoint: string }> {
   connect(endpoint: E): ClusterCheckPort | Promise<ClusterCheckPort>;
   readonly clock: Clock;
   readonly kubernetesGroup: string;
+  /**
+   * The function's `ON_DRAIN_TIMEOUT`: which permissions to review (only `delete` needs pods delete)
+   * and which RBAC files the fix applies. Default `delete`, the config's default.
+   */
+  readonly onDrainTimeout?: DeadlinePolicy;
 }
 
 /** Above this, the API server answers slowly enough to matter for a drain's many requests. */
@@ -50,10 +55,11 @@ export async function runFunctionCheck<E extends { readonly endpoint: string }>(
   cluster: string,
   deps: CheckDeps<E>,
 ): Promise<FunctionCheckReport> {
+  const policy = deps.onDrainTimeout ?? DEFAULT_DEADLINE_POLICY;
   const checks: CheckLine[] = [];
   const report = (): FunctionCheckReport => ({ cluster, checks });
   const skipRest = (why: string) => {
-    for (const id of ['api-server', 'identity', 'eviction-api', ...rulesIds()]) {
+    for (const id of ['api-server', 'identity', 'eviction-api', ...rulesIds(policy)]) {
       if (!checks.some((c) => c.id === `function.${id}`)) {
         checks.push(line(`function.${id}`, 'fail', `not checked: ${why}`));
       }
@@ -119,7 +125,7 @@ export async function runFunctionCheck<E extends { readonly endpoint: string }>(
     checks.push(line('function.eviction-api', 'fail', `Eviction API discovery failed: ${message(error)}`));
   }
 
-  checks.push(...(await permissionLines(kube)));
+  checks.push(...(await permissionLines(kube, policy)));
   return report();
 }
 
@@ -140,13 +146,17 @@ function identityLine(identity: Identity, group: string, cluster: string): Check
   return line('function.identity', 'pass', `token accepted as ${who}`);
 }
 
-function rulesIds(): string[] {
-  return DRAINER_RULES.flatMap((rule) => rule.resources.map((r) => `permissions.${r}`));
+function rulesIds(policy: DeadlinePolicy): string[] {
+  // pods is in both files' rules: skipRest adds each id once
+  return drainerRules(policy).flatMap((rule) => rule.resources.map((r) => `permissions.${r}`));
 }
 
-/** One line per resource of rbac.yaml, from one SelfSubjectAccessReview per verb. */
-async function permissionLines(kube: ClusterCheckPort): Promise<CheckLine[]> {
-  const permissions = permissionsOf(DRAINER_RULES);
+/**
+ * One line per resource of the rules the policy needs (rbac.yaml, and rbac-delete-pods.yaml for
+ * `delete`), from one SelfSubjectAccessReview per verb; a missing verb's fix applies the policy's files.
+ */
+async function permissionLines(kube: ClusterCheckPort, policy: DeadlinePolicy): Promise<CheckLine[]> {
+  const permissions = permissionsOf(drainerRules(policy));
   const answers = await Promise.all(
     permissions.map(async (p) => {
       try {
@@ -178,7 +188,7 @@ async function permissionLines(kube: ClusterCheckPort): Promise<CheckLine[]> {
       `may not ${missing.map((a) => a.p.verb).join(', ')} ${name}`,
       {
         details: missing.flatMap((a) => (a.reason ? [`${a.p.verb}: ${a.reason}`] : [])),
-        fix: RBAC_APPLY_COMMAND,
+        fix: rbacApplyCommand(policy),
       },
     );
   });

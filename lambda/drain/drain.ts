@@ -105,7 +105,11 @@ class DrainRun {
   private readonly coverage = new PdbCoverage();
   /** A bug in handling an eviction's answer: thrown out of the loop, never swallowed. */
   private lastUnexpected: unknown;
-  /** The newest state of the node's pods seen (the cordon's, then each list's): lists may not be older. */
+  /**
+   * The newest list of the node's pods seen: later lists must be at least as new. (Not the cordon's
+   * version: a resource's watch cache moves only with its own changes, and on a quiet cluster it would
+   * be asked for a version it may not reach for long.)
+   */
   private seenVersion?: ResourceVersion;
   /** Wakes the loop's sleep when the limits change without a watch (the view wakes it otherwise). */
   private limitsChanged?: AbortController;
@@ -174,11 +178,9 @@ class DrainRun {
       this.cluster.cordon(node, { excludeFromLoadBalancers: exclude }),
     );
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
-    // every read of the node's pods from now on is at least as new as the cordon
-    this.seenVersion = cordoned.value;
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
     this.view = new NodeView(node, this.log, this.clock);
-    await this.view.follow(this.cluster, this.guard, this.seenVersion);
+    await this.view.follow(this.cluster, this.guard);
     const outcome = await this.evictUntilEmpty(node).finally(() =>
       Promise.allSettled(this.inFlight.values()),
     );

@@ -50,10 +50,7 @@ export interface ClusterPort {
    * node.kubernetes.io/exclude-from-external-load-balancers=true, so the load balancer controllers
    * start deregistering it while its pods drain.
    */
-  cordon(
-    nodeName: string,
-    options?: { readonly excludeFromLoadBalancers?: boolean },
-  ): Promise<ResourceVersion | undefined>;
+  cordon(nodeName: string, options?: { readonly excludeFromLoadBalancers?: boolean }): Promise<void>;
   /** Names of the storage.k8s.io/v1 VolumeAttachments whose spec.nodeName is the node. */
   listVolumeAttachments(nodeName: string): Promise<string[]>;
   /**
@@ -75,7 +72,7 @@ export interface ClusterPort {
    * instead of listing and wakes (`onChange`) the moment one changes. Rejects when a watch cannot be
    * established; the drain then lists, as without it.
    */
-  followNode?(nodeName: string, onChange: () => void, options?: ReadOptions): Promise<NodeFeed>;
+  followNode?(nodeName: string, onChange: () => void): Promise<NodeFeed>;
   /** Best effort: a failure is logged, never fails the drain. */
   recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void>;
 }
@@ -84,7 +81,7 @@ export interface ClusterPort {
 export type ResourceVersion = string;
 
 export interface ReadOptions {
-  /** The answer must be at least as new as this (e.g. the cordon's): nothing seen before is missed. */
+  /** The answer must be at least as new as this (an earlier list's): nothing seen since is missed. */
   readonly notOlderThan?: ResourceVersion;
 }
 

@@ -5,7 +5,7 @@
  * tries the watches again every REFOLLOW_MS.
  */
 import { type Guard, Stopped } from './guard.js';
-import type { Clock, ClusterPort, Logger, NodeFeed, ResourceVersion } from './ports.js';
+import type { Clock, ClusterPort, Logger, NodeFeed } from './ports.js';
 
 /** The reason a wake-up aborts the sleep with: an AbortController's default is a new DOMException, stack and all. */
 const WOKEN = 'woken';
@@ -23,7 +23,6 @@ export class NodeView {
   private source?: {
     readonly cluster: ClusterPort;
     readonly guard: Guard;
-    readonly notOlderThan?: ResourceVersion;
   };
   /** Listing: when to try the watches again. */
   private retryAt?: number;
@@ -35,13 +34,12 @@ export class NodeView {
   ) {}
 
   /**
-   * Starts the watches if the cluster offers them, from a state at least as new as `notOlderThan`
-   * (the cordon's). `guard` is the run's: its Stopped (the run stopped) is passed on, any other
-   * failure means listing instead (said once).
+   * Starts the watches if the cluster offers them. `guard` is the run's: its Stopped (the run
+   * stopped) is passed on, any other failure means listing instead (said once).
    */
-  async follow(cluster: ClusterPort, guard: Guard, notOlderThan?: ResourceVersion): Promise<void> {
+  async follow(cluster: ClusterPort, guard: Guard): Promise<void> {
     if (!cluster.followNode) return;
-    this.source = { cluster, guard, ...(notOlderThan ? { notOlderThan } : {}) };
+    this.source = { cluster, guard };
     await this.open(true);
   }
 
@@ -63,7 +61,7 @@ export class NodeView {
     if (!source || !follow) return;
     try {
       this.feed = await source.guard.run(() => {
-        const following = follow(this.node, () => this.poke(), { notOlderThan: source.notOlderThan });
+        const following = follow(this.node, () => this.poke());
         // a feed that arrives after the run ended (stopped meanwhile) is closed at once
         following.then((feed) => this.closed && feed.close()).catch(() => {});
         return following;

@@ -10,7 +10,6 @@ import type {
   NodeFeed,
   PodList,
   ReadOptions,
-  ResourceVersion,
 } from '../drain/ports.js';
 import { accessError, isStatus, toApiFailure } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS, type RequestTimeouts } from './bounded.js';
@@ -146,21 +145,19 @@ export class KubeCluster implements ClusterPort {
     return (nodes.items ?? []).find((node) => node.spec?.providerID?.endsWith(suffix))?.metadata?.name;
   }
 
-  /** Returns the node's resourceVersion after the cordon: later reads of its pods are at least as new. */
   async cordon(
     nodeName: string,
     options: { readonly excludeFromLoadBalancers?: boolean } = {},
-  ): Promise<ResourceVersion | undefined> {
+  ): Promise<void> {
     const labels = options.excludeFromLoadBalancers
       ? { [EXCLUDE_FROM_LOAD_BALANCERS_LABEL]: 'true' }
       : undefined;
-    const node = await this.call(() =>
+    await this.call(() =>
       this.patchNode(nodeName, {
         spec: { unschedulable: true },
         ...(labels ? { metadata: { labels } } : {}),
       }),
     );
-    return node?.metadata?.resourceVersion;
   }
 
   /** From the watch cache (resourceVersion 0): VolumeAttachments take no field selector on the node. */
@@ -192,7 +189,7 @@ export class KubeCluster implements ClusterPort {
    * Watches the node's pods and every PDB of the cluster (one stream each); resolves once both are
    * listed and watching.
    */
-  async followNode(nodeName: string, onChange: () => void, read: ReadOptions = {}): Promise<NodeFeed> {
+  async followNode(nodeName: string, onChange: () => void): Promise<NodeFeed> {
     const version = await this.call(() => this.evictionVersion());
     let failed = false;
     const options = { ...this.watchOptions, onChange, onFailed: () => (failed = true) };
@@ -207,7 +204,7 @@ export class KubeCluster implements ClusterPort {
       options,
     );
     try {
-      await this.call(() => Promise.all([pods.start(read), pdbs.start()]));
+      await this.call(() => Promise.all([pods.start(), pdbs.start()]));
     } catch (error) {
       pods.close();
       pdbs.close();
@@ -263,8 +260,8 @@ export class KubeCluster implements ClusterPort {
     return this.http.getJson<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
   }
 
-  private patchNode(nodeName: string, body: object): Promise<V1Node | undefined> {
-    return this.http.send<V1Node | undefined>('PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
+  private patchNode(nodeName: string, body: object): Promise<unknown> {
+    return this.http.send('PATCH', `/api/v1/nodes/${encodeURIComponent(nodeName)}`, {
       body,
       contentType: MERGE_PATCH,
     });

@@ -1,6 +1,6 @@
 /**
- * Keeps a set of objects current the way informers do: one list (served from the API server's watch
- * cache: as it is, or at least as new as a given resourceVersion), then a watch from the list's
+ * Keeps a set of objects current the way informers do: one list (resourceVersion=0, served from the
+ * API server's watch cache), then a watch from the list's
  * resourceVersion with bookmarks. A stream that ends (the server's timeoutSeconds) or breaks is
  * reopened from the last resourceVersion seen; `410 Gone` (the version fell out of the server's
  * window) lists again with a consistent read, as client-go does, so a relist never shows an older
@@ -51,8 +51,8 @@ export interface ListWatchOptions {
   readonly clock?: Clock;
 }
 
-/** How a list reads: as the watch cache has it, at least as new as a version, or consistently (from etcd). */
-type ListRead = { readonly notOlderThan?: string } | 'consistent';
+/** How a list reads: as the watch cache has it, or consistently (etcd, or a cache proven current). */
+type ListRead = 'cache' | 'consistent';
 
 export class ListWatch<T> {
   private readonly items = new Map<string, T>();
@@ -79,12 +79,9 @@ export class ListWatch<T> {
     private readonly options: ListWatchOptions,
   ) {}
 
-  /**
-   * Lists (at least as new as `notOlderThan`, when given), then opens the watch; rejects if either
-   * fails (the caller then lists by itself).
-   */
-  async start(read: { readonly notOlderThan?: string } = {}): Promise<void> {
-    await this.list(read);
+  /** Lists (from the watch cache, as it is), then opens the watch; rejects if either fails (the caller then lists by itself). */
+  async start(): Promise<void> {
+    await this.list('cache');
     try {
       await this.open();
     } catch (error) {
@@ -113,7 +110,7 @@ export class ListWatch<T> {
 
   private async list(read: ListRead): Promise<void> {
     // no resourceVersion: a consistent read (quorum, or a cache proven current)
-    const resourceVersion = read === 'consistent' ? undefined : (read.notOlderThan ?? '0');
+    const resourceVersion = read === 'consistent' ? undefined : '0';
     const list = await this.http.getJson<RawList>(this.kind.path, { ...this.kind.query, resourceVersion });
     this.stats.lists++;
     this.items.clear();

@@ -13,6 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig, type KubernetesObject, KubernetesObjectApi, loadAllYaml } from '@kubernetes/client-node';
+import { rbacFiles } from '../../lambda/contract.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -271,13 +272,16 @@ export function kubeConfigFor(info: ClusterInfo, identity: Identity): KubeConfig
   return kc;
 }
 
-/** Applies infra/k8s/rbac.yaml, the project's least-privilege ClusterRole and binding. */
+/**
+ * Applies the project's least-privilege RBAC for ON_DRAIN_TIMEOUT=delete, the widest policy:
+ * infra/k8s/rbac.yaml and infra/k8s/rbac-delete-pods.yaml (pods delete, at the deadline).
+ */
 async function applyRbac(info: ClusterInfo): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kubeConfigFor(info, 'admin'));
-  const docs = loadAllYaml(
-    readFileSync(join(REPO_ROOT, 'infra', 'k8s', 'rbac.yaml'), 'utf8'),
-  ) as KubernetesObject[];
-  for (const doc of docs) await api.create(doc);
+  for (const file of rbacFiles('delete')) {
+    const docs = loadAllYaml(readFileSync(join(REPO_ROOT, file), 'utf8')) as KubernetesObject[];
+    for (const doc of docs) await api.create(doc);
+  }
 }
 
 // ---- processes ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ClusterCheckPort, runFunctionCheck, SLOW_API_MS } from '../../lambda/check/check.js';
 import type { Permission } from '../../lambda/check/permissions.js';
+import type { DeadlinePolicy } from '../../lambda/contract.js';
 import { VirtualClock } from '../support/fakes.js';
 
 const CLUSTER = 'prod';
@@ -31,13 +32,31 @@ function run(
   cluster: ClusterCheckPort,
   clock: VirtualClock,
   describeCluster = async () => ({ endpoint: 'https://k8s' }),
+  onDrainTimeout?: DeadlinePolicy,
 ) {
   return runFunctionCheck(CLUSTER, {
     describeCluster,
     connect: () => cluster,
     clock,
     kubernetesGroup: GROUP,
+    ...(onDrainTimeout ? { onDrainTimeout } : {}),
   });
+}
+
+const TWO_FILES = 'kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml';
+const isPodsDelete = (p: Permission): boolean =>
+  p.group === '' && p.resource === 'pods' && !p.subresource && p.verb === 'delete';
+
+/** A cluster that records the reviews asked and denies pods delete (as with rbac.yaml applied alone). */
+function withoutPodsDelete(clock: VirtualClock): { cluster: ClusterCheckPort; asked: Permission[] } {
+  const asked: Permission[] = [];
+  const cluster = fakeCluster(clock, {
+    canI: async (p: Permission) => {
+      asked.push(p);
+      return isPodsDelete(p) ? { allowed: false, reason: 'no RBAC policy matched' } : { allowed: true };
+    },
+  });
+  return { cluster, asked };
 }
 
 describe('runFunctionCheck', () => {
@@ -123,7 +142,7 @@ describe('runFunctionCheck', () => {
     });
   });
 
-  it('lists each missing verb with the reason and the rbac.yaml fix', async () => {
+  it('lists each missing verb with the reason and the fix of the default policy (delete): both files', async () => {
     const clock = new VirtualClock();
     const noEviction = fakeCluster(clock, {
       canI: async (p: Permission) =>
@@ -141,9 +160,93 @@ describe('runFunctionCheck', () => {
     ]);
     expect(failed[0]).toMatchObject({
       details: ['patch: no RBAC policy matched'],
-      fix: 'kubectl apply -f infra/k8s/rbac.yaml',
+      fix: TWO_FILES,
     });
   });
+
+  it.each(['continue', 'abandon'] as const)(
+    'with ON_DRAIN_TIMEOUT=%s, does not ask for pods delete and fixes with rbac.yaml alone',
+    async (policy) => {
+      const clock = new VirtualClock();
+      const { cluster, asked } = withoutPodsDelete(clock);
+      const noNodesPatch = fakeCluster(clock, {
+        canI: async (p: Permission) =>
+          p.resource === 'nodes' && p.verb === 'patch' ? { allowed: false } : { allowed: true },
+      });
+
+      const report = await run(cluster, clock, undefined, policy);
+      const failing = await run(noNodesPatch, clock, undefined, policy);
+
+      expect(asked).toHaveLength(15);
+      expect(asked.some(isPodsDelete)).toBe(false);
+      expect(report.checks.map((c) => c.status)).toEqual(Array(10).fill('pass'));
+      expect(report.checks.find((c) => c.id === 'function.permissions.pods')?.title).toBe(
+        'may get, list, watch pods',
+      );
+      expect(failing.checks.find((c) => c.status === 'fail')).toMatchObject({
+        id: 'function.permissions.nodes',
+        fix: 'kubectl apply -f infra/k8s/rbac.yaml',
+      });
+    },
+  );
+
+  it('with ON_DRAIN_TIMEOUT=delete, asks for pods delete and names both files as the fix', async () => {
+    const clock = new VirtualClock();
+    const { cluster, asked } = withoutPodsDelete(clock);
+
+    const report = await run(cluster, clock, undefined, 'delete');
+
+    expect(asked).toHaveLength(16);
+    expect(asked.filter(isPodsDelete)).toHaveLength(1);
+    expect(report.checks.filter((c) => c.status === 'fail')).toEqual([
+      {
+        id: 'function.permissions.pods',
+        status: 'fail',
+        title: 'may not delete pods',
+        details: ['delete: no RBAC policy matched'],
+        fix: TWO_FILES,
+      },
+    ]);
+  });
+
+  it('without a policy, checks as ON_DRAIN_TIMEOUT=delete, the default', async () => {
+    const clock = new VirtualClock();
+    const { cluster, asked } = withoutPodsDelete(clock);
+
+    const report = await run(cluster, clock);
+
+    expect(asked.filter(isPodsDelete)).toHaveLength(1);
+    expect(report.checks.find((c) => c.status === 'fail')).toMatchObject({
+      id: 'function.permissions.pods',
+      title: 'may not delete pods',
+      fix: TWO_FILES,
+    });
+  });
+
+  it.each(['delete', 'continue'] as const)(
+    'marks each permission line of %s not checked, once, when the cluster is not reached',
+    async (policy) => {
+      const clock = new VirtualClock();
+
+      const report = await run(
+        fakeCluster(clock),
+        clock,
+        async () => {
+          throw new Error('AccessDeniedException: no');
+        },
+        policy,
+      );
+
+      expect(report.checks.map((c) => c.id).filter((id) => id.startsWith('function.permissions.'))).toEqual([
+        'function.permissions.nodes',
+        'function.permissions.pods',
+        'function.permissions.pods/eviction',
+        'function.permissions.poddisruptionbudgets',
+        'function.permissions.volumeattachments',
+        'function.permissions.events',
+      ]);
+    },
+  );
 
   it('counts a review that fails as not allowed, with why', async () => {
     const clock = new VirtualClock();

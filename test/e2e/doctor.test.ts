@@ -112,14 +112,21 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
     }).toMatchSnapshot();
   });
 
-  it('fails with the missing verbs and the kubectl apply fix when rbac.yaml is not applied', async () => {
+  it('fails with the missing verbs and the kubectl apply fix when the RBAC is not applied', async () => {
     await healthyCluster('doc-rbac');
     const admin = kubeConfigFor(inject('cluster'), 'admin');
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-    const binding = (
-      loadAllYaml(readFileSync(join(REPO_ROOT, 'infra/k8s/rbac.yaml'), 'utf8')) as V1ClusterRoleBinding[]
-    ).find((doc) => doc.kind === 'ClusterRoleBinding') as V1ClusterRoleBinding;
-    await rbac.deleteClusterRoleBinding({ name: 'eks-node-drainer' });
+    // the policy is delete (the default): both files' bindings; rbac.yaml's last, so that once the
+    // authorizer has seen it go (untilGroupMay), it has seen the other go too
+    const bindings = ['infra/k8s/rbac-delete-pods.yaml', 'infra/k8s/rbac.yaml'].map(
+      (file) =>
+        (loadAllYaml(readFileSync(join(REPO_ROOT, file), 'utf8')) as V1ClusterRoleBinding[]).find(
+          (doc) => doc.kind === 'ClusterRoleBinding',
+        ) as V1ClusterRoleBinding,
+    );
+    for (const binding of bindings) {
+      await rbac.deleteClusterRoleBinding({ name: binding.metadata?.name as string });
+    }
     try {
       await untilGroupMay(false);
 
@@ -129,14 +136,20 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
       const permissions = checks(report).filter((c) => c.id.startsWith('function.permissions.'));
       expect(permissions).toHaveLength(6);
       expect(
-        permissions.every((c) => c.status === 'fail' && c.fix === 'kubectl apply -f infra/k8s/rbac.yaml'),
+        permissions.every(
+          (c) =>
+            c.status === 'fail' &&
+            c.fix === 'kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml',
+        ),
       ).toBe(true);
       expect(check(report, 'function.permissions.pods/eviction')?.title).toBe('may not create pods/eviction');
       expect(check(report, 'function.permissions.nodes')?.title).toBe('may not get, list, patch nodes');
+      expect(check(report, 'function.permissions.pods')?.title).toBe('may not get, list, watch, delete pods');
       expect(text).toContain('✘ may not create pods/eviction');
-      console.log(`\n--- sample: rbac.yaml not applied (${inject('cluster').serverVersion}) ---\n${text}\n`);
+      console.log(`\n--- sample: RBAC not applied (${inject('cluster').serverVersion}) ---\n${text}\n`);
     } finally {
-      await rbac.createClusterRoleBinding({ body: binding });
+      // rbac.yaml's last again: allowed to list nodes means both are back
+      for (const body of bindings) await rbac.createClusterRoleBinding({ body });
       await untilGroupMay(true);
     }
   });
@@ -236,8 +249,8 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
     );
     expect(dlq?.details).toEqual([`oldest: instance i-0abc12345678 of ASG ${asg}`]);
     expect(dlq?.fix).toContain(`aws sqs purge-queue --queue-url ${queueUrl}`);
-    // a peek: the events are still there
-    expect(aws.sqs.queues.get(queueUrl)).toHaveLength(2);
+    // a peek: the events are still there, and still visible to a consumer after the doctor's reads
+    expect(aws.sqs.visibleMessages(queueUrl)).toHaveLength(2);
   });
 
   it('fails with the deploy command when no stack exists, and still checks the function given', async () => {

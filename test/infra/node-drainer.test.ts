@@ -325,9 +325,31 @@ describe('NodeDrainer', () => {
         FunctionArn: { Value: { 'Fn::GetAtt': [functionId(byDefault), 'Arn'] } },
         DeadLetterQueueUrl: { Value: { Ref: dlqId(byDefault) } },
         AccessRoleArn: { Value: { 'Fn::GetAtt': [roleId(byDefault), 'Arn'] } },
-        RbacApplyCommand: { Value: 'kubectl apply -f infra/k8s/rbac.yaml' },
+        RbacApplyCommand: {
+          Value: 'kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml',
+        },
       });
     });
+
+    it.each([
+      ['delete', 'kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml'],
+      ['continue', 'kubectl apply -f infra/k8s/rbac.yaml'],
+      ['abandon', 'kubectl apply -f infra/k8s/rbac.yaml'],
+    ] as const)(
+      'give the RBAC command of onDrainTimeout %s: pods delete only for delete',
+      (policy, command) => {
+        const { stack, template } = synthesize({ onDrainTimeout: policy });
+
+        template.hasOutput('RbacApplyCommand', {
+          Value: command,
+          Description: Match.stringLikeRegexp(`ON_DRAIN_TIMEOUT=${policy} `),
+        });
+        template.hasResourceProperties('AWS::Lambda::Function', {
+          Environment: { Variables: Match.objectLike({ ON_DRAIN_TIMEOUT: policy }) },
+        });
+        expect(stack.drainer.onDrainTimeout).toBe(policy);
+      },
+    );
 
     it('give the aws-auth mapRoles entry for the function role', () => {
       byDefault.hasOutput('AwsAuthMapRolesEntry', {

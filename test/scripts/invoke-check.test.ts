@@ -54,7 +54,7 @@ describe('npm run invoke -- --check', () => {
         id: 'function.permissions.nodes',
         status: 'fail',
         title: 'may not list nodes',
-        fix: 'kubectl apply -f infra/k8s/rbac.yaml',
+        fix: 'kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml',
       },
     ]);
 
@@ -62,7 +62,9 @@ describe('npm run invoke -- --check', () => {
     const json = await invoke(['--check', '--function', 'drainer', '--json']);
 
     expect(text.code).toBe(1);
-    expect(text.out).toContain('  ✘ may not list nodes\n      fix: kubectl apply -f infra/k8s/rbac.yaml');
+    expect(text.out).toContain(
+      '  ✘ may not list nodes\n      fix: kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml',
+    );
     expect(json.code).toBe(1);
     expect(JSON.parse(json.out)).toMatchObject({
       ok: false,

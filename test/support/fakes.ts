@@ -88,7 +88,7 @@ type Evictor = (pod: PodRef, call: number) => EvictionResult | Promise<EvictionR
  */
 export class FakeCluster implements ClusterPort {
   readonly requests: string[] = [];
-  /** The newest resourceVersion: grows with each change of the node's pods and with the cordon. */
+  /** The newest resourceVersion: grows with each change of the node's pods. */
   version = 100;
   /** What listPods was asked to be at least as new as, per call. */
   readonly notOlderThan: (string | undefined)[] = [];
@@ -120,9 +120,8 @@ export class FakeCluster implements ClusterPort {
     this.requests.push(`listVolumeAttachments ${node}`);
     return [...this.attachments];
   }
-  async cordon(node: string, options: { excludeFromLoadBalancers?: boolean } = {}): Promise<string> {
+  async cordon(node: string, options: { excludeFromLoadBalancers?: boolean } = {}): Promise<void> {
     this.requests.push(`cordon ${node}${options.excludeFromLoadBalancers ? ' exclude-from-lb' : ''}`);
-    return String(++this.version);
   }
   async listPods(_node: string, options: ReadOptions = {}): Promise<PodList> {
     this.requests.push('listPods');
