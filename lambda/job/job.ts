@@ -37,11 +37,6 @@ import type { WarmPoolMark } from './warm-pool.js';
 
 /** Pods are to be gone this long before a Spot instance goes: grace periods end by then. */
 export const SPOT_GRACE_MARGIN_MS = 5_000;
-/**
- * The load balancer and volume waits get at least this long, also after a drain that ended at or
- * past its deadline (the ELBv2 default deregistration delay).
- */
-export const RELEASE_MIN_WINDOW_MS = 300_000;
 
 export type JobOutcome =
   | 'drained'
@@ -289,11 +284,12 @@ class JobRun {
   private async afterDrain(
     node: string,
     keeper: LeaseKeeper,
-    drain: DrainReport,
+    drained: DrainReport,
     limits: JobLimits,
     tookOverFrom: string | undefined,
   ): Promise<JobReport> {
     const { clock, log } = this.deps;
+    const drain = withErrors(drained, this.errors);
     const ran = { node, drain, limits, ...(tookOverFrom ? { tookOverFrom } : {}) };
     if (this.lost)
       return this.base({ ...ran, outcome: 'joined', joined: { holder: this.lost, adopted: true } });
@@ -548,13 +544,12 @@ class JobRun {
   private async waitForRelease(node: string, drain: DrainReport, limits: JobLimits, once = false) {
     const { clock } = this.deps;
     const now = clock.now();
-    // after a late start or a deadline policy the waits still get their own window, never past the hard end
+    // no step is skipped because the deadline passed (a late start, a deadline policy): the waits
+    // get at least the window every pod's eviction gets, never past the hard end
+    const windowMs = this.settings.minEvictionWindowSeconds * 1000;
     const until = once
       ? now
-      : Math.min(
-          Math.max(limits.deadline, now + RELEASE_MIN_WINDOW_MS),
-          limits.hardEnd ?? Number.POSITIVE_INFINITY,
-        );
+      : Math.min(Math.max(limits.deadline, now + windowMs), limits.hardEnd ?? Number.POSITIVE_INFINITY);
     return waitForRelease(
       {
         ...(this.settings.waitForLoadBalancers && this.ports.loadBalancers
@@ -610,6 +605,17 @@ class JobRun {
         this.deps.log.warn('could not record event', { error: errorMessage(error) }),
       );
   }
+}
+
+/** The failures before the drain reached the node (finding it, opening its record) belong to its report. */
+function withErrors(drain: DrainReport, before: readonly string[]): DrainReport {
+  if (before.length === 0) return drain;
+  const errors = [...new Set([...before, ...drain.errors])].slice(0, 20);
+  return {
+    ...drain,
+    errors,
+    invocation: { ...drain.invocation, errors: drain.invocation.errors + before.length },
+  };
 }
 
 /** The drain gave up at its deadline with pods still on the node. */

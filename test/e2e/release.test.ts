@@ -97,6 +97,8 @@ describe('load balancers let go of the instance before it goes', () => {
       EXCLUDE_FROM_LOAD_BALANCERS: 'false',
       DRAIN_TIMEOUT_SECONDS: '30',
       ON_DRAIN_TIMEOUT: 'continue',
+      // the waits get at least this window past the deadline; the deadline is later here
+      MIN_EVICTION_WINDOW_SECONDS: '3',
     });
     const w = await readyWorld('r-nolabel');
     const action = lifecycleAction(aws, w);

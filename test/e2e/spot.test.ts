@@ -32,6 +32,15 @@ async function readyWorld(prefix: string, options?: Parameters<typeof fillReady>
 
 const EXCLUDE = 'node.kubernetes.io/exclude-from-external-load-balancers';
 
+/** The world's instance is a Spot instance EC2 marked for interruption (its request's status). */
+function markedSpot(w: Workload): void {
+  aws.instances.set(w.instanceId, w.node);
+  aws.spotInstances.set(w.instanceId, {
+    requestId: `sir-${w.namespace}`,
+    statusCode: 'marked-for-termination',
+  });
+}
+
 describe('Spot interruption, end to end on the real apiserver', () => {
   it('drains with grace periods clamped to the time left, all pods gone before the instance goes', async () => {
     registerCluster(aws);
@@ -43,7 +52,7 @@ describe('Spot interruption, end to end on the real apiserver', () => {
     await world.waitRunning(2);
     await world.waitPdb('web', (s) => s.disruptionsAllowed === 1);
     await world.openSpare();
-    aws.instances.set(world.instanceId, world.node);
+    markedSpot(world);
     // the warning was sent 95 s ago: the instance goes in 25 s
     const sentAt = Date.now() - 95_000;
     const instanceGoesAt = sentAt + 120_000;
@@ -79,7 +88,7 @@ describe('Spot interruption, end to end on the real apiserver', () => {
     const spotHandler = await loadHandler(aws);
     const lifecycleHandler = await loadHandler(aws); // another container
     const w = await readyWorld('spot-lc', { preStopSeconds: 3 });
-    aws.instances.set(w.instanceId, w.node);
+    markedSpot(w);
     const group = `${w.namespace}-asg`;
     aws.autoScalingInstances.set(w.instanceId, { asg: group, lifecycleState: 'InService' });
     const sentAt = Date.now() - 80_000;
@@ -89,18 +98,37 @@ describe('Spot interruption, end to end on the real apiserver', () => {
     await w.waitUntil('the drain to evict', async () => w.sim.terminations.size > 0, 20_000);
     aws.autoScalingInstances.set(w.instanceId, { asg: group, lifecycleState: 'Terminating:Wait' });
     const action = lifecycleAction(aws, w);
-    const duplicate = await lifecycleHandler(lifecycleEvent(action), context());
+    const joined = await lifecycleHandler(lifecycleEvent(action), context());
     const interrupted = await spot;
 
-    expect(duplicate.outcome).toBe('already-draining');
-    expect(duplicate.lifecycleResult).toBeNull();
+    expect(joined.outcome).toBe('joined');
+    expect(joined.lifecycleResult).toBeNull();
     expect(interrupted.outcome).toBe('spot-interrupted');
     expect(interrupted.lifecycleResult).toBe('CONTINUE');
     expect(action.result).toBe('CONTINUE');
     expect(aws.callsOf('autoscaling', 'CompleteLifecycleAction')).toHaveLength(1);
     // one drain: each pod evicted once
     expect(interrupted.report?.evicted).toHaveLength(3);
-    expect(duplicate.report?.evicted ?? []).toHaveLength(0);
+    expect(joined.report).toBeUndefined();
+  });
+
+  it('only cordons for a warning of an instance EC2 has not marked: no eviction, no deletion', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws);
+    const w = await readyWorld('spot-forged');
+    // an On-Demand instance: a hand-made warning (anyone allowed to invoke the function could send one)
+    aws.instances.set(w.instanceId, w.node);
+    const before = (await w.podsOn()).map((p) => p.metadata?.uid).sort();
+
+    const result = await handler(
+      spotInterruptionEvent(w.instanceId, new Date(Date.now() - 110_000)),
+      context(),
+    );
+
+    expect(result.outcome).toBe('spot-unconfirmed');
+    expect((await w.core.readNode({ name: w.node })).spec?.unschedulable).toBe(true);
+    expect((await w.podsOn()).map((p) => p.metadata?.uid).sort()).toEqual(before);
+    expect(w.sim.terminations.size).toBe(0);
   });
 
   it('is foreign for an instance in no group and with no node in the cluster, and touches nothing', async () => {

@@ -217,8 +217,8 @@ describe('a drain without watches', () => {
     expect(report.outcome).toBe('drained');
     expect(await w.podsOn()).toEqual([]);
     expect(logs.filter((l) => l.message === 'watch unavailable: listing the node instead')).toHaveLength(1);
-    // it polled the node's pods (from the watch cache) instead
-    expect(requestsSince(mark, /^\/api\/v1\/pods\?.*resourceVersion=0/).length).toBeGreaterThan(2);
+    // it polled the node's pods (from the watch cache, each list at least as new as the one before) instead
+    expect(requestsSince(mark, /^\/api\/v1\/pods\?.*resourceVersion=\d+/).length).toBeGreaterThan(2);
   });
 
   it('follows the node with watches when it can: one pod list for the whole drain', async () => {

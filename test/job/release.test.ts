@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { Continuation } from '../../lambda/job/continuation.js';
-import { RELEASE_MIN_WINDOW_MS } from '../../lambda/job/job.js';
 import { type LifecycleRunSettings, runLifecycleAction } from '../../lambda/job/lifecycle.js';
 import type {
   InstancePort,
@@ -471,12 +470,12 @@ function prepared(
 }
 
 describe('runLifecycleAction, when it waits for the release', () => {
-  it('gives the waits their own window after a late start, instead of one look past the deadline', async () => {
+  it('gives the waits the eviction window after a late start, instead of one look past the deadline', async () => {
     // the action began an hour ago: its 15-minute deadline is long past when the drain ends
     const { clock, loadBalancers, run } = prepared(
-      { startedAt: 1_700_000_000_000 - 3_600_000 },
+      { startedAt: 1_700_000_000_000 - 3_600_000, minEvictionWindowSeconds: 60 },
       () => {},
-      120_000,
+      40_000,
     );
     const start = clock.t;
 
@@ -484,9 +483,26 @@ describe('runLifecycleAction, when it waits for the release', () => {
 
     expect(report.outcome).toBe('drained');
     expect(report.release?.outcome).toBe('released');
-    expect(clock.t - start).toBeGreaterThanOrEqual(120_000);
-    expect(clock.t - start).toBeLessThan(RELEASE_MIN_WINDOW_MS);
+    expect(clock.t - start).toBeGreaterThanOrEqual(40_000);
     expect(loadBalancers.calls).toBeGreaterThan(1);
+  });
+
+  it('ends the waits one window after a late start when the targets stay', async () => {
+    const { clock, run } = prepared(
+      { startedAt: 1_700_000_000_000 - 3_600_000, minEvictionWindowSeconds: 60 },
+      () => {},
+      Number.POSITIVE_INFINITY,
+    );
+    const start = clock.t;
+
+    const report = await run();
+
+    // the pod was gone after 1 s; the targets stayed through the window that followed
+    expect(report.drain?.outcome).toBe('drained');
+    expect(report.outcome).toBe('deadline-continued');
+    expect(report.release?.outcome).toBe('deadline');
+    expect(clock.t - start).toBeGreaterThanOrEqual(61_000);
+    expect(clock.t - start).toBeLessThan(62_000);
   });
 
   it('does not wait for the IP targets of the pods that stay on the node (a DaemonSet ingress)', async () => {
