@@ -11,7 +11,13 @@
 
 import { backoffDelay } from '../drain/concurrency.js';
 import { DEADLINE_OUTCOMES } from '../drain/deadline.js';
-import { DEFAULT_DRAIN_TUNING, type DrainLimits, type DrainReport, startDrain } from '../drain/drain.js';
+import {
+  DEFAULT_DRAIN_TUNING,
+  type DrainLimits,
+  type DrainOutcome,
+  type DrainReport,
+  startDrain,
+} from '../drain/drain.js';
 import type { NodeTarget } from '../drain/model.js';
 import type { DrainProgress } from '../drain/progress.js';
 import { unstartedReport } from '../drain/report.js';
@@ -39,12 +45,7 @@ import type { WarmPoolMark } from './warm-pool.js';
 export const SPOT_GRACE_MARGIN_MS = 5_000;
 
 export type JobOutcome =
-  | 'drained'
-  | 'node-not-found'
-  | 'deadline-deleted'
-  | 'deadline-continued'
-  | 'deadline-abandoned'
-  | 'dry-run'
+  | Exclude<DrainOutcome, 'paused' | 'stopped'>
   | 'continued-in-new-invocation'
   /** A lifecycle action the job kept alive expired: the instance went; the drain stopped. */
   | 'action-expired'
@@ -53,13 +54,11 @@ export type JobOutcome =
   /** Another invocation holds the node's job: this notice joined it. */
   | 'joined';
 
-export interface JobSettings {
-  /** This invocation, and its drain's chain (the first invocation, carried by continuations). */
-  readonly holder: string;
+/** What an invocation brings to a node's job besides its notice: who it is, its time, the drain's tuning. */
+export interface JobInvocation {
+  /** This invocation (the job's holder while it drains), and its drain's chain (the first invocation, carried by continuations). */
+  readonly invocation: string;
   readonly chain: string;
-  /** This invocation's notice. */
-  readonly request: JobRequest;
-  readonly target: NodeTarget;
   readonly attempt: number;
   /** Epoch ms when this invocation must have handed over (its own end, less a margin). */
   readonly pauseAt: number;
@@ -75,6 +74,12 @@ export interface JobSettings {
   readonly excludeFromLoadBalancers: boolean;
   readonly waitForLoadBalancers: boolean;
   readonly waitForVolumeDetach: boolean;
+}
+
+export interface JobSettings extends JobInvocation {
+  /** This invocation's notice. */
+  readonly request: JobRequest;
+  readonly target: NodeTarget;
   /** The drainer's termination hook: a Spot instance's action waiting there is completed too. */
   readonly hookName: string;
 }
@@ -175,7 +180,7 @@ class JobRun {
         this.deps.log.info('node not found', { target: this.settings.target });
         return await this.answerAlone('node-not-found', 'CONTINUE');
       }
-      const me = { holder: this.settings.holder, chain: this.settings.chain, request };
+      const me = { holder: this.settings.invocation, chain: this.settings.chain, request };
       const opened = await this.untilDeadline('open the job record', () =>
         openJob(this.ports.store, node, { ...me, now: this.deps.clock.now() }),
       );

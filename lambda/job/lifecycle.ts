@@ -4,44 +4,25 @@
  * checks, and the first heartbeat (an action already completed or expired is not drained again).
  */
 import type { DeadlinePolicy } from '../contract.js';
-import type { DrainProgress } from '../drain/progress.js';
 import { Heartbeat } from './heartbeat.js';
-import { type JobPorts, type JobReport, runJob } from './job.js';
+import { type JobInvocation, type JobPorts, type JobReport, runJob } from './job.js';
 import type { Clock, Logger } from './ports.js';
 import type { ActionRef, JobRequest } from './record.js';
 
 const TERMINATING_WAIT = 'Terminating:Wait';
 
-export interface LifecycleRunSettings {
+export interface LifecycleRunSettings extends JobInvocation {
   readonly action: ActionRef;
   /** When the lifecycle action began (epoch ms, clamped); its drain deadline counts from here. */
   readonly startedAt: number;
-  readonly attempt: number;
-  /** Epoch ms when this invocation must have handed over (its own end, less a margin). */
-  readonly pauseAt: number;
   readonly drainTimeoutSeconds: number;
   readonly onDrainTimeout: DeadlinePolicy;
-  readonly dryRun: boolean;
-  readonly heartbeatIntervalSeconds: number;
-  readonly maxConcurrentEvictions: number;
-  /** The shortest time a pod is offered an eviction before a deadline policy acts on it. */
-  readonly minEvictionWindowSeconds: number;
   /** The event had no token (a manual invoke): drain only an instance that is really terminating. */
   readonly handMade: boolean;
   /** The manual invoke said --force: drain even an instance that is not terminating. */
   readonly force: boolean;
-  /** This invocation (the holder of the node's job while it drains). */
-  readonly invocation: string;
-  /** The drain's chain: a continuation carries its first invocation's id. */
-  readonly chain: string;
-  readonly progress?: DrainProgress;
-  /** Aborted when this invocation must stop at once (its hand-over time passed). */
-  readonly pauseSignal?: AbortSignal;
   /** The instance goes to the warm pool and comes back with the same node. */
   readonly toWarmPool: boolean;
-  readonly excludeFromLoadBalancers: boolean;
-  readonly waitForLoadBalancers: boolean;
-  readonly waitForVolumeDetach: boolean;
 }
 
 export type LifecycleRunReport =
@@ -100,21 +81,9 @@ export async function runLifecycleAction(
   };
   return runJob(
     {
-      holder: settings.invocation,
-      chain: settings.chain,
+      ...settings,
       request,
       target: { instanceId: settings.action.instanceId },
-      attempt: settings.attempt,
-      pauseAt: settings.pauseAt,
-      ...(settings.pauseSignal ? { pauseSignal: settings.pauseSignal } : {}),
-      ...(settings.progress ? { progress: settings.progress } : {}),
-      dryRun: settings.dryRun,
-      heartbeatIntervalSeconds: settings.heartbeatIntervalSeconds,
-      maxConcurrentEvictions: settings.maxConcurrentEvictions,
-      minEvictionWindowSeconds: settings.minEvictionWindowSeconds,
-      excludeFromLoadBalancers: settings.excludeFromLoadBalancers,
-      waitForLoadBalancers: settings.waitForLoadBalancers,
-      waitForVolumeDetach: settings.waitForVolumeDetach,
       hookName: settings.action.hook,
     },
     ports,

@@ -8,10 +8,9 @@
  */
 import type { RebalanceAction } from '../contract.js';
 import type { DeadlinePolicy } from '../drain/drain.js';
-import type { DrainProgress } from '../drain/progress.js';
 import type { Ec2Notice } from '../ec2-event.js';
 import { errorMessage } from '../errors.js';
-import { type JobPorts, type JobReport, runJob } from './job.js';
+import { type JobInvocation, type JobPorts, type JobReport, runJob } from './job.js';
 import type { Clock, GroupsPort, Logger } from './ports.js';
 import type { JobRequest } from './record.js';
 
@@ -43,31 +42,15 @@ export type NoticeOutcome =
   | 'rebalance-cordoned'
   | 'ignored';
 
-export interface NoticeSettings {
+export interface NoticeSettings extends JobInvocation {
   readonly onRebalance: RebalanceAction;
-  /** DRY_RUN: server-side dry-run evictions, no cordon, no lifecycle completion. */
-  readonly dryRun: boolean;
   readonly onDrainTimeout: DeadlinePolicy;
   /** A rebalance `drain` gets the ordinary drain timeout from the notice's time. */
   readonly drainTimeoutSeconds: number;
-  readonly maxConcurrentEvictions: number;
-  readonly minEvictionWindowSeconds: number;
-  readonly heartbeatIntervalSeconds: number;
-  readonly excludeFromLoadBalancers: boolean;
-  readonly waitForLoadBalancers: boolean;
-  readonly waitForVolumeDetach: boolean;
   /** The drainer's termination hook: a Spot instance's action waiting there is completed after the drain. */
   readonly hookName: string;
-  /** This invocation, and its drain's chain (a continuation carries the first invocation's id). */
-  readonly invocation: string;
-  readonly chain: string;
-  readonly attempt: number;
-  readonly progress?: DrainProgress;
   /** When the notice was sent (clamped), epoch ms. */
   readonly startedAt: number;
-  /** When this invocation must stop (its own end less a margin). */
-  readonly pauseAt: number;
-  readonly pauseSignal?: AbortSignal;
 }
 
 export interface NoticeReport extends Omit<JobReport, 'outcome'> {
@@ -144,28 +127,7 @@ export async function runNotice(
     }
   }
   const request = noticeRequest(notice, settings, served.group);
-  const report = await runJob(
-    {
-      holder: settings.invocation,
-      chain: settings.chain,
-      request,
-      target,
-      attempt: settings.attempt,
-      pauseAt: settings.pauseAt,
-      ...(settings.pauseSignal ? { pauseSignal: settings.pauseSignal } : {}),
-      ...(settings.progress ? { progress: settings.progress } : {}),
-      dryRun: settings.dryRun,
-      heartbeatIntervalSeconds: settings.heartbeatIntervalSeconds,
-      maxConcurrentEvictions: settings.maxConcurrentEvictions,
-      minEvictionWindowSeconds: settings.minEvictionWindowSeconds,
-      excludeFromLoadBalancers: settings.excludeFromLoadBalancers,
-      waitForLoadBalancers: settings.waitForLoadBalancers,
-      waitForVolumeDetach: settings.waitForVolumeDetach,
-      hookName: settings.hookName,
-    },
-    ports,
-    deps,
-  );
+  const report = await runJob({ ...settings, request, target }, ports, deps);
   const hardEnd = request.hardEnd === undefined ? {} : { hardEnd: new Date(request.hardEnd).toISOString() };
   return {
     ...report,

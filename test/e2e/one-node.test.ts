@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { NO_TOTALS } from '../../lambda/drain/progress.js';
 import { DRAINER_KEY } from '../../lambda/event.js';
 import type { Workload } from '../../scripts/harness/workload.js';
 import { rebalanceEvent, spotInterruptionEvent, warmPoolLaunchActionEvent } from '../support/ec2-events.js';

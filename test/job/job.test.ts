@@ -12,7 +12,7 @@ import { type NoticePorts, type NoticeSettings, runNotice } from '../../lambda/j
 import { HANDOVER_MS, LEASE_MS } from '../../lambda/job/record.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, lifecycleSettings, pod, VirtualClock } from '../support/fakes.js';
-import { jobPorts } from '../support/job-fakes.js';
+import { jobPorts, noticeSettings } from '../support/job-fakes.js';
 
 const INSTANCE = 'i-0123456789abcdef0';
 const blocking = {
@@ -39,30 +39,7 @@ function world(pods = [pod('a'), pod('b')], terminationMs = 1_000) {
   const lifecycle = (overrides: Parameters<typeof lifecycleSettings>[1] = {}) =>
     runLifecycleAction(lifecycleSettings(clock, overrides), ports, deps);
   const notice = (event: Ec2Notice, overrides: Partial<NoticeSettings> = {}) =>
-    runNotice(
-      event,
-      {
-        onRebalance: 'drain',
-        dryRun: false,
-        onDrainTimeout: 'delete',
-        drainTimeoutSeconds: 300,
-        maxConcurrentEvictions: 8,
-        minEvictionWindowSeconds: 60,
-        heartbeatIntervalSeconds: 60,
-        excludeFromLoadBalancers: true,
-        waitForLoadBalancers: false,
-        waitForVolumeDetach: false,
-        hookName: 'eks-node-drainer',
-        invocation: 'notice-1',
-        chain: 'notice-1',
-        attempt: 1,
-        startedAt: clock.t,
-        pauseAt: clock.t + 800_000,
-        ...overrides,
-      },
-      noticePorts,
-      deps,
-    );
+    runNotice(event, noticeSettings(clock, overrides), noticePorts, deps);
   const after = (ms: number) => clock.sleep(ms);
   return { clock, cluster, store, actions, continuation, logs, lifecycle, notice, after };
 }

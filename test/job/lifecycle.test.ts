@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Continuation } from '../../lambda/job/continuation.js';
 import { type LifecycleRunSettings, runLifecycleAction } from '../../lambda/job/lifecycle.js';
 import type { InstancePort, LifecyclePort, LifecycleResult } from '../../lambda/job/ports.js';
-import { LEASE_MS } from '../../lambda/job/record.js';
+import { HANDOVER_MS, LEASE_MS } from '../../lambda/job/record.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, lifecycleSettings, pod, VirtualClock } from '../support/fakes.js';
 import { MemoryJobStore } from '../support/job-fakes.js';
@@ -410,7 +410,7 @@ describe('runLifecycleAction, a forced manual drain without an action', () => {
 describe('runLifecycleAction, hand-over and the end of the action', () => {
   it('continues in a new invocation when its pause signal aborts', async () => {
     const pause = new AbortController();
-    const { clock, continuations, run } = setup({ pauseSignal: pause.signal }, undefined, 300_000);
+    const { clock, continuations, store, run } = setup({ pauseSignal: pause.signal }, undefined, 300_000);
     const start = clock.t;
     void clock.sleep(5_000).then(() => pause.abort());
 
@@ -419,6 +419,8 @@ describe('runLifecycleAction, hand-over and the end of the action', () => {
     expect(report.outcome).toBe('continued-in-new-invocation');
     expect(continuations.map((c) => c.attempt)).toEqual([2]);
     expect(clock.t - start).toBe(5_000);
+    // the job's lease kept five minutes for the continuation
+    expect(store.record('node-a')).toMatchObject({ handedOver: true, until: clock.t + HANDOVER_MS });
   });
 
   it('continues before the last allowed attempt', async () => {

@@ -12,7 +12,7 @@ import {
 import type { SpotInterruption } from '../../lambda/job/ports.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { FakeCluster, pod, VirtualClock } from '../support/fakes.js';
-import { jobPorts } from '../support/job-fakes.js';
+import { jobPorts, noticeSettings } from '../support/job-fakes.js';
 
 const INSTANCE = 'i-0123456789abcdef0';
 
@@ -60,25 +60,13 @@ function setup(
       return options.instance;
     },
   };
-  const settings = (overrides: Partial<NoticeSettings> = {}): NoticeSettings => ({
-    onRebalance: 'cordon',
-    dryRun: false,
-    onDrainTimeout: 'delete',
-    drainTimeoutSeconds: 300,
-    maxConcurrentEvictions: 8,
-    minEvictionWindowSeconds: 60,
-    heartbeatIntervalSeconds: 60,
-    excludeFromLoadBalancers: true,
-    waitForLoadBalancers: false,
-    waitForVolumeDetach: false,
-    hookName: 'eks-node-drainer',
-    invocation: 'request-1',
-    chain: 'request-1',
-    attempt: 1,
-    startedAt: clock.t,
-    pauseAt: clock.t + 800_000,
-    ...overrides,
-  });
+  const settings = (overrides: Partial<NoticeSettings> = {}): NoticeSettings =>
+    noticeSettings(clock, {
+      onRebalance: 'cordon',
+      invocation: 'request-1',
+      chain: 'request-1',
+      ...overrides,
+    });
   const run = (notice: Ec2Notice, overrides: Partial<NoticeSettings> = {}) =>
     runNotice(notice, settings(overrides), ports, { clock, log: memoryLogger(logs) });
   return { clock, cluster, logs, action, actions, asked, ports, store, continuation, run };

@@ -7,6 +7,7 @@
 
 import type { Continuation } from '../../lambda/job/continuation.js';
 import type { JobPorts } from '../../lambda/job/job.js';
+import type { NoticeSettings } from '../../lambda/job/notice.js';
 import type {
   ContinuationPort,
   JobStorePort,
@@ -171,4 +172,25 @@ export function jobPorts(cluster: FakeCluster, extra: Partial<JobPorts> = {}) {
   return { ports, store, actions, continuation };
 }
 
-export type { VirtualClock };
+/** Settings of runNotice on a virtual clock (policy delete, 300 s, drain on rebalance); a test overrides what it is about. */
+export function noticeSettings(clock: VirtualClock, overrides: Partial<NoticeSettings> = {}): NoticeSettings {
+  return {
+    onRebalance: 'drain',
+    dryRun: false,
+    onDrainTimeout: 'delete',
+    drainTimeoutSeconds: 300,
+    maxConcurrentEvictions: 8,
+    minEvictionWindowSeconds: 60,
+    heartbeatIntervalSeconds: 60,
+    excludeFromLoadBalancers: true,
+    waitForLoadBalancers: false,
+    waitForVolumeDetach: false,
+    hookName: 'eks-node-drainer',
+    invocation: 'notice-1',
+    chain: 'notice-1',
+    attempt: 1,
+    startedAt: clock.t,
+    pauseAt: clock.t + 800_000,
+    ...overrides,
+  };
+}

@@ -58,15 +58,15 @@ export function deployDrainer(aws: LocalAwsEndpoint, groups: readonly string[]):
     } else if (resource.Type === 'AWS::AutoScaling::LifecycleHook') {
       const group = String(props.AutoScalingGroupName);
       physicalId = String(props.LifecycleHookName);
-      aws.autoScalingGroups.hooks.set(group, [
-        ...(aws.autoScalingGroups.hooks.get(group) ?? []),
-        {
-          name: physicalId,
-          transition: String(props.LifecycleTransition),
-          heartbeatTimeout: Number(props.HeartbeatTimeout),
-          defaultResult: props.DefaultResult === 'ABANDON' ? 'ABANDON' : 'CONTINUE',
-        },
-      ]);
+      // as CloudFormation does: a property the template leaves out gets AWS's default
+      aws.autoScalingGroups.putHook(group, {
+        name: physicalId,
+        transition: String(props.LifecycleTransition),
+        ...(props.HeartbeatTimeout === undefined ? {} : { heartbeatTimeout: Number(props.HeartbeatTimeout) }),
+        ...(props.DefaultResult === 'CONTINUE' || props.DefaultResult === 'ABANDON'
+          ? { defaultResult: props.DefaultResult }
+          : {}),
+      });
     }
     summaries.push({ logicalId, type: resource.Type, physicalId });
   }
