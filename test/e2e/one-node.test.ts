@@ -166,14 +166,7 @@ describe('a forged or late continuation', () => {
         progress: {
           offeredAt: {},
           policyEndsAt: now - 300_000,
-          totals: {
-            evicted: [],
-            deleted: [],
-            evictionRequests: 0,
-            evictionRefusals: 0,
-            throttled: 0,
-            errors: [],
-          },
+          totals: NO_TOTALS,
         },
       },
     };
