@@ -9,17 +9,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  type AppsV1Api,
-  type KubeConfig,
-  type KubernetesObjectApi,
-  PolicyApi,
-  type V1Pod,
-  Watch,
-} from '@kubernetes/client-node';
-import { mapLimit } from '../lambda/drain/concurrency.js';
+import { type KubeConfig, PolicyApi, type V1Pod, Watch } from '@kubernetes/client-node';
 import type { InvocationContext } from '../lambda/handler.js';
-import { KubeHttp } from '../lambda/kube/http.js';
 import { LocalAwsEndpoint, TEST_CREDENTIALS, TEST_REGION } from '../scripts/harness/aws-endpoint.js';
 import {
   type ClusterInfo,
@@ -29,7 +20,6 @@ import {
   startCluster,
 } from '../scripts/harness/cluster.js';
 import { EksTokenWebhook } from '../scripts/harness/eks-token-webhook.js';
-import { PRESTOP_ANNOTATION } from '../scripts/harness/simulator.js';
 import { type PolicyVersion, Workload } from '../scripts/harness/workload.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -518,107 +508,7 @@ export class Timeline {
 
 // ---- shared Deployments spread over nodes (scale-in.ts, mass-termination.ts) -----------------
 
-/**
- * `deployments` Deployments `shared-<d>` × `replicas`, each with a PDB maxUnavailable 1 (in the
- * group version the server serves) and a `preStopSeconds` simulated preStop.
- */
-export async function createSharedDeployments(
-  apps: AppsV1Api,
-  objects: KubernetesObjectApi,
-  policyVersion: PolicyVersion,
-  namespace: string,
-  {
-    deployments,
-    replicas,
-    preStopSeconds,
-  }: { readonly deployments: number; readonly replicas: number; readonly preStopSeconds: number },
-): Promise<void> {
-  for (let d = 0; d < deployments; d++) {
-    const labels = { app: `shared-${d}` };
-    await apps.createNamespacedDeployment({
-      namespace,
-      body: {
-        metadata: { name: labels.app },
-        spec: {
-          replicas,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels, annotations: { [PRESTOP_ANNOTATION]: String(preStopSeconds) } },
-            spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] },
-          },
-        },
-      },
-    });
-    await objects.create({
-      apiVersion: policyVersion,
-      kind: 'PodDisruptionBudget',
-      metadata: { name: labels.app, namespace },
-      spec: { selector: { matchLabels: labels }, maxUnavailable: 1 },
-    } as never);
-  }
-}
-
-/**
- * Binds every pending pod so that each node gets exactly one replica of each of the `deployments`
- * Deployments; `what` names the benchmark in the error message. Raw JSON on one keep-alive
- * connection pool, 16 bindings in flight: a thousand pods are placed in seconds.
- */
-export async function spread(
-  kc: KubeConfig,
-  namespace: string,
-  nodes: readonly string[],
-  deployments: number,
-  what: string,
-): Promise<void> {
-  const http = new KubeHttp(kc, { connectMs: 5_000, requestMs: 60_000 });
-  const until = Date.now() + 300_000;
-  const app = (pod: V1Pod): string => pod.metadata?.labels?.app ?? '';
-  for (;;) {
-    const pods = (await http.getJson<{ items: V1Pod[] }>(`/api/v1/namespaces/${namespace}/pods`)).items;
-    const running = pods.filter((p) => p.status?.phase === 'Running').length;
-    if (running === nodes.length * deployments) return;
-    if (Date.now() > until) throw new Error(`${what}: only ${running} pods running`);
-    const taken = new Set(pods.filter((p) => p.spec?.nodeName).map((p) => `${app(p)}@${p.spec?.nodeName}`));
-    const bindings: { pod: string; node: string }[] = [];
-    for (const pod of pods.filter((p) => !p.spec?.nodeName)) {
-      const node = nodes.find((n) => !taken.has(`${app(pod)}@${n}`));
-      if (!node) continue;
-      taken.add(`${app(pod)}@${node}`);
-      bindings.push({ pod: pod.metadata?.name ?? '', node });
-    }
-    await mapLimit(bindings, 16, ({ pod, node }) =>
-      http
-        .send('POST', `/api/v1/namespaces/${namespace}/pods/${pod}/binding`, {
-          body: { metadata: { name: pod }, target: { apiVersion: 'v1', kind: 'Node', name: node } },
-        })
-        .catch((error: { code?: number }) => {
-          if (error.code !== 409) throw error; // bound meanwhile: the next list shows where
-        }),
-    );
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** Waits (up to a minute) until `count` PDBs in the namespace allow 1 disruption each. */
-export async function waitForPdbs(
-  objects: KubernetesObjectApi,
-  policyVersion: PolicyVersion,
-  namespace: string,
-  count: number,
-  what: string,
-): Promise<void> {
-  const until = Date.now() + 60_000;
-  for (;;) {
-    const list = await objects.list<{ status?: { disruptionsAllowed?: number } } & { kind?: string }>(
-      policyVersion,
-      'PodDisruptionBudget',
-      namespace,
-    );
-    if (list.items.filter((p) => p.status?.disruptionsAllowed === 1).length === count) return;
-    if (Date.now() > until) throw new Error(`${what}: PDBs not ready`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+export { createSharedDeployments, spread, waitForPdbs } from '../scripts/harness/shared-world.js';
 
 // ---- the Lambda side: context, logs, the code measured ---------------------------------------
 

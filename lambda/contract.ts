@@ -36,6 +36,9 @@ export const stackName = (clusterName: string): string =>
 /** The Kubernetes group the function's role maps to; `infra/k8s/rbac.yaml` (and `rbac-delete-pods.yaml`) bind it. */
 export const KUBERNETES_GROUP = 'eks-node-drainer';
 
+/** The drainer's own namespace: the queues of drains that share a PDB (Lease objects) live there. */
+export const DRAINER_NAMESPACE = 'eks-node-drainer';
+
 /** The CloudWatch namespace of the drainer's metrics. */
 export const DEFAULT_METRICS_NAMESPACE = 'EksNodeDrainer';
 

@@ -19,6 +19,7 @@ import type { FunctionCheckReport } from './check/report.js';
 import type { Config } from './config.js';
 import { KUBERNETES_GROUP } from './contract.js';
 import { type Clock, type ClusterPort, systemClock } from './drain/ports.js';
+import type { TurnsPort } from './drain/turns.js';
 import type { WarmPoolLaunch } from './event.js';
 import type { JobPorts } from './job/job.js';
 import type { NoticePorts } from './job/notice.js';
@@ -29,8 +30,14 @@ import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
 import { KubeJobStore } from './kube/job-store.js';
 import { KubeMarks } from './kube/marks.js';
+import { KubeTurns } from './kube/turns.js';
 
-type Kube = { readonly cluster: KubeCluster; readonly marks: KubeMarks; readonly store: KubeJobStore };
+type Kube = {
+  readonly cluster: KubeCluster;
+  readonly marks: KubeMarks;
+  readonly store: KubeJobStore;
+  turns(node: string): KubeTurns;
+};
 
 // A hung AWS call must not eat the invocation: bounded connect and request times, SDK retries on top.
 const sdk = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
@@ -94,6 +101,28 @@ export class Wiring {
       instances: new Ec2Instances(this.ec2),
       ...(this.config.waitForLoadBalancers ? { loadBalancers: await this.loadBalancers() } : {}),
       continuation: new SelfInvocation(this.lambda, functionArn, event),
+      turns: (node) => this.turnsFor(node),
+    };
+  }
+
+  /** The PDB queues for a node, connecting on first use like the cluster. */
+  private turnsFor(node: string): TurnsPort {
+    let made: Promise<KubeTurns> | undefined;
+    const turns = (): Promise<KubeTurns> => {
+      made ??= this.connect().then(
+        (kube) => kube.turns(node),
+        (error: unknown) => {
+          made = undefined;
+          throw error;
+        },
+      );
+      return made;
+    };
+    return {
+      follow: async (onChange) => (await turns()).follow(onChange),
+      take: async (pdb) => (await turns()).take(pdb),
+      renew: async (pdb) => (await turns()).renew(pdb),
+      release: async (pdb) => (await turns()).release(pdb),
     };
   }
 
@@ -155,6 +184,7 @@ export class Wiring {
           cluster: new KubeCluster(kubeConfig, invalidate),
           marks: new KubeMarks(kubeConfig, invalidate),
           store: new KubeJobStore(kubeConfig, invalidate),
+          turns: (node: string) => new KubeTurns(kubeConfig, node, Date.now, invalidate),
         };
       },
       (error: unknown) => {

@@ -24,6 +24,7 @@ import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainLimits, DrainOptions } from './options.js';
 import {
   nextWake,
+  pdbSpent,
   probeUnrefused,
   releaseByPdbStatus,
   retryRefusedNow,
@@ -38,11 +39,13 @@ import type {
   EventSubject,
   EvictionResult,
   Logger,
+  NodeFeed,
   ResourceVersion,
 } from './ports.js';
 import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
 import { PdbCoverage } from './selector.js';
 import { newTrack, type Track } from './track.js';
+import { PdbTurns, pdbKey } from './turns.js';
 import { NodeView } from './view.js';
 
 export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
@@ -113,6 +116,8 @@ class DrainRun {
   private seenVersion?: ResourceVersion;
   /** Wakes the loop's sleep when the limits change without a watch (the view wakes it otherwise). */
   private limitsChanged?: AbortController;
+  /** Turns with the other drains that share this node's PDBs (with watches only). */
+  private turns?: PdbTurns;
 
   constructor(
     private readonly cluster: ClusterPort,
@@ -159,6 +164,7 @@ class DrainRun {
       return this.report('stopped');
     } finally {
       this.view?.close();
+      if (this.turns) void this.turns.close(true);
     }
   }
 
@@ -181,9 +187,15 @@ class DrainRun {
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
     this.view = new NodeView(node, this.log, this.clock);
     await this.view.follow(this.cluster, this.guard);
+    if (this.options.turns && this.view.live()) {
+      this.turns = new PdbTurns(this.options.turns(node), node, this.log);
+      await this.guard.run(() => this.turns?.start(() => this.view?.poke()) ?? Promise.resolve());
+    }
     const outcome = await this.evictUntilEmpty(node).finally(() =>
       Promise.allSettled(this.inFlight.values()),
     );
+    // a drain that hands over keeps its places in the queues for its continuation
+    await this.guard.run(() => this.turns?.close(outcome === 'paused') ?? Promise.resolve());
     return this.report(outcome);
   }
 
@@ -230,6 +242,8 @@ class DrainRun {
       const candidates = this.waiting().filter(
         (t) => t.nextAttemptAt <= now || t.heldByPdb || t.lastRefusal?.kind === 'pdb-blocked',
       );
+      // turns until the deadline: then the policy needs every pod's own answer from the server
+      const turns = this.turns?.coordinated && now < this.limits.deadline ? this.turns : undefined;
       this.dispatch(
         withinPdbBudgets(
           candidates,
@@ -239,16 +253,37 @@ class DrainRun {
             pdbsIn: (ns) => feed.pdbs(ns),
             coverage: this.coverage,
             random: this.clock.random,
+            ...(turns ? { mayUse: (pdb: PdbInfo) => turns.mayUse(pdb, now) } : {}),
           },
           now,
           this.options.backoff,
         ),
       );
+      if (this.turns) this.settleTurns(this.turns, feed, now);
       return;
     }
     await this.followPdbStatus(now);
     // without watches the answers are awaited, so the next sleep knows every retry's time
     await Promise.all(this.dispatch(this.waiting().filter((t) => t.nextAttemptAt <= now)));
+  }
+
+  /**
+   * Keeps the turns it holds alive, and gives back those it needs no more: every pod of this drain
+   * under the PDB sent, answered and counted by the PDB's status (or gone).
+   */
+  private settleTurns(turns: PdbTurns, feed: NodeFeed, now: number): void {
+    const needed = new Set<string>();
+    const allowed = new Map<string, number>();
+    for (const track of this.tracks.values()) {
+      const pdb = pdbSpent(track.pod, feed.pdbs(track.pod.namespace), this.coverage);
+      if (!pdb) continue;
+      const key = pdbKey(pdb);
+      allowed.set(key, pdb.disruptionsAllowed);
+      const waiting = track.state === 'pending' || this.inFlight.has(track) || track.spentPdb !== undefined;
+      if (waiting) needed.add(key);
+    }
+    for (const key of turns.queued()) if (!needed.has(key)) turns.release(key);
+    turns.tick((key) => allowed.get(key), now);
   }
 
   /** One read of the node's pods updates every pod's state. Returns false if there was none to trust. */

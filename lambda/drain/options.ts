@@ -2,6 +2,7 @@ import type { DeadlinePolicy } from '../contract.js';
 import type { NodeTarget } from './model.js';
 import type { Backoff } from './pacing.js';
 import type { DrainProgress } from './progress.js';
+import type { TurnsPort } from './turns.js';
 
 /** What bounds a drain in time; a running drain takes new limits (DrainHandle.setLimits). */
 export interface DrainLimits {
@@ -40,6 +41,11 @@ export interface DrainOptions extends DrainLimits {
   readonly excludeFromLoadBalancers?: boolean;
   /** Aborted: stop at once with outcome `stopped` (a call in flight is abandoned, not awaited). */
   readonly signal?: AbortSignal;
+  /**
+   * Drains that share PDBs take turns (drain/turns.ts): the queues, for this node. Absent: the drain
+   * goes uncoordinated.
+   */
+  readonly turns?: (node: string) => TurnsPort;
 }
 
 export const DEFAULT_DRAIN_TUNING = {

@@ -58,7 +58,11 @@ export function releaseByPdbStatus(
 }
 
 /** The one PDB a ready pod's eviction spends (none: not Running and ready, or not under exactly one). */
-function pdbSpent(pod: PodSnapshot, pdbs: readonly PdbInfo[], coverage: PdbCoverage): PdbInfo | undefined {
+export function pdbSpent(
+  pod: PodSnapshot,
+  pdbs: readonly PdbInfo[],
+  coverage: PdbCoverage,
+): PdbInfo | undefined {
   if (pod.phase !== 'Running' || pod.ready !== true) return undefined;
   const covering = coverage.covering(pod, pdbs);
   return covering.length === 1 ? covering[0] : undefined;
@@ -84,6 +88,8 @@ export interface BudgetView {
   readonly pdbsIn: (namespace: string) => readonly PdbInfo[];
   readonly coverage: PdbCoverage;
   readonly random: () => number;
+  /** Drains that share PDBs take turns (drain/turns.ts): false while another drain's turn it is. */
+  readonly mayUse?: (pdb: PdbInfo) => boolean;
 }
 
 /**
@@ -128,7 +134,7 @@ export function probeUnrefused(tracks: Iterable<Track>, now: number): void {
  */
 export function withinPdbBudgets(
   candidates: readonly Track[],
-  { tracks, inFlight, pdbsIn, coverage, random }: BudgetView,
+  { tracks, inFlight, pdbsIn, coverage, random, mayUse }: BudgetView,
   now: number,
   backoff: Backoff,
 ): Track[] {
@@ -153,6 +159,12 @@ export function withinPdbBudgets(
   const send: Track[] = [];
   for (const track of candidates) {
     const pdb = pdbOf(track.pod);
+    if (pdb && mayUse && !mayUse(pdb)) {
+      // another drain's turn: no request (the tickets' changes wake the drain); once its turn comes,
+      // it waits for the status like any held pod, asking the server only after HELD_PROBE_MS
+      hold(track, now);
+      continue;
+    }
     const allowed = pdb === undefined ? 1 : pdb.disruptionsAllowed - (spent.get(pdb) ?? 0);
     if (pdb && allowed > 0 && track.raced) {
       // other drains want the same disruption: the backoff's jitter spreads them out
@@ -163,7 +175,8 @@ export function withinPdbBudgets(
         continue;
       }
     }
-    const firstWord = pdb !== undefined && track.attempts === 0 && !ours.has(pdb);
+    // coordinated, the turn's holder waits for the status like the others: no first word to refuse
+    const firstWord = pdb !== undefined && track.attempts === 0 && !ours.has(pdb) && !mayUse;
     const probe = track.heldByPdb && track.jitterUntil === undefined && track.nextAttemptAt <= now;
     track.jitterUntil = undefined;
     if (allowed > 0 || firstWord || probe) {
@@ -175,13 +188,18 @@ export function withinPdbBudgets(
       track.sentWithinBudget = allowed > 0;
       send.push(track);
     } else {
-      track.heldByPdb = true;
-      track.offeredAt ??= now;
-      const probeAt = (track.lastAttemptAt ?? track.offeredAt) + HELD_PROBE_MS;
-      track.nextAttemptAt = Math.max(track.nextAttemptAt, probeAt);
+      hold(track, now);
     }
   }
   return send;
+}
+
+/** Held back by the PDB's status or another drain's turn: offered, asked of the server only after HELD_PROBE_MS. */
+function hold(track: Track, now: number): void {
+  track.heldByPdb = true;
+  track.offeredAt ??= now;
+  const probeAt = (track.lastAttemptAt ?? track.offeredAt) + HELD_PROBE_MS;
+  track.nextAttemptAt = Math.max(track.nextAttemptAt, probeAt);
 }
 
 /** The loop wakes for the earliest due retry, at least every poll interval, never busy-spinning. */

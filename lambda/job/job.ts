@@ -21,6 +21,7 @@ import {
 import type { NodeTarget } from '../drain/model.js';
 import type { DrainProgress } from '../drain/progress.js';
 import { unstartedReport } from '../drain/report.js';
+import type { TurnsPort } from '../drain/turns.js';
 import { ClusterAccessError, errorMessage } from '../errors.js';
 import { completeWithRetry } from './complete.js';
 import { MAX_ATTEMPTS } from './continuation.js';
@@ -93,6 +94,8 @@ export interface JobPorts {
   readonly loadBalancers?: LoadBalancerPort;
   /** A lifecycle action (by token when the ref has one, else by instance). */
   lifecycle(action: ActionRef): LifecyclePort;
+  /** The queues of drains that share PDBs, for a node (drain/turns.ts); absent: uncoordinated. */
+  readonly turns?: (node: string) => TurnsPort;
 }
 
 export interface CompletedAction {
@@ -260,6 +263,7 @@ class JobRun {
         excludeFromLoadBalancers: this.settings.excludeFromLoadBalancers,
         signal: this.signal,
         ...(progress ? { resume: progress } : {}),
+        ...(this.ports.turns ? { turns: this.ports.turns } : {}),
       },
       this.deps,
     );

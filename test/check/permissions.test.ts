@@ -49,8 +49,9 @@ describe('DELETE_PODS_RULES', () => {
     expect(binding?.subjects).toEqual([
       { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: KUBERNETES_GROUP },
     ]);
+    const clusterWide = docsOf('infra/k8s/rbac.yaml').filter((d) => d.kind.startsWith('Cluster'));
     expect(docs.map((d) => d.metadata)).toEqual(
-      docsOf('infra/k8s/rbac.yaml').map((d) => ({ ...d.metadata, name: 'eks-node-drainer-delete-pods' })),
+      clusterWide.map((d) => ({ ...d.metadata, name: 'eks-node-drainer-delete-pods' })),
     );
   });
 });

@@ -1,0 +1,253 @@
+/**
+ * Drains that share a PDB take turns instead of racing for its disruptions. Every drain that has a
+ * pod under a PDB puts a ticket in that PDB's queue (a Lease of the drainer's namespace, one per PDB
+ * and node: creating one never conflicts with another drain's); the queue is first come, first
+ * served by the ticket's time. A drain sends an eviction for a pod under the PDB only while its
+ * ticket is among the first `max(1, disruptionsAllowed)` live tickets, and gives its ticket back once
+ * its evictions under the PDB are answered and counted by the PDB's status (or its pods are gone, or
+ * the drain ends). The API server's PDB check stays the guarantee; this only keeps drains from asking
+ * for a disruption another drain is about to use.
+ *
+ * A holder that died would block its PDB: a ticket at the head must show life (its renewal seen)
+ * within TURN_LEASE_MS of reaching the head, by the observer's clock (as client-go's leader election
+ * judges a lease), or it is passed over; it keeps its place, so a continuation that renews it again
+ * is back at the head. Pure: the adapter (lambda/kube/turns.ts) keeps the tickets current.
+ */
+import type { PdbInfo } from './model.js';
+
+/** A holder at the head renews its ticket this often. */
+export const TURN_RENEW_MS = 2_000;
+/** A ticket at the head with no renewal seen for this long is passed over (its drain died or paused). */
+export const TURN_LEASE_MS = 6_000;
+
+export interface Ticket {
+  /** The PDB, as `namespace/name`. */
+  readonly pdb: string;
+  /** The drain that queued (its node: one drain per node). */
+  readonly holder: string;
+  /** When it queued (epoch ms, the holder's clock): first come, first served. */
+  readonly queuedAt: number;
+  /** Changes with every write of the ticket (a renewal): how an observer sees it alive. */
+  readonly version?: string;
+}
+
+/** The tickets of the PDBs, as the adapter's watch last saw them. */
+export interface TicketFeed {
+  /** The PDB's tickets, any order. */
+  tickets(pdb: string): readonly Ticket[];
+  /** The watch gave up: turns are no longer known. */
+  failed(): boolean;
+  close(): void;
+}
+
+/** What the drain does with its own tickets (the adapter's writes). Each may throw. */
+export interface TicketWriter {
+  /** Queues for the PDB; a ticket already there (a continuation's) keeps its place. */
+  take(pdb: string): Promise<void>;
+  renew(pdb: string): Promise<void>;
+  release(pdb: string): Promise<void>;
+}
+
+export const pdbKey = (pdb: Pick<PdbInfo, 'namespace' | 'name'>): string => `${pdb.namespace}/${pdb.name}`;
+
+const byQueue = (a: Ticket, b: Ticket): number =>
+  a.queuedAt - b.queuedAt || (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0);
+
+/**
+ * One drain's view of the queues: who holds a turn, judged with what it saw of each ticket's
+ * renewals. `me` is this drain's holder name.
+ */
+export class TurnView {
+  /** Per ticket (pdb + holder): the version last seen, when it changed, since when it is at the head. */
+  private readonly seen = new Map<string, { version?: string; changedAt: number; headSince?: number }>();
+
+  constructor(readonly me: string) {}
+
+  /**
+   * Whether this drain holds a turn for the PDB: its ticket among the first `max(1, allowed)` live
+   * tickets. Without a ticket of its own, never.
+   */
+  holds(tickets: readonly Ticket[], allowed: number, now: number): boolean {
+    return this.order(tickets, allowed, now).mine;
+  }
+
+  /** The live queue in order, the tickets passed over, and whether this drain holds a turn. */
+  order(
+    tickets: readonly Ticket[],
+    allowed: number,
+    now: number,
+  ): { readonly live: readonly Ticket[]; readonly passedOver: readonly Ticket[]; readonly mine: boolean } {
+    const slots = Math.max(1, allowed);
+    const live: Ticket[] = [];
+    const passedOver: Ticket[] = [];
+    for (const ticket of [...tickets].sort(byQueue)) {
+      const key = `${ticket.pdb} ${ticket.holder}`;
+      let seen = this.seen.get(key);
+      if (!seen || seen.version !== ticket.version) {
+        seen = {
+          ...(ticket.version === undefined ? {} : { version: ticket.version }),
+          changedAt: now,
+          ...(seen?.headSince === undefined ? {} : { headSince: seen.headSince }),
+        };
+        this.seen.set(key, seen);
+      }
+      if (ticket.holder === this.me || live.length >= slots) {
+        seen.headSince = undefined;
+        live.push(ticket);
+        continue;
+      }
+      seen.headSince ??= now;
+      if (now - Math.max(seen.headSince, seen.changedAt) > TURN_LEASE_MS) passedOver.push(ticket);
+      else live.push(ticket);
+    }
+    const index = live.findIndex((t) => t.holder === this.me);
+    return { live, passedOver, mine: index >= 0 && index < slots };
+  }
+
+  /** Forgets the tickets no longer there (a long drain must not grow its memory). */
+  forget(present: ReadonlySet<string>): void {
+    for (const key of this.seen.keys()) if (!present.has(key)) this.seen.delete(key);
+  }
+}
+
+/** The queues' side the drain needs: following the tickets, and writing its own. */
+export interface TurnsPort extends TicketWriter {
+  /** Lists and watches the tickets; rejects when that cannot be done (no permission, say). */
+  follow(onChange: () => void): Promise<TicketFeed>;
+}
+
+type Log = { warn(message: string, data?: Record<string, unknown>): void };
+
+/**
+ * One drain's turns: queues for the PDBs its pods need, says whether it holds a turn, keeps the
+ * turns it holds alive, and gives its tickets back. Never required for safety: when the queues cannot
+ * be had (no permission for the leases, a watch that gave up) the drain goes on uncoordinated, said
+ * once, as it did before turns.
+ */
+export class PdbTurns {
+  private feed?: TicketFeed;
+  private readonly view: TurnView;
+  /** This drain's tickets: queued (written) or being queued, and when each turn it holds is renewed next. */
+  private readonly mine = new Map<string, { queued: boolean; renewAt?: number }>();
+  private off = false;
+
+  constructor(
+    private readonly port: TurnsPort,
+    holder: string,
+    private readonly log: Log,
+  ) {
+    this.view = new TurnView(holder);
+  }
+
+  /** Follows the queues; `onChange` wakes the drain when a ticket changes. */
+  async start(onChange: () => void): Promise<void> {
+    try {
+      this.feed = await this.port.follow(onChange);
+    } catch (error) {
+      this.uncoordinated(error);
+    }
+  }
+
+  get coordinated(): boolean {
+    if (!this.off && this.feed?.failed()) this.uncoordinated(new Error('the tickets watch gave up'));
+    return !this.off && this.feed !== undefined;
+  }
+
+  /** Whether the drain may evict a pod under `pdb` now: it holds a turn (queueing first if it has not). */
+  mayUse(pdb: PdbInfo, now: number): boolean {
+    if (!this.coordinated || !this.feed) return true;
+    const key = pdbKey(pdb);
+    const entry = this.mine.get(key);
+    if (!entry) {
+      this.queue(key);
+      return false;
+    }
+    if (!entry.queued) return false;
+    const tickets = this.feed.tickets(key);
+    // written but not seen yet: wait for the watch, so the order is the one everyone sees
+    if (!tickets.some((t) => t.holder === this.view.me)) return false;
+    const holds = this.view.holds(tickets, pdb.disruptionsAllowed, now);
+    if (holds) this.keepAlive(key, entry, now);
+    return holds;
+  }
+
+  /** Renews the turns it holds (also those whose pods are all sent, until their evictions are counted). */
+  tick(allowedOf: (key: string) => number | undefined, now: number): void {
+    if (!this.coordinated || !this.feed) return;
+    for (const [key, entry] of this.mine) {
+      const allowed = allowedOf(key);
+      if (!entry.queued || allowed === undefined) continue;
+      if (this.view.holds(this.feed.tickets(key), allowed, now)) this.keepAlive(key, entry, now);
+    }
+  }
+
+  /** The PDBs it queued for. */
+  queued(): string[] {
+    return [...this.mine.keys()];
+  }
+
+  /** Gives a ticket back: the drain needs no more disruptions of that PDB. */
+  release(key: string): void {
+    if (!this.mine.delete(key)) return;
+    void this.port
+      .release(key)
+      .catch((error: unknown) => this.warn('could not give a PDB turn back', key, error));
+  }
+
+  /**
+   * At the drain's end: gives every ticket back, or, when `keepPlaces` (it hands over to a
+   * continuation), keeps them so the continuation keeps its places.
+   */
+  async close(keepPlaces: boolean): Promise<void> {
+    this.feed?.close();
+    if (keepPlaces) return;
+    const keys = [...this.mine.keys()];
+    this.mine.clear();
+    await Promise.all(
+      keys.map((key) =>
+        this.port
+          .release(key)
+          .catch((error: unknown) => this.warn('could not give a PDB turn back', key, error)),
+      ),
+    );
+  }
+
+  private queue(key: string): void {
+    const entry: { queued: boolean; renewAt?: number } = { queued: false };
+    this.mine.set(key, entry);
+    this.port.take(key).then(
+      () => {
+        entry.queued = true;
+      },
+      (error: unknown) => {
+        this.mine.delete(key);
+        if (isForbidden(error)) this.uncoordinated(error);
+        else this.warn('could not queue for a PDB turn; trying again', key, error);
+      },
+    );
+  }
+
+  private keepAlive(key: string, entry: { renewAt?: number }, now: number): void {
+    if (entry.renewAt !== undefined && now < entry.renewAt) return;
+    entry.renewAt = now + TURN_RENEW_MS;
+    void this.port.renew(key).catch((error: unknown) => this.warn('could not renew a PDB turn', key, error));
+  }
+
+  private uncoordinated(error: unknown): void {
+    if (this.off) return;
+    this.off = true;
+    this.log.warn('draining uncoordinated: the PDB turns cannot be had', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+
+  private warn(message: string, pdb: string, error: unknown): void {
+    this.log.warn(message, { pdb, error: error instanceof Error ? error.message : String(error) });
+  }
+}
+
+/** 403 (no permission for the leases) or 404 (no namespace of the drainer's): no turns to be had. */
+function isForbidden(error: unknown): boolean {
+  const status = (error as { status?: number } | undefined)?.status;
+  return status === 403 || status === 404;
+}

@@ -1,0 +1,141 @@
+/**
+ * The queues of drains that share a PDB (lambda/drain/turns.ts), as Lease objects in the drainer's own
+ * namespace: one ticket per PDB and node, created when the drain queues (a continuation finds its
+ * node's ticket there and keeps its place), renewed while at the head, deleted when done. Creating
+ * or deleting one never conflicts with another drain's; every drain watches the namespace's tickets.
+ * `kubectl get lease -n eks-node-drainer` shows the queues: holder, queued at, renewed at.
+ */
+import { createHash } from 'node:crypto';
+import { DRAINER_NAMESPACE } from '../contract.js';
+import type { Ticket, TicketFeed, TicketWriter } from '../drain/turns.js';
+import { accessError, isStatus } from './api-error.js';
+import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
+import { type KubeConfigLike, KubeHttp } from './http.js';
+import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
+
+/** Label on every ticket (value `true`), and the PDB's key as an annotation. */
+export const TICKET_LABEL = 'eks-node-drainer/ticket';
+export const PDB_ANNOTATION = 'eks-node-drainer/pdb';
+/** What the Lease says of its holder's lease (informational: observers judge by renewals seen). */
+const LEASE_DURATION_SECONDS = 6;
+
+const LEASES = `/apis/coordination.k8s.io/v1/namespaces/${DRAINER_NAMESPACE}/leases`;
+
+const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** The ticket's object name: the same for a PDB and node across invocations (a continuation's). */
+export function ticketName(pdb: string, holder: string): string {
+  return `t-${hash(pdb)}-${hash(holder)}`;
+}
+
+/** MicroTime as the API server writes it: RFC 3339 with six fractional digits. */
+const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
+
+interface LeaseObject extends RawObject {
+  readonly metadata?: RawObject['metadata'] & { readonly annotations?: Record<string, string> };
+  readonly spec?: { readonly holderIdentity?: string; readonly acquireTime?: string };
+}
+
+export function toTicket(raw: RawObject): Ticket | undefined {
+  const lease = raw as LeaseObject;
+  const pdb = lease.metadata?.annotations?.[PDB_ANNOTATION];
+  const holder = lease.spec?.holderIdentity;
+  const queuedAt = Date.parse(lease.spec?.acquireTime ?? '');
+  if (!pdb || !holder || !Number.isFinite(queuedAt)) return undefined;
+  const version = lease.metadata?.resourceVersion;
+  return { pdb, holder, queuedAt, ...(version ? { version } : {}) };
+}
+
+export class KubeTurns implements TicketWriter {
+  private readonly http: KubeHttp;
+  /** Watch tuning (tests shorten the server's stream timeout). */
+  watchOptions: Omit<ListWatchOptions, 'onChange' | 'onFailed'> = {};
+
+  /** @param holder this drain's name in the queues: its node. */
+  constructor(
+    kubeConfig: KubeConfigLike,
+    readonly holder: string,
+    private readonly now: () => number = Date.now,
+    onUnauthorized?: () => void,
+  ) {
+    this.http = new KubeHttp(kubeConfig, DEFAULT_REQUEST_TIMEOUTS, onUnauthorized);
+  }
+
+  /** Lists and watches every ticket of the namespace; rejects if it cannot (then no turns are taken). */
+  async follow(onChange: () => void): Promise<TicketFeed> {
+    let failed = false;
+    const watch = new ListWatch<Ticket | undefined>(
+      this.http,
+      { path: LEASES, query: { labelSelector: TICKET_LABEL }, convert: toTicket },
+      { ...this.watchOptions, onChange, onFailed: () => (failed = true) },
+    );
+    try {
+      await watch.start();
+    } catch (error) {
+      watch.close();
+      throw accessError(error);
+    }
+    let indexed: readonly (Ticket | undefined)[] | undefined;
+    let byPdb = new Map<string, Ticket[]>();
+    return {
+      tickets: (pdb) => {
+        const all = watch.values();
+        if (all !== indexed) {
+          indexed = all;
+          byPdb = new Map();
+          for (const ticket of all) {
+            if (ticket) byPdb.set(ticket.pdb, [...(byPdb.get(ticket.pdb) ?? []), ticket]);
+          }
+        }
+        return byPdb.get(pdb) ?? [];
+      },
+      failed: () => failed,
+      close: () => watch.close(),
+    };
+  }
+
+  async take(pdb: string): Promise<void> {
+    const now = microTime(this.now());
+    const body = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: ticketName(pdb, this.holder),
+        namespace: DRAINER_NAMESPACE,
+        labels: { [TICKET_LABEL]: 'true' },
+        annotations: { [PDB_ANNOTATION]: pdb },
+      },
+      spec: {
+        holderIdentity: this.holder,
+        acquireTime: now,
+        renewTime: now,
+        leaseDurationSeconds: LEASE_DURATION_SECONDS,
+      },
+    };
+    try {
+      await this.http.send('POST', LEASES, { body });
+    } catch (error) {
+      // there already: this node's ticket from an earlier invocation keeps its place
+      if (!isStatus(error, 409)) throw accessError(error);
+    }
+  }
+
+  async renew(pdb: string): Promise<void> {
+    try {
+      await this.http.send('PATCH', `${LEASES}/${ticketName(pdb, this.holder)}`, {
+        body: { spec: { renewTime: microTime(this.now()) } },
+        contentType: 'application/merge-patch+json',
+      });
+    } catch (error) {
+      throw accessError(error);
+    }
+  }
+
+  async release(pdb: string): Promise<void> {
+    try {
+      await this.http.send('DELETE', `${LEASES}/${ticketName(pdb, this.holder)}`);
+    } catch (error) {
+      if (!isStatus(error, 404)) throw accessError(error);
+    }
+  }
+}

@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import { PdbTurns, type Ticket, TURN_LEASE_MS, type TurnsPort, TurnView } from '../../lambda/drain/turns.js';
+
+const T0 = 1_700_000_000_000;
+const ticket = (holder: string, queuedAt: number, version = '1'): Ticket => ({
+  pdb: 'shop/web',
+  holder,
+  queuedAt,
+  version,
+});
+
+describe('TurnView', () => {
+  it('gives the turn to the first ticket queued: first come, first served', () => {
+    const tickets = [ticket('c', T0 + 2), ticket('a', T0), ticket('b', T0 + 1)];
+
+    expect(new TurnView('a').holds(tickets, 1, T0)).toBe(true);
+    expect(new TurnView('b').holds(tickets, 1, T0)).toBe(false);
+    expect(new TurnView('c').holds(tickets, 1, T0)).toBe(false);
+  });
+
+  it('orders tickets queued at the same time by holder, the same for every drain', () => {
+    const tickets = [ticket('node-b', T0), ticket('node-a', T0)];
+
+    expect(new TurnView('node-a').holds(tickets, 1, T0)).toBe(true);
+    expect(new TurnView('node-b').holds(tickets, 1, T0)).toBe(false);
+  });
+
+  it('gives as many turns as the PDB allows disruptions, and one when it allows none', () => {
+    const tickets = [ticket('a', T0), ticket('b', T0 + 1), ticket('c', T0 + 2)];
+
+    expect(new TurnView('b').holds(tickets, 2, T0)).toBe(true);
+    expect(new TurnView('c').holds(tickets, 2, T0)).toBe(false);
+    expect(new TurnView('a').holds(tickets, 0, T0)).toBe(true);
+  });
+
+  it('holds no turn without a ticket of its own', () => {
+    expect(new TurnView('z').holds([ticket('a', T0)], 5, T0)).toBe(false);
+  });
+
+  it('passes over a head that shows no life within the lease, and lets it back when it renews', () => {
+    const view = new TurnView('b');
+    const tickets = [ticket('a', T0), ticket('b', T0 + 1)];
+
+    expect(view.holds(tickets, 1, T0)).toBe(false);
+    expect(view.holds(tickets, 1, T0 + TURN_LEASE_MS)).toBe(false);
+    expect(view.holds(tickets, 1, T0 + TURN_LEASE_MS + 1)).toBe(true);
+    // a continuation renews the dead holder's ticket: it is back at the head, its place kept
+    const renewed = [ticket('a', T0, '2'), ticket('b', T0 + 1)];
+    expect(view.holds(renewed, 1, T0 + TURN_LEASE_MS + 2)).toBe(false);
+  });
+
+  it('counts the lease from when the ticket reached the head, not from when it was queued', () => {
+    const view = new TurnView('c');
+    // b holds the turn, a waits behind it (never renewing: it need not), c last
+    const waiting = [ticket('b', T0 - 2), ticket('a', T0 - 1), ticket('c', T0)];
+    expect(view.holds(waiting, 1, T0)).toBe(false);
+    // b kept renewing, then left: a reaches the head now, with no renewal since it queued
+    for (let t = 2_000; t <= 10_000; t += 2_000)
+      view.holds([ticket('b', T0 - 2, `${t}`), ...waiting.slice(1)], 1, T0 + t);
+    const afterB = waiting.slice(1);
+    expect(view.holds(afterB, 1, T0 + 10_001)).toBe(false);
+    expect(view.holds(afterB, 1, T0 + 10_001 + TURN_LEASE_MS)).toBe(false);
+    expect(view.holds(afterB, 1, T0 + 10_002 + TURN_LEASE_MS)).toBe(true);
+  });
+
+  it('never passes over its own ticket', () => {
+    const view = new TurnView('a');
+
+    expect(view.holds([ticket('a', T0), ticket('b', T0 + 1)], 1, T0 + 10 * TURN_LEASE_MS)).toBe(true);
+  });
+
+  it('reports the tickets it passed over', () => {
+    const view = new TurnView('b');
+    const tickets = [ticket('a', T0), ticket('b', T0 + 1)];
+    view.order(tickets, 1, T0);
+
+    const later = view.order(tickets, 1, T0 + TURN_LEASE_MS + 1);
+
+    expect(later.passedOver.map((t) => t.holder)).toEqual(['a']);
+    expect(later.live.map((t) => t.holder)).toEqual(['b']);
+  });
+});
+
+/** Queues in memory: what the Leases hold (the order and liveness logic under test is the product's). */
+class MemoryQueues {
+  readonly tickets = new Map<string, Ticket>();
+  readonly calls: string[] = [];
+  private listeners: (() => void)[] = [];
+  private version = 0;
+  failTake?: Error & { status?: number };
+  followFails = false;
+  feedFailed = false;
+
+  port(holder: string, clock: { now(): number }): TurnsPort {
+    return {
+      follow: async (onChange) => {
+        if (this.followFails) throw Object.assign(new Error('HTTP 403'), { status: 403 });
+        this.listeners.push(onChange);
+        return {
+          tickets: (pdb) => [...this.tickets.values()].filter((t) => t.pdb === pdb),
+          failed: () => this.feedFailed,
+          close: () => {},
+        };
+      },
+      take: async (pdb) => {
+        this.calls.push(`take ${pdb} ${holder}`);
+        if (this.failTake) throw this.failTake;
+        const key = `${pdb} ${holder}`;
+        if (!this.tickets.has(key)) this.put({ pdb, holder, queuedAt: clock.now() });
+      },
+      renew: async (pdb) => {
+        this.calls.push(`renew ${pdb} ${holder}`);
+        const ticket = this.tickets.get(`${pdb} ${holder}`);
+        if (ticket) this.put(ticket);
+      },
+      release: async (pdb) => {
+        this.calls.push(`release ${pdb} ${holder}`);
+        this.tickets.delete(`${pdb} ${holder}`);
+        this.changed();
+      },
+    };
+  }
+
+  private put(ticket: Ticket): void {
+    this.tickets.set(`${ticket.pdb} ${ticket.holder}`, { ...ticket, version: String(++this.version) });
+    this.changed();
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+const PDB = { namespace: 'shop', name: 'web', disruptionsAllowed: 1, currentHealthy: 3, desiredHealthy: 2 };
+
+describe('PdbTurns', () => {
+  function setup(holder = 'node-a') {
+    let now = T0;
+    const clock = { now: () => now };
+    const queues = new MemoryQueues();
+    const logs: { message: string }[] = [];
+    const log = { warn: (message: string) => void logs.push({ message }) };
+    const turns = new PdbTurns(queues.port(holder, clock), holder, log);
+    return {
+      turns,
+      queues,
+      logs,
+      clock,
+      advance: (ms: number) => (now += ms),
+      port: queues.port.bind(queues),
+    };
+  }
+
+  it('queues at the first ask and holds the turn only once its ticket is seen', async () => {
+    const { turns, queues } = setup();
+    await turns.start(() => {});
+
+    expect(turns.mayUse(PDB, T0)).toBe(false);
+    await settle();
+    expect(queues.calls).toEqual(['take shop/web node-a']);
+    expect(turns.mayUse(PDB, T0)).toBe(true);
+  });
+
+  it('waits behind a drain that queued first, and holds the turn once it is given back', async () => {
+    const { turns, queues, clock } = setup('node-b');
+    const other = queues.port('node-a', clock);
+    await other.take('shop/web');
+    await turns.start(() => {});
+    turns.mayUse(PDB, T0);
+    await settle();
+
+    expect(turns.mayUse(PDB, T0 + 1)).toBe(false);
+    await other.release('shop/web');
+    expect(turns.mayUse(PDB, T0 + 2)).toBe(true);
+  });
+
+  it('renews a turn it holds every 2 s, and gives tickets back when asked and at the end', async () => {
+    const { turns, queues } = setup();
+    await turns.start(() => {});
+    turns.mayUse(PDB, T0);
+    await settle();
+    turns.mayUse(PDB, T0 + 100);
+    turns.tick(() => 1, T0 + 1_000);
+    turns.tick(() => 1, T0 + 2_100);
+    await settle();
+
+    expect(queues.calls.filter((c) => c.startsWith('renew'))).toHaveLength(2);
+    turns.release('shop/web');
+    await settle();
+    expect(queues.tickets.size).toBe(0);
+    expect(turns.queued()).toEqual([]);
+  });
+
+  it('keeps its places when it hands over, and gives them back when it ends', async () => {
+    const kept = setup();
+    await kept.turns.start(() => {});
+    kept.turns.mayUse(PDB, T0);
+    await settle();
+    await kept.turns.close(true);
+    expect(kept.queues.tickets.size).toBe(1);
+
+    const ended = setup();
+    await ended.turns.start(() => {});
+    ended.turns.mayUse(PDB, T0);
+    await settle();
+    await ended.turns.close(false);
+    expect(ended.queues.tickets.size).toBe(0);
+  });
+
+  it('drains uncoordinated, said once, when the queues cannot be followed', async () => {
+    const { turns, queues, logs } = setup();
+    queues.followFails = true;
+    await turns.start(() => {});
+
+    expect(turns.mayUse(PDB, T0)).toBe(true);
+    expect(turns.mayUse(PDB, T0)).toBe(true);
+    expect(logs.map((l) => l.message)).toEqual(['draining uncoordinated: the PDB turns cannot be had']);
+    expect(queues.calls).toEqual([]);
+  });
+
+  it('drains uncoordinated, said once, when it may not queue (403), and retries another failure', async () => {
+    const { turns, queues, logs } = setup();
+    await turns.start(() => {});
+    queues.failTake = Object.assign(new Error('HTTP 503'), { status: 503 });
+    turns.mayUse(PDB, T0);
+    await settle();
+    expect(turns.mayUse(PDB, T0)).toBe(false);
+    expect(queues.calls).toHaveLength(2);
+
+    queues.failTake = Object.assign(new Error('leases is forbidden'), { status: 403 });
+    await settle();
+    turns.mayUse(PDB, T0);
+    await settle();
+    expect(turns.mayUse(PDB, T0)).toBe(true);
+    expect(logs.filter((l) => l.message.startsWith('draining uncoordinated'))).toHaveLength(1);
+  });
+
+  it('drains uncoordinated once the tickets watch gives up', async () => {
+    const { turns, queues } = setup();
+    await turns.start(() => {});
+    queues.feedFailed = true;
+
+    expect(turns.coordinated).toBe(false);
+    expect(turns.mayUse(PDB, T0)).toBe(true);
+  });
+});

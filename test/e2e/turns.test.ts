@@ -1,0 +1,157 @@
+/**
+ * Drains that share a PDB take turns (lambda/drain/turns.ts, lambda/kube/turns.ts): several drains at
+ * once on the real kube-apiserver, each as the RBAC-limited drainer, their tickets real Leases in the
+ * drainer's namespace. The API server's PDB check is what refuses; the tests count its refusals.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
+import { DEFAULT_DRAIN_TUNING, type DrainReport, drainNode } from '../../lambda/drain/drain.js';
+import { systemClock } from '../../lambda/drain/ports.js';
+import { TURN_LEASE_MS } from '../../lambda/drain/turns.js';
+import { KubeCluster } from '../../lambda/kube/cluster.js';
+import { KubeTurns, PDB_ANNOTATION, TICKET_LABEL, ticketName } from '../../lambda/kube/turns.js';
+import { kubeConfigFor } from '../../scripts/harness/cluster.js';
+import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
+import { SharedWorld } from '../../scripts/harness/shared-world.js';
+
+let world: SharedWorld | undefined;
+
+afterEach(async () => {
+  if (world) {
+    expect(world.sim.failures).toEqual([]);
+    await world.dispose();
+    world = undefined;
+  }
+});
+
+const admin = () => kubeConfigFor(inject('cluster'), 'admin');
+const drainer = () => kubeConfigFor(inject('cluster'), 'drainer');
+
+async function sharedWorld(prefix: string, nodes: number): Promise<SharedWorld> {
+  world = await SharedWorld.create(inject('cluster'), prefix, { nodes, deployments: 1, preStopSeconds: 1 });
+  return world;
+}
+
+/** One drain of `node` by the real engine, coordinated through the real Leases. */
+function drain(node: string, logs: LogEntry[] = []): Promise<DrainReport> {
+  const now = Date.now();
+  return drainNode(
+    new KubeCluster(drainer()),
+    {
+      ...DEFAULT_DRAIN_TUNING,
+      target: { nodeName: node },
+      startedAt: now,
+      deadline: now + 120_000,
+      onDeadline: 'continue',
+      dryRun: false,
+      turns: (holder) => new KubeTurns(drainer(), holder),
+    },
+    { clock: systemClock, log: memoryLogger(logs) },
+  );
+}
+
+/** The tickets left in the drainer's namespace for the world's PDB. */
+async function ticketsOf(w: SharedWorld): Promise<string[]> {
+  const { items } = await admin()
+    .makeApiClient((await import('@kubernetes/client-node')).CoordinationV1Api)
+    .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TICKET_LABEL });
+  return items
+    .filter((l) => l.metadata?.annotations?.[PDB_ANNOTATION] === `${w.namespace}/shared-0`)
+    .map((l) => l.spec?.holderIdentity ?? '');
+}
+
+describe('drains that share a PDB', () => {
+  it.each([2, 5])('evict in turns, %i at once: the server refuses none of them', async (count) => {
+    const w = await sharedWorld(`turns-${count}`, count);
+    const health = w.sim.monitor(w.namespace, { app: 'shared-0' });
+    await w.openSpare();
+
+    const reports = await Promise.all(w.nodes.map((node) => drain(node.name)));
+
+    expect(reports.map((r) => r.outcome)).toEqual(reports.map(() => 'drained'));
+    expect(reports.reduce((n, r) => n + r.evictionRefusals, 0)).toBe(0);
+    expect(reports.reduce((n, r) => n + r.evictionRequests, 0)).toBe(count);
+    expect(health.minHealthy).toBeGreaterThanOrEqual(count - 1);
+    expect(await ticketsOf(w)).toEqual([]);
+  });
+
+  it('passes over a holder that died at the head of the queue within its lease, then goes', async () => {
+    const w = await sharedWorld('turns-dead', 1);
+    await w.openSpare();
+    // a drain that queued first and died: its ticket stays, never renewed
+    await new KubeTurns(admin(), 'dead-node', () => Date.now() - 60_000).take(`${w.namespace}/shared-0`);
+    const started = Date.now();
+
+    const report = await drain(w.nodes[0]?.name ?? '');
+
+    const [termination] = [...w.sim.terminations.values()];
+    expect(report.outcome).toBe('drained');
+    expect(report.evictionRefusals).toBe(0);
+    expect(termination?.startedAt).toBeGreaterThanOrEqual(started + TURN_LEASE_MS - 500);
+    expect(termination?.startedAt).toBeLessThan(started + TURN_LEASE_MS + 5_000);
+    expect(await ticketsOf(w)).toEqual(['dead-node']);
+    await new KubeTurns(admin(), 'dead-node').release(`${w.namespace}/shared-0`);
+  });
+
+  it('keeps the place of a drain that hands over: its ticket stays for the continuation', async () => {
+    const w = await sharedWorld('turns-handover', 2);
+    const [first, second] = w.nodes.map((n) => n.name);
+    // the spare stays closed: once the first node's pod is evicted, the PDB allows nothing more
+    expect((await drain(first ?? '')).outcome).toBe('drained');
+    const now = Date.now();
+
+    const paused = await drainNode(
+      new KubeCluster(drainer()),
+      {
+        ...DEFAULT_DRAIN_TUNING,
+        target: { nodeName: second ?? '' },
+        startedAt: now,
+        deadline: now + 120_000,
+        pauseAt: now + 2_000,
+        onDeadline: 'continue',
+        dryRun: false,
+        turns: (holder) => new KubeTurns(drainer(), holder),
+      },
+      { clock: systemClock, log: memoryLogger([]) },
+    );
+
+    expect(paused.outcome).toBe('paused');
+    expect(paused.evictionRequests).toBe(0);
+    expect(await ticketsOf(w)).toEqual([second]);
+    await new KubeTurns(admin(), second ?? '').release(`${w.namespace}/shared-0`);
+  });
+
+  it('drains uncoordinated, saying so once, without permission for the leases', async () => {
+    const w = await sharedWorld('turns-denied', 2);
+    await w.openSpare();
+    const rbac = admin().makeApiClient((await import('@kubernetes/client-node')).RbacAuthorizationV1Api);
+    const binding = await rbac.readNamespacedRoleBinding({
+      name: 'eks-node-drainer-turns',
+      namespace: DRAINER_NAMESPACE,
+    });
+    await rbac.deleteNamespacedRoleBinding({ name: 'eks-node-drainer-turns', namespace: DRAINER_NAMESPACE });
+    const logs: LogEntry[] = [];
+    try {
+      const reports = await Promise.all(w.nodes.map((node) => drain(node.name, logs)));
+
+      expect(reports.map((r) => r.outcome)).toEqual(['drained', 'drained']);
+      expect(logs.filter((l) => l.message.startsWith('draining uncoordinated'))).toHaveLength(2);
+    } finally {
+      const { resourceVersion: _, uid: __, creationTimestamp: ___, ...metadata } = binding.metadata ?? {};
+      await rbac.createNamespacedRoleBinding({
+        namespace: DRAINER_NAMESPACE,
+        body: { ...binding, metadata },
+      });
+    }
+  });
+});
+
+describe('ticketName', () => {
+  it('is the same for a PDB and node across invocations, and a valid object name', () => {
+    const name = ticketName('shop/web', 'ip-10-0-1-23.ec2.internal');
+
+    expect(name).toBe(ticketName('shop/web', 'ip-10-0-1-23.ec2.internal'));
+    expect(name).not.toBe(ticketName('shop/web', 'ip-10-0-1-24.ec2.internal'));
+    expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+});
