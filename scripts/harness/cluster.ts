@@ -272,13 +272,19 @@ export function kubeConfigFor(info: ClusterInfo, identity: Identity): KubeConfig
   return kc;
 }
 
+/** The drainer's API Priority and Fairness objects (flowcontrol v1: servers 1.29 and later). */
+export const FLOWCONTROL_FILE = 'infra/k8s/flowcontrol/eks-node-drainer.yaml';
+
 /**
  * Applies the project's least-privilege RBAC for ON_DRAIN_TIMEOUT=delete, the widest policy:
- * infra/k8s/rbac.yaml and infra/k8s/rbac-delete-pods.yaml (pods delete, at the deadline).
+ * infra/k8s/rbac.yaml and infra/k8s/rbac-delete-pods.yaml (pods delete, at the deadline); and on a
+ * server that serves flowcontrol v1 (v1.32 here), the drainer's priority level, as a cluster would
+ * have them.
  */
 async function applyRbac(info: ClusterInfo): Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kubeConfigFor(info, 'admin'));
-  for (const file of rbacFiles('delete')) {
+  const files = [...rbacFiles('delete'), ...(info.version === '1.32' ? [FLOWCONTROL_FILE] : [])];
+  for (const file of files) {
     const docs = loadAllYaml(readFileSync(join(REPO_ROOT, file), 'utf8')) as KubernetesObject[];
     for (const doc of docs) await api.create(doc);
   }
