@@ -4,56 +4,30 @@
  * whatever is still blocked. It knows no notice, claim or continuation: the job above it
  * (lambda/job/) decides its limits, may change them while it runs, and resumes it from its progress.
  */
-import { ClusterAccessError, errorMessage } from '../errors.js';
-import { classifyPod } from './classify.js';
-import { backoffDelay, mapLimit } from './concurrency.js';
-import {
-  clampedPolicyEnd,
-  DEADLINE_OUTCOMES,
-  deletable,
-  everyEligibleHadItsWindow,
-  evictionWindowMs,
-  policyEndsAt,
-} from './deadline.js';
-import { blockedEvent, deadlineEvent, drainedEvent, startedEvent } from './events.js';
+import { errorMessage } from '../errors.js';
+import { ClusterCalls } from './calls.js';
+import { mapLimit } from './concurrency.js';
+import { DEADLINE_OUTCOMES, evictionWindowMs } from './deadline.js';
+import { drainedEvent, startedEvent } from './events.js';
+import { Evictions } from './evictions.js';
 import { newest, olderThan } from './fresh.js';
-import { clampedGrace } from './grace.js';
 import { Guard, Stopped, unlessStopped } from './guard.js';
 import { Ledger } from './ledger.js';
 import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
 import type { DrainLimits, DrainOptions } from './options.js';
-import {
-  nextWake,
-  pdbSpent,
-  probeUnrefused,
-  releaseByPdbStatus,
-  retryRefusedNow,
-  scheduleRetry,
-  spentPdb,
-  withinPdbBudgets,
-} from './pacing.js';
-import type {
-  Clock,
-  ClusterEvent,
-  ClusterPort,
-  EventSubject,
-  EvictionResult,
-  Logger,
-  NodeFeed,
-  ResourceVersion,
-} from './ports.js';
-import { type BlockedPod, blockedPod, type DrainOutcome, type DrainReport } from './report.js';
+import { nextWake, pdbSpent, releaseByPdbStatus, withinPdbBudgets } from './pacing.js';
+import { TrackedPods } from './pods.js';
+import { PolicyPhase } from './policy-phase.js';
+import type { Clock, ClusterPort, Logger, ResourceVersion } from './ports.js';
+import { type BlockedPod, blockedPodsOf, type DrainOutcome, type DrainReport } from './report.js';
 import { PdbCoverage } from './selector.js';
-import { newTrack, type Track } from './track.js';
-import { PdbTurns, pdbKey } from './turns.js';
+import type { Track } from './track.js';
+import { PdbTurns, type PlannedTurn, plannedTurnsOf } from './turns.js';
 import { NodeView } from './view.js';
 
 export { DEADLINE_POLICIES, type DeadlinePolicy } from '../contract.js';
 export { DEFAULT_DRAIN_TUNING, type DrainLimits, type DrainOptions } from './options.js';
 export type { BlockedPod, BlockReason, DrainOutcome, DrainReport } from './report.js';
-
-/** Past a hard end, the drain still watches this long for the pods whose clamped grace ended there. */
-const SEE_THEM_GO_MS = 1_500;
 
 /** A running drain: its report when it ends, and new limits while it runs. */
 export interface DrainHandle {
@@ -83,31 +57,22 @@ export function startDrain(
 }
 
 class DrainRun {
-  private readonly tracks = new Map<string, Track>();
+  private readonly pods: TrackedPods;
   private readonly ledger: Ledger;
-  private failureStep = 0;
-  private readonly pendingEvents: Promise<void>[] = [];
   private node: string | undefined;
-  private limits: DrainLimits;
-  private windowMs: number;
-  private policyEndsAt: number | undefined;
-  /** A continuation's end of the policy phase, clamped once the pods are known. */
-  private carriedPolicyEnd: number | undefined;
-  private lastFailure: unknown;
-  /** Set when the policy ends the drain, before it acts on the blocked pods. */
-  private blockedAtEnd?: BlockedPod[];
+  limits: DrainLimits;
+  windowMs: number;
+  private readonly phase: PolicyPhase;
+  private readonly calls: ClusterCalls;
   private readonly guard: Guard;
   private readonly runStartedAt: number;
   /** The watches of the node's pods and the PDBs, once the node is cordoned. */
   private view?: NodeView;
-  /** Eviction requests in flight: the loop goes on (and reacts) while they are answered. */
-  private readonly inFlight = new Map<Track, Promise<void>>();
+  private readonly evictions: Evictions;
   /** The feed's pods as the last pass reconciled them. */
   private reconciled?: readonly PodSnapshot[];
   /** Which PDB covers which pod, across passes. */
   private readonly coverage = new PdbCoverage();
-  /** A bug in handling an eviction's answer: thrown out of the loop, never swallowed. */
-  private lastUnexpected: unknown;
   /**
    * The newest list of the node's pods seen: later lists must be at least as new. (Not the cordon's
    * version: a resource's watch cache moves only with its own changes, and on a quiet cluster it would
@@ -118,6 +83,8 @@ class DrainRun {
   private limitsChanged?: AbortController;
   /** Turns with the other drains that share this node's PDBs (with watches only). */
   private turns?: PdbTurns;
+  /** A dry run: the queues its pods would wait in. */
+  private plannedTurns?: PlannedTurn[];
 
   constructor(
     private readonly cluster: ClusterPort,
@@ -126,23 +93,48 @@ class DrainRun {
     private readonly log: Logger,
   ) {
     this.ledger = new Ledger(options.resume?.totals);
+    this.pods = new TrackedPods(this.ledger, log, options.resume);
     this.limits = options;
     this.windowMs = evictionWindowMs(options.minEvictionWindowMs, options.startedAt, options.deadline);
-    this.carriedPolicyEnd = options.resume?.policyEndsAt;
     this.runStartedAt = clock.now();
     this.guard = new Guard(options.signal);
+    this.calls = new ClusterCalls(
+      cluster,
+      this.guard,
+      this.ledger,
+      log,
+      clock,
+      options.backoff,
+      options.dryRun,
+    );
+    this.phase = new PolicyPhase(
+      this,
+      this.calls,
+      this.ledger,
+      { clock, log },
+      { marginMs: options.deleteWaitMarginMs, backoff: options.backoff },
+      options.resume?.policyEndsAt,
+    );
+    this.evictions = new Evictions(
+      this.calls,
+      this.ledger,
+      this.coverage,
+      {
+        dryRun: options.dryRun,
+        maxConcurrentEvictions: options.maxConcurrentEvictions,
+        backoff: options.backoff,
+        series: options.startedAt.toString(36),
+        hardEnd: () => this.limits.hardEnd,
+        pdbsIn: (namespace) => this.view?.live()?.pdbs(namespace),
+      },
+      { clock, log },
+    );
   }
 
   setLimits(limits: DrainLimits): void {
-    const now = this.clock.now();
     const { deadline, hardEnd } = limits;
-    if (deadline > now && this.policyEndsAt !== undefined && deadline > this.limits.deadline) {
-      // the deadline moved out again (a termination took over a rebalance drain): no phase yet
-      this.policyEndsAt = undefined;
-      this.blockedAtEnd = undefined;
-    }
-    if (this.policyEndsAt !== undefined && hardEnd !== undefined)
-      this.policyEndsAt = Math.min(this.policyEndsAt, hardEnd + SEE_THEM_GO_MS);
+    // a deadline moved out again (a termination took over a rebalance drain) means no phase yet
+    this.phase.limitsChanged(this.limits, limits, this.clock.now());
     this.limits = limits;
     this.windowMs = evictionWindowMs(limits.minEvictionWindowMs, this.options.startedAt, deadline);
     this.log.info('drain limits changed', {
@@ -177,6 +169,7 @@ class DrainRun {
     }
     const node = found.value;
     this.node = node;
+    this.calls.node = node;
     if (this.options.dryRun) return this.dryRun(node);
 
     const exclude = this.options.excludeFromLoadBalancers === true;
@@ -191,9 +184,7 @@ class DrainRun {
       this.turns = new PdbTurns(this.options.turns(node), node, this.log);
       await this.guard.run(() => this.turns?.start(() => this.view?.poke()) ?? Promise.resolve());
     }
-    const outcome = await this.evictUntilEmpty(node).finally(() =>
-      Promise.allSettled(this.inFlight.values()),
-    );
+    const outcome = await this.evictUntilEmpty(node).finally(() => this.evictions.settled());
     // a drain that hands over keeps its places in the queues for its continuation
     await this.guard.run(() => this.turns?.close(outcome === 'paused') ?? Promise.resolve());
     return this.report(outcome);
@@ -204,12 +195,12 @@ class DrainRun {
   private async evictUntilEmpty(node: string): Promise<DrainOutcome> {
     let announced = false;
     for (;;) {
-      if (this.lastUnexpected) throw this.lastUnexpected;
+      if (this.evictions.unexpected) throw this.evictions.unexpected;
       await this.view?.refollow();
       const listed = await this.listAndReconcile(node);
       if (listed && !announced) {
         announced = true;
-        await this.event(startedEvent(this.pendingCount(), this.ledger.skipped.size));
+        await this.calls.event(startedEvent(this.pods.pending().length, this.ledger.skipped.size));
       }
       if (listed && this.outstanding().length === 0) {
         const deletedAny = this.ledger.totals().deleted.length > 0;
@@ -218,19 +209,19 @@ class DrainRun {
           evicted: this.ledger.evicted.length,
           deleted: this.ledger.deleted.length,
         });
-        await this.event(drainedEvent(this.ledger.tally()));
+        await this.calls.event(drainedEvent(this.ledger.tally()));
         return deletedAny ? 'deadline-deleted' : 'drained';
       }
       const now = this.clock.now();
       if (now >= this.limits.deadline) {
-        const ended = await this.applyDeadlinePolicy(now);
+        const ended = await this.phase.apply(now);
         if (ended) return ended;
       }
       if (this.options.pauseAt !== undefined && now >= this.options.pauseAt) return 'paused';
       if (listed) await this.sendEvictions(now);
       const wake = listed
         ? nextWake(this.waiting(), this.clock.now(), this.options.pollIntervalMs)
-        : this.clock.now() + this.failureDelay();
+        : this.clock.now() + this.calls.failureDelay();
       await this.sleepUntil(wake);
     }
   }
@@ -244,12 +235,12 @@ class DrainRun {
       );
       // turns until the deadline: then the policy needs every pod's own answer from the server
       const turns = this.turns?.coordinated && now < this.limits.deadline ? this.turns : undefined;
-      this.dispatch(
+      this.evictions.send(
         withinPdbBudgets(
           candidates,
           {
-            tracks: [...this.tracks.values()],
-            inFlight: (t) => this.inFlight.has(t),
+            tracks: [...this.pods.all()],
+            inFlight: (t) => this.evictions.has(t),
             pdbsIn: (ns) => feed.pdbs(ns),
             coverage: this.coverage,
             random: this.clock.random,
@@ -259,31 +250,17 @@ class DrainRun {
           this.options.backoff,
         ),
       );
-      if (this.turns) this.settleTurns(this.turns, feed, now);
+      this.turns?.settle(
+        this.pods.all(),
+        (t) => this.evictions.has(t),
+        (t) => pdbSpent(t.pod, feed.pdbs(t.pod.namespace), this.coverage),
+        now,
+      );
       return;
     }
     await this.followPdbStatus(now);
     // without watches the answers are awaited, so the next sleep knows every retry's time
-    await Promise.all(this.dispatch(this.waiting().filter((t) => t.nextAttemptAt <= now)));
-  }
-
-  /**
-   * Keeps the turns it holds alive, and gives back those it needs no more: every pod of this drain
-   * under the PDB sent, answered and counted by the PDB's status (or gone).
-   */
-  private settleTurns(turns: PdbTurns, feed: NodeFeed, now: number): void {
-    const needed = new Set<string>();
-    const allowed = new Map<string, number>();
-    for (const track of this.tracks.values()) {
-      const pdb = pdbSpent(track.pod, feed.pdbs(track.pod.namespace), this.coverage);
-      if (!pdb) continue;
-      const key = pdbKey(pdb);
-      allowed.set(key, pdb.disruptionsAllowed);
-      const waiting = track.state === 'pending' || this.inFlight.has(track) || track.spentPdb !== undefined;
-      if (waiting) needed.add(key);
-    }
-    for (const key of turns.queued()) if (!needed.has(key)) turns.release(key);
-    turns.tick((key) => allowed.get(key), now);
+    await Promise.all(this.evictions.send(this.waiting().filter((t) => t.nextAttemptAt <= now)));
   }
 
   /** One read of the node's pods updates every pod's state. Returns false if there was none to trust. */
@@ -299,7 +276,7 @@ class DrainRun {
       if (!listed) return false;
       pods = listed;
     }
-    this.reconcile(pods);
+    this.pods.reconcile(pods, this.clock.now());
     return true;
   }
 
@@ -319,70 +296,12 @@ class DrainRun {
         return undefined;
       }
       this.seenVersion = newest(list.resourceVersion, this.seenVersion);
-      this.failureStep = 0;
+      this.calls.succeeded();
       return list.pods;
     } catch (error) {
-      this.noteError('list pods', unlessStopped(error));
-      this.lastFailure = error;
+      this.calls.failed('list pods', error);
       return undefined;
     }
-  }
-
-  /**
-   * A pod missing from a trusted read is gone; one that shows up again (a read that was not
-   * trusted enough after all) is tracked again, in the state it had: an evicted pod is never
-   * evicted twice.
-   */
-  private reconcile(pods: readonly PodSnapshot[]): void {
-    const present = new Map(pods.map((pod) => [pod.uid, pod]));
-    let released = false;
-    for (const track of this.tracks.values()) {
-      const current = present.get(track.pod.uid);
-      if (!current) {
-        if (track.state === 'gone') continue;
-        track.stateBeforeGone = track.state;
-        track.state = 'gone';
-        released = true;
-        this.log.debug('pod gone', { pod: podKey(track.pod) });
-        continue;
-      }
-      if (track.state === 'gone') {
-        track.state = track.stateBeforeGone ?? 'terminating';
-        this.log.warn('pod seen again after it was gone: tracked again', { pod: podKey(track.pod) });
-      }
-      if (track.state === 'pending' && current.terminating) {
-        track.pod = current;
-        track.state = 'terminating';
-      }
-    }
-    for (const pod of pods) {
-      if (!this.tracks.has(pod.uid) && !this.ledger.skipped.has(pod.uid)) this.admit(pod);
-    }
-    if (released) retryRefusedNow(this.tracks.values(), this.clock.now());
-  }
-
-  private admit(pod: PodSnapshot): void {
-    const decision = classifyPod(pod);
-    const key = podKey(pod);
-    if (decision.action === 'skip') {
-      this.ledger.skipped.set(pod.uid, { pod: key, reason: decision.reason });
-      return;
-    }
-    if (decision.action === 'evict') {
-      for (const warning of decision.warnings) {
-        this.ledger.warnings.push({ pod: key, warning });
-        this.log.warn('evicting pod with warning', { pod: key, warning });
-      }
-    }
-    const resume = this.options.resume;
-    const track = newTrack(
-      pod,
-      decision.action === 'evict' && decision.critical,
-      decision.action === 'wait' ? 'terminating' : 'pending',
-      resume?.offeredAt[pod.uid],
-    );
-    track.pdbRefused = resume?.pdbRefused?.includes(pod.uid) ?? false;
-    this.tracks.set(pod.uid, track);
   }
 
   /** Pods refused by a PDB wait for its status to allow a disruption; one LIST per namespace. */
@@ -400,100 +319,17 @@ class DrainRun {
     }
   }
 
-  private outstanding(): Track[] {
-    return [...this.tracks.values()].filter((t) => t.state !== 'gone');
+  outstanding(): Track[] {
+    return this.pods.outstanding();
   }
 
-  private pendingCount(): number {
-    return [...this.tracks.values()].filter((t) => t.state === 'pending').length;
-  }
-
-  /** Critical pods become eligible only once no ordinary pod is left on the node. */
-  private eligible(): Track[] {
-    const outstanding = this.outstanding();
-    const ordinaryLeft = outstanding.some((t) => !t.critical);
-    return outstanding.filter((t) => t.state === 'pending' && (!t.critical || !ordinaryLeft));
+  eligible(): Track[] {
+    return this.pods.eligible();
   }
 
   /** Eligible pods without an eviction request in flight. */
   private waiting(): Track[] {
-    return this.eligible().filter((t) => !this.inFlight.has(t));
-  }
-
-  /**
-   * Sends an eviction request for each track, at most maxConcurrentEvictions in flight, without
-   * waiting for the answers: each answer updates its track; the loop takes it up at its next pass
-   * (with watches, the next pod or PDB change, at the latest the poll interval).
-   */
-  private dispatch(tracks: readonly Track[]): Promise<void>[] {
-    const sent: Promise<void>[] = [];
-    for (const track of tracks) {
-      if (this.inFlight.size >= this.options.maxConcurrentEvictions) break;
-      const request = this.evictOne(track)
-        .catch((error: unknown) => {
-          // stopped: the loop stops as well; anything else is a bug and must not vanish
-          if (!(error instanceof Stopped)) this.lastUnexpected ??= error;
-        })
-        .finally(() => this.inFlight.delete(track));
-      this.inFlight.set(track, request);
-      sent.push(request);
-    }
-    return sent;
-  }
-
-  /** One eviction request; its answer updates the track. */
-  private async evictOne(track: Track): Promise<void> {
-    const now = this.clock.now();
-    const grace = clampedGrace(track.pod, this.limits.hardEnd, now);
-    const result = await this.guard
-      .run(() => {
-        this.ledger.evictionRequests++;
-        track.attempts++;
-        track.lastAttemptAt = now;
-        track.offeredAt ??= now;
-        return this.cluster.evict(track.pod, { dryRun: this.options.dryRun, ...grace });
-      })
-      .catch(
-        (error: unknown): EvictionResult => ({ kind: 'failed', message: errorMessage(unlessStopped(error)) }),
-      );
-    this.apply(track, result);
-  }
-
-  private apply(track: Track, result: EvictionResult): void {
-    const pod = podKey(track.pod);
-    switch (result.kind) {
-      case 'evicted': {
-        track.state = 'evicted';
-        const feed = this.view?.live();
-        if (feed) track.spentPdb = spentPdb(track.pod, feed.pdbs(track.pod.namespace), this.coverage);
-        this.ledger.evicted.push(pod);
-        this.log.info('pod evicted', { pod, attempts: track.attempts });
-        return;
-      }
-      case 'gone':
-        // 404: not there any more; the next trusted read confirms it by UID
-        track.state = 'terminating';
-        return;
-      default: {
-        if (result.kind === 'pdb-blocked' || result.kind === 'multiple-pdbs') {
-          this.ledger.evictionRefusals++;
-          track.pdbRefused = true;
-          if (result.kind === 'pdb-blocked' && track.sentWithinBudget) track.raced = true;
-        } else if (result.kind === 'throttled') {
-          this.ledger.throttled++;
-        } else {
-          this.ledger.addError(`${pod}: ${result.message}`);
-        }
-        if (track.lastRefusal?.message !== result.message) {
-          const level = result.kind === 'pdb-blocked' || result.kind === 'throttled' ? 'info' : 'warn';
-          this.log[level]('eviction refused', { pod, kind: result.kind, detail: result.message });
-        }
-        track.lastRefusal = result;
-        const event = blockedEvent(track, this.clock.now(), this.options.startedAt.toString(36));
-        if (event) this.pendingEvents.push(this.event(event, { kind: 'Pod', ...track.pod }));
-        scheduleRetry(track, result, this.options.backoff, this.clock.now(), this.clock.random);
-      }
-    }
+    return this.eligible().filter((t) => !this.evictions.has(t));
   }
 
   /**
@@ -502,7 +338,7 @@ class DrainRun {
    */
   private async sleepUntil(at: number): Promise<void> {
     const now = this.clock.now();
-    const limits = [at, this.limits.deadline, this.options.pauseAt, this.policyEndsAt].filter(
+    const limits = [at, this.limits.deadline, this.options.pauseAt, this.phase.wakeAt].filter(
       (limit): limit is number => limit !== undefined && limit > now,
     );
     const ms = Math.max(0, Math.min(...limits) - now);
@@ -519,81 +355,35 @@ class DrainRun {
     if (this.guard.stopped) throw new Stopped();
   }
 
-  // ---- deadline ---------------------------------------------------------------------------
-
-  /**
-   * Past the deadline: the policy acts on each pod only after its eviction window, so pods offered
-   * late keep being evicted meanwhile. Returns the outcome once the drain ends.
-   */
-  private async applyDeadlinePolicy(now: number): Promise<DrainOutcome | undefined> {
-    const policy = this.limits.onDeadline;
-    const hardEndMs = (this.limits.hardEnd ?? Number.POSITIVE_INFINITY) + SEE_THEM_GO_MS;
-    if (this.policyEndsAt === undefined && this.carriedPolicyEnd !== undefined) {
-      // a continuation's phase goes on, but an event's time may shorten no pod's window
-      const margin = this.options.deleteWaitMarginMs;
-      this.policyEndsAt = Math.min(
-        clampedPolicyEnd(this.carriedPolicyEnd, now, this.outstanding(), this.windowMs, margin),
-        hardEndMs,
-      );
-      this.carriedPolicyEnd = undefined;
-    }
-    if (this.policyEndsAt === undefined) {
-      this.policyEndsAt = Math.min(
-        policyEndsAt(now, this.outstanding(), this.windowMs, this.options.deleteWaitMarginMs),
-        // the clamped grace periods end at hardEnd: a moment more to see those pods go
-        hardEndMs,
-      );
-      probeUnrefused(this.tracks.values(), now);
-      const blocked = await this.blockedPods();
-      // reported as what the deadline found blocked, whatever the policy then does to them
-      this.blockedAtEnd = blocked;
-      this.log.warn('drain deadline reached', { node: this.node, policy, blocked });
-      await this.event(deadlineEvent(blocked.length, policy, this.ledger.tally()));
-    }
-    const timeUp = now >= this.policyEndsAt;
-    if (policy !== 'delete') {
-      if (!timeUp && !everyEligibleHadItsWindow(this.eligible(), now, this.windowMs)) return undefined;
-      this.blockedAtEnd = await this.blockedPods();
-      return policy === 'continue' ? 'deadline-continued' : 'deadline-abandoned';
-    }
-    if (timeUp) {
-      this.log.warn('deadline policy ended with pods left', { node: this.node, blocked: this.blockedAtEnd });
-      return 'deadline-deleted';
-    }
-    for (const track of deletable(this.eligible(), now, this.windowMs)) await this.deleteAtDeadline(track);
-    return undefined;
-  }
-
-  private async deleteAtDeadline(track: Track): Promise<void> {
-    const pod = podKey(track.pod);
-    try {
-      const grace = clampedGrace(track.pod, this.limits.hardEnd, this.clock.now());
-      const result = await this.guard.run(() => this.cluster.deletePod(track.pod, grace));
-      track.state = 'terminating';
-      if (result === 'deleted') {
-        this.ledger.deleted.push(pod);
-        this.log.warn('pod deleted at deadline', { pod, pdbs: track.lastRefusal?.message });
-      }
-    } catch (error) {
-      this.noteError(`delete ${pod}`, unlessStopped(error));
-      track.deleteFailures++;
-      track.nextDeleteAt =
-        this.clock.now() + backoffDelay(track.deleteFailures, this.options.backoff, this.clock.random);
-    }
-  }
-
   // ---- dry run ----------------------------------------------------------------------------
 
   private async dryRun(node: string): Promise<DrainReport> {
     const listed = await this.untilDeadline('list pods', () => this.cluster.listPods(node));
     if (listed.stopped) return this.stoppedBeforeStart(listed.stopped);
-    for (const pod of listed.value.pods) this.admit(pod);
-    const planned = [...this.tracks.values()].filter((t) => t.state === 'pending');
-    await mapLimit(planned, this.options.maxConcurrentEvictions, (track) => this.evictOne(track));
+    for (const pod of listed.value.pods) this.pods.admit(pod);
+    const planned = this.pods.pending();
+    await mapLimit(planned, this.options.maxConcurrentEvictions, (track) => this.evictions.evictOne(track));
+    const turns = this.options.turns;
+    if (turns) {
+      this.plannedTurns = await plannedTurnsOf(
+        turns(node),
+        node,
+        planned,
+        (namespace) => this.pdbsIn(namespace),
+        this.coverage,
+        this.guard,
+      ).catch((error: unknown) => {
+        this.log.warn('dry run: the PDB queues could not be read', {
+          error: errorMessage(unlessStopped(error)),
+        });
+        return undefined;
+      });
+    }
     this.log.info('dry run planned', {
       node,
       wouldEvict: this.ledger.evicted.length,
       wouldExcludeFromLoadBalancers: this.options.excludeFromLoadBalancers === true,
+      ...(this.plannedTurns ? { turns: this.plannedTurns } : {}),
     });
     return this.report('dry-run');
   }
@@ -601,37 +391,20 @@ class DrainRun {
   // ---- helpers ----------------------------------------------------------------------------
 
   /** Retries a call that must succeed before the drain can go on, until the deadline or pause. */
-  private async untilDeadline<T>(
-    what: string,
-    call: () => Promise<T>,
-  ): Promise<{ value: T; stopped?: undefined } | { stopped: 'deadline' | 'paused' }> {
-    for (;;) {
-      try {
-        const value = await this.guard.run(call);
-        this.failureStep = 0;
-        return { value };
-      } catch (error) {
-        this.noteError(what, unlessStopped(error));
-        this.lastFailure = error;
-      }
-      const next = this.clock.now() + this.failureDelay();
-      // a late first invocation still gets its window to reach the cluster before the policy decides
-      const giveUpAt = this.options.resume
-        ? this.limits.deadline
-        : Math.max(this.limits.deadline, this.runStartedAt + this.windowMs);
-      if (next >= giveUpAt) return { stopped: 'deadline' };
-      if (this.options.pauseAt !== undefined && next >= this.options.pauseAt) return { stopped: 'paused' };
-      await this.sleepUntil(next);
-    }
-  }
-
-  /** Backoff after a failed call, with the server's Retry-After (throttling) as a floor. */
-  private failureDelay(): number {
-    this.failureStep++;
-    const failure = this.lastFailure;
-    this.lastFailure = undefined;
-    const retryAfterMs = failure instanceof ClusterAccessError ? failure.retryAfterMs : undefined;
-    return backoffDelay(this.failureStep, this.options.backoff, this.clock.random, retryAfterMs);
+  private untilDeadline<T>(what: string, call: () => Promise<T>) {
+    return this.calls.untilDeadline(
+      what,
+      call,
+      {
+        // a late first invocation still gets its window to reach the cluster before the policy decides
+        giveUpAt: () =>
+          this.options.resume
+            ? this.limits.deadline
+            : Math.max(this.limits.deadline, this.runStartedAt + this.windowMs),
+        ...(this.options.pauseAt === undefined ? {} : { pauseAt: this.options.pauseAt }),
+      },
+      (at) => this.sleepUntil(at),
+    );
   }
 
   /** The deadline passed before the cluster answered: the policy still decides the lifecycle result. */
@@ -643,47 +416,26 @@ class DrainRun {
     return this.report(DEADLINE_OUTCOMES[this.limits.onDeadline]);
   }
 
-  private noteError(what: string, error: unknown): void {
-    this.ledger.addError(`${what}: ${errorMessage(error)}`);
-    this.log.warn('cluster call failed', { call: what, error: errorMessage(error) });
+  private pdbsIn(namespace: string): Promise<readonly PdbInfo[] | undefined> {
+    return this.calls.pdbsIn(namespace, this.view?.live());
   }
 
-  private async event(event: ClusterEvent, subject?: EventSubject): Promise<void> {
-    const node = this.node;
-    if (!node || this.options.dryRun) return;
-    try {
-      await this.guard.run(() => this.cluster.recordEvent(subject ?? { kind: 'Node', name: node }, event));
-    } catch (error) {
-      unlessStopped(error);
-      this.log.warn('could not record event', { reason: event.reason, error: errorMessage(error) });
-    }
+  /** The pods a PDB (or a failure) still blocks, with their PDBs. */
+  blockedPods(): Promise<BlockedPod[]> {
+    return blockedPodsOf(this.pods.all(), (namespace) => this.pdbsIn(namespace));
   }
 
-  private async pdbsIn(namespace: string): Promise<readonly PdbInfo[] | undefined> {
-    const feed = this.view?.live();
-    if (feed) return feed.pdbs(namespace);
-    try {
-      return await this.guard.run(() => this.cluster.listPdbs(namespace));
-    } catch (error) {
-      this.noteError(`list pdbs in ${namespace}`, unlessStopped(error));
-      return undefined;
-    }
-  }
-
-  private async blockedPods(): Promise<BlockedPod[]> {
-    const pending = [...this.tracks.values()].filter((t) => t.state === 'pending');
-    const pdbsByNamespace = new Map<string, readonly PdbInfo[]>();
-    for (const namespace of new Set(pending.map((t) => t.pod.namespace))) {
-      pdbsByNamespace.set(namespace, (await this.pdbsIn(namespace)) ?? []);
-    }
-    return pending.map((track) => blockedPod(track, pdbsByNamespace.get(track.pod.namespace) ?? []));
+  /** Every track (the policy phase probes and reports them). */
+  tracksNow(): Iterable<Track> {
+    return this.pods.all();
   }
 
   private async report(outcome: DrainOutcome): Promise<DrainReport> {
-    await Promise.all(this.pendingEvents).catch(() => {});
+    await this.calls.eventsRecorded();
     const quiet = outcome === 'drained' || outcome === 'node-not-found';
     const blocked =
-      this.blockedAtEnd ?? (quiet || outcome === 'stopped' ? [] : await this.blockedPods().catch(() => []));
+      this.phase.blockedAtEnd ??
+      (quiet || outcome === 'stopped' ? [] : await this.blockedPods().catch(() => []));
     const totals = this.ledger.totals();
     return {
       outcome,
@@ -700,9 +452,10 @@ class DrainRun {
       throttled: totals.throttled,
       errors: totals.errors,
       invocation: this.ledger.invocation(),
+      ...(this.plannedTurns ? { turns: this.plannedTurns } : {}),
       startedAt: new Date(this.options.startedAt).toISOString(),
       durationMs: this.clock.now() - this.options.startedAt,
-      progress: this.ledger.progress(this.outstanding(), this.policyEndsAt ?? this.carriedPolicyEnd),
+      progress: this.ledger.progress(this.outstanding(), this.phase.end),
     };
   }
 }

@@ -161,8 +161,9 @@ export function withinPdbBudgets(
     const pdb = pdbOf(track.pod);
     if (pdb && mayUse && !mayUse(pdb)) {
       // another drain's turn: no request (the tickets' changes wake the drain); once its turn comes,
-      // it waits for the status like any held pod, asking the server only after HELD_PROBE_MS
+      // it waits for the status like any held pod, asking the server only HELD_PROBE_MS later
       hold(track, now);
+      track.nextAttemptAt = Math.max(track.nextAttemptAt, now + HELD_PROBE_MS);
       continue;
     }
     const allowed = pdb === undefined ? 1 : pdb.disruptionsAllowed - (spent.get(pdb) ?? 0);

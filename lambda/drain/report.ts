@@ -4,6 +4,7 @@ import { type PdbInfo, podKey } from './model.js';
 import { type DrainProgress, NO_TOTALS } from './progress.js';
 import { pdbsCovering } from './selector.js';
 import type { Track } from './track.js';
+import type { PlannedTurn } from './turns.js';
 
 export type DrainOutcome =
   | 'drained'
@@ -62,6 +63,8 @@ export interface DrainReport {
   readonly errors: readonly string[];
   /** What this invocation did alone (the lists and counts above are the whole drain's). */
   readonly invocation: InvocationCounts;
+  /** A dry run: for each PDB its pods would need a turn of, the drains already queued (drain/turns.ts). */
+  readonly turns?: readonly PlannedTurn[];
   readonly startedAt: string;
   /** From the lifecycle action's start to now: the whole drain, across invocations. */
   readonly durationMs: number;
@@ -137,4 +140,17 @@ export function unstartedReport(
     durationMs: drain.now - drain.startedAt,
     progress: { offeredAt: {}, totals: { ...NO_TOTALS, errors: drain.errors } },
   };
+}
+
+/** The pods still waiting for their eviction, each with its PDBs (`pdbsIn`: undefined when they could not be read). */
+export async function blockedPodsOf(
+  tracks: Iterable<Track>,
+  pdbsIn: (namespace: string) => Promise<readonly PdbInfo[] | undefined>,
+): Promise<BlockedPod[]> {
+  const pending = [...tracks].filter((t) => t.state === 'pending');
+  const pdbsByNamespace = new Map<string, readonly PdbInfo[]>();
+  for (const namespace of new Set(pending.map((t) => t.pod.namespace))) {
+    pdbsByNamespace.set(namespace, (await pdbsIn(namespace)) ?? []);
+  }
+  return pending.map((track) => blockedPod(track, pdbsByNamespace.get(track.pod.namespace) ?? []));
 }

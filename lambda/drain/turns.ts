@@ -13,7 +13,11 @@
  * judges a lease), or it is passed over; it keeps its place, so a continuation that renews it again
  * is back at the head. Pure: the adapter (lambda/kube/turns.ts) keeps the tickets current.
  */
+import type { Guard } from './guard.js';
 import type { PdbInfo } from './model.js';
+import { pdbSpent } from './pacing.js';
+import type { PdbCoverage } from './selector.js';
+import type { Track } from './track.js';
 
 /** A holder at the head renews its ticket this often. */
 export const TURN_RENEW_MS = 2_000;
@@ -127,8 +131,11 @@ type Log = { warn(message: string, data?: Record<string, unknown>): void };
 export class PdbTurns {
   private feed?: TicketFeed;
   private readonly view: TurnView;
-  /** This drain's tickets: queued (written) or being queued, and when each turn it holds is renewed next. */
-  private readonly mine = new Map<string, { queued: boolean; renewAt?: number }>();
+  /**
+   * This drain's tickets: queued (written) or being queued, seen in the watch, and when each turn it
+   * holds is renewed next.
+   */
+  private readonly mine = new Map<string, Mine>();
   private off = false;
 
   constructor(
@@ -164,8 +171,13 @@ export class PdbTurns {
     }
     if (!entry.queued) return false;
     const tickets = this.feed.tickets(key);
-    // written but not seen yet: wait for the watch, so the order is the one everyone sees
-    if (!tickets.some((t) => t.holder === this.view.me)) return false;
+    if (!tickets.some((t) => t.holder === this.view.me)) {
+      // seen before and gone now (someone deleted it): queue again, at the back
+      if (entry.seen) this.queue(key);
+      // written but not seen yet: wait for the watch, so the order is the one everyone sees
+      return false;
+    }
+    entry.seen = true;
     const holds = this.view.holds(tickets, pdb.disruptionsAllowed, now);
     if (holds) this.keepAlive(key, entry, now);
     return holds;
@@ -184,6 +196,30 @@ export class PdbTurns {
   /** The PDBs it queued for. */
   queued(): string[] {
     return [...this.mine.keys()];
+  }
+
+  /**
+   * After a pass: gives back the tickets of PDBs the drain needs no more disruptions of (each of its
+   * pods under it sent, answered and counted by the PDB's status, or gone), and keeps the turns it
+   * holds alive. `pdbOf` is the one PDB a track's eviction spends, if any.
+   */
+  settle(
+    tracks: Iterable<Track>,
+    inFlight: (track: Track) => boolean,
+    pdbOf: (track: Track) => PdbInfo | undefined,
+    now: number,
+  ): void {
+    const needed = new Set<string>();
+    const allowed = new Map<string, number>();
+    for (const track of tracks) {
+      const pdb = pdbOf(track);
+      if (!pdb) continue;
+      const key = pdbKey(pdb);
+      allowed.set(key, pdb.disruptionsAllowed);
+      if (track.state === 'pending' || inFlight(track) || track.spentPdb !== undefined) needed.add(key);
+    }
+    for (const key of this.queued()) if (!needed.has(key)) this.release(key);
+    this.tick((key) => allowed.get(key), now);
   }
 
   /** Gives a ticket back: the drain needs no more disruptions of that PDB. */
@@ -213,7 +249,7 @@ export class PdbTurns {
   }
 
   private queue(key: string): void {
-    const entry: { queued: boolean; renewAt?: number } = { queued: false };
+    const entry: Mine = { queued: false, seen: false };
     this.mine.set(key, entry);
     this.port.take(key).then(
       () => {
@@ -227,8 +263,16 @@ export class PdbTurns {
     );
   }
 
-  private keepAlive(key: string, entry: { renewAt?: number }, now: number): void {
-    if (entry.renewAt !== undefined && now < entry.renewAt) return;
+  /**
+   * Renews a turn it holds TURN_RENEW_MS after it began and every TURN_RENEW_MS from then on: a turn
+   * shorter than that (most: one eviction) writes nothing, and others see life well within the lease.
+   */
+  private keepAlive(key: string, entry: Mine, now: number): void {
+    if (entry.renewAt === undefined) {
+      entry.renewAt = now + TURN_RENEW_MS;
+      return;
+    }
+    if (now < entry.renewAt) return;
     entry.renewAt = now + TURN_RENEW_MS;
     void this.port.renew(key).catch((error: unknown) => this.warn('could not renew a PDB turn', key, error));
   }
@@ -246,8 +290,56 @@ export class PdbTurns {
   }
 }
 
+interface Mine {
+  queued: boolean;
+  /** Its ticket showed in the watch: gone from it later means someone deleted it. */
+  seen: boolean;
+  renewAt?: number;
+}
+
 /** 403 (no permission for the leases) or 404 (no namespace of the drainer's): no turns to be had. */
 function isForbidden(error: unknown): boolean {
   const status = (error as { status?: number } | undefined)?.status;
   return status === 403 || status === 404;
+}
+
+/** A dry run's view of the queues: for each PDB its pods would need a turn of, who queued first. */
+export interface PlannedTurn {
+  readonly pdb: string;
+  /** The drains (nodes) already in the PDB's queue, first come first: a drain now would wait behind them. */
+  readonly behind: readonly string[];
+}
+
+/**
+ * A dry run: for each PDB the planned pods would need a turn of, the drains already queued (one look
+ * at the tickets; nothing written).
+ */
+export async function plannedTurnsOf(
+  port: TurnsPort,
+  me: string,
+  planned: readonly Track[],
+  pdbsIn: (namespace: string) => Promise<readonly PdbInfo[] | undefined>,
+  coverage: PdbCoverage,
+  guard: Guard,
+): Promise<PlannedTurn[]> {
+  const pdbs = new Set<string>();
+  for (const namespace of new Set(planned.map((t) => t.pod.namespace))) {
+    const inNamespace = (await pdbsIn(namespace)) ?? [];
+    for (const track of planned.filter((t) => t.pod.namespace === namespace)) {
+      const pdb = pdbSpent(track.pod, inNamespace, coverage);
+      if (pdb) pdbs.add(pdbKey(pdb));
+    }
+  }
+  const feed = await guard.run(() => port.follow(() => {}));
+  try {
+    return [...pdbs].sort().map((pdb) => ({
+      pdb,
+      behind: [...feed.tickets(pdb)]
+        .filter((t) => t.holder !== me)
+        .sort(byQueue)
+        .map((t) => t.holder),
+    }));
+  } finally {
+    feed.close();
+  }
 }

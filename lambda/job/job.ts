@@ -470,6 +470,7 @@ class JobRun {
         maxConcurrentEvictions: this.settings.maxConcurrentEvictions,
         excludeFromLoadBalancers: this.settings.excludeFromLoadBalancers,
         signal: this.signal,
+        ...(this.ports.turns ? { turns: this.ports.turns } : {}),
       },
       this.deps,
     ).done;

@@ -175,14 +175,18 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(PDB, T0 + 2)).toBe(true);
   });
 
-  it('renews a turn it holds every 2 s, and gives tickets back when asked and at the end', async () => {
+  it('renews a turn it holds 2 s after it began and every 2 s on, and gives tickets back', async () => {
     const { turns, queues } = setup();
     await turns.start(() => {});
     turns.mayUse(PDB, T0);
     await settle();
     turns.mayUse(PDB, T0 + 100);
     turns.tick(() => 1, T0 + 1_000);
+    await settle();
+    expect(queues.calls.filter((c) => c.startsWith('renew'))).toHaveLength(0);
     turns.tick(() => 1, T0 + 2_100);
+    turns.tick(() => 1, T0 + 3_000);
+    turns.tick(() => 1, T0 + 4_200);
     await settle();
 
     expect(queues.calls.filter((c) => c.startsWith('renew'))).toHaveLength(2);
@@ -190,6 +194,23 @@ describe('PdbTurns', () => {
     await settle();
     expect(queues.tickets.size).toBe(0);
     expect(turns.queued()).toEqual([]);
+  });
+
+  it('queues again, at the back, when its ticket disappears (someone deleted it)', async () => {
+    const { turns, queues, clock, advance } = setup('node-a');
+    await turns.start(() => {});
+    turns.mayUse(PDB, T0);
+    await settle();
+    expect(turns.mayUse(PDB, T0)).toBe(true);
+    advance(5);
+    await queues.port('node-b', clock).take('shop/web');
+    queues.tickets.delete('shop/web node-a');
+    advance(5);
+
+    expect(turns.mayUse(PDB, T0 + 1)).toBe(false);
+    await settle();
+    expect(queues.calls.filter((c) => c === 'take shop/web node-a')).toHaveLength(2);
+    expect(turns.mayUse(PDB, T0 + 2)).toBe(false);
   });
 
   it('keeps its places when it hands over, and gives them back when it ends', async () => {

@@ -3,6 +3,7 @@
  * once on the real kube-apiserver, each as the RBAC-limited drainer, their tickets real Leases in the
  * drainer's namespace. The API server's PDB check is what refuses; the tests count its refusals.
  */
+import { AuthorizationV1Api, CoordinationV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { DEFAULT_DRAIN_TUNING, type DrainReport, drainNode } from '../../lambda/drain/drain.js';
@@ -50,10 +51,34 @@ function drain(node: string, logs: LogEntry[] = []): Promise<DrainReport> {
   );
 }
 
+/** Waits until the authorizer lets the drainer's group create tickets, or no longer does. */
+async function untilDrainerMayQueue(allowed: boolean): Promise<void> {
+  const authz = admin().makeApiClient(AuthorizationV1Api);
+  for (let i = 0; i < 100; i++) {
+    const review = await authz.createSubjectAccessReview({
+      body: {
+        spec: {
+          user: 'x',
+          groups: ['eks-node-drainer'],
+          resourceAttributes: {
+            group: 'coordination.k8s.io',
+            resource: 'leases',
+            verb: 'create',
+            namespace: DRAINER_NAMESPACE,
+          },
+        },
+      },
+    });
+    if ((review.status?.allowed === true) === allowed) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`RBAC did not become ${allowed ? 'allowing' : 'denying'} for the tickets`);
+}
+
 /** The tickets left in the drainer's namespace for the world's PDB. */
 async function ticketsOf(w: SharedWorld): Promise<string[]> {
   const { items } = await admin()
-    .makeApiClient((await import('@kubernetes/client-node')).CoordinationV1Api)
+    .makeApiClient(CoordinationV1Api)
     .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TICKET_LABEL });
   return items
     .filter((l) => l.metadata?.annotations?.[PDB_ANNOTATION] === `${w.namespace}/shared-0`)
@@ -124,7 +149,7 @@ describe('drains that share a PDB', () => {
   it('drains uncoordinated, saying so once, without permission for the leases', async () => {
     const w = await sharedWorld('turns-denied', 2);
     await w.openSpare();
-    const rbac = admin().makeApiClient((await import('@kubernetes/client-node')).RbacAuthorizationV1Api);
+    const rbac = admin().makeApiClient(RbacAuthorizationV1Api);
     const binding = await rbac.readNamespacedRoleBinding({
       name: 'eks-node-drainer-turns',
       namespace: DRAINER_NAMESPACE,
@@ -132,6 +157,7 @@ describe('drains that share a PDB', () => {
     await rbac.deleteNamespacedRoleBinding({ name: 'eks-node-drainer-turns', namespace: DRAINER_NAMESPACE });
     const logs: LogEntry[] = [];
     try {
+      await untilDrainerMayQueue(false);
       const reports = await Promise.all(w.nodes.map((node) => drain(node.name, logs)));
 
       expect(reports.map((r) => r.outcome)).toEqual(['drained', 'drained']);
