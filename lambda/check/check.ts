@@ -59,9 +59,14 @@ export async function runFunctionCheck<E extends { readonly endpoint: string }>(
   const checks: CheckLine[] = [];
   const report = (): FunctionCheckReport => ({ cluster, checks });
   const skipRest = (why: string) => {
-    for (const id of ['api-server', 'identity', 'eviction-api', ...rulesIds(policy)]) {
+    const rest = [
+      ...['api-server', 'identity', 'eviction-api'].map((id) => ({ id, optional: false })),
+      ...permissionIds(policy),
+    ];
+    for (const { id, optional } of rest) {
       if (!checks.some((c) => c.id === `function.${id}`)) {
-        checks.push(line(`function.${id}`, 'fail', `not checked: ${why}`));
+        // what the drain can do without is no failure unchecked either
+        checks.push(line(`function.${id}`, optional ? 'warn' : 'fail', `not checked: ${why}`));
       }
     }
   };
@@ -146,23 +151,30 @@ function identityLine(identity: Identity, group: string, cluster: string): Check
   return line('function.identity', 'pass', `token accepted as ${who}`);
 }
 
-function rulesIds(policy: DeadlinePolicy): string[] {
+/** Each permission line's id, and whether the drain can do without it (an `optional` rule's). */
+function permissionIds(policy: DeadlinePolicy): { id: string; optional: boolean }[] {
   // pods is in both files' rules: skipRest adds each id once
-  return drainerRules(policy).flatMap((rule) => rule.resources.map((r) => `permissions.${r}`));
+  return drainerRules(policy).flatMap((rule) =>
+    rule.resources.map((r) => ({ id: `permissions.${r}`, optional: rule.optional !== undefined })),
+  );
 }
 
 /**
  * One line per resource of the rules the policy needs (rbac.yaml, and rbac-delete-pods.yaml for
- * `delete`), from one SelfSubjectAccessReview per verb; a missing verb's fix applies the policy's files.
+ * `delete`), from one SelfSubjectAccessReview per verb (in the rule's namespace for a Role's rule); a
+ * missing verb's fix applies the policy's files. Missing only verbs of an `optional` rule (the drain
+ * works without them, in a lesser way) is a warning that says what is lost, not a failure.
  */
 async function permissionLines(kube: ClusterCheckPort, policy: DeadlinePolicy): Promise<CheckLine[]> {
-  const permissions = permissionsOf(drainerRules(policy));
+  const asked = drainerRules(policy).flatMap((rule) =>
+    permissionsOf([rule]).map((p) => ({ p, optional: rule.optional })),
+  );
   const answers = await Promise.all(
-    permissions.map(async (p) => {
+    asked.map(async ({ p, optional }) => {
       try {
-        return { p, ...(await kube.canI(p)) };
+        return { p, optional, ...(await kube.canI(p)) };
       } catch (error) {
-        return { p, allowed: false, reason: `review failed: ${message(error)}` };
+        return { p, optional, allowed: false, reason: `review failed: ${message(error)}` };
       }
     }),
   );
@@ -173,7 +185,7 @@ async function permissionLines(kube: ClusterCheckPort, policy: DeadlinePolicy): 
   }
   return [...byResource].map(([resource, list]) => {
     const first = list[0] as (typeof answers)[number];
-    const name = resourceName(first.p);
+    const name = resourceName(first.p) + (first.p.namespace ? ` in ${first.p.namespace}` : '');
     const missing = list.filter((a) => !a.allowed);
     if (missing.length === 0) {
       return line(
@@ -182,10 +194,11 @@ async function permissionLines(kube: ClusterCheckPort, policy: DeadlinePolicy): 
         `may ${list.map((a) => a.p.verb).join(', ')} ${name}`,
       );
     }
+    const lost = missing.every((a) => a.optional !== undefined) ? missing[0]?.optional : undefined;
     return line(
       `function.permissions.${resource}`,
-      'fail',
-      `may not ${missing.map((a) => a.p.verb).join(', ')} ${name}`,
+      lost ? 'warn' : 'fail',
+      `may not ${missing.map((a) => a.p.verb).join(', ')} ${name}${lost ? `: ${lost}` : ''}`,
       {
         details: missing.flatMap((a) => (a.reason ? [`${a.p.verb}: ${a.reason}`] : [])),
         fix: rbacApplyCommand(policy),

@@ -76,6 +76,7 @@ export class KubeClusterCheck implements ClusterCheckPort {
               resource: p.resource,
               verb: p.verb,
               ...(p.subresource ? { subresource: p.subresource } : {}),
+              ...(p.namespace ? { namespace: p.namespace } : {}),
             },
           },
         },

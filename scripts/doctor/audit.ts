@@ -3,7 +3,7 @@
  * node(s) it would hold for how long (until the deadline policy acts). Pure: facts in, lines out.
  */
 import { type CheckLine, line } from '../../lambda/check/report.js';
-import type { DeadlinePolicy } from '../../lambda/contract.js';
+import { type DeadlinePolicy, DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import type { PdbInfo, PodSnapshot } from '../../lambda/drain/model.js';
 import { pdbsCovering } from '../../lambda/drain/selector.js';
 
@@ -24,6 +24,20 @@ export interface AuditNode {
   readonly instanceId?: string;
 }
 
+/** A PDB turn ticket (a Lease of the drainer's namespace, lambda/kube/turns.ts). */
+export interface AuditTicket {
+  readonly name: string;
+  /** The PDB, as `namespace/name`. */
+  readonly pdb?: string;
+  /** The drain that queued: its node. */
+  readonly holder?: string;
+  /** Its last renewal (else when it queued), epoch ms by the writer's clock. */
+  readonly renewedAt?: number;
+}
+
+/** A ticket not renewed for this long whose node is gone belongs to a drain that ended without giving it back. */
+export const STALE_TICKET_MS = 10 * 60_000;
+
 export interface AuditFacts {
   readonly pdbs: readonly AuditPdb[];
   readonly pods: readonly AuditPod[];
@@ -32,6 +46,8 @@ export interface AuditFacts {
   readonly coveredInstances: ReadonlySet<string>;
   readonly drainTimeoutSeconds: number;
   readonly onDrainTimeout: DeadlinePolicy;
+  /** The PDB turn tickets and when they were read (epoch ms); absent when they could not be read. */
+  readonly tickets?: { readonly items: readonly AuditTicket[]; readonly readAt: number };
 }
 
 const AT_DEADLINE: Record<DeadlinePolicy, string> = {
@@ -48,6 +64,7 @@ export function auditLines(facts: AuditFacts): CheckLine[] {
     unmanagedLine(pods),
     graceLine(facts, pods),
     nodesLine(facts),
+    ...staleTicketLines(facts),
   ];
 }
 
@@ -210,6 +227,40 @@ function nodesLine(facts: AuditFacts): CheckLine {
       fix: 'add their Auto Scaling groups to the drainer (see the node group lines above), or drain them by other means (managed node groups, Karpenter)',
     },
   );
+}
+
+/**
+ * Tickets of drains that ended without giving them back: not renewed for STALE_TICKET_MS and their
+ * holder is no node of the cluster now (a drain runs while its node exists). Age alone is no proof:
+ * a drain waiting in a queue renews its ticket only once at the head. One ⚠ line, or none: they hold
+ * nobody up (a queue's head that shows no life is passed over within seconds), they are clutter.
+ */
+function staleTicketLines(facts: AuditFacts): CheckLine[] {
+  if (!facts.tickets) return [];
+  const { items, readAt } = facts.tickets;
+  const nodes = new Set(facts.nodes.map((n) => n.name));
+  const stale = items.filter(
+    (t) =>
+      t.renewedAt !== undefined &&
+      readAt - t.renewedAt > STALE_TICKET_MS &&
+      !(t.holder && nodes.has(t.holder)),
+  );
+  if (stale.length === 0) return [];
+  const minutes = (t: AuditTicket) => Math.floor((readAt - (t.renewedAt ?? readAt)) / 60_000);
+  return [
+    line(
+      'audit.tickets',
+      'warn',
+      `${stale.length} PDB turn ticket(s) in namespace ${DRAINER_NAMESPACE} left by drains that ended without giving them back (node gone, not renewed for ${STALE_TICKET_MS / 60_000} min): other drains pass them over, but they are clutter`,
+      {
+        details: stale.map(
+          (t) =>
+            `lease ${t.name}: PDB ${t.pdb ?? '?'}, node ${t.holder ?? '?'}, last renewed ${new Date(t.renewedAt ?? 0).toISOString()} (${minutes(t)} min ago)`,
+        ),
+        fix: `kubectl -n ${DRAINER_NAMESPACE} delete lease ${stale.map((t) => t.name).join(' ')}`,
+      },
+    ),
+  ];
 }
 
 function done(pod: PodSnapshot): boolean {

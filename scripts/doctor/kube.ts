@@ -1,7 +1,19 @@
-/** The drainability audit's reads, with the operator's kubeconfig: nodes, pods, PDBs (list only). */
-import { CoreV1Api, KubeConfig, KubernetesObjectApi, type V1Pod } from '@kubernetes/client-node';
+/**
+ * The drainability audit's reads, with the operator's kubeconfig: nodes, pods, PDBs, and the PDB turn
+ * tickets in the drainer's namespace (list only).
+ */
+import {
+  CoordinationV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  type V1Lease,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { KubeCluster, toPodSnapshot } from '../../lambda/kube/cluster.js';
-import type { AuditNode, AuditPdb, AuditPod } from './audit.js';
+import { PDB_ANNOTATION, TICKET_LABEL } from '../../lambda/kube/turns.js';
+import type { AuditNode, AuditPdb, AuditPod, AuditTicket } from './audit.js';
 
 export interface KubeSource {
   readonly kubeconfig?: string;
@@ -37,12 +49,13 @@ interface PdbObject {
 export async function readCluster(
   kc: KubeConfig,
   namespaces: readonly string[],
-): Promise<{ nodes: AuditNode[]; pods: AuditPod[]; pdbs: AuditPdb[] }> {
+): Promise<{ nodes: AuditNode[]; pods: AuditPod[]; pdbs: AuditPdb[]; tickets?: AuditTicket[] }> {
   const core = kc.makeApiClient(CoreV1Api);
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const version = await new KubeCluster(kc).evictionVersion();
   const scopes = namespaces.length > 0 ? namespaces : [undefined];
-  const [nodeList, podLists, pdbLists] = await Promise.all([
+  const [tickets, nodeList, podLists, pdbLists] = await Promise.all([
+    readTickets(kc, namespaces),
     core.listNode(),
     Promise.all(
       scopes.map((namespace) =>
@@ -80,5 +93,42 @@ export async function readCluster(
         expectedPods: pdb.status?.expectedPods ?? 0,
       }),
     );
-  return { nodes, pods, pdbs };
+  return { nodes, pods, pdbs, ...(tickets ? { tickets } : {}) };
+}
+
+/**
+ * The PDB turn tickets (lambda/kube/turns.ts), those of PDBs in `namespaces` when given (as the PDB
+ * audit). Undefined when they cannot be read (no access to leases there): the other reads go on.
+ */
+async function readTickets(
+  kc: KubeConfig,
+  namespaces: readonly string[],
+): Promise<AuditTicket[] | undefined> {
+  let items: V1Lease[];
+  try {
+    ({ items } = await kc
+      .makeApiClient(CoordinationV1Api)
+      .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TICKET_LABEL }));
+  } catch {
+    return undefined;
+  }
+  const time = (value: Date | string | undefined): number | undefined => {
+    const ms = value === undefined ? Number.NaN : new Date(value).getTime();
+    return Number.isFinite(ms) ? ms : undefined;
+  };
+  return items.flatMap((lease): AuditTicket[] => {
+    const pdb = lease.metadata?.annotations?.[PDB_ANNOTATION];
+    if (namespaces.length > 0 && !namespaces.some((ns) => pdb?.startsWith(`${ns}/`))) return [];
+    const renewedAt =
+      time(lease.spec?.renewTime) ?? time(lease.spec?.acquireTime) ?? time(lease.metadata?.creationTimestamp);
+    const holder = lease.spec?.holderIdentity;
+    return [
+      {
+        name: lease.metadata?.name ?? '',
+        ...(pdb ? { pdb } : {}),
+        ...(holder ? { holder } : {}),
+        ...(renewedAt === undefined ? {} : { renewedAt }),
+      },
+    ];
+  });
 }

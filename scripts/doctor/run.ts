@@ -188,7 +188,7 @@ async function sections(
     {
       id: 'audit',
       title: 'Drainability audit (read-only, your kubeconfig)',
-      checks: await audit(options, endpoint, groups, covered, config),
+      checks: await audit(options, endpoint, groups, covered, config, now),
     },
   ];
 }
@@ -264,6 +264,7 @@ async function audit(
   groups: readonly GroupFacts[],
   covered: readonly string[],
   config: Config,
+  now: () => number,
 ): Promise<CheckLine[]> {
   let facts: Awaited<ReturnType<typeof readCluster>>;
   try {
@@ -297,8 +298,10 @@ async function audit(
   const coveredInstances = new Set(
     groups.filter((g) => covered.includes(g.name)).flatMap((g) => g.instanceIds),
   );
+  const { tickets, ...read } = facts;
   return auditLines({
-    ...facts,
+    ...read,
+    ...(tickets ? { tickets: { items: tickets, readAt: now() } } : {}),
     coveredInstances,
     drainTimeoutSeconds: config.drainTimeoutSeconds,
     onDrainTimeout: config.onDrainTimeout,

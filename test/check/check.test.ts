@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ClusterCheckPort, runFunctionCheck, SLOW_API_MS } from '../../lambda/check/check.js';
 import type { Permission } from '../../lambda/check/permissions.js';
+import { worst } from '../../lambda/check/report.js';
 import type { DeadlinePolicy } from '../../lambda/contract.js';
 import { VirtualClock } from '../support/fakes.js';
 
@@ -46,17 +47,29 @@ function run(
 const TWO_FILES = 'kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml';
 const isPodsDelete = (p: Permission): boolean =>
   p.group === '' && p.resource === 'pods' && !p.subresource && p.verb === 'delete';
+const isLeases = (p: Permission): boolean => p.group === 'coordination.k8s.io' && p.resource === 'leases';
+const LEASES_VERBS = 'get, list, watch, create, patch, delete';
+const NO_TURNS =
+  'drains that share a PDB will not take turns (each races for its disruptions, uncoordinated)';
 
-/** A cluster that records the reviews asked and denies pods delete (as with rbac.yaml applied alone). */
-function withoutPodsDelete(clock: VirtualClock): { cluster: ClusterCheckPort; asked: Permission[] } {
+/** A cluster that records the reviews asked and denies `denied` (as RBAC with a grant missing). */
+function denying(
+  clock: VirtualClock,
+  denied: (p: Permission) => boolean,
+): { cluster: ClusterCheckPort; asked: Permission[] } {
   const asked: Permission[] = [];
   const cluster = fakeCluster(clock, {
     canI: async (p: Permission) => {
       asked.push(p);
-      return isPodsDelete(p) ? { allowed: false, reason: 'no RBAC policy matched' } : { allowed: true };
+      return denied(p) ? { allowed: false, reason: 'no RBAC policy matched' } : { allowed: true };
     },
   });
   return { cluster, asked };
+}
+
+/** A cluster that records the reviews asked and denies pods delete (as with rbac.yaml applied alone). */
+function withoutPodsDelete(clock: VirtualClock): { cluster: ClusterCheckPort; asked: Permission[] } {
+  return denying(clock, isPodsDelete);
 }
 
 describe('runFunctionCheck', () => {
@@ -65,8 +78,13 @@ describe('runFunctionCheck', () => {
 
     const report = await run(fakeCluster(clock), clock);
 
-    expect(report.checks.map((c) => c.status)).toEqual(Array(10).fill('pass'));
+    expect(report.checks.map((c) => c.status)).toEqual(Array(11).fill('pass'));
     expect(report.checks[1]?.title).toBe('API server v1.32.0 reached in 12 ms');
+    expect(report.checks.at(-1)).toEqual({
+      id: 'function.permissions.leases',
+      status: 'pass',
+      title: `may ${LEASES_VERBS} leases.coordination.k8s.io in eks-node-drainer`,
+    });
     expect(report.checks[2]?.title).toBe(
       'token accepted as drainer (groups eks-node-drainer, system:authenticated)',
     );
@@ -81,8 +99,12 @@ describe('runFunctionCheck', () => {
 
     expect(report.checks[0]).toMatchObject({ id: 'function.describe-cluster', status: 'fail' });
     expect(report.checks[0]?.fix).toContain('eks:DescribeCluster');
-    expect(report.checks).toHaveLength(10);
+    expect(report.checks).toHaveLength(11);
     expect(report.checks.slice(1).every((c) => c.title === 'not checked: no cluster endpoint')).toBe(true);
+    // what the drain can do without is a warning unchecked too; everything else fails
+    expect(report.checks.filter((c) => c.status !== 'fail').map((c) => [c.id, c.status])).toEqual([
+      ['function.permissions.leases', 'warn'],
+    ]);
   });
 
   it('warns when the API server answers slower than a second', async () => {
@@ -177,9 +199,10 @@ describe('runFunctionCheck', () => {
       const report = await run(cluster, clock, undefined, policy);
       const failing = await run(noNodesPatch, clock, undefined, policy);
 
-      expect(asked).toHaveLength(15);
+      expect(asked).toHaveLength(21);
       expect(asked.some(isPodsDelete)).toBe(false);
-      expect(report.checks.map((c) => c.status)).toEqual(Array(10).fill('pass'));
+      expect(asked.filter(isLeases)).toHaveLength(6);
+      expect(report.checks.map((c) => c.status)).toEqual(Array(11).fill('pass'));
       expect(report.checks.find((c) => c.id === 'function.permissions.pods')?.title).toBe(
         'may get, list, watch pods',
       );
@@ -196,7 +219,7 @@ describe('runFunctionCheck', () => {
 
     const report = await run(cluster, clock, undefined, 'delete');
 
-    expect(asked).toHaveLength(16);
+    expect(asked).toHaveLength(22);
     expect(asked.filter(isPodsDelete)).toHaveLength(1);
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([
       {
@@ -244,9 +267,71 @@ describe('runFunctionCheck', () => {
         'function.permissions.poddisruptionbudgets',
         'function.permissions.volumeattachments',
         'function.permissions.events',
+        'function.permissions.leases',
       ]);
     },
   );
+
+  it('asks every lease verb in namespace eks-node-drainer, and nothing else in a namespace', async () => {
+    const clock = new VirtualClock();
+    const { cluster, asked } = denying(clock, () => false);
+
+    await run(cluster, clock);
+
+    expect(asked.filter(isLeases)).toEqual(
+      LEASES_VERBS.split(', ').map((verb) => ({
+        group: 'coordination.k8s.io',
+        resource: 'leases',
+        verb,
+        namespace: 'eks-node-drainer',
+      })),
+    );
+    expect(asked.filter((p) => p.namespace !== undefined)).toEqual(asked.filter(isLeases));
+  });
+
+  it.each([
+    ['delete', TWO_FILES],
+    ['continue', 'kubectl apply -f infra/k8s/rbac.yaml'],
+  ] as const)(
+    'with ON_DRAIN_TIMEOUT=%s, only warns without the lease grant: drains will not take turns; the fix applies the RBAC',
+    async (policy, fix) => {
+      const clock = new VirtualClock();
+      const { cluster } = denying(clock, isLeases);
+
+      const report = await run(cluster, clock, undefined, policy);
+
+      expect(report.checks.filter((c) => c.status !== 'pass')).toEqual([
+        {
+          id: 'function.permissions.leases',
+          status: 'warn',
+          title: `may not ${LEASES_VERBS} leases.coordination.k8s.io in eks-node-drainer: ${NO_TURNS}`,
+          details: LEASES_VERBS.split(', ').map((verb) => `${verb}: no RBAC policy matched`),
+          fix,
+        },
+      ]);
+      expect(worst(report.checks)).toBe('warn');
+    },
+  );
+
+  it('warns of a lease verb missing, and still fails what the drain needs', async () => {
+    const clock = new VirtualClock();
+    const { cluster } = denying(
+      clock,
+      (p) => (isLeases(p) && p.verb === 'delete') || (p.resource === 'nodes' && p.verb === 'patch'),
+    );
+
+    const report = await run(cluster, clock);
+
+    expect(report.checks.filter((c) => c.status !== 'pass').map((c) => [c.id, c.status, c.title])).toEqual([
+      ['function.permissions.nodes', 'fail', 'may not patch nodes'],
+      [
+        'function.permissions.leases',
+        'warn',
+        `may not delete leases.coordination.k8s.io in eks-node-drainer: ${NO_TURNS}`,
+      ],
+    ]);
+    expect(worst(report.checks)).toBe('fail');
+  });
 
   it('counts a review that fails as not allowed, with why', async () => {
     const clock = new VirtualClock();

@@ -6,10 +6,14 @@ import {
   loadAllYaml,
   RbacAuthorizationV1Api,
   type V1ClusterRoleBinding,
+  type V1ResourceAttributes,
+  type V1RoleBinding,
 } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { CheckLine } from '../../lambda/check/report.js';
+import { DRAINER_NAMESPACE, RBAC_FILE } from '../../lambda/contract.js';
 import { CHECK_REQUEST, lifecycleEvent } from '../../lambda/event.js';
+import { KubeTurns, ticketName } from '../../lambda/kube/turns.js';
 import type { DoctorReport } from '../../scripts/doctor/render.js';
 import { main } from '../../scripts/doctor.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
@@ -99,6 +103,9 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
     expect(check(report, `rule.matches.${asg}`)?.status).toBe('pass');
     expect(check(report, 'function.identity')?.status).toBe('pass');
     expect(check(report, 'function.permissions.pods/eviction')?.title).toBe('may create pods/eviction');
+    expect(check(report, 'function.permissions.leases')?.title).toBe(
+      'may get, list, watch, create, patch, delete leases.coordination.k8s.io in eks-node-drainer',
+    );
     console.log(`\n--- sample: all ✔ (${inject('cluster').serverVersion}) ---\n${text}\n`);
     // the --json schema: sections and check ids are stable
     expect({
@@ -133,8 +140,12 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
       const { code, report, text } = await doctor();
 
       expect(code).toBe(1);
-      const permissions = checks(report).filter((c) => c.id.startsWith('function.permissions.'));
+      // the ClusterRoles' lines fail; the Role's binding (the leases) is still there
+      const permissions = checks(report).filter(
+        (c) => c.id.startsWith('function.permissions.') && c.id !== 'function.permissions.leases',
+      );
       expect(permissions).toHaveLength(6);
+      expect(check(report, 'function.permissions.leases')?.status).toBe('pass');
       expect(
         permissions.every(
           (c) =>
@@ -151,6 +162,86 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
       // rbac.yaml's last again: allowed to list nodes means both are back
       for (const body of bindings) await rbac.createClusterRoleBinding({ body });
       await untilGroupMay(true);
+    }
+  });
+
+  it('only warns without the leases grant (exit 0): drains will not take turns; the fix applies the RBAC', async () => {
+    await healthyCluster('doc-turns');
+    const rbac = kubeConfigFor(inject('cluster'), 'admin').makeApiClient(RbacAuthorizationV1Api);
+    const binding = (loadAllYaml(readFileSync(join(REPO_ROOT, RBAC_FILE), 'utf8')) as V1RoleBinding[]).find(
+      (doc) => doc.kind === 'RoleBinding',
+    ) as V1RoleBinding;
+    const name = binding.metadata?.name as string;
+    await rbac.deleteNamespacedRoleBinding({ name, namespace: DRAINER_NAMESPACE });
+    try {
+      await untilGroupMay(false, LEASES_CREATE);
+
+      const { code, report, text } = await doctor();
+
+      expect(code).toBe(0);
+      expect(report.ok).toBe(true);
+      expect(failed(report)).toEqual([]);
+      expect(checks(report).filter((c) => c.status === 'warn')).toEqual([
+        {
+          id: 'function.permissions.leases',
+          status: 'warn',
+          title:
+            'may not get, list, watch, create, patch, delete leases.coordination.k8s.io in eks-node-drainer: ' +
+            'drains that share a PDB will not take turns (each races for its disruptions, uncoordinated)',
+          fix: 'kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml',
+        },
+      ]);
+      expect(text).toContain('⚠ may not get, list, watch, create, patch, delete leases');
+      console.log(`\n--- sample: no leases grant (${inject('cluster').serverVersion}) ---\n${text}\n`);
+    } finally {
+      await rbac.createNamespacedRoleBinding({ namespace: DRAINER_NAMESPACE, body: binding });
+      await untilGroupMay(true, LEASES_CREATE);
+    }
+  });
+
+  it('warns of tickets left by drains that ended (node gone, not renewed for 10 min), with the delete command', async () => {
+    const { w } = await healthyCluster('doc-tickets');
+    const admin = kubeConfigFor(inject('cluster'), 'admin');
+    const ago = (minutes: number) => () => Date.now() - minutes * 60_000;
+    const pdb = `${w.namespace}/web`;
+    // as the drainer writes them (lambda/kube/turns.ts), with the holder's clock set back
+    const tickets = [
+      new KubeTurns(admin, `${w.namespace}-gone`, ago(20)), // its node is gone: left behind
+      new KubeTurns(admin, w.node, ago(20)), // queued long ago, its node still there: may be waiting
+      new KubeTurns(admin, `${w.namespace}-just-gone`, ago(2)), // renewed recently
+    ];
+    // another namespace's PDB: out of --namespace, as its PDB is
+    const elsewhere = new KubeTurns(admin, `${w.namespace}-gone`, ago(20));
+    try {
+      for (const t of tickets) await t.take(pdb);
+      await elsewhere.take('elsewhere/web');
+
+      const { code, report } = await doctor();
+
+      expect(code).toBe(0);
+      const left = ticketName(pdb, `${w.namespace}-gone`);
+      expect(check(report, 'audit.tickets')).toEqual({
+        id: 'audit.tickets',
+        status: 'warn',
+        title:
+          '1 PDB turn ticket(s) in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
+        details: [
+          expect.stringMatching(
+            new RegExp(
+              `^lease ${left}: PDB ${pdb}, node ${w.namespace}-gone, last renewed .* \\(20 min ago\\)$`,
+            ),
+          ),
+        ],
+        fix: `kubectl -n eks-node-drainer delete lease ${left}`,
+      });
+      expect(
+        checks(report)
+          .filter((c) => c.status !== 'pass')
+          .map((c) => c.id),
+      ).toEqual(['audit.tickets']);
+    } finally {
+      for (const t of tickets) await t.release(pdb);
+      await elsewhere.release('elsewhere/web');
     }
   });
 
@@ -358,6 +449,8 @@ describe('the check request through the real handler, as group eks-node-drainer'
       ['function.permissions.poddisruptionbudgets', 'pass'],
       ['function.permissions.volumeattachments', 'pass'],
       ['function.permissions.events', 'pass'],
+      // the Role grants the leases in eks-node-drainer only: the review asks there
+      ['function.permissions.leases', 'pass'],
     ]);
     const version = inject('cluster').version;
     expect(summary.check?.checks[3]?.title).toBe(
@@ -401,16 +494,28 @@ describe('the check request through the real handler, as group eks-node-drainer'
 
     expect(summary.outcome).toBe('check');
     expect(summary.check?.checks[0]).toMatchObject({ id: 'function.describe-cluster', status: 'fail' });
-    expect(
-      summary.check?.checks
-        .slice(1)
-        .every((c) => c.status === 'fail' && c.title === 'not checked: no cluster endpoint'),
-    ).toBe(true);
+    expect(summary.check?.checks.slice(1).every((c) => c.title === 'not checked: no cluster endpoint')).toBe(
+      true,
+    );
+    // what the drain can do without (the leases) is a warning unchecked too
+    expect(summary.check?.checks.filter((c) => c.status !== 'fail').map((c) => [c.id, c.status])).toEqual([
+      ['function.permissions.leases', 'warn'],
+    ]);
   });
 });
 
-/** Waits until RBAC lets group eks-node-drainer list nodes (or no longer does). */
-async function untilGroupMay(allowed: boolean): Promise<void> {
+const LEASES_CREATE: V1ResourceAttributes = {
+  group: 'coordination.k8s.io',
+  resource: 'leases',
+  verb: 'create',
+  namespace: DRAINER_NAMESPACE,
+};
+
+/** Waits until RBAC lets group eks-node-drainer list nodes, or do `what` (or no longer does). */
+async function untilGroupMay(
+  allowed: boolean,
+  what: V1ResourceAttributes = { verb: 'list', resource: 'nodes' },
+): Promise<void> {
   const authz = kubeConfigFor(inject('cluster'), 'admin').makeApiClient(AuthorizationV1Api);
   for (let i = 0; i < 100; i++) {
     const review = await authz.createSubjectAccessReview({
@@ -418,7 +523,7 @@ async function untilGroupMay(allowed: boolean): Promise<void> {
         spec: {
           user: 'x',
           groups: ['eks-node-drainer'],
-          resourceAttributes: { verb: 'list', resource: 'nodes' },
+          resourceAttributes: what,
         },
       },
     });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { PodSnapshot } from '../../lambda/drain/model.js';
-import { type AuditFacts, type AuditPdb, auditLines, whyNoDisruption } from '../../scripts/doctor/audit.js';
+import {
+  type AuditFacts,
+  type AuditPdb,
+  auditLines,
+  STALE_TICKET_MS,
+  whyNoDisruption,
+} from '../../scripts/doctor/audit.js';
 
 function pod(name: string, extra: Partial<PodSnapshot> = {}): PodSnapshot {
   return {
@@ -149,6 +155,60 @@ describe('auditLines', () => {
       status: 'warn',
       details: ['node n9 (i-9)', 'node bare (no EC2 providerID)'],
     });
+  });
+});
+
+describe('auditLines: PDB turn tickets', () => {
+  const NOW = Date.parse('2026-05-01T12:00:00Z');
+  const MIN = 60_000;
+  const ticket = (name: string, holder: string, ageMs: number) => ({
+    name,
+    pdb: 'shop/web',
+    holder,
+    renewedAt: NOW - ageMs,
+  });
+
+  it('warns of tickets not renewed for 10 minutes whose node is gone, with the delete command', () => {
+    const lines = auditLines(
+      facts({
+        tickets: {
+          readAt: NOW,
+          items: [
+            ticket('t-dead', 'gone-1', 25 * MIN),
+            ticket('t-dead-too', 'gone-2', STALE_TICKET_MS + 1),
+            // waiting in a queue: renewed only at the head, so old; its node is there
+            ticket('t-waiting', 'n1', 60 * MIN),
+            // a drain that just ended, or a node that just left: not yet
+            ticket('t-recent', 'gone-3', STALE_TICKET_MS),
+          ],
+        },
+      }),
+    );
+
+    expect(lines.filter((l) => l.id === 'audit.tickets')).toEqual([
+      {
+        id: 'audit.tickets',
+        status: 'warn',
+        title:
+          '2 PDB turn ticket(s) in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
+        details: [
+          'lease t-dead: PDB shop/web, node gone-1, last renewed 2026-05-01T11:35:00.000Z (25 min ago)',
+          'lease t-dead-too: PDB shop/web, node gone-2, last renewed 2026-05-01T11:49:59.999Z (10 min ago)',
+        ],
+        fix: 'kubectl -n eks-node-drainer delete lease t-dead t-dead-too',
+      },
+    ]);
+    expect(lines.filter((l) => l.status !== 'pass').map((l) => l.id)).toEqual(['audit.tickets']);
+  });
+
+  it('says nothing of tickets when none is stale, or when they could not be read', () => {
+    const fresh = {
+      readAt: NOW,
+      items: [ticket('t-live', 'gone-1', 5 * MIN), ticket('t-q', 'n2', 30 * MIN)],
+    };
+
+    expect(auditLines(facts({ tickets: fresh }))).toEqual(auditLines(facts()));
+    expect(auditLines(facts()).map((l) => l.id)).not.toContain('audit.tickets');
   });
 });
 
