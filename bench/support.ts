@@ -504,6 +504,62 @@ export class Timeline {
     }
     return stats;
   }
+
+  /** When the first pod on `nodes` was seen terminating (epoch ms; Infinity: none). */
+  firstTerminating(nodes: ReadonlySet<string>): number {
+    return Math.min(
+      ...[...this.pods.values()].flatMap((p) =>
+        p.node && nodes.has(p.node) && p.terminatingAt !== undefined ? [p.terminatingAt] : [],
+      ),
+    );
+  }
+
+  /**
+   * The PDB-chain bound of a scale-in (several nodes sharing PDBs), from the server's own hand-over
+   * times in the run: per PDB, its evictions of pods on `nodes` in the order they took effect; each
+   * link costs eviction → the PDB allows a disruption again (the server's part: the evicted pod no
+   * longer healthy, its replacement created, scheduled, Ready, the PDB's status recomputed), the last
+   * one eviction → the pod gone. The chain is their sum: the drains could not have been faster with a
+   * drainer that reacted at once. The bound is the longest chain; the median link says how fast the
+   * server handed over.
+   */
+  scaleInBound(nodes: ReadonlySet<string>): {
+    readonly boundMs: number;
+    readonly medianLinkMs: number;
+    /** The PDB allows again → its next eviction in effect: the drains' reaction (and the server's handling). */
+    readonly medianReactionMs: number;
+    readonly pdbs: number;
+  } {
+    const links: number[] = [];
+    const reactions: number[] = [];
+    let boundMs = 0;
+    const apps = new Set(
+      [...this.pods.values()].filter((p) => p.node && nodes.has(p.node)).map((p) => p.app),
+    );
+    for (const app of apps) {
+      const evicted = [...this.pods.values()]
+        .filter(
+          (p) => p.app === app && p.node !== undefined && nodes.has(p.node) && p.terminatingAt !== undefined,
+        )
+        .sort((a, b) => (a.terminatingAt ?? 0) - (b.terminatingAt ?? 0));
+      const allowed = this.allowedAt.get(app) ?? [];
+      let chainMs = 0;
+      evicted.forEach((pod, i) => {
+        const at = pod.terminatingAt ?? 0;
+        if (i === evicted.length - 1) {
+          chainMs += (pod.goneAt ?? at) - at;
+          return;
+        }
+        const next = evicted[i + 1]?.terminatingAt ?? at;
+        const freed = allowed.find((t) => t > at) ?? next;
+        links.push(freed - at);
+        if (next >= freed) reactions.push(next - freed);
+        chainMs += freed - at;
+      });
+      boundMs = Math.max(boundMs, chainMs);
+    }
+    return { boundMs, medianLinkMs: median(links), medianReactionMs: median(reactions), pdbs: apps.size };
+  }
 }
 
 // ---- shared Deployments spread over nodes (scale-in.ts, mass-termination.ts) -----------------
