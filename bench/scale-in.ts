@@ -6,6 +6,7 @@
  * evictions across them.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi } from '@kubernetes/client-node';
@@ -69,6 +70,8 @@ export interface ScaleInResult {
   readonly chain: ReturnType<Timeline['scaleInBound']>;
   /** From the first invocation to the first eviction in effect. */
   readonly firstEvictionMs: number;
+  /** How late this process's event loop ran (the 50 drains and the simulated kubelets share it), p50/p99 ms. */
+  readonly loopDelayMs: { readonly p50: number; readonly p99: number };
 }
 
 type Handler = (event: unknown, context: unknown) => Promise<InvocationSummary>;
@@ -133,6 +136,8 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
 
     progress(`scale-in: ${nodeCount} handler invocations at once`);
     const timeline = await Timeline.start(admin, namespace, env.policyVersion);
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const requests = countRequestsOfUser('eks-node-drainer');
     const logs = captureJsonLogs();
     const cpu = cpuMeter(env.cluster.dir);
@@ -143,6 +148,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       logs.restore();
       requests.stop();
       timeline.stop();
+      loop.disable();
     });
     const totalMs = Date.now() - started;
     const targets = new Set(nodes.map((n) => n.name));
@@ -191,6 +197,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       slowestDrainMs: Math.max(...summaries.map((s) => s.report?.durationMs ?? 0)),
       chain: timeline.scaleInBound(targets),
       firstEvictionMs: timeline.firstTerminating(targets) - started,
+      loopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6 },
     };
   } finally {
     await sim.stop();
@@ -278,7 +285,8 @@ Lambda containers), through the local AWS endpoint and the EKS token webhook, as
   drainer that reacted at once would have taken. The drains' reaction, the PDB allows again → its next eviction in
   effect: median ${seconds(r.chain.medianReactionMs)}. Total / bound **${(r.totalMs / r.chain.boundMs).toFixed(2)}**; the first
   eviction took effect ${seconds(r.firstEvictionMs)} after the first invocation (start-up: the token, the node, its job record,
-  the cordon, the watches, the ticket).
+  the cordon, the watches, the ticket). This process's event loop, which the ${r.nodes} drains and the simulated
+  kubelets share (separate Lambdas would not), ran late by p50 ${r.loopDelayMs.p50.toFixed(0)} ms, p99 ${r.loopDelayMs.p99.toFixed(0)} ms.
 - Handler log lines: ${list(r.logLevels)}; drains that listed instead of watching (watches refused, e.g. by the
   server's flow control, or given up): ${r.listing}, with ${r.listingRefusals} of the ${r.evictionRefusals} refusals
 

@@ -204,7 +204,7 @@ export async function startCluster(options: StartOptions = {}): Promise<LocalClu
         '--service-cluster-ip-range=10.96.0.0/16',
         '--disable-admission-plugins=ServiceAccount',
         '--endpoint-reconciler-type=none',
-        '--profiling=false',
+        `--profiling=${process.env.EKS_DRAINER_APISERVER_PROFILING === '1'}`,
         ...webhookArgs,
       ]),
     );
