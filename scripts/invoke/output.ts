@@ -134,6 +134,16 @@ function summaryText(view: SummaryView): string[] {
           }),
         ),
       );
+      if (report.turns && report.turns.length > 0) {
+        row(
+          `would queue at (${report.turns.length})`,
+          names(
+            report.turns.map(
+              (t) => `${t.pdb} (${t.behind.length === 0 ? 'first' : `behind ${t.behind.join(', ')}`})`,
+            ),
+          ),
+        );
+      }
       if (report.warnings.length > 0) {
         row(
           `warnings (${report.warnings.length})`,

@@ -41,6 +41,10 @@ const DRY_RUN_SUMMARY: InvocationSummary = {
         pdbs: [{ name: 'db', disruptionsAllowed: 0 }],
       },
     ],
+    turns: [
+      { pdb: 'shop/web', behind: ['ip-10-0-9-9.ec2.internal'] },
+      { pdb: 'shop/db', behind: [] },
+    ],
     deleted: [],
     remaining: [],
     evictionRequests: 3,
@@ -350,6 +354,9 @@ describe('npm run invoke: output', () => {
     expect(out).toMatch(/^would evict \(2\): +shop\/web-1, shop\/web-2$/m);
     expect(out).toMatch(/^skipped \(1\): +kube-system\/aws-node-x7k2p \(daemonset\)$/m);
     expect(out).toMatch(/^blocked \(1\): +shop\/db-0 \(pdb: db allows 0\)$/m);
+    expect(out).toMatch(
+      /^would queue at \(2\): +shop\/web \(behind ip-10-0-9-9\.ec2\.internal\), shop\/db \(first\)$/m,
+    );
     expect(out).toMatch(
       /^would wait for targets \(1\): +targetgroup\/k8s-shop-web\/0123 i-0123456789abcdef0:30080 \(healthy\)$/m,
     );
