@@ -17,18 +17,18 @@
  * Prints progress and a Markdown table; writes bench/results/mass-termination-<date>.md. Figures are
  * reported, never asserted. Stops everything it started, also on Ctrl-C, and gives up after 8 minutes.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { Duration } from 'aws-cdk-lib';
 import { nodesDrainableAtOnce } from '../infra/settings.js';
 import type { InvocationContext, InvocationSummary } from '../lambda/handler.js';
 import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { defaultK8sVersion, kubeConfigFor, parseK8sVersion } from '../scripts/harness/cluster.js';
-import { Simulator } from '../scripts/harness/simulator.js';
+import { SharedWorld } from '../scripts/harness/shared-world.js';
 import {
   type BenchEnv,
   CLUSTER_NAME,
@@ -36,7 +36,6 @@ import {
   cleanUp,
   codeRevision,
   context,
-  createSharedDeployments,
   elapsedMs,
   isInterrupted,
   lifecycleEvent,
@@ -51,10 +50,8 @@ import {
   runProcess,
   type Section,
   seconds,
-  spread,
   startEnv,
   stopOnInterrupt,
-  waitForPdbs,
 } from './support.js';
 
 /** Deployments spread over the nodes, one replica of each on every node: the pods per node. */
@@ -216,54 +213,24 @@ async function runScenario(
   pool: number,
   scenario: Scenario,
 ): Promise<ScenarioResult> {
-  const admin = kubeConfigFor(env.cluster, 'admin');
-  const core = admin.makeApiClient(CoreV1Api);
-  const apps = admin.makeApiClient(AppsV1Api);
-  const objects = KubernetesObjectApi.makeApiClient(admin);
-  const namespace = `mass-${scenario.key}-${randomBytes(3).toString('hex')}`;
-  const spare = `${namespace}-spare`;
-  const nodes = Array.from({ length: count }, (_, i) => ({
-    name: `${namespace}-node-${i}`,
-    instanceId: `i-${randomBytes(9).toString('hex').slice(0, 17)}`,
-  }));
-  const asg = `${namespace}-asg`;
-
+  const core = kubeConfigFor(env.cluster, 'admin').makeApiClient(CoreV1Api);
   progress(
     `${scenario.title}: ${count} nodes × ${DEPLOYMENTS} pods (${DEPLOYMENTS} Deployments × ${count}, PDB maxUnavailable 1), ` +
       `hook heartbeat timeout ${scenario.heartbeatTimeoutSeconds} s, ${pool} executions`,
   );
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  for (const node of nodes) {
-    await core.createNode({
-      body: { metadata: { name: node.name }, spec: { providerID: `aws:///us-east-1a/${node.instanceId}` } },
-    });
-  }
-  // the simulator schedules onto the spare only, cordoned until the events fire: the workload's own
-  // pods are placed by spread(), one replica of each Deployment per node
-  await core.createNode({ body: { metadata: { name: spare }, spec: { unschedulable: true } } });
-  const sim = await new Simulator(admin, { namespaces: [namespace], nodes: [spare] }).start();
+  const world = await SharedWorld.create(env.cluster, `mass-${scenario.key}`, {
+    nodes: count,
+    deployments: DEPLOYMENTS,
+    preStopSeconds: PRESTOP_SECONDS,
+  });
+  const { namespace, nodes, sim } = world;
+  const asg = `${namespace}-asg`;
   try {
-    await createSharedDeployments(apps, objects, env.policyVersion, namespace, {
-      deployments: DEPLOYMENTS,
-      replicas: count,
-      preStopSeconds: PRESTOP_SECONDS,
-    });
-    await spread(
-      admin,
-      namespace,
-      nodes.map((n) => n.name),
-      DEPLOYMENTS,
-      'mass termination',
-    );
-    await waitForPdbs(objects, env.policyVersion, namespace, DEPLOYMENTS, 'mass termination');
     const monitors = Array.from({ length: DEPLOYMENTS }, (_, d) =>
       sim.monitor(namespace, { app: `shared-${d}` }),
     );
     const handlers = await loadHandlers(env, scenario.key, pool);
-    await core.patchNode({
-      name: spare,
-      body: [{ op: 'replace', path: '/spec/unschedulable', value: false }],
-    });
+    await world.openSpare();
 
     // the ASG starts terminating all N instances at once: N actions, N events, one queue
     const actions = nodes.map((node) => {
@@ -342,12 +309,7 @@ async function runScenario(
       ),
     };
   } finally {
-    await sim.stop();
-    await apps.deleteCollectionNamespacedDeployment({ namespace }).catch(() => undefined);
-    await apps.deleteCollectionNamespacedReplicaSet({ namespace }).catch(() => undefined);
-    await core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
-    for (const name of [...nodes.map((n) => n.name), spare])
-      await core.deleteNode({ name }).catch(() => undefined);
+    await world.dispose();
   }
 }
 

@@ -5,15 +5,14 @@
  * of each on every node, so every PDB (maxUnavailable 1) is shared by all 10 nodes and serialises 10
  * evictions across them.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { AppsV1Api, CoreV1Api, KubernetesObjectApi } from '@kubernetes/client-node';
 import type { InvocationSummary } from '../lambda/handler.js';
 import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../scripts/harness/cluster.js';
-import { Simulator } from '../scripts/harness/simulator.js';
+import { SharedWorld } from '../scripts/harness/shared-world.js';
 import { countRequestsOfUser, type RequestCounts } from './api-cost.js';
 import {
   type BenchEnv,
@@ -21,7 +20,6 @@ import {
   captureJsonLogs,
   context,
   cpuMeter,
-  createSharedDeployments,
   lifecycleEvent,
   mdTable,
   type PdbCheck,
@@ -31,9 +29,7 @@ import {
   REPO_ROOT,
   type Section,
   seconds,
-  spread,
   Timeline,
-  waitForPdbs,
 } from './support.js';
 
 /** Nodes drained at once, by default (`npm run bench -- --scale-nodes N`). */
@@ -78,43 +74,16 @@ type Handler = (event: unknown, context: unknown) => Promise<InvocationSummary>;
 
 export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<ScaleInResult> {
   const admin = kubeConfigFor(env.cluster, 'admin');
-  const core = admin.makeApiClient(CoreV1Api);
-  const apps = admin.makeApiClient(AppsV1Api);
-  const objects = KubernetesObjectApi.makeApiClient(admin);
-  const namespace = `scale-in-${randomBytes(3).toString('hex')}`;
-  const spare = `${namespace}-spare`;
-  const nodes = Array.from({ length: nodeCount }, (_, i) => ({
-    name: `${namespace}-node-${i}`,
-    instanceId: `i-${randomBytes(9).toString('hex').slice(0, 17)}`,
-  }));
-
   progress(
     `scale-in: ${nodeCount} nodes, ${SHARED_DEPLOYMENTS} Deployments × ${nodeCount} replicas, one of each per node`,
   );
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  for (const node of nodes) {
-    await core.createNode({
-      body: { metadata: { name: node.name }, spec: { providerID: `aws:///us-east-1a/${node.instanceId}` } },
-    });
-  }
-  await core.createNode({ body: { metadata: { name: spare }, spec: { unschedulable: true } } });
-  // the simulator schedules onto the spare only, which stays cordoned until the drains start: the
-  // workload's own pods are placed by spread() below
-  const sim = await new Simulator(admin, { namespaces: [namespace], nodes: [spare] }).start();
+  const world = await SharedWorld.create(env.cluster, 'scale-in', {
+    nodes: nodeCount,
+    deployments: SHARED_DEPLOYMENTS,
+    preStopSeconds: PRESTOP_SECONDS,
+  });
+  const { namespace, nodes, sim } = world;
   try {
-    await createSharedDeployments(apps, objects, env.policyVersion, namespace, {
-      deployments: SHARED_DEPLOYMENTS,
-      replicas: nodeCount,
-      preStopSeconds: PRESTOP_SECONDS,
-    });
-    await spread(
-      admin,
-      namespace,
-      nodes.map((n) => n.name),
-      SHARED_DEPLOYMENTS,
-      'scale-in',
-    );
-    await waitForPdbs(objects, env.policyVersion, namespace, SHARED_DEPLOYMENTS, 'scale-in');
     const monitors = Array.from({ length: SHARED_DEPLOYMENTS }, (_, d) =>
       sim.monitor(namespace, { app: `shared-${d}` }),
     );
@@ -129,13 +98,10 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       });
     });
     const handlers = await loadHandlers(env, nodeCount);
-    await core.patchNode({
-      name: spare,
-      body: [{ op: 'replace', path: '/spec/unschedulable', value: false }],
-    });
+    await world.openSpare();
 
     progress(`scale-in: ${nodeCount} handler invocations at once`);
-    const timeline = await Timeline.start(admin, namespace, env.policyVersion);
+    const timeline = await Timeline.start(admin, namespace, world.policyVersion);
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
     const requests = countRequestsOfUser('eks-node-drainer');
@@ -200,12 +166,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       loopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6 },
     };
   } finally {
-    await sim.stop();
-    await apps.deleteCollectionNamespacedDeployment({ namespace }).catch(() => undefined);
-    await apps.deleteCollectionNamespacedReplicaSet({ namespace }).catch(() => undefined);
-    await core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
-    for (const name of [...nodes.map((n) => n.name), spare])
-      await core.deleteNode({ name }).catch(() => undefined);
+    await world.dispose();
   }
 }
 

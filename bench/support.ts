@@ -562,10 +562,6 @@ export class Timeline {
   }
 }
 
-// ---- shared Deployments spread over nodes (scale-in.ts, mass-termination.ts) -----------------
-
-export { createSharedDeployments, spread, waitForPdbs } from '../scripts/harness/shared-world.js';
-
 // ---- the Lambda side: context, logs, the code measured ---------------------------------------
 
 /**

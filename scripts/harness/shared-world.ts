@@ -112,7 +112,7 @@ export class SharedWorld {
  * `deployments` Deployments `shared-<d>` × `replicas`, each with a PDB maxUnavailable 1 (in the
  * group version the server serves) and a `preStopSeconds` simulated preStop.
  */
-export async function createSharedDeployments(
+async function createSharedDeployments(
   apps: AppsV1Api,
   objects: KubernetesObjectApi,
   policyVersion: PolicyVersion,
@@ -153,7 +153,7 @@ export async function createSharedDeployments(
  * Deployments; `what` names the benchmark in the error message. Raw JSON on one keep-alive
  * connection pool, 16 bindings in flight: a thousand pods are placed in seconds.
  */
-export async function spread(
+async function spread(
   kc: KubeConfig,
   namespace: string,
   nodes: readonly string[],
@@ -190,7 +190,7 @@ export async function spread(
 }
 
 /** Waits (up to a minute) until `count` PDBs in the namespace allow 1 disruption each. */
-export async function waitForPdbs(
+async function waitForPdbs(
   objects: KubernetesObjectApi,
   policyVersion: PolicyVersion,
   namespace: string,
