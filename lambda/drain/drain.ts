@@ -74,11 +74,14 @@ class DrainRun {
   /** Which PDB covers which pod, across passes. */
   private readonly coverage = new PdbCoverage();
   /**
-   * The newest list of the node's pods seen: later lists must be at least as new. (Not the cordon's
+   * The newest read of the node's pods seen (a list, or the watches' view): later reads must be at
+   * least as new. (Not the cordon's
    * version: a resource's watch cache moves only with its own changes, and on a quiet cluster it would
    * be asked for a version it may not reach for long.)
    */
   private seenVersion?: ResourceVersion;
+  /** The last read not trusted (warned once per version). */
+  private staleVersion?: ResourceVersion;
   /** Wakes the loop's sleep when the limits change without a watch (the view wakes it otherwise). */
   private limitsChanged?: AbortController;
   /** Turns with the other drains that share this node's PDBs (with watches only). */
@@ -268,6 +271,9 @@ class DrainRun {
     let pods: readonly PodSnapshot[];
     const feed = this.view?.live();
     if (feed) {
+      const version = feed.podsVersion();
+      if (this.stale('watched pods', node, version)) return false;
+      this.seenVersion = newest(version, this.seenVersion);
       pods = feed.pods();
       if (pods === this.reconciled) return true; // no pod changed since the last pass
       this.reconciled = pods;
@@ -280,21 +286,31 @@ class DrainRun {
     return true;
   }
 
+  /**
+   * Whether a read of the node's pods is older than one already seen (the watches' view and the
+   * lists both count): not trusted, counted and warned once per version.
+   */
+  private stale(what: string, node: string, version: ResourceVersion | undefined): boolean {
+    if (!olderThan(version, this.seenVersion)) return false;
+    if (version !== this.staleVersion) {
+      this.staleVersion = version;
+      this.ledger.staleReads++;
+      this.log.warn(`${what} older than a read already seen: not trusted`, {
+        node,
+        read: version,
+        seen: this.seenVersion,
+      });
+    }
+    return true;
+  }
+
   /** A list at least as new as anything seen, or undefined (failed or stale: retried with backoff). */
   private async freshList(node: string): Promise<readonly PodSnapshot[] | undefined> {
     try {
       const list = await this.guard.run(() =>
         this.cluster.listPods(node, this.seenVersion ? { notOlderThan: this.seenVersion } : {}),
       );
-      if (olderThan(list.resourceVersion, this.seenVersion)) {
-        this.ledger.staleReads++;
-        this.log.warn('pod list older than one already seen: not trusted', {
-          node,
-          listed: list.resourceVersion,
-          seen: this.seenVersion,
-        });
-        return undefined;
-      }
+      if (this.stale('pod list', node, list.resourceVersion)) return undefined;
       this.seenVersion = newest(list.resourceVersion, this.seenVersion);
       this.calls.succeeded();
       return list.pods;

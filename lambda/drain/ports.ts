@@ -95,6 +95,11 @@ export interface PodList {
 export interface NodeFeed {
   /** The same array as long as no pod changed. */
   pods(): readonly PodSnapshot[];
+  /**
+   * The resourceVersion of the state `pods()` shows (its list's, then each event's); the drain does
+   * not trust a state older than one it has already seen (a relist answered from an older state).
+   */
+  podsVersion(): ResourceVersion | undefined;
   /** The same array as long as no PDB changed. */
   pdbs(namespace: string): readonly PdbInfo[];
   /** A watch gave up (reconnects kept failing): the drain lists instead from then on. */

@@ -224,6 +224,7 @@ export class KubeCluster implements ClusterPort {
     };
     return {
       pods: () => pods.values(),
+      podsVersion: () => pods.version(),
       pdbs: (namespace) => pdbsIn(pdbs.values(), namespace),
       failed: () => failed,
       close: () => {

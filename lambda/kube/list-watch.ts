@@ -92,6 +92,11 @@ export class ListWatch<T> {
     }
   }
 
+  /** The resourceVersion of the state `values()` shows: its list's, then each event's. */
+  version(): string | undefined {
+    return this.resourceVersion;
+  }
+
   /** The same array until something changes, so a reader can tell nothing did. */
   values(): readonly T[] {
     this.snapshot ??= [...this.items.values()];

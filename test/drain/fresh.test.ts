@@ -1,12 +1,12 @@
 /**
  * "Gone" means gone: a pod missing from a read counts as gone only if the read is at least as new as
  * the newest state the drain has seen (drain/fresh.ts), and a pod that shows up again is tracked
- * again. The real server's side (lists at least as new as asked) is in test/e2e/stale-reads.test.ts.
+ * again. Through the handler and a real server, with a proxy replaying an older answer: test/e2e/stale-list.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { newest, olderThan } from '../../lambda/drain/fresh.js';
 import type { PodList, ReadOptions } from '../../lambda/drain/ports.js';
-import { drainSetup, FakeCluster, pod } from '../support/fakes.js';
+import { drainSetup, FakeCluster, pod, WatchedCluster } from '../support/fakes.js';
 
 describe('olderThan', () => {
   it('orders etcd revisions as numbers, not as text', () => {
@@ -63,7 +63,7 @@ describe('drainNode and reads older than the newest seen', () => {
     expect(report.outcome).toBe('drained');
     expect(cluster.count('evict b')).toBe(1);
     expect(report.invocation.staleReads).toBe(1);
-    expect(logs.some((l) => l.message === 'pod list older than one already seen: not trusted')).toBe(true);
+    expect(logs.some((l) => l.message === 'pod list older than a read already seen: not trusted')).toBe(true);
   });
 
   it('tracks a pod again that a read it could not order lacked, and evicts it', async () => {
@@ -97,5 +97,33 @@ describe('drainNode and reads older than the newest seen', () => {
     expect(report.outcome).toBe('drained');
     expect(cluster.count('evict b')).toBe(1);
     expect(cluster.count('evict a')).toBe(1);
+  });
+
+  it("does not trust the watches' view when it shows a state older than one already seen (a relist answered from it)", async () => {
+    const { clock, cluster, logs, run } = drainSetup(
+      (clock) => new WatchedCluster(clock, [pod('a'), pod('b')]),
+    );
+    cluster.evictor = (ref) =>
+      ref.name === 'b' ? { kind: 'pdb-blocked', message: 'no' } : { kind: 'evicted' };
+    // 0.5 s in, the view shows the node from before its pods were bound to it, at an older version
+    void clock.sleep(500).then(() => {
+      cluster.staleView = { version: '90', pods: [] };
+      cluster.change();
+    });
+    void clock.sleep(3_000).then(() => {
+      cluster.staleView = undefined;
+      cluster.evictor = () => ({ kind: 'evicted' });
+      cluster.change();
+    });
+
+    const report = await run();
+
+    expect(report.outcome).toBe('drained');
+    expect(cluster.pods.size).toBe(0);
+    expect(report.durationMs).toBeGreaterThanOrEqual(3_000);
+    expect(report.invocation.staleReads).toBe(1);
+    expect(
+      logs.filter((l) => l.message === 'watched pods older than a read already seen: not trusted'),
+    ).toHaveLength(1);
   });
 });

@@ -198,13 +198,16 @@ export class WatchedCluster extends FakeCluster {
   closed = 0;
   /** followNode rejects, as when a watch cannot be established. */
   refuseWatch = false;
+  /** The feed shows this older state instead of the newest (a relist answered from an older state). */
+  staleView?: { readonly version: string; readonly pods: readonly PodSnapshot[] };
 
   async followNode(node: string, onChange: () => void): Promise<NodeFeed> {
     this.requests.push(`followNode ${node}`);
     if (this.refuseWatch) throw new Error('HTTP 403: watch is forbidden');
     this.listener = onChange;
     return {
-      pods: () => this.present(),
+      pods: () => this.staleView?.pods ?? this.present(),
+      podsVersion: () => this.staleView?.version ?? String(this.version),
       pdbs: (namespace) => this.pdbs.filter((pdb) => pdb.namespace === namespace),
       failed: () => this.feedFailed,
       close: () => {
