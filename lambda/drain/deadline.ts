@@ -26,6 +26,22 @@ export function everyEligibleHadItsWindow(
   return eligible.every((track) => offeredLongEnough(track, now, windowMs));
 }
 
+/**
+ * At the deadline the policy acts on what the server said, not on the watched PDB status: a pod held
+ * back by the status (or its turn) that no PDB has refused yet is asked once (pacing.probeUnrefused),
+ * and `continue`/`abandon` wait for that answer, and for any eviction still in flight, before they
+ * end the drain (else a pod is reported blocked with no refusal, and `delete` never acts on it).
+ */
+export function awaitingServerAnswer(
+  eligible: readonly Track[],
+  inFlight: (track: Track) => boolean,
+): boolean {
+  return eligible.some(
+    (track) =>
+      inFlight(track) || (track.state === 'pending' && track.heldByPdb === true && !track.pdbRefused),
+  );
+}
+
 /** Policy `delete` deletes only pods a PDB refused after their window; never an un-offered pod. */
 export function deletable(eligible: readonly Track[], now: number, windowMs: number): Track[] {
   return eligible.filter(

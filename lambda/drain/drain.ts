@@ -441,6 +441,10 @@ class DrainRun {
     return blockedPodsOf(this.pods.all(), (namespace) => this.pdbsIn(namespace));
   }
 
+  inFlight(track: Track): boolean {
+    return this.evictions.has(track);
+  }
+
   /** Every track (the policy phase probes and reports them). */
   tracksNow(): Iterable<Track> {
     return this.pods.all();

@@ -6,7 +6,13 @@
  */
 import type { ClusterCalls } from './calls.js';
 import { backoffDelay } from './concurrency.js';
-import { clampedPolicyEnd, deletable, everyEligibleHadItsWindow, policyEndsAt } from './deadline.js';
+import {
+  awaitingServerAnswer,
+  clampedPolicyEnd,
+  deletable,
+  everyEligibleHadItsWindow,
+  policyEndsAt,
+} from './deadline.js';
 import { deadlineEvent } from './events.js';
 import { clampedGrace } from './grace.js';
 import { unlessStopped } from './guard.js';
@@ -29,6 +35,8 @@ export interface PhaseRun {
   outstanding(): Track[];
   /** Pods that may be evicted now (critical ones once the ordinary ones are gone). */
   eligible(): Track[];
+  /** Its eviction request is out, not answered yet. */
+  inFlight(track: Track): boolean;
   blockedPods(): Promise<BlockedPod[]>;
 }
 
@@ -37,6 +45,8 @@ export class PolicyPhase {
   private endsAt?: number;
   /** Set when the policy ends the drain, before it acts on the blocked pods. */
   blockedAtEnd?: BlockedPod[];
+  /** The deadline was logged and recorded as an Event (once the probes were answered). */
+  private announced = false;
 
   constructor(
     private readonly run: PhaseRun,
@@ -84,20 +94,31 @@ export class PolicyPhase {
         hardEndMs,
       );
       this.carriedEnd = undefined;
+      this.announced = true;
     }
     if (this.endsAt === undefined) {
       // the clamped grace periods end at hardEnd: a moment more to see those pods go
       this.endsAt = Math.min(policyEndsAt(now, this.run.outstanding(), windowMs, margin), hardEndMs);
       probeUnrefused(this.run.tracksNow(), now);
-      const blocked = await this.run.blockedPods();
-      // reported as what the deadline found blocked, whatever the policy then does to them
-      this.blockedAtEnd = blocked;
-      this.deps.log.warn('drain deadline reached', { node: this.calls.node, policy, blocked });
-      await this.calls.event(deadlineEvent(blocked.length, policy, this.ledger.tally()));
+      this.announced = false;
     }
     const timeUp = now >= this.endsAt;
+    const eligible = this.run.eligible();
+    const answered = !awaitingServerAnswer(eligible, (t) => this.run.inFlight(t));
+    if (!this.announced && (answered || timeUp)) {
+      // reported as what the deadline found blocked once the server answered, whatever the policy
+      // then does to them
+      this.announced = true;
+      this.blockedAtEnd = await this.run.blockedPods();
+      this.deps.log.warn('drain deadline reached', {
+        node: this.calls.node,
+        policy,
+        blocked: this.blockedAtEnd,
+      });
+      await this.calls.event(deadlineEvent(this.blockedAtEnd.length, policy, this.ledger.tally()));
+    }
     if (policy !== 'delete') {
-      if (!timeUp && !everyEligibleHadItsWindow(this.run.eligible(), now, windowMs)) return undefined;
+      if (!timeUp && !(answered && everyEligibleHadItsWindow(eligible, now, windowMs))) return undefined;
       this.blockedAtEnd = await this.run.blockedPods();
       return policy === 'continue' ? 'deadline-continued' : 'deadline-abandoned';
     }
@@ -108,7 +129,9 @@ export class PolicyPhase {
       });
       return 'deadline-deleted';
     }
-    for (const track of deletable(this.run.eligible(), now, windowMs)) await this.delete(track);
+    // nothing deleted before the deadline's blocked pods are recorded
+    if (!this.announced) return undefined;
+    for (const track of deletable(eligible, now, windowMs)) await this.delete(track);
     return undefined;
   }
 

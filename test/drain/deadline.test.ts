@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeadlinePolicy } from '../../lambda/contract.js';
 import {
+  awaitingServerAnswer,
   deletable,
   everyEligibleHadItsWindow,
   evictionWindowMs,
@@ -59,6 +60,29 @@ describe('everyEligibleHadItsWindow', () => {
     const tracks = [offered('a', T0 - WINDOW), offered('b', T0)];
 
     expect(everyEligibleHadItsWindow(tracks, T0 + 1, WINDOW)).toBe(false);
+  });
+});
+
+describe('awaitingServerAnswer', () => {
+  const none = () => false;
+
+  it('waits for a pod the PDB status held back that no PDB has refused yet', () => {
+    const held = offered('a', T0, { heldByPdb: true });
+
+    expect(awaitingServerAnswer([held], none)).toBe(true);
+  });
+
+  it('waits for an eviction still in flight', () => {
+    const flying = offered('a', T0);
+
+    expect(awaitingServerAnswer([flying], (t) => t === flying)).toBe(true);
+  });
+
+  it('does not wait for a held pod a PDB refused, nor for one no longer pending', () => {
+    const refused = offered('a', T0, { heldByPdb: true, pdbRefused: true });
+    const evicted = offered('b', T0, { heldByPdb: true, state: 'evicted' });
+
+    expect(awaitingServerAnswer([refused, evicted, offered('c', T0)], none)).toBe(false);
   });
 });
 
