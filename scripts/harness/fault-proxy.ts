@@ -32,7 +32,15 @@ export type FaultAction =
       causes?: { reason: string; message: string }[];
     }
   /** Forward the request after this delay. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /**
+   * Answer 200 as a watch does, then end the stream at once: cleanly, or after one ERROR event whose
+   * object is a Kubernetes `Status` with this code (what the API server sends inside a watch stream,
+   * e.g. 410 for an expired resourceVersion or 500). A client sees a watch that opened fine and ended.
+   */
+  | { kind: 'end-watch'; error?: { status: number; message?: string; reason?: string } }
+  /** Answer with this body as JSON instead of the server (e.g. an older answer the test kept: a stale read). */
+  | { kind: 'respond'; status: number; body: unknown };
 
 export interface FaultRule {
   /** HTTP method, any case; default: every method. */
@@ -60,6 +68,7 @@ interface ActiveRule {
 /** Reasons the apiserver gives for these codes, used when a rule names none. */
 const REASONS: Record<number, string> = {
   409: 'Conflict',
+  410: 'Expired',
   429: 'TooManyRequests',
   500: 'InternalError',
   503: 'ServiceUnavailable',
@@ -193,6 +202,14 @@ export class FaultProxy {
         req.resume(); // drain any body, so the kept-alive connection stays usable
         answerStatus(res, action);
         return;
+      case 'end-watch':
+        req.resume();
+        endWatch(res, action);
+        return;
+      case 'respond':
+        req.resume();
+        res.writeHead(action.status, { 'content-type': 'application/json' }).end(JSON.stringify(action.body));
+        return;
       case 'delay': {
         const timer = setTimeout(() => {
           this.timers.delete(timer);
@@ -239,11 +256,31 @@ export class FaultProxy {
 }
 
 function answerStatus(res: ServerResponse, action: Extract<FaultAction, { kind: 'status' }>): void {
+  res
+    .writeHead(action.status, {
+      'content-type': 'application/json',
+      ...(action.retryAfterSeconds === undefined ? {} : { 'retry-after': String(action.retryAfterSeconds) }),
+    })
+    .end(JSON.stringify(statusObject(action)));
+}
+
+/** A watch's 200 and headers (as kube-apiserver sends them), at most one ERROR event, and the end. */
+function endWatch(res: ServerResponse, action: Extract<FaultAction, { kind: 'end-watch' }>): void {
+  res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+  res.flushHeaders();
+  if (action.error) res.write(`${JSON.stringify({ type: 'ERROR', object: statusObject(action.error) })}\n`);
+  res.end();
+}
+
+/** The Kubernetes `Status` object of a failure with this code. */
+function statusObject(
+  action: Omit<Extract<FaultAction, { kind: 'status' }>, 'kind'>,
+): Record<string, unknown> {
   const details = {
     ...(action.causes ? { causes: action.causes } : {}),
     ...(action.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: action.retryAfterSeconds }),
   };
-  const body = {
+  return {
     kind: 'Status',
     apiVersion: 'v1',
     metadata: {},
@@ -253,12 +290,6 @@ function answerStatus(res: ServerResponse, action: Extract<FaultAction, { kind: 
     code: action.status,
     ...(Object.keys(details).length > 0 ? { details } : {}),
   };
-  res
-    .writeHead(action.status, {
-      'content-type': 'application/json',
-      ...(action.retryAfterSeconds === undefined ? {} : { 'retry-after': String(action.retryAfterSeconds) }),
-    })
-    .end(JSON.stringify(body));
 }
 
 function withoutHopByHop<T extends Record<string, unknown>>(headers: T): T {

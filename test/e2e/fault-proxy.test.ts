@@ -241,6 +241,84 @@ describe('fault proxy in front of the real apiserver', () => {
     expect(proxy.requests.at(-1)?.fault).toBe('delay');
   });
 
+  it('answers a watch with 200 and ends the stream at once, cleanly', async () => {
+    proxy.addRule({ method: 'GET', path: /\/namespaces\?.*watch=true/, action: { kind: 'end-watch' } });
+    const events: string[] = [];
+    let endedWith: unknown = 'not ended';
+    const ended = new Promise<void>((resolve) => {
+      void new Watch(proxyKubeConfig()).watch(
+        '/api/v1/namespaces',
+        { resourceVersion: '0' },
+        (type) => events.push(type),
+        (error) => {
+          endedWith = error;
+          resolve();
+        },
+      );
+    });
+
+    await inTime(ended, 5_000, 'the end of the stream');
+
+    expect(events).toEqual([]);
+    // the client saw a watch that opened (200) and ended without an error
+    expect(endedWith).toBeFalsy();
+    expect(proxy.requests.at(-1)).toMatchObject({ method: 'GET', fault: 'end-watch' });
+  });
+
+  it('ends a watch after one ERROR event carrying a Kubernetes Status, as the apiserver sends it', async () => {
+    proxy.addRule({
+      method: 'GET',
+      path: /\/namespaces\?.*watch=true/,
+      action: { kind: 'end-watch', error: { status: 500, message: 'etcd cluster is unavailable' } },
+      times: 1,
+    });
+    const events: { type: string; object: unknown }[] = [];
+    let endedWith: unknown = 'not ended';
+    const ended = new Promise<void>((resolve) => {
+      void new Watch(proxyKubeConfig()).watch(
+        '/api/v1/namespaces',
+        { resourceVersion: '0' },
+        (type, object) => events.push({ type, object }),
+        (error) => {
+          endedWith = error;
+          resolve();
+        },
+      );
+    });
+
+    await inTime(ended, 5_000, 'the end of the stream');
+
+    expect(events).toEqual([
+      {
+        type: 'ERROR',
+        object: {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: 'etcd cluster is unavailable',
+          reason: 'InternalError',
+          code: 500,
+        },
+      },
+    ]);
+    expect(endedWith).toBeFalsy();
+    // times: 1, so the next watch is the apiserver's own again
+    expect(proxy.requests.at(-1)?.fault).toBe('end-watch');
+    const next = await inTime(
+      new Watch(proxyKubeConfig()).watch(
+        '/api/v1/namespaces',
+        { resourceVersion: '0' },
+        () => {},
+        () => {},
+      ),
+      5_000,
+      'a forwarded watch',
+    );
+    next.abort();
+    expect(proxy.requests.at(-1)?.fault).toBeUndefined();
+  });
+
   it('applies a rule only to its method, and counts requests by method', async () => {
     const absent = /^\/api\/v1\/namespaces\/fault-proxy-absent$/;
     proxy.addRule({ method: 'delete', path: absent, action: { kind: 'status', status: 500 } });
