@@ -5,8 +5,9 @@ import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { ClusterPort } from '../../lambda/drain/ports.js';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
-import { eksKubeConfig } from '../../lambda/kube/eks-cluster.js';
+import { eksKubeConfig, lazyCluster } from '../../lambda/kube/eks-cluster.js';
 
 interface Pki {
   /** PEM of the CA that signed the server's certificate. */
@@ -161,5 +162,88 @@ describe('eksKubeConfig', () => {
     } finally {
       vi.unstubAllEnvs();
     }
+  });
+});
+
+describe('lazyCluster', () => {
+  /** A ClusterPort whose every call says its name. */
+  function recording(calls: string[], withWatch = true): ClusterPort {
+    const said = <T>(call: string, value: T): T => {
+      calls.push(call);
+      return value;
+    };
+    const port: ClusterPort = {
+      findNode: async (t) => said(`findNode ${t.nodeName}`, 'n'),
+      cordon: async (n, o) => said(`cordon ${n} ${o?.excludeFromLoadBalancers}`, undefined),
+      listVolumeAttachments: async (n) => said(`listVolumeAttachments ${n}`, ['va']),
+      listPods: async (n, o) => said(`listPods ${n} ${o?.notOlderThan}`, { pods: [] }),
+      evict: async (p, o) => said(`evict ${p.name} ${o.dryRun}`, { kind: 'evicted' as const }),
+      deletePod: async (p, o) => said(`deletePod ${p.name} ${o?.gracePeriodSeconds}`, 'deleted' as const),
+      listPdbs: async (ns) => said(`listPdbs ${ns}`, []),
+      recordEvent: async (s, e) => said(`recordEvent ${s.name} ${e.reason}`, undefined),
+    };
+    if (withWatch)
+      port.followNode = async (n) =>
+        said(`followNode ${n}`, {
+          pods: () => [],
+          podsVersion: () => undefined,
+          pdbs: () => [],
+          failed: () => false,
+          close: () => {},
+        });
+    return port;
+  }
+
+  it('connects on the first call only, and passes every call on as it is', async () => {
+    const calls: string[] = [];
+    let connects = 0;
+    const cluster = lazyCluster(async () => {
+      connects++;
+      return recording(calls);
+    });
+    const pod = { namespace: 'ns', name: 'p', uid: 'u' };
+    expect(connects).toBe(0);
+
+    expect(await cluster.findNode({ nodeName: 'n1' })).toBe('n');
+    await cluster.cordon('n1', { excludeFromLoadBalancers: true });
+    expect(await cluster.listVolumeAttachments('n1')).toEqual(['va']);
+    expect(await cluster.listPods('n1', { notOlderThan: '7' })).toEqual({ pods: [] });
+    expect(await cluster.evict(pod, { dryRun: true })).toEqual({ kind: 'evicted' });
+    expect(await cluster.deletePod(pod, { gracePeriodSeconds: 3 })).toBe('deleted');
+    expect(await cluster.listPdbs('ns')).toEqual([]);
+    await cluster.recordEvent({ kind: 'Node', name: 'n1' }, { reason: 'R', message: 'm', type: 'Normal' });
+    expect((await cluster.followNode?.('n1', () => {}))?.failed()).toBe(false);
+
+    expect(connects).toBe(1);
+    expect(calls).toEqual([
+      'findNode n1',
+      'cordon n1 true',
+      'listVolumeAttachments n1',
+      'listPods n1 7',
+      'evict p true',
+      'deletePod p 3',
+      'listPdbs ns',
+      'recordEvent n1 R',
+      'followNode n1',
+    ]);
+  });
+
+  it('connects again on the next call after a connection that failed', async () => {
+    let connects = 0;
+    const cluster = lazyCluster(async () => {
+      if (++connects === 1) throw new Error('DescribeCluster: throttled');
+      return recording([]);
+    });
+
+    await expect(cluster.findNode({ nodeName: 'n1' })).rejects.toThrow('DescribeCluster: throttled');
+    expect(await cluster.findNode({ nodeName: 'n1' })).toBe('n');
+    expect(await cluster.findNode({ nodeName: 'n1' })).toBe('n');
+
+    expect(connects).toBe(2);
+  });
+
+  it('fails to follow a node with a client that cannot watch (the drain then lists)', async () => {
+    const cluster = lazyCluster(async () => recording([], false));
+    await expect(cluster.followNode?.('n1', () => {})).rejects.toThrow('this cluster client cannot watch');
   });
 });
