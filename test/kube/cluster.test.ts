@@ -1,5 +1,5 @@
 import { ApiException, type V1Pod } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { evictionBody, toEvictionResult, toPdbInfo, toPodSnapshot } from '../../lambda/kube/cluster.js';
 
 const status = (code: number, message: string, details: object = {}) =>
@@ -151,6 +151,51 @@ describe('toPodSnapshot', () => {
     };
     expect(toPodSnapshot(readyPod).ready).toBe(true);
   });
+
+  it('reads a pod object with nothing in it with the defaults the drain assumes', () => {
+    expect(toPodSnapshot({})).toStrictEqual({
+      namespace: 'default',
+      name: '',
+      uid: '',
+      phase: 'Unknown',
+      mirror: false,
+      terminating: false,
+      usesEmptyDir: false,
+      labels: {},
+      gracePeriodSeconds: 30,
+      ready: false,
+    });
+  });
+
+  it('reads a null deletionTimestamp as not terminating, and only a Ready condition that is True as ready', () => {
+    const pod = (conditions: { type: string; status: string }[]): V1Pod => ({
+      metadata: { name: 'p', deletionTimestamp: null as unknown as undefined },
+      spec: { containers: [], volumes: [{ name: 'config', configMap: { name: 'c' } }] },
+      status: { phase: 'Running', conditions },
+    });
+    expect(toPodSnapshot(pod([{ type: 'Ready', status: 'False' }]))).toMatchObject({
+      terminating: false,
+      usesEmptyDir: false,
+      ready: false,
+    });
+    expect(toPodSnapshot(pod([{ type: 'PodScheduled', status: 'True' }])).ready).toBe(false);
+    expect(
+      toPodSnapshot(
+        pod([
+          { type: 'PodScheduled', status: 'True' },
+          { type: 'Ready', status: 'True' },
+        ]),
+      ).ready,
+    ).toBe(true);
+  });
+
+  it('carries the pod IP (ip-mode load balancer targets), and none before the pod has one', () => {
+    const running: V1Pod = { metadata: { name: 'web-1' }, status: { phase: 'Running', podIP: '10.0.3.7' } };
+    expect(toPodSnapshot(running).ip).toBe('10.0.3.7');
+    expect(toPodSnapshot({ metadata: { name: 'web-2' }, status: { phase: 'Pending' } })).not.toHaveProperty(
+      'ip',
+    );
+  });
 });
 
 describe('toPdbInfo', () => {
@@ -175,5 +220,34 @@ describe('toPdbInfo', () => {
 
   it('keeps one selector object across status changes, so the drain can remember what it matched', () => {
     expect(toPdbInfo(raw('42', 1)).selector).toBe(toPdbInfo(raw('43', 0)).selector);
+  });
+
+  it('reads a PDB object with nothing in it as one that allows nothing and selects nothing', () => {
+    expect(toPdbInfo({})).toStrictEqual({
+      namespace: 'default',
+      name: '',
+      disruptionsAllowed: 0,
+      currentHealthy: 0,
+      desiredHealthy: 0,
+    });
+  });
+
+  it('forgets the selectors it keeps once there are 10 000 (a warm container must not grow without end)', async () => {
+    // a module of its own: the count starts at zero
+    vi.resetModules();
+    const { toPdbInfo: fresh } = await import('../../lambda/kube/cluster.js');
+    const pdb = (app: string) => ({
+      metadata: { name: app, resourceVersion: '1' },
+      spec: { selector: { matchLabels: { app } } },
+    });
+    const first = fresh(pdb('first')).selector;
+    for (let i = 1; i < 10_000; i++) fresh(pdb(`other-${i}`));
+    // 10 000 kept: the first is still the same object
+    expect(fresh(pdb('first')).selector).toBe(first);
+
+    fresh(pdb('one-more'));
+
+    expect(fresh(pdb('first')).selector).not.toBe(first);
+    expect(fresh(pdb('first')).selector).toEqual(first);
   });
 });

@@ -22,9 +22,15 @@ describe('parseMark', () => {
     ['not JSON', '{oops'],
     ['no instance id', JSON.stringify({ ...GOOD, instanceId: 7 })],
     ['a bad time', JSON.stringify({ ...GOOD, at: 'yesterday' })],
+    ['a time that is not a string', JSON.stringify({ ...GOOD, at: 2026 })],
     ['no cordon fact', JSON.stringify({ ...GOOD, wasUnschedulable: undefined })],
     ['no label fact', JSON.stringify({ ...GOOD, hadExcludeLabel: 'no' })],
   ])('reads %s as no mark: nothing is undone', (_, value) => {
     expect(parseMark(node(value))).toBeUndefined();
+  });
+
+  it('reads a node object without metadata or annotations as no mark', () => {
+    expect(parseMark({})).toBeUndefined();
+    expect(parseMark({ metadata: {} })).toBeUndefined();
   });
 });
