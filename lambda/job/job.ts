@@ -302,16 +302,7 @@ class JobRun {
     const ran = { node, drain, limits, ...(tookOverFrom ? { tookOverFrom } : {}) };
     if (this.lost)
       return this.base({ ...ran, outcome: 'joined', joined: { holder: this.lost, adopted: true } });
-    if (this.beats.expired) {
-      // the instance is going: nothing left to answer
-      await keeper
-        .finish(
-          async () => {},
-          () => undefined,
-        )
-        .catch(() => {});
-      return this.base({ ...ran, outcome: 'action-expired' });
-    }
+    if (this.beats.expired) return await this.expired(keeper, ran);
     let release: ReleaseReport | undefined;
     if (releaseWanted(drain, this.settings)) {
       release = await this.waitForRelease(node, drain, limits);
@@ -338,6 +329,10 @@ class JobRun {
     }
     if (handOver)
       log.error('too many continuations: applying the deadline policy', { attempt: this.settings.attempt });
+    // no heartbeat may answer after our own completion: its "No active Lifecycle Action" would read
+    // as the instance going (a beat in flight is awaited, then beating stops)
+    await this.beats.close();
+    if (this.beats.expired) return await this.expired(keeper, withRelease);
     const outcome = finalOutcome(drain, release, limits.policy);
     const result: LifecycleResult = outcome === 'deadline-abandoned' ? 'ABANDON' : 'CONTINUE';
     const completed: CompletedAction[] = [];
@@ -358,6 +353,17 @@ class JobRun {
       lifecycleResult: completed.length > 0 ? result : null,
       completed,
     });
+  }
+
+  /** An action kept alive expired: the instance is going, nothing is left to answer. */
+  private async expired(keeper: LeaseKeeper, ran: Omit<Partial<JobReport>, 'outcome'>): Promise<JobReport> {
+    await keeper
+      .finish(
+        async () => {},
+        () => undefined,
+      )
+      .catch(() => {});
+    return this.base({ ...ran, outcome: 'action-expired' });
   }
 
   /** Keeps the adopted requests' lifecycle actions alive; one already gone is dropped. */

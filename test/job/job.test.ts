@@ -300,6 +300,22 @@ describe('a holder that goes away', () => {
     ]);
   });
 
+  it('lets no heartbeat answer after its own completion: one in flight is awaited, then the action completed', async () => {
+    const w = world([pod('a')], 70_000);
+    const action = w.actions.action(INSTANCE);
+    // the beat due at 60 s is answered 30 s later, after the pod is gone (70 s)
+    action.beforeBeat = async () => {
+      if (action.heartbeats >= 1) await w.clock.sleep(30_000);
+    };
+
+    const report = await w.lifecycle({ heartbeatIntervalSeconds: 60 });
+
+    expect(report.outcome).toBe('drained');
+    expect(action.completions).toEqual(['CONTINUE']);
+    expect(action.heartbeats).toBe(2);
+    expect(w.logs.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
   it('stops at once when a joined action it kept alive expires: the instance is going', async () => {
     const w = world([pod('a')], 500_000);
     const action = w.actions.action(INSTANCE);

@@ -97,6 +97,8 @@ export class FakeAction implements LifecyclePort {
   /** After the n-th heartbeat the action is gone (the hook timed out). */
   expiresAfterBeats = Number.POSITIVE_INFINITY;
   failCompletions = 0;
+  /** Awaited before each heartbeat is answered (a slow AutoScaling answer). */
+  beforeBeat?: () => Promise<void>;
 
   constructor(public lifecycleState = 'Terminating:Wait') {}
 
@@ -105,6 +107,7 @@ export class FakeAction implements LifecyclePort {
   }
 
   async heartbeat(): Promise<'recorded' | 'expired'> {
+    await this.beforeBeat?.();
     if (!this.active || this.heartbeats >= this.expiresAfterBeats) {
       this.lifecycleState = 'Terminating:Proceed';
       return 'expired';
