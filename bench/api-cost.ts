@@ -1,17 +1,15 @@
 /**
  * Benchmark 2, API cost: Kubernetes requests per drain by verb, counted at the client.
  *
- * Ours: at the HTTP level inside @kubernetes/client-node. Every request an API object sends passes
- * `KubeConfig.applySecurityAuthentication` exactly once (that is where the bearer token goes on), so
- * wrapping it on the drainer's KubeConfig sees each request's method and URL, including the one-off
- * policy-group discovery and any 401 retry, which a wrapper around the ClusterPort would miss.
+ * Ours: at node's `https.request`, which every call of the drainer passes (lambda/kube/http.ts):
+ * countHttps in a drain's own process, countEksTokenRequests where the handlers share a process with
+ * the simulated kubelets (the scale-in), each request with its method and URL, 401 retries included.
  * kubectl: from its `-v=6` log, one `round_trippers.go` line per request with method, URL and status.
  * Both sides go through the same classifier, so the rows compare like with like.
  */
 import { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { syncBuiltinESMExports } from 'node:module';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { DrainRun } from './latency.js';
 import { DEPLOYMENTS, mdTable, median, REPLICAS, type Section } from './support.js';
 
@@ -77,22 +75,27 @@ export function countHttps(): RequestCounts {
 }
 
 /**
- * Counts the requests of every KubeConfig in this process whose user is `user`, for code that builds
- * its own KubeConfig (the handler: user `eks-node-drainer`, see lambda/kube/eks-cluster.ts).
+ * Counts the HTTPS requests this process sends with an EKS token (`Bearer k8s-aws-v1.…`): the
+ * handlers' own (lambda/kube/http.ts, every call of the drainer goes through it), not those of the
+ * simulated kubelets or the benchmark (client certificates) in the same process. A watch counts once,
+ * when it opens.
  */
-export function countRequestsOfUser(user: string): { counts: RequestCounts; stop: () => void } {
+export function countEksTokenRequests(): { counts: RequestCounts; stop: () => void } {
   const counts: RequestCounts = {};
-  const proto = KubeConfig.prototype;
-  const apply = proto.applySecurityAuthentication;
-  proto.applySecurityAuthentication = async function (this: KubeConfig, context) {
-    if (this.getCurrentUser()?.name === user) {
-      const kind = requestKind(context.getHttpMethod(), context.getUrl());
+  const real = https.request;
+  https.request = ((...args: Parameters<typeof https.request>) => {
+    const req = real(...args);
+    const auth = req.getHeader('authorization');
+    if (typeof auth === 'string' && auth.startsWith('Bearer k8s-aws-v1.')) {
+      const kind = requestKind(req.method, `https://${req.host}${req.path}`);
       counts[kind] = (counts[kind] ?? 0) + 1;
     }
-    return apply.call(this, context);
-  };
+    return req;
+  }) as typeof https.request;
+  syncBuiltinESMExports();
   const stop = (): void => {
-    proto.applySecurityAuthentication = apply;
+    https.request = real;
+    syncBuiltinESMExports();
   };
   return { counts, stop };
 }

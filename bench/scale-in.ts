@@ -13,7 +13,7 @@ import type { InvocationSummary } from '../lambda/handler.js';
 import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../scripts/harness/cluster.js';
 import { SharedWorld } from '../scripts/harness/shared-world.js';
-import { countRequestsOfUser, type RequestCounts } from './api-cost.js';
+import { countEksTokenRequests, type RequestCounts } from './api-cost.js';
 import {
   type BenchEnv,
   CLUSTER_NAME,
@@ -51,12 +51,13 @@ export interface ScaleInResult {
   readonly pdb: PdbCheck;
   readonly evictionRequests: number;
   readonly evictionRefusals: number;
-  /**
-   * The handlers' Kubernetes requests by kind, counted in client-node's typed API calls: the lists and
-   * watches of pods and PDBs (lambda/kube/http.ts) are not among them.
-   */
+  /** Evictions the API server throttled (429 without a PDB: its flow control), over all drains. */
+  readonly throttled: number;
+  /** The handlers' Kubernetes requests by kind (api-cost.ts, countEksTokenRequests); a watch once, when it opens. */
   readonly requests: RequestCounts;
   readonly logLevels: Record<string, number>;
+  /** The messages of the handlers' warn and error lines, each with how often it was logged. */
+  readonly problems: Record<string, number>;
   /** Drains that listed instead of following the node with watches (could not open them, or gave up). */
   readonly listing: number;
   /** The PDB refusals of those drains. */
@@ -104,7 +105,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
     const timeline = await Timeline.start(admin, namespace, world.policyVersion);
     const loop = monitorEventLoopDelay({ resolution: 10 });
     loop.enable();
-    const requests = countRequestsOfUser('eks-node-drainer');
+    const requests = countEksTokenRequests();
     const logs = captureJsonLogs();
     const cpu = cpuMeter(env.cluster.dir);
     const started = Date.now();
@@ -150,6 +151,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       ),
       evictionRequests: summaries.reduce((n, s) => n + (s.report?.evictionRequests ?? 0), 0),
       evictionRefusals: summaries.reduce((n, s) => n + (s.report?.evictionRefusals ?? 0), 0),
+      throttled: summaries.reduce((n, s) => n + (s.report?.throttled ?? 0), 0),
       requests: requests.counts,
       listing: listingNodes.size,
       listingRefusals: summaries
@@ -157,6 +159,12 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
         .reduce((n, x) => n + (x.report?.evictionRefusals ?? 0), 0),
       logLevels: count(
         logs.lines.map((l) => (JSON.parse(l) as { level?: string }).level ?? 'no level (metrics)'),
+      ),
+      problems: count(
+        logs.lines.flatMap((l) => {
+          const { level, message } = JSON.parse(l) as { level?: string; message?: string };
+          return level === 'warn' || level === 'error' ? [`${level}: ${message ?? ''}`] : [];
+        }),
       ),
       apiserverCpuS: cpuUse['kube-apiserver'] ?? 0,
       etcdCpuS: cpuUse.etcd ?? 0,
@@ -190,10 +198,7 @@ export function scaleInSection(r: ScaleInResult): Section {
       .map(([k, n]) => `${k} ×${n}`)
       .join(', ') || 'none';
   const requests = mdTable(
-    [
-      `typed API request (all ${r.nodes} handlers; lists and watches of pods and PDBs not counted here)`,
-      'count',
-    ],
+    [`Kubernetes request of the ${r.nodes} handlers (a watch counted when it opens)`, 'count'],
     Object.entries(r.requests)
       .sort(([, a], [, b]) => b - a)
       .map(([kind, n]) => [kind, String(n)]),
@@ -238,7 +243,7 @@ Lambda containers), through the local AWS endpoint and the EKS token webhook, as
 - Outcomes: ${list(r.outcomes)}; CompleteLifecycleAction calls: ${r.completions}; results: ${list(r.lifecycleResults)}
 - Errors: ${r.errors.length === 0 ? 'none (no invocation threw, no API error in any report, no simulator failure)' : r.errors.map((e) => `\`${e}\``).join('; ')}
 - PDB violations: ${r.pdb.violations} (lowest healthy count of any Deployment: ${r.pdb.lowest}/${r.nodes}, needed ${r.pdb.required})
-- Evictions: ${r.evictionRequests} requests for ${r.pods} pods, ${r.evictionRefusals} refused by PDBs
+- Evictions: ${r.evictionRequests} requests for ${r.pods} pods, ${r.evictionRefusals} refused by PDBs, ${r.throttled} throttled (429 of the server's flow control)
   (${perPod(r.evictionRefusals)} per pod; each PDB's next disruption is one drain's turn at a time, lambda/drain/turns.ts)
 - PDB-chain bound: **${seconds(r.chain.boundMs)}**, the longest of the ${r.chain.pdbs} PDBs' chains, each the sum over its
   ${r.nodes} evictions, in the order they took effect, of eviction → the PDB allows a disruption again (the last:
@@ -248,7 +253,7 @@ Lambda containers), through the local AWS endpoint and the EKS token webhook, as
   eviction took effect ${seconds(r.firstEvictionMs)} after the first invocation (start-up: the token, the node, its job record,
   the cordon, the watches, the ticket). This process's event loop, which the ${r.nodes} drains and the simulated
   kubelets share (separate Lambdas would not), ran late by p50 ${r.loopDelayMs.p50.toFixed(0)} ms, p99 ${r.loopDelayMs.p99.toFixed(0)} ms.
-- Handler log lines: ${list(r.logLevels)}; drains that listed instead of watching (watches refused, e.g. by the
+- Handler log lines: ${list(r.logLevels)}${Object.keys(r.problems).length > 0 ? ` (${list(r.problems)})` : ''}; drains that listed instead of watching (watches refused, e.g. by the
   server's flow control, or given up): ${r.listing}, with ${r.listingRefusals} of the ${r.evictionRefusals} refusals
 
 ${requests}`,
