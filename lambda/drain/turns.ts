@@ -264,8 +264,10 @@ export class PdbTurns {
   }
 
   /**
-   * Renews a turn it holds TURN_RENEW_MS after it began and every TURN_RENEW_MS from then on: a turn
-   * shorter than that (most: one eviction) writes nothing, and others see life well within the lease.
+   * Renews a turn it holds TURN_RENEW_MS after it began and every TURN_RENEW_MS from then on, while
+   * another drain is queued for the PDB: a turn shorter than that (most: one eviction) writes nothing,
+   * nor does a drain alone at its PDB (nobody judges its life; a drain that queues later sees a
+   * renewal within TURN_RENEW_MS, well within the lease it gives the head).
    */
   private keepAlive(key: string, entry: Mine, now: number): void {
     if (entry.renewAt === undefined) {
@@ -274,6 +276,7 @@ export class PdbTurns {
     }
     if (now < entry.renewAt) return;
     entry.renewAt = now + TURN_RENEW_MS;
+    if (!this.feed?.tickets(key).some((t) => t.holder !== this.view.me)) return;
     void this.port.renew(key).catch((error: unknown) => this.warn('could not renew a PDB turn', key, error));
   }
 

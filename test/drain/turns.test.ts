@@ -175,11 +175,25 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(PDB, T0 + 2)).toBe(true);
   });
 
-  it('renews a turn it holds 2 s after it began and every 2 s on, and gives tickets back', async () => {
+  it('writes no renewal while no other drain is queued for the PDB', async () => {
     const { turns, queues } = setup();
     await turns.start(() => {});
     turns.mayUse(PDB, T0);
     await settle();
+    turns.mayUse(PDB, T0 + 100);
+    for (const at of [2_100, 4_200, 6_300, 8_400]) turns.tick(() => 1, T0 + at);
+    await settle();
+
+    expect(queues.calls.filter((c) => c.startsWith('renew'))).toEqual([]);
+  });
+
+  it('renews a turn it holds 2 s after it began and every 2 s on while another drain waits, and gives tickets back', async () => {
+    const { turns, queues, clock, advance } = setup();
+    await turns.start(() => {});
+    turns.mayUse(PDB, T0);
+    await settle();
+    advance(1);
+    await queues.port('node-b', clock).take('shop/web');
     turns.mayUse(PDB, T0 + 100);
     turns.tick(() => 1, T0 + 1_000);
     await settle();
@@ -189,10 +203,13 @@ describe('PdbTurns', () => {
     turns.tick(() => 1, T0 + 4_200);
     await settle();
 
-    expect(queues.calls.filter((c) => c.startsWith('renew'))).toHaveLength(2);
+    expect(queues.calls.filter((c) => c.startsWith('renew'))).toEqual([
+      'renew shop/web node-a',
+      'renew shop/web node-a',
+    ]);
     turns.release('shop/web');
     await settle();
-    expect(queues.tickets.size).toBe(0);
+    expect(queues.tickets.has('shop/web node-a')).toBe(false);
     expect(turns.queued()).toEqual([]);
   });
 
