@@ -1,11 +1,12 @@
 /**
- * One drain by our engine in a process of its own, as the Lambda runs it: not sharing an event loop
- * with the simulated kubelets, just as `kubectl drain` does not. Bundled by latency.ts as the
+ * One drain by our engine in a process of its own, as the Lambda runs it (taking turns at its PDBs):
+ * not sharing an event loop with the simulated kubelets, just as `kubectl drain` does not. Bundled by latency.ts as the
  * function is (esbuild) and started with plain node; reads { info, node } from BENCH_DRAIN and prints one JSON line.
  */
 import { DEFAULT_DRAIN_TUNING, drainNode } from '../lambda/drain/drain.js';
 import { systemClock } from '../lambda/drain/ports.js';
 import { KubeCluster } from '../lambda/kube/cluster.js';
+import { KubeTurns } from '../lambda/kube/turns.js';
 import { type ClusterInfo, kubeConfigFor } from '../scripts/harness/cluster.js';
 import { type LogEntry, memoryLogger } from '../scripts/harness/memory-logger.js';
 import { countHttps } from './api-cost.js';
@@ -60,6 +61,8 @@ const report = await drainNode(
     deadline: started + 600_000,
     onDeadline: 'delete',
     dryRun: false,
+    // as deployed: the drain takes turns at its PDBs (tickets in eks-node-drainer; with watches only)
+    turns: (holder) => new KubeTurns(kc, holder),
   },
   { clock: systemClock, log: memoryLogger(logs) },
 );
