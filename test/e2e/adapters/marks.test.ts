@@ -40,6 +40,15 @@ afterEach(async () => {
 });
 
 const NOW = Date.now();
+/** A Spot job's request, as a notice would record it on the node. */
+const SPOT_REQUEST = {
+  id: 'spot-1',
+  kind: 'spot' as const,
+  instanceId: 'i-1',
+  startedAt: NOW,
+  deadline: NOW + 60_000,
+  policy: 'continue' as const,
+};
 const BOTH: Undo = { uncordon: true, removeExcludeLabel: true };
 const NOTHING: Undo = { uncordon: false, removeExcludeLabel: false };
 
@@ -227,17 +236,9 @@ describe('KubeMarks.restore', () => {
 
   it('refuses while a job with a live lease drains the node: draining, and nothing changes', async () => {
     const name = await markedNode();
-    const request = {
-      id: 'spot-1',
-      kind: 'spot' as const,
-      instanceId: 'i-1',
-      startedAt: NOW,
-      deadline: NOW + 60_000,
-      policy: 'continue' as const,
-    };
-    expect((await openJob(store, name, { holder: 'inv-a', chain: 'inv-a', request, now: NOW })).role).toBe(
-      'holder',
-    );
+    expect(
+      (await openJob(store, name, { holder: 'inv-a', chain: 'inv-a', request: SPOT_REQUEST, now: NOW })).role,
+    ).toBe('holder');
     const before = await readNode(name);
 
     expect(await marks.restore(name, markOf(), BOTH, NOW + LEASE_MS - 1)).toBe('draining');
@@ -250,15 +251,7 @@ describe('KubeMarks.restore', () => {
 
   it('restores once the job record on the node has run out of lease (its holder died)', async () => {
     const name = await markedNode();
-    const request = {
-      id: 'spot-1',
-      kind: 'spot' as const,
-      instanceId: 'i-1',
-      startedAt: NOW,
-      deadline: NOW + 60_000,
-      policy: 'continue' as const,
-    };
-    await openJob(store, name, { holder: 'inv-a', chain: 'inv-a', request, now: NOW });
+    await openJob(store, name, { holder: 'inv-a', chain: 'inv-a', request: SPOT_REQUEST, now: NOW });
 
     expect(await marks.restore(name, markOf(), BOTH, NOW + LEASE_MS)).toBe('restored');
 
