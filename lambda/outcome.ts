@@ -1,4 +1,4 @@
-/** Every outcome an invocation reports (ARCHITECTURE.md, "Outcomes"; the README lists them all). */
+/** Every outcome an invocation reports (ARCHITECTURE.md, "Outcomes"; docs/outcomes-and-troubleshooting.md lists them all). */
 import type { LifecycleRunReport } from './job/lifecycle.js';
 import type { NoticeReport } from './job/notice.js';
 import type { WarmPoolReturnReport } from './job/warm-pool.js';

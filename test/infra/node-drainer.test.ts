@@ -128,7 +128,7 @@ describe('NodeDrainer', () => {
           AutoScalingGroupName: expect.any(String),
           LifecycleHookName: 'eks-node-drainer',
           LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-          // 2 × the 15-minute drain: a queued event still finds its action alive (README, mass terminations)
+          // 2 × the 15-minute drain: a queued event still finds its action alive (docs/decisions.md, mass terminations)
           HeartbeatTimeout: 1_800,
           DefaultResult: 'CONTINUE',
         });
