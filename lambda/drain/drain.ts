@@ -80,8 +80,8 @@ class DrainRun {
    * be asked for a version it may not reach for long.)
    */
   private seenVersion?: ResourceVersion;
-  /** The last read not trusted (warned once per version). */
-  private staleVersion?: ResourceVersion;
+  /** The reads are older than one already seen, since the last trusted read (warned once). */
+  private staleSpell = false;
   /** Wakes the loop's sleep when the limits change without a watch (the view wakes it otherwise). */
   private limitsChanged?: AbortController;
   /** Turns with the other drains that share this node's PDBs (with watches only). */
@@ -288,12 +288,17 @@ class DrainRun {
 
   /**
    * Whether a read of the node's pods is older than one already seen (the watches' view and the
-   * lists both count): not trusted, counted and warned once per version.
+   * lists both count): not trusted; counted and warned once per stale spell, until a read at least as
+   * new as the newest seen comes (a view replaying events from an older relist passes through several
+   * older versions on its way back).
    */
   private stale(what: string, node: string, version: ResourceVersion | undefined): boolean {
-    if (!olderThan(version, this.seenVersion)) return false;
-    if (version !== this.staleVersion) {
-      this.staleVersion = version;
+    if (!olderThan(version, this.seenVersion)) {
+      this.staleSpell = false;
+      return false;
+    }
+    if (!this.staleSpell) {
+      this.staleSpell = true;
       this.ledger.staleReads++;
       this.log.warn(`${what} older than a read already seen: not trusted`, {
         node,
