@@ -40,6 +40,8 @@ afterEach(async () => {
 });
 
 const NOW = Date.now();
+/** The marks adapter as the drainer, through the fault proxy. */
+const marksViaProxy = () => new KubeMarks(kubeConfigFor({ ...info, server: proxy.url }, 'drainer'));
 /** A Spot job's request, as a notice would record it on the node. */
 const SPOT_REQUEST = {
   id: 'spot-1',
@@ -154,7 +156,7 @@ describe('KubeMarks.read and markedNodes', () => {
     );
     const since = new Date(Math.floor(NOW / 1000) * 1000);
     await ready(back, since);
-    const viaProxy = new KubeMarks(kubeConfigFor({ ...info, server: proxy.url }, 'drainer'));
+    const viaProxy = marksViaProxy();
     const mark = proxy.requests.length;
 
     const all = await viaProxy.markedNodes();
@@ -283,7 +285,7 @@ describe('KubeMarks.restore', () => {
 
   it('reads the node again when it changed before the write: a drain that started meanwhile wins', async () => {
     const name = await markedNode();
-    const viaProxy = new KubeMarks(kubeConfigFor({ ...info, server: proxy.url }, 'drainer'));
+    const viaProxy = marksViaProxy();
     proxy.addRule({
       method: 'PATCH',
       path: new RegExp(`/api/v1/nodes/${name}$`),
@@ -296,14 +298,7 @@ describe('KubeMarks.restore', () => {
     await until(() =>
       proxy.requests.some((r) => r.method === 'PATCH' && r.fault === 'delay' && r.path.endsWith(name)),
     );
-    const request = {
-      id: 'spot-2',
-      kind: 'spot' as const,
-      instanceId: 'i-1',
-      startedAt: NOW,
-      deadline: NOW + 60_000,
-      policy: 'continue' as const,
-    };
+    const request = { ...SPOT_REQUEST, id: 'spot-2' };
     expect((await openJob(store, name, { holder: 'inv-b', chain: 'inv-b', request, now: NOW })).role).toBe(
       'holder',
     );
@@ -319,7 +314,7 @@ describe('KubeMarks.restore', () => {
 
   it('tries three times when the node keeps changing, then fails with the conflict', async () => {
     const name = await markedNode();
-    const viaProxy = new KubeMarks(kubeConfigFor({ ...info, server: proxy.url }, 'drainer'));
+    const viaProxy = marksViaProxy();
     proxy.addRule({
       method: 'PATCH',
       path: new RegExp(`/api/v1/nodes/${name}$`),
@@ -337,7 +332,7 @@ describe('KubeMarks.restore', () => {
 
   it('succeeds on the third try', async () => {
     const name = await markedNode();
-    const viaProxy = new KubeMarks(kubeConfigFor({ ...info, server: proxy.url }, 'drainer'));
+    const viaProxy = marksViaProxy();
     proxy.addRule({
       method: 'PATCH',
       path: new RegExp(`/api/v1/nodes/${name}$`),
@@ -353,7 +348,7 @@ describe('KubeMarks.restore', () => {
 
   it('fails at once on a refusal other than a conflict', async () => {
     const name = await markedNode();
-    const viaProxy = new KubeMarks(kubeConfigFor({ ...info, server: proxy.url }, 'drainer'));
+    const viaProxy = marksViaProxy();
     proxy.addRule({
       method: 'PATCH',
       path: new RegExp(`/api/v1/nodes/${name}$`),
