@@ -29,6 +29,7 @@ export type DrainerSettings = Pick<
   | 'onDrainTimeout'
   | 'dryRun'
   | 'createAccessEntry'
+  | 'applyRbac'
   | 'metricsNamespace'
   | 'excludeFromLoadBalancers'
   | 'waitForLoadBalancers'
@@ -98,6 +99,7 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     onDrainTimeout: oneOf(get, 'onDrainTimeout', DEADLINE_POLICIES),
     dryRun: bool(get, 'dryRun'),
     createAccessEntry: bool(get, 'createAccessEntry'),
+    applyRbac: bool(get, 'applyRbac'),
     excludeFromLoadBalancers: bool(get, 'excludeFromLoadBalancers'),
     waitForLoadBalancers: bool(get, 'waitForLoadBalancers'),
     waitForVolumeDetach: bool(get, 'waitForVolumeDetach'),

@@ -40,7 +40,8 @@ export class NodeDrainerStack extends Stack {
     new CfnOutput(this, 'RbacApplyCommand', {
       value: rbacApplyCommand(policy),
       description:
-        `Run once per cluster: binds group ${KUBERNETES_GROUP} to the least-privilege RBAC that ON_DRAIN_TIMEOUT=${policy} ` +
+        `${this.drainer.rbac ? 'Applied by this stack (applyRbac); by hand only without it' : 'Run once per cluster'}: ` +
+        `binds group ${KUBERNETES_GROUP} to the least-privilege RBAC that ON_DRAIN_TIMEOUT=${policy} ` +
         `needs (${policy === 'delete' ? 'with pods delete, for pods a PDB still blocks at the deadline' : 'no pods delete'})`,
     });
     new CfnOutput(this, 'AwsAuthMapRolesEntry', {

@@ -22,6 +22,7 @@ import { autoScalingGroupArn, type HookedGroup, hookSpec, NAG_PSEUDO_PARAMETERS,
 import { acknowledgeProviderFindings, resolveNodegroups } from './nodegroups.js';
 import { createAlarms, createDashboard, drainMetrics } from './observability.js';
 import type { NodeDrainerProps, OnDrainTimeout } from './props.js';
+import { ClusterRbac } from './rbac.js';
 import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
 
 export { KUBERNETES_GROUP } from '../lambda/contract.js';
@@ -32,10 +33,8 @@ const DEFAULT_RESERVED_CONCURRENCY = 100;
 /**
  * Drains an EKS node before its Auto Scaling Group terminates the instance: a termination lifecycle
  * hook on each group, an EventBridge rule for their lifecycle events, and the drainer function.
- * The user applies the Kubernetes RBAC once: `rbacApplyCommand(onDrainTimeout)` (lambda/contract.ts), i.e.
- * `kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/rbac-delete-pods.yaml` for `delete` (the default:
- * the drainer deletes pods a PDB still blocks at the deadline), `kubectl apply -f infra/k8s/rbac.yaml`
- * for `continue` and `abandon` (no pods delete).
+ * The Kubernetes RBAC is applied by the stack (`applyRbac`, infra/rbac.ts) in API authentication mode;
+ * otherwise the user applies it: `rbacApplyCommand(onDrainTimeout)` (lambda/contract.ts).
  */
 export class NodeDrainer extends Construct {
   readonly function: nodejs.NodejsFunction;
@@ -49,6 +48,8 @@ export class NodeDrainer extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   /** With `discover`: the reconciler that puts the hooks. */
   readonly discovery?: Discovery;
+  /** With `applyRbac`: the custom resource that applies the drainer's RBAC to the cluster. */
+  readonly rbac?: ClusterRbac;
   /** The function's deadline policy (its `ON_DRAIN_TIMEOUT`): it decides the RBAC the cluster needs. */
   readonly onDrainTimeout: OnDrainTimeout;
 
@@ -110,6 +111,17 @@ export class NodeDrainer extends Construct {
         kubernetesGroups: [KUBERNETES_GROUP],
       });
       drainPath.push(accessEntry);
+    }
+    if (props.applyRbac ?? props.createAccessEntry ?? true) {
+      this.rbac = new ClusterRbac(this, 'Rbac', {
+        clusterName,
+        onDrainTimeout: this.onDrainTimeout,
+        deadLetterQueue: this.deadLetterQueue,
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets,
+        securityGroups: props.securityGroups,
+      });
+      drainPath.push(this.rbac);
     }
 
     this.ec2Rules = addEc2Rules(this, {

@@ -167,6 +167,16 @@ export interface NodeDrainerProps {
   readonly createAccessEntry?: boolean;
 
   /**
+   * Apply the drainer's Kubernetes RBAC (infra/k8s/rbac.yaml, rbac-delete-pods.yaml for `delete`, and
+   * the API Priority and Fairness objects on 1.29+) with the stack: updated when they change, removed
+   * on destroy. A custom resource does it; its own role holds an EKS access entry with the cluster admin
+   * access policy only while it applies. Needs `createAccessEntry` (API authentication mode); with
+   * `false`, apply them with `kubectl` (the stack's `RbacApplyCommand` output).
+   * @default - the value of `createAccessEntry`
+   */
+  readonly applyRbac?: boolean;
+
+  /**
    * VPC to run the function in, for a cluster whose API endpoint is private. The subnets then need
    * a NAT gateway, or interface VPC endpoints for `eks`, `sts`, `autoscaling`, `ec2` and `lambda`
    * (continuation), and the security groups must reach the cluster endpoint on 443.

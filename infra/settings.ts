@@ -65,6 +65,12 @@ export function validate(props: NodeDrainerProps): Settings {
     drainTimeout: drainTimeoutDuration,
   };
   validateGroups(settings, props);
+  if (props.applyRbac === true && props.createAccessEntry === false) {
+    throw new Error(
+      'applyRbac needs createAccessEntry (API authentication mode): the drainer is bound to its group through the ' +
+        'access entry; got applyRbac true, createAccessEntry false (apply the RBAC with kubectl instead)',
+    );
+  }
   const heartbeatTimeout = settings.heartbeatTimeout.toSeconds();
   const heartbeatInterval = settings.heartbeatInterval.toSeconds();
   const drainTimeout = settings.drainTimeout.toSeconds();

@@ -193,6 +193,19 @@ export function loadReconcilerConfig(env: Env): ReconcilerConfig {
   });
 }
 
+/** The RBAC applier (lambda/rbac/handler.ts): the cluster, and how much it logs. */
+export interface RbacApplierConfig {
+  readonly clusterName: string;
+  readonly logLevel: LogLevel;
+}
+
+export function loadRbacApplierConfig(env: Env): RbacApplierConfig {
+  return Object.freeze({
+    clusterName: loadConfig({ CLUSTER_NAME: env.CLUSTER_NAME }).clusterName,
+    logLevel: oneOf(env, 'LOG_LEVEL', DEFAULTS.logLevel, ['debug', 'info', 'warn', 'error']),
+  });
+}
+
 /** AutoScaling's LifecycleHookName: 1–255 of letters, digits, -_/. (the same rule as the event's). */
 function hookName(value: string, variable = 'LIFECYCLE_HOOK_NAME'): string {
   if (!/^[A-Za-z0-9\-_/.]{1,255}$/.test(value)) {

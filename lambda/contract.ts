@@ -26,6 +26,21 @@ export const rbacFiles = (policy: DeadlinePolicy): readonly string[] =>
 export const rbacApplyCommand = (policy: DeadlinePolicy): string =>
   ['kubectl apply', ...rbacFiles(policy).map((file) => `-f ${file}`)].join(' ');
 
+/** The drainer's API Priority and Fairness objects (flowcontrol v1: servers 1.29 and later). */
+export const FLOWCONTROL_FILE = 'infra/k8s/flowcontrol/eks-node-drainer.yaml';
+
+/**
+ * Every file the stack applies for a deadline policy (`applyRbac`): the RBAC, then the priority level,
+ * which the applier skips on a server that does not serve flowcontrol v1.
+ */
+export const stackAppliedFiles = (policy: DeadlinePolicy): readonly string[] => [
+  ...rbacFiles(policy),
+  FLOWCONTROL_FILE,
+];
+
+/** The EKS access policy the RBAC applier holds while it applies (only cluster admin may create cluster roles). */
+export const CLUSTER_ADMIN_ACCESS_POLICY = 'AmazonEKSClusterAdminPolicy';
+
 /** The default policy's apply command: both files. */
 export const RBAC_APPLY_COMMAND = rbacApplyCommand(DEFAULT_DEADLINE_POLICY);
 

@@ -4,7 +4,13 @@
  * Anything else is ignored, with its reason.
  */
 
-export type CustomResourceRequest = 'Create' | 'Update' | 'Delete';
+import {
+  type CustomResourceRequestType,
+  isCustomResourceRequest,
+  parseCustomResourceRequest,
+} from '../custom-resource.js';
+
+export type CustomResourceRequest = CustomResourceRequestType;
 
 export type ReconcilerEvent =
   | {
@@ -34,7 +40,7 @@ const text = (value: unknown): string | undefined =>
 
 export function parseReconcilerEvent(event: unknown): ReconcilerEvent {
   if (!isObject(event)) return { kind: 'ignored', reason: 'not a JSON object' };
-  if ('RequestType' in event) return customResource(event);
+  if (isCustomResourceRequest(event)) return customResource(event);
   const source = event.source;
   const detailType = event['detail-type'];
   if (source === 'aws.events' && detailType === 'Scheduled Event') return { kind: 'schedule' };
@@ -63,28 +69,11 @@ export function parseReconcilerEvent(event: unknown): ReconcilerEvent {
 }
 
 function customResource(event: Json): ReconcilerEvent {
-  const requestType = event.RequestType;
-  const responseUrl = text(event.ResponseURL);
-  const stackId = text(event.StackId);
-  const requestId = text(event.RequestId);
-  const logicalResourceId = text(event.LogicalResourceId);
-  if (requestType !== 'Create' && requestType !== 'Update' && requestType !== 'Delete') {
-    return { kind: 'ignored', reason: `custom resource request type ${JSON.stringify(requestType)}` };
-  }
-  if (!responseUrl || !URL.canParse(responseUrl)) {
-    return { kind: 'ignored', reason: 'custom resource request without a ResponseURL' };
-  }
-  if (!stackId || !requestId || !logicalResourceId) {
-    return {
-      kind: 'ignored',
-      reason: 'custom resource request without StackId, RequestId or LogicalResourceId',
-    };
-  }
-  const props = isObject(event.ResourceProperties) ? event.ResourceProperties : {};
-  const old = isObject(event.OldResourceProperties) ? event.OldResourceProperties : {};
-  const physicalResourceId = text(event.PhysicalResourceId);
-  const hookName = text(props.HookName);
-  const oldHookName = text(old.HookName);
+  const request = parseCustomResourceRequest(event);
+  if ('ignored' in request) return { kind: 'ignored', reason: request.ignored };
+  const { requestType, responseUrl, stackId, requestId, logicalResourceId, physicalResourceId } = request;
+  const hookName = text(request.properties.HookName);
+  const oldHookName = text(request.oldProperties.HookName);
   return {
     kind: 'custom-resource',
     requestType,

@@ -6,6 +6,7 @@
  */
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { loadReconcilerConfig, type ReconcilerConfig } from '../config.js';
+import { respondToCloudFormation } from '../custom-resource.js';
 import { type Clock, systemClock } from '../drain/ports.js';
 import { errorMessage } from '../errors.js';
 import { JsonLogger } from '../log.js';
@@ -103,24 +104,12 @@ async function customResource(event: CustomResourceEvent): Promise<ReconcilerSum
   return finish(summary, event.requestType);
 }
 
-async function respond(event: CustomResourceEvent, failure: string | undefined): Promise<void> {
-  const body = JSON.stringify({
-    Status: failure === undefined ? 'SUCCESS' : 'FAILED',
-    // CloudFormation shows at most 4 KB of it
-    Reason: failure === undefined ? 'hooks reconciled' : failure.slice(0, 3_000),
-    PhysicalResourceId: event.physicalResourceId ?? `eks-node-drainer-hooks-${config.clusterName}`,
-    StackId: event.stackId,
-    RequestId: event.requestId,
-    LogicalResourceId: event.logicalResourceId,
+function respond(event: CustomResourceEvent, failure: string | undefined): Promise<void> {
+  return respondToCloudFormation(event, {
+    ...(failure !== undefined && { failure }),
+    success: 'hooks reconciled',
+    physicalResourceId: `eks-node-drainer-hooks-${config.clusterName}`,
   });
-  // a presigned S3 URL: no content type, or the signature does not match
-  const response = await fetch(event.responseUrl, {
-    method: 'PUT',
-    headers: { 'content-type': '' },
-    body,
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!response.ok) throw new Error(`custom resource response refused: HTTP ${response.status}`);
 }
 
 function failures(failed: readonly { readonly group: string; readonly error: string }[]): string {

@@ -7,9 +7,11 @@
  * Lambda: `Event` invocations are recorded and answered 202; synchronous (`RequestResponse`)
  * invocations run a function registered in `functions`, in this process.
  */
+
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hookGlobalTimeout, LocalAutoScalingGroups } from './autoscaling-groups.js';
+import { EksAccessEntries } from './eks-access.js';
 import { ELBV2_NS, LocalElbv2 } from './elbv2.js';
 import { escapeXml, LoopbackHttpServer, readBody } from './loopback-server.js';
 import {
@@ -126,6 +128,12 @@ export const TEST_CREDENTIALS = {
   secretAccessKey: 'local-test-secret-key-not-a-real-one-000',
 } as const;
 export const TEST_REGION = 'us-east-1';
+/** The RBAC applier's role: the token webhook authenticates it only through its EKS access entry. */
+export const APPLIER_CREDENTIALS = {
+  accessKeyId: 'AKIDLOCALAPPLIER0000',
+  secretAccessKey: 'local-applier-secret-not-a-real-one-000',
+  principalArn: 'arn:aws:iam::000000000000:role/eks-node-drainer-rbac-applier',
+} as const;
 
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 const EC2_NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
@@ -151,6 +159,13 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly elbv2 = new LocalElbv2();
   /** cluster name → what DescribeCluster answers. */
   readonly clusters = new Map<string, { endpoint: string; certificateAuthority: string }>();
+  /** EKS access entries of the clusters above; `onAccessChange` hears of each change. */
+  readonly accessEntries = new EksAccessEntries(
+    (name) => this.clusters.has(name),
+    (cluster, entry) => this.onAccessChange(cluster, entry),
+  );
+  /** Set by a test to follow access entries (e.g. tell the token webhook). */
+  onAccessChange: ConstructorParameters<typeof EksAccessEntries>[1] & {} = async () => {};
   /**
    * lifecycle action token → state; a heartbeat or completion of an unknown, completed or expired
    * action is a ValidationError. Expiry is evaluated lazily (at each AutoScaling call and in
@@ -295,6 +310,17 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       this.calls.push({ service, action, params: {}, body: input, at: Date.now() });
       const fault = this.takeFault(service, action);
       const answer: JsonAnswer = fault ? { fault } : this[jsonService].answer(action, input);
+      if ('fault' in answer) jsonError(res, answer.fault);
+      else json(res, 200, answer.result);
+      return;
+    }
+    const accessAction =
+      service === 'eks' ? EksAccessEntries.action(req.method ?? 'GET', url.pathname) : undefined;
+    if (accessAction) {
+      const input = (body ? JSON.parse(body) : {}) as Record<string, unknown>;
+      this.calls.push({ service, action: accessAction, params: {}, body: input, at: Date.now() });
+      const fault = this.takeFault(service, accessAction);
+      const answer = fault ? { fault } : await this.accessEntries.answer(accessAction, url.pathname, input);
       if ('fault' in answer) jsonError(res, answer.fault);
       else json(res, 200, answer.result);
       return;

@@ -13,7 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig, type KubernetesObject, KubernetesObjectApi, loadAllYaml } from '@kubernetes/client-node';
-import { rbacFiles } from '../../lambda/contract.js';
+import { FLOWCONTROL_FILE, rbacFiles } from '../../lambda/contract.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -272,8 +272,7 @@ export function kubeConfigFor(info: ClusterInfo, identity: Identity): KubeConfig
   return kc;
 }
 
-/** The drainer's API Priority and Fairness objects (flowcontrol v1: servers 1.29 and later). */
-export const FLOWCONTROL_FILE = 'infra/k8s/flowcontrol/eks-node-drainer.yaml';
+export { FLOWCONTROL_FILE } from '../../lambda/contract.js';
 
 /**
  * Applies the project's least-privilege RBAC for ON_DRAIN_TIMEOUT=delete, the widest policy:

@@ -15,6 +15,22 @@ export interface WebhookOptions {
   readonly secretAccessKey: string;
   /** Kubernetes groups of the authenticated identity. */
   readonly groups: readonly string[];
+  /**
+   * Principals authenticated as EKS access entries map them (POST /access {principalArn, groups}):
+   * refused while they have no entry, with the groups their entry's policies give otherwise.
+   */
+  readonly accessEntryPrincipals?: readonly {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly principalArn: string;
+  }[];
+}
+
+interface Identity {
+  readonly secretAccessKey: string;
+  readonly username: string;
+  /** undefined: no access entry (refused). */
+  readonly groups: () => readonly string[] | undefined;
 }
 
 const PREFIX = 'k8s-aws-v1.';
@@ -38,8 +54,30 @@ export class EksTokenWebhook extends LoopbackHttpServer {
   /** Token values refused by value: refused again whenever they come back. */
   private readonly refusedTokens = new Set<string>();
 
+  /** principal ARN → the groups of its access entry. */
+  private readonly access = new Map<string, readonly string[]>();
+  private readonly identities = new Map<string, Identity>();
+
   constructor(private readonly options: WebhookOptions) {
     super();
+    this.identities.set(options.accessKeyId, {
+      secretAccessKey: options.secretAccessKey,
+      username: 'arn:aws:sts::000000000000:assumed-role/eks-node-drainer/local',
+      groups: () => options.groups,
+    });
+    for (const { accessKeyId, secretAccessKey, principalArn } of options.accessEntryPrincipals ?? []) {
+      this.identities.set(accessKeyId, {
+        secretAccessKey,
+        username: principalArn,
+        groups: () => this.access.get(principalArn),
+      });
+    }
+  }
+
+  /** What a principal's access entry gives it: its groups, or undefined for no entry. */
+  setAccess(principalArn: string, groups: readonly string[] | undefined): void {
+    if (groups) this.access.set(principalArn, groups);
+    else this.access.delete(principalArn);
   }
 
   protected handle(req: IncomingMessage, res: ServerResponse): void {
@@ -55,13 +93,23 @@ export class EksTokenWebhook extends LoopbackHttpServer {
       res.writeHead(204).end();
       return;
     }
+    if (req.url === '/access' && req.method === 'POST') {
+      void readJson(req).then((body) => {
+        const { principalArn, groups } = body as { principalArn?: string; groups?: string[] | null };
+        this.setAccess(String(principalArn), groups ?? undefined);
+        res.writeHead(204).end();
+      });
+      return;
+    }
     if (req.url === '/reviews') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.reviews));
       return;
     }
     void readJson(req).then((review) => {
       const token = (review as { spec?: { token?: string } }).spec?.token ?? '';
-      const reason = this.review(token);
+      const verdict = this.review(token);
+      const identity = typeof verdict === 'object' ? verdict : undefined;
+      const reason = typeof verdict === 'string' ? verdict : undefined;
       const fingerprint = tokenFingerprint(token);
       this.reviews.push(
         reason
@@ -77,9 +125,9 @@ export class EksTokenWebhook extends LoopbackHttpServer {
             : {
                 authenticated: true,
                 user: {
-                  username: 'arn:aws:sts::000000000000:assumed-role/eks-node-drainer/local',
-                  uid: `aws-iam-authenticator:000000000000:${this.options.accessKeyId}`,
-                  groups: [...this.options.groups],
+                  username: identity?.username,
+                  uid: `aws-iam-authenticator:000000000000:${identity?.accessKeyId}`,
+                  groups: [...(identity?.groups ?? [])],
                 },
               },
         }),
@@ -100,16 +148,29 @@ export class EksTokenWebhook extends LoopbackHttpServer {
     this.tokenRejections = count;
   }
 
-  private review(token: string): string | undefined {
+  /** Why the token is refused, or who it authenticates. */
+  private review(
+    token: string,
+  ):
+    | string
+    | { readonly accessKeyId: string; readonly username: string; readonly groups: readonly string[] } {
     if (this.refusedTokens.has(token)) return 'token refused by test, again';
     if (this.tokenRejections > 0) {
       this.tokenRejections--;
       this.refusedTokens.add(token);
       return 'token refused by test';
     }
-    if (this.rejections <= 0) return this.verify(token);
-    this.rejections--;
-    return 'rejected by test';
+    if (this.rejections > 0) {
+      this.rejections--;
+      return 'rejected by test';
+    }
+    const reason = this.verify(token);
+    if (reason) return reason;
+    const accessKeyId = credentialOf(token) ?? '';
+    const identity = this.identities.get(accessKeyId);
+    const groups = identity?.groups();
+    if (!identity || !groups) return `no access entry for ${identity?.username ?? accessKeyId}`;
+    return { accessKeyId, username: identity.username, groups };
   }
 
   /** undefined when the token is good, else why not. */
@@ -121,7 +182,10 @@ export class EksTokenWebhook extends LoopbackHttpServer {
     } catch {
       return 'token does not hold a URL';
     }
-    const { region, clusterName, accessKeyId } = this.options;
+    const { region, clusterName } = this.options;
+    const accessKeyId = credentialOf(token) ?? '';
+    const identity = this.identities.get(accessKeyId);
+    if (!identity) return 'unknown credential or scope';
     const q = url.searchParams;
     const host = `sts.${region}.amazonaws.com`;
     if (url.protocol !== 'https:' || url.host !== host || url.pathname !== '/')
@@ -161,12 +225,22 @@ export class EksTokenWebhook extends LoopbackHttpServer {
       sha256(''),
     ].join('\n');
     const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
-    let key: Buffer = Buffer.from(`AWS4${this.options.secretAccessKey}`);
+    let key: Buffer = Buffer.from(`AWS4${identity.secretAccessKey}`);
     for (const part of [amzDate.slice(0, 8), region, 'sts', 'aws4_request']) key = hmac(key, part);
     const expected = hmac(key, stringToSign).toString('hex');
     return q.get('X-Amz-Signature') === expected
       ? undefined
       : 'signature mismatch (wrong cluster name or key)';
+  }
+}
+
+/** The access key id a token was signed with (its X-Amz-Credential), if it holds a URL. */
+function credentialOf(token: string): string | undefined {
+  try {
+    const url = new URL(Buffer.from(token.slice(PREFIX.length), 'base64url').toString('utf8'));
+    return url.searchParams.get('X-Amz-Credential')?.split('/')[0];
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { TEST_CREDENTIALS, TEST_REGION } from '../../scripts/harness/aws-endpoint.js';
+import { APPLIER_CREDENTIALS, TEST_CREDENTIALS, TEST_REGION } from '../../scripts/harness/aws-endpoint.js';
 import { type ClusterInfo, parseK8sVersion, startCluster } from '../../scripts/harness/cluster.js';
 import { EksTokenWebhook } from '../../scripts/harness/eks-token-webhook.js';
 
@@ -27,6 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     region: TEST_REGION,
     ...TEST_CREDENTIALS,
     groups: ['eks-node-drainer'],
+    accessEntryPrincipals: [APPLIER_CREDENTIALS],
   }).start();
   const cluster = await startCluster({ version, tokenWebhookUrl: `${webhook.url}/authenticate` });
   const tag = `[${project.name}]`;

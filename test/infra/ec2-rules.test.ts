@@ -2,10 +2,10 @@ import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { NodeDrainer } from '../../infra/node-drainer.js';
-import { DEMO, identityStatements, synthesize, testApp } from './support.js';
+import { DEMO, drainerIds, identityStatements, synthesize, testApp } from './support.js';
 
 const only = (template: Template, type: string): string => {
-  const ids = Object.keys(template.findResources(type));
+  const ids = drainerIds(template, type);
   expect(ids).toHaveLength(1);
   return ids[0] ?? '';
 };

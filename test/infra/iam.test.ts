@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { actionsOf, identityStatements, NETWORK, regionalArn, synthesize } from './support.js';
+import { actionsOf, drainerIds, identityStatements, NETWORK, regionalArn, synthesize } from './support.js';
 
 const onlyId = (ids: string[]) => {
   expect(ids).toHaveLength(1);
@@ -11,7 +11,7 @@ describe('NodeDrainer IAM', () => {
   const { template } = synthesize();
   const statements = identityStatements(template);
   const resourceOf = (action: string) => statements.find((s) => actionsOf(s).includes(action))?.Resource;
-  const functionId = onlyId(Object.keys(template.findResources('AWS::Lambda::Function')));
+  const functionId = onlyId(drainerIds(template, 'AWS::Lambda::Function'));
 
   it('grants exactly the actions the drainer uses, and nothing for the EKS token', () => {
     const actions = statements.flatMap(actionsOf).sort();

@@ -53,10 +53,15 @@ describe('cdk-nag AwsSolutions checks', () => {
       '@aws-cdk/aws-ec2:noSubnetRouteTableId',
       '@aws-cdk/aws-ec2:noSubnetRouteTableId',
       '@aws-cdk/aws-ec2:vpcAttributeIsListTokenavailabilityZones',
+      // the drainer's and the RBAC applier's
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
       'AwsSolutions-IAM5[Resource::*]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/asg-a]',
       'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:<AWS::Region>:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/asg-b]',
+      // the applier's own access entry (its ARN ends in a UUID)
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:access-entry/demo/role/<AWS::AccountId>/<NodeDrainerRbacRole10EED033>/*]',
+      'AwsSolutions-L1',
       'AwsSolutions-L1',
       'AwsSolutions-SQS3',
     ]);

@@ -2,14 +2,14 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { NodeDrainer } from '../../infra/node-drainer.js';
-import { DEMO, NETWORK, synthesize, testApp } from './support.js';
+import { DEMO, drainerIds, NETWORK, synthesize, testApp } from './support.js';
 
 describe('NodeDrainer', () => {
   const byDefault = synthesize().template;
 
   describe('the function', () => {
     it('runs the ESM handler on nodejs22.x arm64 for 15 minutes with 512 MB and reserved concurrency', () => {
-      byDefault.resourceCountIs('AWS::Lambda::Function', 1);
+      expect(drainerIds(byDefault, 'AWS::Lambda::Function')).toHaveLength(1);
       byDefault.hasResourceProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -369,7 +369,7 @@ describe('NodeDrainer', () => {
 });
 
 const onlyId = (template: Template, type: string): string => {
-  const ids = Object.keys(template.findResources(type));
+  const ids = drainerIds(template, type);
   expect(ids).toHaveLength(1);
   return ids[0] as string;
 };

@@ -36,15 +36,25 @@ export function synthesize(settings: Partial<DrainerSettings> = {}) {
 export type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
 
 /** Every statement of every identity policy in the template: AWS::IAM::Policy and roles' inline policies. */
-export function identityStatements(template: Template): Statement[] {
-  const policies = Object.values(template.findResources('AWS::IAM::Policy')).map(
-    (policy) => policy.Properties.PolicyDocument,
-  );
-  const inline = Object.values(template.findResources('AWS::IAM::Role')).flatMap((role) =>
-    (role.Properties.Policies ?? []).map((policy: { PolicyDocument: unknown }) => policy.PolicyDocument),
-  );
+export function identityStatements(template: Template, owner: 'drainer' | 'rbac' = 'drainer'): Statement[] {
+  const mine = ([id]: [string, unknown]) => isRbacId(id) === (owner === 'rbac');
+  const policies = Object.entries(template.findResources('AWS::IAM::Policy'))
+    .filter(mine)
+    .map(([, policy]) => policy.Properties.PolicyDocument);
+  const inline = Object.entries(template.findResources('AWS::IAM::Role'))
+    .filter(mine)
+    .flatMap(([, role]) =>
+      (role.Properties.Policies ?? []).map((policy: { PolicyDocument: unknown }) => policy.PolicyDocument),
+    );
   return [...policies, ...inline].flatMap((document) => document.Statement);
 }
+
+/** The RBAC applier's resources (infra/rbac.ts, `<drainer>/Rbac`): their logical ids hold `Rbac`. */
+export const isRbacId = (id: string): boolean => id.includes('Rbac');
+
+/** The logical ids of a type's resources, without the RBAC applier's. */
+export const drainerIds = (template: Template, type: string): string[] =>
+  Object.keys(template.findResources(type)).filter((id) => !isRbacId(id));
 
 export const actionsOf = (statement: Statement): string[] => [statement.Action].flat();
 
