@@ -7,6 +7,8 @@
 import { NOTIFICATIONS_FAILED_METRIC, type NotifyOn } from '../contract.js';
 import type { Clock, Logger } from '../drain/ports.js';
 import { errorMessage } from '../errors.js';
+import type { JobReport } from '../job/job.js';
+import type { HandlerOutcome } from '../outcome.js';
 import { type DrainEndFacts, drainNotification, type Notification } from './message.js';
 import { drainEnd, shouldNotify } from './policy.js';
 
@@ -38,6 +40,33 @@ export interface NotifierDeps {
 }
 
 export type DrainEndInput = Omit<DrainEndFacts, 'cluster' | 'end' | 'endedAt' | 'logGroup'>;
+
+/** Which drain an invocation ran: what asked for it, the instance, its group, the invocation. */
+export interface DrainSubject {
+  readonly trigger: DrainEndFacts['trigger'];
+  readonly instanceId: string;
+  readonly autoScalingGroup?: string;
+  readonly requestId?: string;
+}
+
+/** The facts of a node's job as an invocation ends it (a Spot drain's report also has its hard end). */
+export function drainEndOf(
+  run: Omit<JobReport, 'outcome'> & { readonly outcome: HandlerOutcome; readonly hardEnd?: string },
+  subject: DrainSubject,
+): DrainEndInput {
+  return {
+    ...subject,
+    outcome: run.outcome,
+    lifecycleResult: run.lifecycleResult,
+    completed: run.completed,
+    attempt: run.attempt,
+    ...(run.node ? { node: run.node } : {}),
+    ...(run.drain ? { report: run.drain } : {}),
+    ...(run.release ? { release: run.release } : {}),
+    ...(run.limits ? { deadline: run.limits.deadline } : {}),
+    ...(run.hardEnd ? { hardEnd: run.hardEnd } : {}),
+  };
+}
 
 export class DrainNotifier {
   constructor(
