@@ -10,6 +10,7 @@ import {
   type NotifyOn,
   REBALANCE_ACTIONS,
   type RebalanceAction,
+  STANDARD_TOPIC_ARN,
 } from './contract.js';
 import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
 import { ConfigError } from './errors.js';
@@ -138,7 +139,7 @@ function notifications(env: Env): { notifications?: NotificationConfig } {
   const notifyOn = oneOf(env, NOTIFY_ON_ENV, DEFAULT_NOTIFY_ON, NOTIFY_ON_VALUES);
   const topicArn = env[NOTIFICATION_TOPIC_ARN_ENV]?.trim();
   if (!topicArn) return {};
-  if (!/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(topicArn)) {
+  if (!STANDARD_TOPIC_ARN.test(topicArn)) {
     throw new ConfigError(
       `${NOTIFICATION_TOPIC_ARN_ENV} must be the ARN of a standard (not FIFO) SNS topic, got ${JSON.stringify(topicArn)}`,
     );
