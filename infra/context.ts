@@ -1,5 +1,11 @@
 import { Duration } from 'aws-cdk-lib';
-import { DEADLINE_POLICIES, REBALANCE_ACTIONS } from '../lambda/contract.js';
+import {
+  DEADLINE_POLICIES,
+  NOTIFY_ON_VALUES,
+  type NotifyOn,
+  REBALANCE_ACTIONS,
+  STANDARD_TOPIC_ARN,
+} from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
 
 export const DEPLOY_COMMAND =
@@ -36,7 +42,14 @@ export type DrainerSettings = Pick<
   | 'waitForVolumeDetach'
   | 'onRebalanceRecommendation'
   | 'warmPoolLaunchHook'
-> & { readonly network?: NetworkSettings };
+> & { readonly network?: NetworkSettings; readonly notifications?: NotificationSettings };
+
+/** Drain notifications: an existing topic by ARN, or a topic the stack makes; email subscriptions. */
+export interface NotificationSettings {
+  readonly topicArn?: string;
+  readonly notifyOn?: NotifyOn;
+  readonly emailAddresses?: string[];
+}
 
 type Lookup = (key: string) => unknown;
 
@@ -106,6 +119,44 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     onRebalanceRecommendation: oneOf(get, 'onRebalanceRecommendation', REBALANCE_ACTIONS),
     warmPoolLaunchHook: bool(get, 'warmPoolLaunchHook'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
+    ...notificationSettings(get),
+  };
+}
+
+/**
+ * `-c notificationTopicArn=…` (your standard topic), `-c notificationEmail=a@x,b@y` (subscribed),
+ * `-c notifyOn=problems|all`; any of them, or `-c notifications=true` alone (a topic you subscribe
+ * chat to), turns notifications on, with a topic the stack makes unless one is given.
+ */
+function notificationSettings(get: Lookup): { notifications?: NotificationSettings } {
+  const topicArn = text(get, 'notificationTopicArn');
+  const emailAddresses = list(get, 'notificationEmail');
+  const notifyOn = oneOf(get, 'notifyOn', NOTIFY_ON_VALUES);
+  const wanted = bool(get, 'notifications');
+  if (topicArn !== undefined && !STANDARD_TOPIC_ARN.test(topicArn)) {
+    throw new ContextError(
+      `Context "notificationTopicArn" must be the ARN of a standard (not FIFO) SNS topic, got ${JSON.stringify(topicArn)}`,
+    );
+  }
+  const badEmail = emailAddresses.find((email) => !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email));
+  if (badEmail !== undefined) {
+    throw new ContextError(
+      `Context "notificationEmail" must be email addresses, got ${JSON.stringify(badEmail)}`,
+    );
+  }
+  const on = topicArn !== undefined || emailAddresses.length > 0 || notifyOn !== undefined || wanted === true;
+  if (wanted === false && on) {
+    throw new ContextError(
+      'Context "notifications=false" turns notifications off: leave out "notificationTopicArn", "notificationEmail" and "notifyOn"',
+    );
+  }
+  if (!on) return {};
+  return {
+    notifications: {
+      ...(topicArn !== undefined && { topicArn }),
+      ...(notifyOn !== undefined && { notifyOn }),
+      ...(emailAddresses.length > 0 && { emailAddresses }),
+    },
   };
 }
 

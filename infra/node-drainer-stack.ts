@@ -1,8 +1,9 @@
 import { CfnOutput, Fn, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { rbacApplyCommand } from '../lambda/contract.js';
-import type { DrainerSettings, NetworkSettings } from './context.js';
+import type { DrainerSettings, NetworkSettings, NotificationSettings } from './context.js';
 import { KUBERNETES_GROUP, NodeDrainer, type NodeDrainerProps } from './node-drainer.js';
 
 export { RBAC_APPLY_COMMAND, rbacApplyCommand } from '../lambda/contract.js';
@@ -21,8 +22,12 @@ export class NodeDrainerStack extends Stack {
       description: `eks-node-drainer: drains EKS cluster ${settings.clusterName}'s nodes before termination`,
       ...stackProps,
     });
-    const { network, ...drainerProps } = settings;
-    this.drainer = new NodeDrainer(this, 'NodeDrainer', { ...drainerProps, ...this.placement(network) });
+    const { network, notifications, ...drainerProps } = settings;
+    this.drainer = new NodeDrainer(this, 'NodeDrainer', {
+      ...drainerProps,
+      ...this.placement(network),
+      ...this.notifications(notifications),
+    });
 
     const { function: fn, role, deadLetterQueue } = this.drainer;
     new CfnOutput(this, 'FunctionName', { value: fn.functionName });
@@ -44,12 +49,31 @@ export class NodeDrainerStack extends Stack {
         `binds group ${KUBERNETES_GROUP} to the least-privilege RBAC that ON_DRAIN_TIMEOUT=${policy} ` +
         `needs (${policy === 'delete' ? 'with pods delete, for pods a PDB still blocks at the deadline' : 'no pods delete'})`,
     });
+    if (this.drainer.notificationTopic) {
+      new CfnOutput(this, 'NotificationTopicArn', {
+        value: this.drainer.notificationTopic.topicArn,
+        description:
+          'Drain notifications (one message per drain that did not end drained): subscribe email, Amazon Q Developer in chat applications or a queue',
+      });
+    }
     new CfnOutput(this, 'AwsAuthMapRolesEntry', {
       value: `- {rolearn: ${role.roleArn}, username: ${KUBERNETES_GROUP}, groups: [${KUBERNETES_GROUP}]}`,
       description:
         'Only for clusters not in API authentication mode (deploy with -c createAccessEntry=false): ' +
         'add this entry to mapRoles in ConfigMap kube-system/aws-auth',
     });
+  }
+
+  /** An existing topic by ARN (no lookup), or a topic the construct makes. */
+  private notifications(settings?: NotificationSettings): Pick<NodeDrainerProps, 'notifications'> {
+    if (!settings) return {};
+    const { topicArn, ...rest } = settings;
+    return {
+      notifications: {
+        ...rest,
+        ...(topicArn ? { topic: sns.Topic.fromTopicArn(this, 'NotificationTopic', topicArn) } : {}),
+      },
+    };
   }
 
   /** Existing network resources by id: no lookups, so synth needs no AWS credentials. */

@@ -5,6 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -20,13 +21,14 @@ import { addEc2Rules } from './ec2-rules.js';
 import { ASYNC_RETRIES, bundledFunction } from './functions.js';
 import { autoScalingGroupArn, type HookedGroup, hookSpec, NAG_PSEUDO_PARAMETERS, putHooks } from './hooks.js';
 import { acknowledgeProviderFindings, resolveNodegroups } from './nodegroups.js';
+import { DrainNotifications } from './notifications.js';
 import { createAlarms, createDashboard, drainMetrics } from './observability.js';
 import type { NodeDrainerProps, OnDrainTimeout } from './props.js';
 import { ClusterRbac } from './rbac.js';
 import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
 
 export { KUBERNETES_GROUP } from '../lambda/contract.js';
-export type { LifecycleHookResult, NodeDrainerProps, OnDrainTimeout } from './props.js';
+export type { LifecycleHookResult, NodeDrainerProps, NotificationsProps, OnDrainTimeout } from './props.js';
 
 const DEFAULT_RESERVED_CONCURRENCY = 100;
 
@@ -52,6 +54,8 @@ export class NodeDrainer extends Construct {
   readonly rbac?: ClusterRbac;
   /** The function's deadline policy (its `ON_DRAIN_TIMEOUT`): it decides the RBAC the cluster needs. */
   readonly onDrainTimeout: OnDrainTimeout;
+  /** With `notifications`: the topic told how drains end. */
+  readonly notificationTopic?: sns.ITopic;
 
   constructor(scope: Construct, id: string, props: NodeDrainerProps) {
     super(scope, id);
@@ -150,6 +154,15 @@ export class NodeDrainer extends Construct {
     const metrics = drainMetrics(props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE, clusterName);
     this.alarms = createAlarms(this, this.function, this.deadLetterQueue, metrics);
     this.dashboard = createDashboard(this, clusterName, this.function, this.deadLetterQueue, metrics);
+    if (props.notifications) {
+      const notifications = new DrainNotifications(this, 'Notifications', props.notifications, {
+        function: this.function,
+        role: this.role,
+        metric: metrics,
+      });
+      this.notificationTopic = notifications.topic;
+      this.alarms.push(notifications.alarm);
+    }
     this.acknowledgeNagFindings(settings, groups, props.vpc !== undefined);
     acknowledgeProviderFindings(this);
 

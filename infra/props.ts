@@ -3,6 +3,9 @@ import type { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { DeadlinePolicy, RebalanceAction } from '../lambda/contract.js';
+import type { NotificationsProps } from './notifications.js';
+
+export type { NotificationsProps } from './notifications.js';
 
 export type OnDrainTimeout = DeadlinePolicy;
 export type LifecycleHookResult = 'CONTINUE' | 'ABANDON';
@@ -131,6 +134,14 @@ export interface NodeDrainerProps {
    * @default true
    */
   readonly waitForVolumeDetach?: boolean;
+
+  /**
+   * Tell an SNS topic how drains end: one message per drain that did not end `drained` (or every
+   * drain), with the outcome, node, instance, blocked pods and their PDBs, what was deleted and the log
+   * query. `{}` makes an encrypted topic; give `topic` to use yours, `emailAddresses` to subscribe.
+   * @default - no notifications
+   */
+  readonly notifications?: NotificationsProps;
 
   /**
    * Memory of the function in MB.

@@ -2,9 +2,15 @@ import {
   AUTO_SCALING_GROUP_NAMES_ENV,
   DEFAULT_DEADLINE_POLICY,
   DEFAULT_HOOK_NAME,
+  DEFAULT_NOTIFY_ON,
   DISCOVER_ENV,
+  NOTIFICATION_TOPIC_ARN_ENV,
+  NOTIFY_ON_ENV,
+  NOTIFY_ON_VALUES,
+  type NotifyOn,
   REBALANCE_ACTIONS,
   type RebalanceAction,
+  STANDARD_TOPIC_ARN,
 } from './contract.js';
 import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
 import { ConfigError } from './errors.js';
@@ -42,6 +48,13 @@ export interface Config {
   readonly onRebalanceRecommendation: RebalanceAction;
   /** The termination lifecycle hook a Spot drain completes when the instance waits in Terminating:Wait. */
   readonly lifecycleHookName: string;
+  /** NOTIFICATION_TOPIC_ARN and NOTIFY_ON: where and which drain ends are told; undefined: no topic. */
+  readonly notifications?: NotificationConfig;
+}
+
+export interface NotificationConfig {
+  readonly topicArn: string;
+  readonly notifyOn: NotifyOn;
 }
 
 export const DEFAULTS = {
@@ -114,7 +127,24 @@ export function loadConfig(env: Env): Config {
       REBALANCE_ACTIONS,
     ),
     lifecycleHookName: hookName(env.LIFECYCLE_HOOK_NAME?.trim() || DEFAULTS.lifecycleHookName),
+    ...notifications(env),
   });
+}
+
+/**
+ * A standard SNS topic's ARN (FIFO topics take neither email nor chat subscriptions, and would need a
+ * message group); NOTIFY_ON is checked whether or not a topic is set, so a typo never waits for one.
+ */
+function notifications(env: Env): { notifications?: NotificationConfig } {
+  const notifyOn = oneOf(env, NOTIFY_ON_ENV, DEFAULT_NOTIFY_ON, NOTIFY_ON_VALUES);
+  const topicArn = env[NOTIFICATION_TOPIC_ARN_ENV]?.trim();
+  if (!topicArn) return {};
+  if (!STANDARD_TOPIC_ARN.test(topicArn)) {
+    throw new ConfigError(
+      `${NOTIFICATION_TOPIC_ARN_ENV} must be the ARN of a standard (not FIFO) SNS topic, got ${JSON.stringify(topicArn)}`,
+    );
+  }
+  return { notifications: Object.freeze({ topicArn, notifyOn }) };
 }
 
 /** Comma-separated Auto Scaling group names (1–255 characters each, as AWS allows); unset or blank: none. */

@@ -103,3 +103,15 @@ export type RebalanceAction = (typeof REBALANCE_ACTIONS)[number];
 
 /** The launch lifecycle hook the stack puts on warm-pool groups: `<hook name>-launch`. */
 export const launchHookName = (terminationHookName: string): string => `${terminationHookName}-launch`;
+
+/** Env of the function: the SNS topic told about drains (set by the stack when notifications are on). */
+export const NOTIFICATION_TOPIC_ARN_ENV = 'NOTIFICATION_TOPIC_ARN';
+/** Env of the function: which drains are told, `problems` (every end but `drained`) or `all`. */
+export const NOTIFY_ON_ENV = 'NOTIFY_ON';
+export const NOTIFY_ON_VALUES = ['problems', 'all'] as const;
+export type NotifyOn = (typeof NOTIFY_ON_VALUES)[number];
+export const DEFAULT_NOTIFY_ON: NotifyOn = 'problems';
+/** A standard (not FIFO) SNS topic's ARN: FIFO topics take neither email nor chat subscriptions. */
+export const STANDARD_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+/** The metric counted when a drain's notification could not be published. */
+export const NOTIFICATIONS_FAILED_METRIC = 'NotificationsFailed';

@@ -19,6 +19,7 @@ import type { ReleaseReport } from './job/release.js';
 import { restoreFromWarmPool, restoreReturnedNodes } from './job/warm-pool.js';
 import { JsonLogger } from './log.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
+import { DrainNotifier, type DrainSubject, drainEndOf } from './notify/notify.js';
 import type { HandlerOutcome } from './outcome.js';
 import type { Wiring } from './wiring.js';
 
@@ -48,6 +49,15 @@ const HANDOVER_MARGIN_MS = 60_000;
 const config: Config = loadConfig(process.env);
 const log = new JsonLogger(config.logLevel);
 const clock: Clock = systemClock;
+
+// Tells the notification topic how a node's drain ended, from the invocation that ends its job.
+const notifier = new DrainNotifier(config, {
+  log,
+  record: (record) => log.record(record),
+  clock,
+  port: async () => (await wired()).notifications(),
+  ...(process.env.AWS_LAMBDA_LOG_GROUP_NAME ? { logGroup: process.env.AWS_LAMBDA_LOG_GROUP_NAME } : {}),
+});
 
 // Per container, loaded by the first event that acts: the AWS SDK clients and the Kubernetes client.
 let wiring: Promise<Wiring> | undefined;
@@ -160,7 +170,12 @@ async function handleAction(
       await wiring.forJob(context.invokedFunctionArn, event as Record<string, unknown>),
       { clock, log },
     );
-    return finishJob(run, began, dimensions);
+    return await finishJob(run, began, dimensions, {
+      trigger: 'termination',
+      instanceId: action.instanceId,
+      autoScalingGroup: action.autoScalingGroupName,
+      requestId: invocation,
+    });
   } catch (error) {
     // the async invocation retries the event; its job record was let go for whoever comes next
     log.error('invocation failed', { error: errorMessage(error) });
@@ -236,10 +251,17 @@ async function handleNotice(
       ...(report.hardEnd ? { hardEnd: report.hardEnd } : {}),
       ...(report.spotStatus ? { spotStatus: report.spotStatus } : {}),
     });
-    return finishJob(report, began, {
-      ...dimensions,
-      ...(report.group ? { autoScalingGroup: report.group } : {}),
-    });
+    return await finishJob(
+      report,
+      began,
+      { ...dimensions, ...(report.group ? { autoScalingGroup: report.group } : {}) },
+      {
+        trigger: notice.kind,
+        instanceId: notice.instanceId,
+        ...(report.group ? { autoScalingGroup: report.group } : {}),
+        requestId: invocation,
+      },
+    );
   } catch (error) {
     // the cluster lookup or the cordon failed: the async invocation retries the event
     log.error('invocation failed', { error: errorMessage(error) });
@@ -299,12 +321,14 @@ function emitMetrics(dimensions: MetricDimensions, result: Parameters<typeof inv
   if (record) log.record(record);
 }
 
-/** The end of an invocation that ran (or joined) a node's job. */
-function finishJob(
-  run: Omit<JobReport, 'outcome'> & { readonly outcome: HandlerOutcome },
+/** The end of an invocation that ran (or joined) a node's job: the one that ends the job tells the topic. */
+async function finishJob(
+  run: Omit<JobReport, 'outcome'> & { readonly outcome: HandlerOutcome; readonly hardEnd?: string },
   began: number,
   dimensions: MetricDimensions,
-): InvocationSummary {
+  subject: DrainSubject,
+): Promise<InvocationSummary> {
+  await notifier.drainEnded(drainEndOf(run, subject));
   return finish(
     {
       outcome: run.outcome,

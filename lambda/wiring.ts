@@ -31,6 +31,7 @@ import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
 import { KubeJobStore } from './kube/job-store.js';
 import { KubeMarks } from './kube/marks.js';
 import { KubeTurns } from './kube/turns.js';
+import type { NotificationPort } from './notify/notify.js';
 
 type Kube = {
   readonly cluster: KubeCluster;
@@ -48,6 +49,7 @@ export class Wiring {
   private readonly eks = new EKSClient(sdk);
   private lambda?: LambdaClient;
   private elbv2?: Promise<ElasticLoadBalancingV2Client>;
+  private topic?: Promise<NotificationPort>;
   private kube?: Promise<Kube>;
   private readonly tokens: TokenSource;
   /** The Auto Scaling groups this drainer serves: AUTO_SCALING_GROUP_NAMES, or the cluster's tags with discovery. */
@@ -162,6 +164,20 @@ export class Wiring {
       kubernetesGroup: KUBERNETES_GROUP,
       onDrainTimeout: this.config.onDrainTimeout,
     });
+  }
+
+  /** The notification topic (NOTIFICATION_TOPIC_ARN): the SNS client loads with the first drain told. */
+  notifications(): Promise<NotificationPort> {
+    const topicArn = this.config.notifications?.topicArn;
+    if (!topicArn) return Promise.reject(new Error('no notification topic is configured'));
+    this.topic ??= Promise.all([import('@aws-sdk/client-sns'), import('./aws/notifications.js')]).then(
+      ([{ SNSClient }, { SnsNotifications }]) => new SnsNotifications(new SNSClient(sdk), topicArn),
+      (error: unknown) => {
+        this.topic = undefined;
+        throw error;
+      },
+    );
+    return this.topic;
   }
 
   /** The ELBv2 client is loaded only by invocations that wait for load balancers. */

@@ -384,3 +384,50 @@ describe('loadReconcilerConfig', () => {
     expect(() => loadReconcilerConfig({ ...env, ...bad })).toThrow(message);
   });
 });
+
+describe('loadConfig, notifications', () => {
+  const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:drains';
+
+  it('has no notifications without NOTIFICATION_TOPIC_ARN', () => {
+    expect(loadConfig({ CLUSTER_NAME: 'prod', NOTIFY_ON: 'all' }).notifications).toBeUndefined();
+  });
+
+  it('tells about problems by default, and every drain with NOTIFY_ON=all', () => {
+    const base = { CLUSTER_NAME: 'prod', NOTIFICATION_TOPIC_ARN: ` ${TOPIC} ` };
+
+    expect(loadConfig(base).notifications).toEqual({ topicArn: TOPIC, notifyOn: 'problems' });
+    expect(loadConfig({ ...base, NOTIFY_ON: ' All ' }).notifications).toEqual({
+      topicArn: TOPIC,
+      notifyOn: 'all',
+    });
+  });
+
+  it('accepts a topic in another partition', () => {
+    const arn = 'arn:aws-cn:sns:cn-north-1:123456789012:drains';
+
+    expect(loadConfig({ CLUSTER_NAME: 'prod', NOTIFICATION_TOPIC_ARN: arn }).notifications?.topicArn).toBe(
+      arn,
+    );
+  });
+
+  it.each([
+    [{ NOTIFY_ON: 'errors' }, 'NOTIFY_ON must be one of problems, all, got "errors"'],
+    [
+      { NOTIFICATION_TOPIC_ARN: 'drains' },
+      'NOTIFICATION_TOPIC_ARN must be the ARN of a standard (not FIFO) SNS topic, got "drains"',
+    ],
+    [
+      { NOTIFICATION_TOPIC_ARN: `${TOPIC}.fifo` },
+      `NOTIFICATION_TOPIC_ARN must be the ARN of a standard (not FIFO) SNS topic, got "${TOPIC}.fifo"`,
+    ],
+    [
+      { NOTIFICATION_TOPIC_ARN: 'arn:aws:sqs:eu-west-1:123456789012:drains' },
+      'NOTIFICATION_TOPIC_ARN must be the ARN of a standard (not FIFO) SNS topic',
+    ],
+  ])('fails for %j with a ConfigError naming the variable and the value', (env, message) => {
+    const load = () => loadConfig({ CLUSTER_NAME: 'prod', NOTIFICATION_TOPIC_ARN: TOPIC, ...env });
+
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+});

@@ -2,7 +2,7 @@
  * A local stand-in for the few AWS API actions the drainer uses, speaking their real wire protocols
  * so the real AWS SDK can talk to it through AWS_ENDPOINT_URL_<SERVICE>:
  * AutoScaling (Query, XML), EC2 (EC2 Query, XML), EKS (REST-JSON), Lambda (REST-JSON), Elastic Load
- * Balancing v2 (Query, XML; its model and actions are in ./elbv2.ts).
+ * Balancing v2 (Query, XML; its model and actions are in ./elbv2.ts), SNS Publish (Query, XML; ./sns.ts).
  * The service is read from the SigV4 credential scope of each request.
  * Lambda: `Event` invocations are recorded and answered 202; synchronous (`RequestResponse`)
  * invocations run a function registered in `functions`, in this process.
@@ -14,6 +14,7 @@ import { hookGlobalTimeout, LocalAutoScalingGroups } from './autoscaling-groups.
 import { EksAccessEntries } from './eks-access.js';
 import { ELBV2_NS, LocalElbv2 } from './elbv2.js';
 import { escapeXml, LoopbackHttpServer, readBody } from './loopback-server.js';
+import { LocalSns, SNS_NS } from './sns.js';
 import {
   CLOUDFORMATION_NS,
   type JsonAnswer,
@@ -192,6 +193,8 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
   readonly sqs = new LocalSqs();
   readonly cloudWatch = new LocalCloudWatch();
   readonly eventBridge = new LocalEventBridge();
+  /** SNS topics (by ARN) and every message published to them. */
+  readonly sns = new LocalSns();
   private readonly faults = new Map<string, InjectedFault[]>();
   /** instance id → the Spot status code last answered and since when (its status `updateTime`). */
   private readonly spotStatusSince = new Map<string, { code: string; at: number }>();
@@ -217,6 +220,7 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       AWS_ENDPOINT_URL_SQS: this.url,
       AWS_ENDPOINT_URL_CLOUDWATCH: this.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: this.url,
+      AWS_ENDPOINT_URL_SNS: this.url,
     };
   }
 
@@ -293,14 +297,17 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       else this.autoScaling(action, params, res);
       return;
     }
-    if (service === 'cloudformation') {
+    if (service === 'cloudformation' || service === 'sns') {
       const params = Object.fromEntries(new URLSearchParams(body));
       const action = params.Action ?? '';
       this.calls.push({ service, action, params, at: Date.now() });
       const fault = this.takeFault(service, action);
-      const answer = fault ? { fault } : this.cloudFormation.answer(action, params);
-      if ('fault' in answer) queryError(res, answer.fault, CLOUDFORMATION_NS);
-      else queryResult(res, action, answer.result, CLOUDFORMATION_NS);
+      const answer = fault
+        ? { fault }
+        : this[service === 'sns' ? 'sns' : 'cloudFormation'].answer(action, params);
+      const ns = service === 'sns' ? SNS_NS : CLOUDFORMATION_NS;
+      if ('fault' in answer) queryError(res, answer.fault, ns);
+      else queryResult(res, action, answer.result, ns);
       return;
     }
     const jsonService = JSON_SERVICES[service];

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { DRAINER_KEY, parseEvent } from '../../lambda/event.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
 import { freePorts } from '../../scripts/harness/cluster.js';
+import { LocalSns } from '../../scripts/harness/sns.js';
 import type { Workload } from '../../scripts/harness/workload.js';
 import { mutatedEvent, seededRandom, validEvent, withDetail } from '../support/events.js';
 import { E2E_CLUSTER_NAME } from './global-setup.js';
@@ -26,9 +27,18 @@ import { fillReady, fillStuck } from './support/worlds.js';
 
 const aws = new LocalAwsEndpoint();
 let world: Workload | undefined;
+/** The drain notifications' topic, on the local SNS endpoint. */
+const TOPIC = 'arn:aws:sns:us-east-1:000000000000:drains';
+const notifyingTo = (topic = TOPIC) => ({ NOTIFICATION_TOPIC_ARN: topic });
+
+/** The messages published about this instance's drain. */
+function notificationsOf(instanceId: string) {
+  return aws.sns.published.filter((m) => m.attributes.instanceId === instanceId);
+}
 
 beforeAll(async () => {
   await aws.start();
+  aws.sns.topics.add(TOPIC);
 });
 afterAll(async () => {
   await aws.stop();
@@ -77,7 +87,7 @@ function unrelatedCa(): string {
 describe('handler, end to end: lifecycle event → local AWS endpoint → real kube-apiserver', () => {
   it('drains the node with the real EKS token and completes the action once with CONTINUE', async () => {
     registerCluster(aws);
-    const handler = await loadHandler(aws, { LOG_LEVEL: 'info' });
+    const handler = await loadHandler(aws, { LOG_LEVEL: 'info', ...notifyingTo() });
     const w = await readyWorld('h-drained');
     const action = lifecycleAction(aws, w);
     const reviewsBefore = ((await webhookControl('/reviews')) as unknown[]).length;
@@ -120,11 +130,13 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
       hookName: 'eks-node-drainer',
       node: w.node,
     });
+    // a clean drain is no problem: with the default NOTIFY_ON=problems nobody is told
+    expect(notificationsOf(action.instanceId)).toEqual([]);
   });
 
   it('completes CONTINUE promptly when no node belongs to the instance', async () => {
     registerCluster(aws);
-    const handler = await loadHandler(aws);
+    const handler = await loadHandler(aws, notifyingTo());
     world = await createScenario('h-no-node');
     const action = lifecycleAction(aws, world, false);
     await world.core.deleteNode({ name: world.node });
@@ -135,6 +147,8 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     expect(result.outcome).toBe('node-not-found');
     expect(action.result).toBe('CONTINUE');
     expect(Date.now() - started).toBeLessThan(5_000);
+    // the instance goes and nothing was drained: told once
+    expect(notificationsOf(action.instanceId).map((m) => m.attributes.outcome)).toEqual(['node-not-found']);
   });
 
   describe.each([
@@ -142,9 +156,10 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     ['continue', 'deadline-continued', 'CONTINUE'],
     ['abandon', 'deadline-abandoned', 'ABANDON'],
   ] as const)('with ON_DRAIN_TIMEOUT=%s', (policy, outcome, result) => {
-    it(`ends ${outcome} and completes ${result} when a PDB blocks until the deadline`, async () => {
+    it(`ends ${outcome}, completes ${result} and tells the topic once when a PDB blocks until the deadline`, async () => {
       registerCluster(aws);
       const handler = await loadHandler(aws, {
+        ...notifyingTo(),
         ON_DRAIN_TIMEOUT: policy,
         DRAIN_TIMEOUT_SECONDS: '30',
         MIN_EVICTION_WINDOW_SECONDS: '1',
@@ -168,6 +183,35 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
           .filter((c) => c.params.LifecycleActionToken === action.token),
       ).toHaveLength(1);
       expect(await w.podsOn()).toHaveLength(policy === 'delete' ? 0 : 1);
+      // one message, sent after the lifecycle action was completed, naming the pod, its PDB, and what was deleted
+      const messages = notificationsOf(action.instanceId);
+      expect(messages).toHaveLength(1);
+      const [message] = messages;
+      if (!message) throw new Error('no notification');
+      expect(message.at).toBeGreaterThanOrEqual(
+        aws.callsOf('autoscaling', 'CompleteLifecycleAction').at(-1)?.at ?? Number.POSITIVE_INFINITY,
+      );
+      expect(message.attributes).toMatchObject({
+        outcome,
+        cluster: E2E_CLUSTER_NAME,
+        severity: 'problem',
+        node: w.node,
+      });
+      expect(message.subject).toBe(`[${E2E_CLUSTER_NAME}] drain ${outcome}: ${w.node}`);
+      const details = JSON.parse(LocalSns.deliveredTo(message, 'sqs'));
+      expect(details).toMatchObject({
+        lifecycleResult: result,
+        autoScalingGroup: action.autoScalingGroupName,
+      });
+      const pod = summary.report?.blocked[0]?.pod;
+      expect(pod).toMatch(new RegExp(`^${w.namespace}/db-`));
+      expect(details.pods.blocked).toEqual([
+        expect.objectContaining({ pod, reason: 'pdb', pdbs: [{ name: 'db', disruptionsAllowed: 0 }] }),
+      ]);
+      expect(details.pods.deleted).toEqual(policy === 'delete' ? [pod] : []);
+      const email = LocalSns.deliveredTo(message, 'email');
+      expect(email).toContain('[pdb; db: 0]');
+      expect(email).toContain(`filter instanceId = "${action.instanceId}"`);
     });
   });
 
@@ -303,6 +347,61 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     expect(terminated.every((t) => t.node === w.node)).toBe(true);
   });
 
+  it('tells a drain once with NOTIFY_ON=all when the same event is delivered twice at once', async () => {
+    registerCluster(aws);
+    const handler = await loadHandler(aws, { ...notifyingTo(), NOTIFY_ON: 'all' });
+    const w = await readyWorld('h-dup-notify');
+    const action = lifecycleAction(aws, w);
+    const event = lifecycleEvent(action);
+
+    const results = await Promise.all([handler(event, context()), handler(event, context())]);
+
+    expect(results.map((r) => r.outcome).sort()).toEqual(['drained', 'joined']);
+    // the holder that ended the job tells; the delivery that joined it does not
+    const messages = notificationsOf(action.instanceId);
+    expect(messages.map((m) => m.attributes.outcome)).toEqual(['drained']);
+    expect(messages[0]?.attributes.severity).toBe('info');
+    // a third, late delivery finds the action completed and drains nothing: nothing more is told
+    expect((await handler(event, context())).outcome).toBe('already-completed');
+    expect(notificationsOf(action.instanceId)).toHaveLength(1);
+  });
+
+  it('completes the lifecycle action and warns when the topic cannot be reached', async () => {
+    const [closed = 0] = await freePorts(1);
+    registerCluster(aws);
+    const handler = await loadHandler(aws, {
+      ...notifyingTo(),
+      // nothing listens there
+      AWS_ENDPOINT_URL_SNS: `http://127.0.0.1:${closed}`,
+      ON_DRAIN_TIMEOUT: 'continue',
+      DRAIN_TIMEOUT_SECONDS: '30',
+      MIN_EVICTION_WINDOW_SECONDS: '1',
+      LOG_LEVEL: 'warn',
+    });
+    const w = await stuckWorld('h-notify-down');
+    const action = lifecycleAction(aws, w);
+
+    const { result, lines } = await captureLogs(() =>
+      handler(lifecycleEvent(action, new Date(Date.now() - 27_000)), context()),
+    );
+
+    expect(result.outcome).toBe('deadline-continued');
+    expect(action.result).toBe('CONTINUE');
+    expect(notificationsOf(action.instanceId)).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'drain notification failed',
+        topicArn: TOPIC,
+        instanceId: action.instanceId,
+        error: expect.stringMatching(/ECONNREFUSED/),
+      }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({ NotificationsFailed: 1, Cluster: E2E_CLUSTER_NAME }),
+    );
+  });
+
   it('reports already-completed when the action was completed before', async () => {
     registerCluster(aws);
     const handler = await loadHandler(aws);
@@ -360,9 +459,9 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     expect(reviews[1]?.token).not.toBe(reviews[0]?.token);
   });
 
-  it('continues in a new invocation before its own time runs out, and the continuation finishes', async () => {
+  it('continues in a new invocation before its own time runs out, and the continuation finishes and tells', async () => {
     registerCluster(aws);
-    const handler = await loadHandler(aws);
+    const handler = await loadHandler(aws, { ...notifyingTo(), NOTIFY_ON: 'all' });
     const w = await stuckWorld('h-continue');
     const action = lifecycleAction(aws, w);
     const event = lifecycleEvent(action);
@@ -380,12 +479,18 @@ describe('handler, end to end: lifecycle event → local AWS endpoint → real k
     const payload = handover?.payload as Record<string, unknown>;
     expect(payload.detail).toEqual(event.detail);
     expect(payload[DRAINER_KEY]).toMatchObject({ startedAt: Date.parse(event.time as string), attempt: 2 });
+    // the drain goes on: nothing to tell yet
+    expect(notificationsOf(action.instanceId)).toEqual([]);
 
     await w.deletePdb('db');
     const second = await handler(payload, context());
 
     expect(second.outcome).toBe('drained');
     expect(action.result).toBe('CONTINUE');
+    // NOTIFY_ON=all: the invocation that ended the drain told it, once
+    const messages = notificationsOf(action.instanceId);
+    expect(messages.map((m) => [m.attributes.outcome, m.attributes.severity])).toEqual([['drained', 'info']]);
+    expect(JSON.parse(LocalSns.deliveredTo(messages[0] as never, 'sqs'))).toMatchObject({ attempt: 2 });
   });
 
   it('keeps the drain deadline of the first invocation in a continuation, whatever the event time says', async () => {

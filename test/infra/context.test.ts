@@ -188,3 +188,47 @@ describe('stackName', () => {
     expect(stackName('prod_eu-1')).toBe('EksNodeDrainer-prod-eu-1');
   });
 });
+
+describe('settingsFromContext, drain notifications', () => {
+  const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:alerts';
+
+  it('are off without any notification context', () => {
+    expect(parse(REQUIRED)().notifications).toBeUndefined();
+    expect(parse({ ...REQUIRED, notifications: 'false' })().notifications).toBeUndefined();
+  });
+
+  it('make a topic with email subscriptions from notificationEmail', () => {
+    const settings = parse({ ...REQUIRED, notificationEmail: ' ops@example.com , sre@example.com ' })();
+
+    expect(settings.notifications).toEqual({ emailAddresses: ['ops@example.com', 'sre@example.com'] });
+  });
+
+  it('take an existing topic by ARN, and notifyOn', () => {
+    const settings = parse({ ...REQUIRED, notificationTopicArn: TOPIC, notifyOn: 'ALL' })();
+
+    expect(settings.notifications).toEqual({ topicArn: TOPIC, notifyOn: 'all' });
+  });
+
+  it('make a topic without subscriptions with notifications=true', () => {
+    expect(parse({ ...REQUIRED, notifications: true })().notifications).toEqual({});
+  });
+
+  it.each([
+    [
+      { notificationTopicArn: `${TOPIC}.fifo` },
+      `Context "notificationTopicArn" must be the ARN of a standard (not FIFO) SNS topic, got "${TOPIC}.fifo"`,
+    ],
+    [
+      { notificationTopicArn: 'alerts' },
+      'Context "notificationTopicArn" must be the ARN of a standard (not FIFO) SNS topic, got "alerts"',
+    ],
+    [
+      { notificationEmail: 'ops@example.com,ops' },
+      'Context "notificationEmail" must be email addresses, got "ops"',
+    ],
+    [{ notifyOn: 'errors' }, 'Context "notifyOn" must be one of problems, all, got "errors"'],
+    [{ notifications: 'false', notifyOn: 'all' }, 'Context "notifications=false" turns notifications off'],
+  ])('fail for %j, naming the key and value', (context, message) => {
+    expect(parse({ ...REQUIRED, ...context })).toThrow(message);
+  });
+});

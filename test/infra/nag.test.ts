@@ -77,3 +77,18 @@ describe('cdk-nag AwsSolutions checks', () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS2/);
   });
 });
+
+describe('cdk-nag AwsSolutions checks with drain notifications', () => {
+  it('pass with a topic the stack makes and email subscriptions, nothing acknowledged for them', () => {
+    const { app } = synthesize({ notifications: { emailAddresses: ['ops@example.com'], notifyOn: 'all' } });
+
+    expect(findings(app)).toEqual([]);
+    expect(acknowledgements(app).map((a) => a.id)).not.toContainEqual(expect.stringMatching(/SNS/));
+  });
+
+  it('pass with a topic given by ARN', () => {
+    const { app } = synthesize({ notifications: { topicArn: 'arn:aws:sns:eu-west-1:123456789012:alerts' } });
+
+    expect(findings(app)).toEqual([]);
+  });
+});
