@@ -19,7 +19,6 @@ export interface NetworkSettings {
 
 export type DrainerSettings = Pick<
   NodeDrainerProps,
-  | 'clusterName'
   | 'autoScalingGroupNames'
   | 'nodegroupNames'
   | 'discover'
@@ -35,7 +34,7 @@ export type DrainerSettings = Pick<
   | 'waitForVolumeDetach'
   | 'onRebalanceRecommendation'
   | 'warmPoolLaunchHook'
-> & { readonly network?: NetworkSettings };
+> & { readonly clusterName: string; readonly network?: NetworkSettings };
 
 type Lookup = (key: string) => unknown;
 
