@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   rmSync(DIST, { recursive: true, force: true });
   execFileSync(join(fromRepoRoot('node_modules'), '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
     cwd: fromRepoRoot(''),
-    stdio: 'inherit',
+    // progress and errors to stderr: `npm pack --json` prints its report on stdout after this
+    stdio: ['ignore', process.stderr, process.stderr],
   });
   for (const [name, entry] of Object.entries(FUNCTION_ENTRIES)) {
     const { banner, ...options } = BUNDLE_OPTIONS;
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
       platform: 'node',
       logLevel: 'warning',
     });
-    console.log(`[build-package] ${entry} → dist/assets/${name}/${BUNDLE_FILE}`);
+    console.error(`[build-package] ${entry} → dist/assets/${name}/${BUNDLE_FILE}`);
   }
 }
 
