@@ -18,7 +18,12 @@ const execute = promisify(execFile);
 /** Runs a command, and says how long it took: the test's time is mostly these steps. */
 async function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }) {
   const started = Date.now();
-  const result = await execute(command, args, { ...options, maxBuffer: 64 * 1024 * 1024 });
+  const result = await execute(command, args, { ...options, maxBuffer: 64 * 1024 * 1024 }).catch(
+    // tsc reports on stdout: show both streams of a failed step
+    (error: Error & { stdout?: string; stderr?: string }) => {
+      throw new Error(`${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`);
+    },
+  );
   console.info(`[consumer] ${command} ${args[0]}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return result;
 }
