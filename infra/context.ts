@@ -25,7 +25,6 @@ export interface NetworkSettings {
 
 export type DrainerSettings = Pick<
   NodeDrainerProps,
-  | 'clusterName'
   | 'autoScalingGroupNames'
   | 'nodegroupNames'
   | 'discover'
@@ -42,7 +41,7 @@ export type DrainerSettings = Pick<
   | 'waitForVolumeDetach'
   | 'onRebalanceRecommendation'
   | 'warmPoolLaunchHook'
-> & { readonly network?: NetworkSettings; readonly notifications?: NotificationSettings };
+> & { readonly clusterName: string; readonly network?: NetworkSettings; readonly notifications?: NotificationSettings };
 
 /** Drain notifications: an existing topic by ARN, or a topic the stack makes; email subscriptions. */
 export interface NotificationSettings {

@@ -4,7 +4,7 @@ import * as eks from 'aws-cdk-lib/aws-eks';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -26,6 +26,7 @@ import { createAlarms, createDashboard, drainMetrics } from './observability.js'
 import type { NodeDrainerProps, OnDrainTimeout } from './props.js';
 import { ClusterRbac } from './rbac.js';
 import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
+import { hookedGroups } from './targets.js';
 
 export { KUBERNETES_GROUP } from '../lambda/contract.js';
 export type { LifecycleHookResult, NodeDrainerProps, NotificationsProps, OnDrainTimeout } from './props.js';
@@ -39,7 +40,7 @@ const DEFAULT_RESERVED_CONCURRENCY = 100;
  * otherwise the user applies it: `rbacApplyCommand(onDrainTimeout)` (lambda/contract.ts).
  */
 export class NodeDrainer extends Construct {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   /** Receives events that failed for good: invocations after their retries, and undeliverable events. */
   readonly deadLetterQueue: sqs.Queue;
@@ -62,10 +63,10 @@ export class NodeDrainer extends Construct {
     const settings = validate(props);
     this.onDrainTimeout = props.onDrainTimeout ?? DEFAULT_DEADLINE_POLICY;
     const { clusterName, lifecycleHookName } = settings;
-    // named groups and the node groups' groups (tokens); none with discovery
+    // named groups (tokens when given as constructs) and the node groups' groups (tokens); none with discovery
     const groups: HookedGroup[] = [
-      ...settings.autoScalingGroupNames.map((name) => ({ id: name, name })),
-      ...resolveNodegroups(this, clusterName, settings.nodegroupNames),
+      ...hookedGroups(this, settings.autoScalingGroups),
+      ...resolveNodegroups(this, clusterName, settings.nodegroups),
     ];
     const groupNames = groups.map((g) => g.name);
 
@@ -175,11 +176,7 @@ export class NodeDrainer extends Construct {
     );
   }
 
-  private createFunction(
-    props: NodeDrainerProps,
-    settings: Settings,
-    groupNames: string[],
-  ): nodejs.NodejsFunction {
+  private createFunction(props: NodeDrainerProps, settings: Settings, groupNames: string[]): lambda.Function {
     if (props.vpc) {
       // ENI management; none of its actions supports resource-level permissions
       this.role.addManagedPolicy(

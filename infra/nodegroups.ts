@@ -2,11 +2,13 @@
  * EKS managed node groups, resolved at deploy time to their Auto Scaling Groups with
  * eks:DescribeNodegroup (an AwsCustomResource per node group, on create and on every update).
  */
-import { CfnResource, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import type { HookedGroup } from './hooks.js';
+import { nagSpelling } from './nag.js';
+import type { GroupTarget } from './targets.js';
 
 /** Where DescribeNodegroup names the node group's (only) Auto Scaling Group. */
 export const NODEGROUP_ASG_PATH = 'nodegroup.resources.autoScalingGroups.0.name';
@@ -15,9 +17,9 @@ export const NODEGROUP_ASG_PATH = 'nodegroup.resources.autoScalingGroups.0.name'
 export function resolveNodegroups(
   scope: Construct,
   clusterName: string,
-  nodegroupNames: readonly string[],
+  nodegroups: readonly GroupTarget[],
 ): HookedGroup[] {
-  return nodegroupNames.map((nodegroupName) => {
+  return nodegroups.map(({ id, name: nodegroupName, shown }) => {
     const call: cr.AwsSdkCall = {
       service: 'EKS',
       action: 'describeNodegroup',
@@ -25,34 +27,28 @@ export function resolveNodegroups(
       physicalResourceId: cr.PhysicalResourceId.of(`${clusterName}/${nodegroupName}`),
       outputPaths: [NODEGROUP_ASG_PATH],
     };
-    const resolver = new cr.AwsCustomResource(scope, `Nodegroup-${nodegroupName}`, {
+    // the node group's ARN ends in a UUID unknown before it exists
+    const arn = Stack.of(scope).formatArn({
+      service: 'eks',
+      resource: 'nodegroup',
+      resourceName: `${clusterName}/${nodegroupName}/*`,
+    });
+    const resolver = new cr.AwsCustomResource(scope, `Nodegroup-${id}`, {
       onUpdate: call,
       policy: cr.AwsCustomResourcePolicy.fromStatements([
         new iam.PolicyStatement({
           actions: ['eks:DescribeNodegroup'],
-          // the node group's ARN ends in a UUID unknown before it exists
-          resources: [
-            Stack.of(scope).formatArn({
-              service: 'eks',
-              resource: 'nodegroup',
-              resourceName: `${clusterName}/${nodegroupName}/*`,
-            }),
-          ],
+          resources: [arn],
         }),
       ]),
       installLatestAwsSdk: false,
     });
     Validations.of(resolver).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/${clusterName}/${nodegroupName}/*]`,
-      reason: `The ARN of node group ${nodegroupName} ends in a UUID unknown before deployment; the statement is pinned to the node group by name.`,
+      id: `AwsSolutions-IAM5[Resource::${nagSpelling(scope, arn)}]`,
+      reason: `The ARN of node group ${shown} ends in a UUID unknown before deployment; the statement is pinned to the node group by name.`,
     });
-    const resource = resolver.node.findAll().find((c): c is CfnResource => c instanceof CfnResource);
-    const logicalId = resource && Stack.of(scope).resolve(resource.logicalId);
-    return {
-      id: `nodegroup-${nodegroupName}`,
-      name: resolver.getResponseField(NODEGROUP_ASG_PATH),
-      nagName: `<${logicalId}.${NODEGROUP_ASG_PATH}>`,
-    };
+    const name = resolver.getResponseField(NODEGROUP_ASG_PATH);
+    return { id: `nodegroup-${id}`, name, nagName: nagSpelling(scope, name) };
   });
 }
 

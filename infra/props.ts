@@ -1,6 +1,8 @@
 /** The NodeDrainer construct's props (infra/node-drainer.ts): every optional prop documents its default. */
 import type { Duration } from 'aws-cdk-lib';
+import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as eks from 'aws-cdk-lib/aws-eks';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type { DeadlinePolicy, RebalanceAction } from '../lambda/contract.js';
 import type { NotificationsProps } from './notifications.js';
@@ -11,15 +13,33 @@ export type OnDrainTimeout = DeadlinePolicy;
 export type LifecycleHookResult = 'CONTINUE' | 'ABANDON';
 
 export interface NodeDrainerProps {
-  /** The EKS cluster whose nodes are drained. */
-  readonly clusterName: string;
+  /**
+   * The name of the EKS cluster whose nodes are drained. Give this or `cluster`.
+   * @default - the name of `cluster`
+   */
+  readonly clusterName?: string;
 
   /**
-   * The cluster's node Auto Scaling Groups; each gets the termination lifecycle hook. At least one
-   * group or node group, unless `discover`.
+   * The EKS cluster whose nodes are drained (e.g. `eks.Cluster.fromClusterAttributes`). Give this or
+   * `clusterName`. Its name may be a token (a cluster of the same app), except with `discover`.
+   * @default - the cluster named `clusterName`
+   */
+  readonly cluster?: eks.ICluster;
+
+  /**
+   * The cluster's node Auto Scaling Groups, by name; each gets the termination lifecycle hook. At
+   * least one group or node group (by name or as a construct), unless `discover`.
    * @default - none
    */
   readonly autoScalingGroupNames?: readonly string[];
+
+  /**
+   * The cluster's node Auto Scaling Groups as constructs (e.g. an `autoscaling.AutoScalingGroup` of the
+   * same app, or `AutoScalingGroup.fromAutoScalingGroupName`), beside `autoScalingGroupNames`; each gets
+   * the termination lifecycle hook.
+   * @default - none
+   */
+  readonly autoScalingGroups?: readonly autoscaling.IAutoScalingGroup[];
 
   /**
    * EKS managed node groups of the cluster: each is resolved at deploy time (eks:DescribeNodegroup) to
@@ -31,10 +51,17 @@ export interface NodeDrainerProps {
   readonly nodegroupNames?: readonly string[];
 
   /**
+   * EKS managed node groups of the cluster as constructs (e.g. `eks.Nodegroup.fromNodegroupName`),
+   * beside `nodegroupNames`: resolved the same way to their Auto Scaling Groups.
+   * @default - none
+   */
+  readonly nodegroups?: readonly eks.INodegroup[];
+
+  /**
    * Every Auto Scaling Group of the cluster, now and later: those tagged `eks:cluster-name=<cluster>`
    * (managed node groups) or `kubernetes.io/cluster/<cluster>` = `owned`/`shared`. A reconciler
    * function puts the hook at deploy, every 15 minutes and on CloudTrail's CreateAutoScalingGroup and
-   * CreateNodegroup; removing the stack removes the hooks it put. Excludes the two lists above.
+   * CreateNodegroup; removing the stack removes the hooks it put. Excludes the groups and node groups above.
    * @default false
    */
   readonly discover?: boolean;

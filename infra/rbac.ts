@@ -6,13 +6,13 @@
  * allows exactly that entry and that policy for that role, nothing wider.
  */
 import { readFileSync } from 'node:fs';
-import { loadAllYaml } from '@kubernetes/client-node';
 import { Aws, CustomResource, Stack, Validations } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { loadAll } from 'js-yaml';
 import { CLUSTER_ADMIN_ACCESS_POLICY, type DeadlinePolicy, stackAppliedFiles } from '../lambda/contract.js';
 import type { Manifest } from '../lambda/rbac/manifests.js';
 import { bundledFunction, fromRepoRoot } from './functions.js';
@@ -21,7 +21,7 @@ import { NAG_PSEUDO_PARAMETERS } from './hooks.js';
 /** The objects of the files the stack applies for this deadline policy, in the files' order. */
 export function drainerManifests(policy: DeadlinePolicy): Manifest[] {
   return stackAppliedFiles(policy).flatMap(
-    (file) => loadAllYaml(readFileSync(fromRepoRoot(file), 'utf8')).filter(Boolean) as Manifest[],
+    (file) => loadAll(readFileSync(fromRepoRoot(file), 'utf8')).filter(Boolean) as Manifest[],
   );
 }
 

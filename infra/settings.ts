@@ -1,8 +1,9 @@
 /** The construct's props with their defaults applied, and the combinations that cannot work refused. */
-import { Annotations, Duration } from 'aws-cdk-lib';
+import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { DEFAULT_HOOK_NAME } from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
+import { autoScalingGroupTargets, clusterNameOf, type GroupTarget, nodegroupTargets } from './targets.js';
 
 // Limits of EC2 Auto Scaling lifecycle hooks, and of the handler's HEARTBEAT_INTERVAL_SECONDS.
 const HOOK_HEARTBEAT_SECONDS = { min: 30, max: 7_200 };
@@ -36,11 +37,12 @@ export function nodesDrainableAtOnce(
 }
 
 export interface Settings {
+  /** From `clusterName` or `cluster` (then maybe a token). */
   readonly clusterName: string;
-  /** Named groups ([] with discovery or node groups only). */
-  readonly autoScalingGroupNames: readonly string[];
-  /** EKS managed node groups whose groups are resolved at deploy time. */
-  readonly nodegroupNames: readonly string[];
+  /** Named groups and groups given as constructs ([] with discovery or node groups only). */
+  readonly autoScalingGroups: readonly GroupTarget[];
+  /** EKS managed node groups (by name or as constructs) whose groups are resolved at deploy time. */
+  readonly nodegroups: readonly GroupTarget[];
   /** Every group tagged for the cluster, now and later (the reconciler). */
   readonly discover: boolean;
   readonly lifecycleHookName: string;
@@ -54,9 +56,9 @@ export interface Settings {
 export function validate(props: NodeDrainerProps): Settings {
   const drainTimeoutDuration = props.drainTimeout ?? Duration.minutes(15);
   const settings: Settings = {
-    clusterName: props.clusterName,
-    autoScalingGroupNames: props.autoScalingGroupNames ?? [],
-    nodegroupNames: props.nodegroupNames ?? [],
+    clusterName: clusterNameOf(props),
+    autoScalingGroups: autoScalingGroupTargets(props),
+    nodegroups: nodegroupTargets(props),
     discover: props.discover ?? false,
     lifecycleHookName: props.lifecycleHookName ?? DEFAULT_HOOK_NAME,
     defaultResult: props.defaultResult ?? 'CONTINUE',
@@ -97,25 +99,35 @@ export function validate(props: NodeDrainerProps): Settings {
 
 /** Named groups, node groups, or discovery: at least one way, and discovery alone. */
 function validateGroups(settings: Settings, props: NodeDrainerProps): void {
-  const { autoScalingGroupNames: names, nodegroupNames: nodegroups, discover } = settings;
-  if (discover && (names.length > 0 || nodegroups.length > 0)) {
+  const { autoScalingGroups, nodegroups, discover, clusterName } = settings;
+  const shown = (targets: readonly GroupTarget[]) => JSON.stringify(targets.map((t) => t.shown));
+  if (discover && (autoScalingGroups.length > 0 || nodegroups.length > 0)) {
     throw new Error(
       `discover serves every Auto Scaling Group of the cluster: leave autoScalingGroupNames and nodegroupNames out, ` +
-        `got autoScalingGroupNames ${JSON.stringify(names)}, nodegroupNames ${JSON.stringify(nodegroups)}`,
+        `got autoScalingGroupNames ${shown(autoScalingGroups)}, nodegroupNames ${shown(nodegroups)}`,
     );
   }
-  if (!discover && names.length === 0 && nodegroups.length === 0) {
+  if (discover && Token.isUnresolved(clusterName)) {
     throw new Error(
-      `autoScalingGroupNames must name at least one Auto Scaling Group (or give nodegroupNames, or discover: true), ` +
+      `discover needs the cluster's name at synth (its IAM conditions and tags are keyed by it): give clusterName, ` +
+        `got cluster <${props.cluster?.node.path}> whose name is a token`,
+    );
+  }
+  if (!discover && autoScalingGroups.length === 0 && nodegroups.length === 0) {
+    throw new Error(
+      `autoScalingGroupNames must name at least one Auto Scaling Group (or give autoScalingGroups, nodegroupNames, nodegroups, or discover: true), ` +
         `got ${JSON.stringify(props.autoScalingGroupNames ?? [])}`,
     );
   }
-  for (const [key, list] of [
-    ['autoScalingGroupNames', names],
-    ['nodegroupNames', nodegroups],
+  for (const [key, targets] of [
+    [
+      props.autoScalingGroups ? 'autoScalingGroupNames and autoScalingGroups' : 'autoScalingGroupNames',
+      autoScalingGroups,
+    ],
+    [props.nodegroups ? 'nodegroupNames and nodegroups' : 'nodegroupNames', nodegroups],
   ] as const) {
-    if (new Set(list).size !== list.length) {
-      throw new Error(`${key} must not repeat a name, got ${JSON.stringify(list)}`);
+    if (new Set(targets.map((t) => t.name)).size !== targets.length) {
+      throw new Error(`${key} must not repeat a name, got ${shown(targets)}`);
     }
   }
 }

@@ -17,7 +17,7 @@ describe('NodeDrainer validation', () => {
 
   it('rejects an empty list of Auto Scaling Groups', () => {
     expect(construct({ autoScalingGroupNames: [] })).toThrow(
-      'autoScalingGroupNames must name at least one Auto Scaling Group (or give nodegroupNames, or discover: true), got []',
+      'autoScalingGroupNames must name at least one Auto Scaling Group (or give autoScalingGroups, nodegroupNames, nodegroups, or discover: true), got []',
     );
   });
 
