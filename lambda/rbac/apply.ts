@@ -8,7 +8,7 @@
  */
 import type { Clock, Logger } from '../drain/ports.js';
 import { errorMessage } from '../errors.js';
-import { isStatus } from '../kube/api-error.js';
+import { isStatus, toApiFailure } from '../kube/api-error.js';
 import { describe, leftBehind, type Manifest } from './manifests.js';
 
 /** The applier's cluster access, through EKS access entries. */
@@ -71,21 +71,31 @@ export async function applyRbac(deps: RbacDeps, request: RbacRequest): Promise<R
     const api = await deps.api();
     const untilAccess = deps.clock.now() + deps.accessWaitMs;
     // the first call waits for the access entry to take effect; every later one runs on it
-    const call = <T>(fn: () => Promise<T>): Promise<T> => whenAccessible(fn, untilAccess, deps);
+    const call = async <T>(manifest: Manifest, fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await whenAccessible(fn, untilAccess, deps);
+      } catch (error) {
+        const { status, message } = toApiFailure(error);
+        throw new Error(`${describe(manifest)}: ${status ? `HTTP ${status}: ` : ''}${message}`, {
+          cause: error,
+        });
+      }
+    };
     if (request.action === 'apply') {
       for (const manifest of request.manifests) {
-        if (!(await call(() => api.served(manifest.apiVersion)))) {
+        if (!(await call(manifest, () => api.served(manifest.apiVersion)))) {
           report.skipped.push(`${describe(manifest)}: ${manifest.apiVersion} not served`);
           continue;
         }
-        report[await call(() => api.apply(manifest))].push(describe(manifest));
+        report[await call(manifest, () => api.apply(manifest))].push(describe(manifest));
       }
     }
     const removed =
       request.action === 'apply' ? leftBehind(request.before, request.manifests) : request.manifests;
     // bindings before roles, a namespace last: the reverse of the files' order
     for (const manifest of [...removed].reverse()) {
-      if ((await call(() => api.remove(manifest))) === 'deleted') report.deleted.push(describe(manifest));
+      if ((await call(manifest, () => api.remove(manifest))) === 'deleted')
+        report.deleted.push(describe(manifest));
     }
   } catch (error) {
     failure = error;

@@ -226,7 +226,8 @@ export async function startCluster(options: StartOptions = {}): Promise<LocalClu
     processes.push(
       launch(dir, 'kube-controller-manager', join(binDir, 'kube-controller-manager'), [
         `--kubeconfig=${adminKubeconfig}`,
-        '--controllers=disruption,replicaset,deployment',
+        // namespace: a removed namespace goes away (the RBAC applier's destroy removes the drainer's)
+        '--controllers=disruption,replicaset,deployment,namespace',
         '--leader-elect=false',
         ...flags.controllerManager,
         '--secure-port=0',
