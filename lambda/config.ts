@@ -3,6 +3,8 @@ import {
   DEFAULT_DEADLINE_POLICY,
   DEFAULT_HOOK_NAME,
   DISCOVER_ENV,
+  NODE_LOST_ACTIONS,
+  type NodeLostAction,
   REBALANCE_ACTIONS,
   type RebalanceAction,
 } from './contract.js';
@@ -42,6 +44,8 @@ export interface Config {
   readonly onRebalanceRecommendation: RebalanceAction;
   /** The termination lifecycle hook a Spot drain completes when the instance waits in Terminating:Wait. */
   readonly lifecycleHookName: string;
+  /** What a node whose instance went outside its group's lifecycle gets: its pods released, or nothing. */
+  readonly onNodeLost: NodeLostAction;
 }
 
 export const DEFAULTS = {
@@ -59,6 +63,7 @@ export const DEFAULTS = {
   discoverAutoScalingGroups: false,
   onRebalanceRecommendation: 'cordon',
   lifecycleHookName: DEFAULT_HOOK_NAME,
+  onNodeLost: 'release',
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -114,6 +119,7 @@ export function loadConfig(env: Env): Config {
       REBALANCE_ACTIONS,
     ),
     lifecycleHookName: hookName(env.LIFECYCLE_HOOK_NAME?.trim() || DEFAULTS.lifecycleHookName),
+    onNodeLost: oneOf(env, 'ON_NODE_LOST', DEFAULTS.onNodeLost, NODE_LOST_ACTIONS),
   });
 }
 
