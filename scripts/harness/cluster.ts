@@ -131,7 +131,13 @@ const VERSION_FLAGS: Record<
     // what acts on the out-of-service taint of a lost node (Non-graceful node shutdown): the NoExecute
     // taint eviction (its own controller from 1.29) and podgc, which force-deletes the terminating pods
     // of a NotReady node with that taint (harness nodes have no Ready condition, none else is tainted)
-    controllerManager: ['--controllers=disruption,replicaset,deployment,taint-eviction-controller,podgc'],
+    controllerManager: [
+      '--controllers=disruption,replicaset,deployment,node-lifecycle-controller,taint-eviction-controller,podgc',
+      // the node lifecycle controller only lends the taint eviction its pods-by-node index here: with no
+      // kubelet reporting, it must never call a node unreachable (the tests mark a lost node themselves)
+      '--node-startup-grace-period=24h',
+      '--node-monitor-grace-period=24h',
+    ],
   },
 };
 
