@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { DEADLINE_POLICIES, REBALANCE_ACTIONS } from '../lambda/contract.js';
+import { DEADLINE_POLICIES, NODE_LOST_ACTIONS, REBALANCE_ACTIONS } from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
 
 export const DEPLOY_COMMAND =
@@ -34,6 +34,7 @@ export type DrainerSettings = Pick<
   | 'waitForLoadBalancers'
   | 'waitForVolumeDetach'
   | 'onRebalanceRecommendation'
+  | 'onNodeLost'
   | 'warmPoolLaunchHook'
 > & { readonly network?: NetworkSettings };
 
@@ -102,6 +103,7 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     waitForLoadBalancers: bool(get, 'waitForLoadBalancers'),
     waitForVolumeDetach: bool(get, 'waitForVolumeDetach'),
     onRebalanceRecommendation: oneOf(get, 'onRebalanceRecommendation', REBALANCE_ACTIONS),
+    onNodeLost: oneOf(get, 'onNodeLost', NODE_LOST_ACTIONS),
     warmPoolLaunchHook: bool(get, 'warmPoolLaunchHook'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
   };
