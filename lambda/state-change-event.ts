@@ -53,3 +53,30 @@ function dryRunRequested(value: unknown, drainerKey: string): boolean {
     throw new Invalid(`${drainerKey}.dryRun`, `expected true, got ${show(key.dryRun)}`);
   return true;
 }
+
+/** A state-change event as EventBridge delivers it (for `npm run invoke --instance-state` and tests). */
+export function stateChangeEvent(
+  instanceId: string,
+  state: string,
+  options: {
+    readonly time?: Date;
+    readonly region?: string;
+    readonly account?: string;
+    readonly dryRun?: boolean;
+  } = {},
+): Record<string, unknown> {
+  const region = options.region ?? 'us-east-1';
+  const account = options.account ?? '123456789012';
+  return {
+    version: '0',
+    id: globalThis.crypto.randomUUID(),
+    'detail-type': STATE_CHANGE_DETAIL_TYPE,
+    source: 'aws.ec2',
+    account,
+    time: (options.time ?? new Date()).toISOString(),
+    region,
+    resources: [`arn:aws:ec2:${region}:${account}:instance/${instanceId}`],
+    detail: { 'instance-id': instanceId, state },
+    ...(options.dryRun ? { eksNodeDrainer: { dryRun: true } } : {}),
+  };
+}

@@ -183,6 +183,7 @@ export class Wiring {
       clock,
       kubernetesGroup: KUBERNETES_GROUP,
       onDrainTimeout: this.config.onDrainTimeout,
+      onNodeLost: this.config.onNodeLost,
     });
   }
 
