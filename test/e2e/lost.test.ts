@@ -231,12 +231,17 @@ describe('an instance lost outside its group’s lifecycle, end to end on the re
     expect((await readNode(w)).spec?.unschedulable).toBeUndefined();
   });
 
-  it('dry run: reports what would be done, changes nothing', async () => {
-    const { w } = await lostWorld('lost-dry');
-    const handler = await loadHandler(aws, { DRY_RUN: 'true', AUTO_SCALING_GROUP_NAMES: groupOf(w) });
+  it('dry run (DRY_RUN, or the event’s own request): reports what would be done, changes nothing', async () => {
+    const { w, handler } = await lostWorld('lost-dry');
+    const asked = await handler(
+      { ...stateChangeEvent(w.instanceId, 'shutting-down'), eksNodeDrainer: { dryRun: true } },
+      context(),
+    );
+    const dryHandler = await loadHandler(aws, { DRY_RUN: 'true', AUTO_SCALING_GROUP_NAMES: groupOf(w) });
 
-    const { result } = await lose(handler, w);
+    const { result } = await lose(dryHandler, w);
 
+    expect(asked.outcome).toBe('dry-run');
     expect(result.outcome).toBe('dry-run');
     expect((await readNode(w)).spec?.unschedulable).toBeUndefined();
     expect(web(await w.podsOn())).toHaveLength(2);
