@@ -120,6 +120,9 @@ export async function runLostNode(
       reason: `Auto Scaling group ${group} is not served by this drainer`,
     };
   const inGroup = { group };
+  // EventBridge does not keep order: a stop and start in quick succession may arrive running-first
+  const stale = staleness(change.state, ec2?.state);
+  if (stale) return { ...inGroup, outcome: 'ignored', reason: stale };
   if (change.state !== 'running') {
     if (asg && WARM_POOL_STATE.test(asg.state))
       return { ...inGroup, outcome: 'ignored', reason: `the warm pool keeps the instance (${asg.state})` };
@@ -142,6 +145,16 @@ export async function runLostNode(
   if (!mark && view.unschedulable && view.releasable === 0)
     return { ...found, outcome: 'ignored', reason: 'the node is already drained' };
   return release(change, found, view, mark, settings, ports, log);
+}
+
+const UP = new Set(['pending', 'running']);
+
+/** Why the event is older than what EC2 says now; undefined when they agree (or EC2 does not say). */
+function staleness(state: StateChange['state'], now: string | undefined): string | undefined {
+  if (now === undefined) return undefined;
+  const up = state === 'running';
+  if (up === UP.has(now)) return undefined;
+  return `a stale ${state} notice: EC2 says the instance is ${now} now`;
 }
 
 async function release(

@@ -165,6 +165,21 @@ describe('an instance lost outside its group’s lifecycle, end to end on the re
     expect((await readNode(w)).spec?.unschedulable).toBe(true);
   });
 
+  it('ignores a stale notice that EC2 contradicts (a stop then start delivered out of order), both ways', async () => {
+    const { w, handler } = await lostWorld('lost-stale', 'InService', 'running');
+    // stopping arrives after the instance already runs again: the node is left alone
+    const late = await handler(stateChangeEvent(w.instanceId, 'stopping'), context());
+    expect(late.outcome).toBe('ignored');
+    expect((await readNode(w)).spec?.unschedulable).toBeUndefined();
+    // released on stopping; a running notice from before the stop arrives after it: the release stays
+    await lose(handler, w, 'stopping');
+    aws.instanceStates.set(w.instanceId, 'stopped');
+    const early = await handler(stateChangeEvent(w.instanceId, 'running'), context());
+
+    expect(early.outcome).toBe('ignored');
+    expect((await readNode(w)).metadata?.annotations?.[LOST_MARK]).toBeDefined();
+  });
+
   it('ignores a running instance whose node carries no mark (every launch), changing nothing', async () => {
     const { w, handler } = await lostWorld('lost-launch', 'InService', 'running');
 
