@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import {
   DEADLINE_POLICIES,
+  NODE_LOST_ACTIONS,
   NOTIFY_ON_VALUES,
   type NotifyOn,
   REBALANCE_ACTIONS,
@@ -40,6 +41,7 @@ export type DrainerSettings = Pick<
   | 'waitForLoadBalancers'
   | 'waitForVolumeDetach'
   | 'onRebalanceRecommendation'
+  | 'onNodeLost'
   | 'warmPoolLaunchHook'
 > & { readonly clusterName: string; readonly network?: NetworkSettings; readonly notifications?: NotificationSettings };
 
@@ -116,6 +118,7 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     waitForLoadBalancers: bool(get, 'waitForLoadBalancers'),
     waitForVolumeDetach: bool(get, 'waitForVolumeDetach'),
     onRebalanceRecommendation: oneOf(get, 'onRebalanceRecommendation', REBALANCE_ACTIONS),
+    onNodeLost: oneOf(get, 'onNodeLost', NODE_LOST_ACTIONS),
     warmPoolLaunchHook: bool(get, 'warmPoolLaunchHook'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
     ...notificationSettings(get),

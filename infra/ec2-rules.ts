@@ -7,11 +7,14 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import {
+  BACK_STATE,
   LAUNCH_LIFECYCLE_DETAIL_TYPE,
   LAUNCH_SUCCESSFUL_DETAIL_TYPE,
+  LOST_STATES,
   launchHookName,
   REBALANCE_RECOMMENDATION_DETAIL_TYPE,
   SPOT_INTERRUPTION_DETAIL_TYPE,
+  STATE_CHANGE_DETAIL_TYPE,
   WARM_POOL,
 } from '../lambda/contract.js';
 
@@ -25,6 +28,8 @@ export interface Ec2RulesProps {
   readonly lifecycleHookName: string;
   /** Put a launch lifecycle hook on each group, so a node back from the warm pool is restored before it serves. */
   readonly warmPoolLaunchHook: boolean;
+  /** Take instance state changes: a node whose instance went outside its group's lifecycle is released. */
+  readonly instanceStates: boolean;
   /** A fresh target for each rule: the drainer function, with the stack's retries and dead-letter queue. */
   readonly target: () => events.IRuleTarget;
   /** What a launch hook must wait for: it may hold instances only while the function and its rule exist. */
@@ -56,6 +61,7 @@ export function addEc2Rules(scope: Construct, props: Ec2RulesProps): events.Rule
       targets: [props.target()],
     }),
   ];
+  if (props.instanceStates) rules.push(instanceStateRule(scope, props));
   if (!props.warmPoolLaunchHook) return rules;
   const hookName = launchHookName(props.lifecycleHookName);
   const launchRule = new events.Rule(scope, 'LaunchHookRule', {
@@ -80,4 +86,20 @@ export function addEc2Rules(scope: Construct, props: Ec2RulesProps): events.Rule
     hook.node.addDependency(...props.drainPath, launchRule);
   }
   return [...rules, launchRule];
+}
+
+/**
+ * EC2 state changes name no group either: the lost states, and `running` (a stopped instance back) to
+ * undo a release. The handler answers another group's instance from its EC2 tag (`foreign-instance`).
+ */
+function instanceStateRule(scope: Construct, props: Ec2RulesProps): events.Rule {
+  return new events.Rule(scope, 'InstanceStateRule', {
+    description: `Instances that go outside their group's lifecycle (and stopped ones back), for EKS cluster ${props.clusterName}'s nodes`,
+    eventPattern: {
+      source: ['aws.ec2'],
+      detailType: [STATE_CHANGE_DETAIL_TYPE],
+      detail: { state: [...LOST_STATES, BACK_STATE] },
+    },
+    targets: [props.target()],
+  });
 }

@@ -135,6 +135,7 @@ export class NodeDrainer extends Construct {
       discover: settings.discover,
       lifecycleHookName,
       warmPoolLaunchHook: props.warmPoolLaunchHook ?? false,
+      instanceStates: (props.onNodeLost ?? 'release') === 'release',
       target: () =>
         new targets.LambdaFunction(this.function, {
           ...ASYNC_RETRIES,
@@ -213,6 +214,7 @@ export class NodeDrainer extends Construct {
         LOG_LEVEL: 'info',
         METRICS_NAMESPACE: props.metricsNamespace ?? DEFAULT_METRICS_NAMESPACE,
         ON_REBALANCE_RECOMMENDATION: props.onRebalanceRecommendation ?? 'cordon',
+        ON_NODE_LOST: props.onNodeLost ?? 'release',
         LIFECYCLE_HOOK_NAME: settings.lifecycleHookName,
       },
       vpc: props.vpc,

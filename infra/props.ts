@@ -4,7 +4,7 @@ import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as eks from 'aws-cdk-lib/aws-eks';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type { DeadlinePolicy, RebalanceAction } from '../lambda/contract.js';
+import type { DeadlinePolicy, NodeLostAction, RebalanceAction } from '../lambda/contract.js';
 import type { NotificationsProps } from './notifications.js';
 
 export type { NotificationsProps } from './notifications.js';
@@ -106,6 +106,15 @@ export interface NodeDrainerProps {
    * @default 'cordon'
    */
   readonly onRebalanceRecommendation?: RebalanceAction;
+
+  /**
+   * What a node gets whose instance went outside its group's lifecycle (terminated or stopped by hand,
+   * a hardware failure: EC2 state `shutting-down`, `stopping`, `terminated`): `release` its pods at
+   * once (the out-of-service taint on Kubernetes 1.28+, pod deletion before), or `ignore` it (then
+   * no EventBridge rule takes the account's instance state changes).
+   * @default 'release'
+   */
+  readonly onNodeLost?: NodeLostAction;
 
   /**
    * Put a launch lifecycle hook (`<lifecycleHookName>-launch`) on each named or node group: an instance

@@ -8,6 +8,8 @@ import {
   NOTIFY_ON_ENV,
   NOTIFY_ON_VALUES,
   type NotifyOn,
+  NODE_LOST_ACTIONS,
+  type NodeLostAction,
   REBALANCE_ACTIONS,
   type RebalanceAction,
   STANDARD_TOPIC_ARN,
@@ -50,6 +52,8 @@ export interface Config {
   readonly lifecycleHookName: string;
   /** NOTIFICATION_TOPIC_ARN and NOTIFY_ON: where and which drain ends are told; undefined: no topic. */
   readonly notifications?: NotificationConfig;
+  /** What a node whose instance went outside its group's lifecycle gets: its pods released, or nothing. */
+  readonly onNodeLost: NodeLostAction;
 }
 
 export interface NotificationConfig {
@@ -72,6 +76,7 @@ export const DEFAULTS = {
   discoverAutoScalingGroups: false,
   onRebalanceRecommendation: 'cordon',
   lifecycleHookName: DEFAULT_HOOK_NAME,
+  onNodeLost: 'release',
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -128,6 +133,7 @@ export function loadConfig(env: Env): Config {
     ),
     lifecycleHookName: hookName(env.LIFECYCLE_HOOK_NAME?.trim() || DEFAULTS.lifecycleHookName),
     ...notifications(env),
+    onNodeLost: oneOf(env, 'ON_NODE_LOST', DEFAULTS.onNodeLost, NODE_LOST_ACTIONS),
   });
 }
 

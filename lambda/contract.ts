@@ -115,3 +115,16 @@ export const DEFAULT_NOTIFY_ON: NotifyOn = 'problems';
 export const STANDARD_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 /** The metric counted when a drain's notification could not be published. */
 export const NOTIFICATIONS_FAILED_METRIC = 'NotificationsFailed';
+/** EC2's state-change event: an instance that goes without its group's lifecycle is lost (lambda/job/lost.ts). */
+export const STATE_CHANGE_DETAIL_TYPE = 'EC2 Instance State-change Notification';
+/** States of a lost instance: its node's pods are released at once. */
+export const LOST_STATES = ['shutting-down', 'stopping', 'terminated'] as const;
+/** The state of a stopped instance that came back: what the drainer did to its node is undone. */
+export const BACK_STATE = 'running';
+/** The taint of a node shut down for good (Kubernetes 1.28+, "Non-graceful node shutdown"). */
+export const OUT_OF_SERVICE_TAINT = 'node.kubernetes.io/out-of-service';
+/** What a lost instance's node gets (`ON_NODE_LOST`): its pods released, or nothing. */
+export const NODE_LOST_ACTIONS = ['release', 'ignore'] as const;
+export type NodeLostAction = (typeof NODE_LOST_ACTIONS)[number];
+/** The tag EC2 puts on an instance of an Auto Scaling group; it outlives the group's own record of it. */
+export const AUTO_SCALING_GROUP_TAG = 'aws:autoscaling:groupName';

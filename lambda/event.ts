@@ -19,6 +19,7 @@ import {
   text,
 } from './event-fields.js';
 import { type Continuation, MAX_ATTEMPTS } from './job/continuation.js';
+import { isStateChange, type ParsedStateChange, parseStateChange } from './state-change-event.js';
 
 export type { Ec2Notice, WarmPoolLaunch } from './ec2-event.js';
 export type { Continuation } from './job/continuation.js';
@@ -59,6 +60,8 @@ export type ParsedEvent =
   /** An EC2 notice; `continuation` when the drainer re-sent it to continue its drain. */
   | { readonly kind: 'notice'; readonly notice: Ec2Notice; readonly continuation?: Continuation }
   | { readonly kind: 'warm-pool-launch'; readonly launch: WarmPoolLaunch }
+  /** An instance's EC2 state changed (lambda/state-change-event.ts). */
+  | Extract<ParsedStateChange, { kind: 'state-change' }>
   | { readonly kind: 'ignored'; readonly reason: string }
   | { readonly kind: 'invalid'; readonly field: string; readonly problem: string };
 
@@ -75,6 +78,7 @@ function parse(event: unknown): ParsedEvent {
   const root = object(event, 'event');
   if (isCheckRequest(root)) return checkRequest(root);
   if (root.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
+  if (isStateChange(root)) return parseStateChange(root, DRAINER_KEY);
   if (root.source === 'aws.ec2') return withContinuation(parseEc2Event(root), root);
   if (root.source !== 'aws.autoscaling')
     throw new Invalid('source', `expected "aws.autoscaling" or "aws.ec2", got ${show(root.source)}`);

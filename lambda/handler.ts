@@ -14,10 +14,12 @@ import { type Ec2Notice, type LifecycleAction, parseEvent, type WarmPoolLaunch }
 import { type Continuation, clampProgress, clampStart } from './job/continuation.js';
 import type { JobReport } from './job/job.js';
 import { runLifecycleAction } from './job/lifecycle.js';
+import type { LostReport } from './job/lost.js';
 import { runNotice } from './job/notice.js';
 import type { ReleaseReport } from './job/release.js';
 import { restoreFromWarmPool, restoreReturnedNodes } from './job/warm-pool.js';
 import { JsonLogger } from './log.js';
+import { handleStateChange } from './lost-handler.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
 import { DrainNotifier, type DrainSubject, drainEndOf } from './notify/notify.js';
 import type { HandlerOutcome } from './outcome.js';
@@ -41,6 +43,8 @@ export interface InvocationSummary {
   readonly completed?: JobReport['completed'];
   /** This notice joined the job of another invocation (which completes its action). */
   readonly joined?: JobReport['joined'];
+  /** What was done to a lost instance's node (lambda/job/lost.ts). */
+  readonly lostNode?: LostReport['release'];
 }
 
 /** Hand over this long before the invocation's own end (at most a quarter of what is left). */
@@ -88,6 +92,19 @@ export async function handler(event: unknown, context: InvocationContext): Promi
       return ignore(parsed.reason, began);
     case 'notice':
       return handleNotice(parsed.notice, parsed, event, context, began);
+    case 'state-change':
+      return handleStateChange(
+        parsed.change,
+        {
+          config,
+          log,
+          clock,
+          wired,
+          finish,
+          failed: (dimensions) => emitMetrics(dimensions, { outcome: 'failed' }),
+        },
+        began,
+      );
     case 'warm-pool-launch': {
       // only the drainer's own launch hook: another hook's action is its owner's to complete
       const hook = parsed.launch.action?.hookName;
@@ -344,6 +361,8 @@ async function finishJob(
   );
 }
 
+export type Finish = typeof finish;
+
 function finish(
   summary: InvocationSummary & { readonly outcome: HandlerOutcome },
   began: number,
@@ -356,6 +375,7 @@ function finish(
     ...(drain ? { report: drain } : {}),
     ...(run ? { heartbeatFailures: run.heartbeats.failed } : {}),
     ...(summary.release ? { release: summary.release } : {}),
+    ...(summary.lostNode?.repeat ? { lostRepeat: true } : {}),
   });
   log.info('invocation finished', {
     outcome: summary.outcome,
@@ -390,6 +410,7 @@ function finish(
         }
       : {}),
     ...(summary.release ? { release: summary.release } : {}),
+    ...(summary.lostNode ? { lostNode: summary.lostNode } : {}),
   });
   return summary;
 }

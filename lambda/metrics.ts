@@ -30,6 +30,8 @@ export function invocationMetrics(
     readonly report?: DrainReport;
     readonly heartbeatFailures?: number;
     readonly release?: ReleaseReport;
+    /** A lost node's release that an earlier notice (shutting-down before terminated) already did. */
+    readonly lostRepeat?: boolean;
   },
   timestamp: number,
 ): Record<string, unknown> | undefined {
@@ -53,6 +55,9 @@ export function invocationMetrics(
   if (outcome === 'rebalance-cordoned') add('RebalanceCordons', 1);
   if (outcome === 'foreign-instance') add('ForeignInstances', 1);
   if (outcome === 'warm-pool-restored') add('WarmPoolRestores', 1);
+  // an instance went without the group's lifecycle: its pods were released at once (a repeat notice is not counted)
+  if (outcome === 'node-lost' && !result.lostRepeat) add('NodesLost', 1);
+  if (outcome === 'lost-node-restored') add('LostNodesRestored', 1);
   if (result.heartbeatFailures) add('HeartbeatFailures', result.heartbeatFailures);
   const release = outcome === 'dry-run' ? undefined : result.release;
   if (release?.loadBalancers) add('LoadBalancerWait', release.loadBalancers.waitedMs / 1000, 'Seconds');

@@ -1,5 +1,6 @@
 /** Every outcome an invocation reports (ARCHITECTURE.md, "Outcomes"; docs/outcomes-and-troubleshooting.md lists them all). */
 import type { LifecycleRunReport } from './job/lifecycle.js';
+import type { LostReport } from './job/lost.js';
 import type { NoticeReport } from './job/notice.js';
 import type { WarmPoolReturnReport } from './job/warm-pool.js';
 
@@ -7,6 +8,8 @@ export type HandlerOutcome =
   | LifecycleRunReport['outcome']
   | NoticeReport['outcome']
   | WarmPoolReturnReport['outcome']
+  /** An instance that went outside its group's lifecycle (lambda/job/lost.ts). */
+  | LostReport['outcome']
   | 'ignored'
   | 'invalid-event'
   /** The event's Auto Scaling group is not one this drainer serves: nothing called (lambda/aws/groups.ts). */

@@ -11,6 +11,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SelfInvocation } from './aws/continuation.js';
 import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
 import { servedGroups } from './aws/groups.js';
+import { describeInstanceFacts } from './aws/instance-state.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle, describeAutoScalingInstance } from './aws/lifecycle.js';
 import { runFunctionCheck } from './check/check.js';
@@ -22,6 +23,7 @@ import { type Clock, type ClusterPort, systemClock } from './drain/ports.js';
 import type { TurnsPort } from './drain/turns.js';
 import type { WarmPoolLaunch } from './event.js';
 import type { JobPorts } from './job/job.js';
+import type { LostPorts } from './job/lost.js';
 import type { NoticePorts } from './job/notice.js';
 import type { GroupsPort, JobStorePort, LoadBalancerPort } from './job/ports.js';
 import type { ActionRef } from './job/record.js';
@@ -30,6 +32,7 @@ import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
 import { KubeJobStore } from './kube/job-store.js';
 import { KubeMarks } from './kube/marks.js';
+import { KubeLostNodes } from './kube/out-of-service.js';
 import { KubeTurns } from './kube/turns.js';
 import type { NotificationPort } from './notify/notify.js';
 
@@ -37,6 +40,7 @@ type Kube = {
   readonly cluster: KubeCluster;
   readonly marks: KubeMarks;
   readonly store: KubeJobStore;
+  readonly lost: KubeLostNodes;
   turns(node: string): KubeTurns;
 };
 
@@ -137,6 +141,24 @@ export class Wiring {
     };
   }
 
+  /** What an instance that went outside its group's lifecycle talks to (lambda/job/lost.ts). */
+  forLost(): LostPorts {
+    const lost = async () => (await this.connect()).lost;
+    return {
+      groups: this.groups,
+      ec2Instance: (id) => describeInstanceFacts(this.ec2, id),
+      autoScalingInstance: (id) => describeAutoScalingInstance(this.autoScaling, id),
+      cluster: this.cluster(),
+      nodes: {
+        outOfServiceTaint: async () => (await lost()).outOfServiceTaint(),
+        read: async (node, now) => (await lost()).read(node, now),
+        mark: async (node, mark, taint) => (await lost()).mark(node, mark, taint),
+        deletePods: async (node) => (await lost()).deletePods(node),
+        restore: async (node, mark, now) => (await lost()).restore(node, mark, now),
+      },
+    };
+  }
+
   /** What an instance back from the warm pool talks to (lambda/drain/warm-pool.ts). */
   forLaunch({ instanceId, autoScalingGroupName, action }: WarmPoolLaunch): WarmPoolPorts {
     return {
@@ -163,6 +185,7 @@ export class Wiring {
       clock,
       kubernetesGroup: KUBERNETES_GROUP,
       onDrainTimeout: this.config.onDrainTimeout,
+      onNodeLost: this.config.onNodeLost,
     });
   }
 
@@ -200,6 +223,7 @@ export class Wiring {
           cluster: new KubeCluster(kubeConfig, invalidate),
           marks: new KubeMarks(kubeConfig, invalidate),
           store: new KubeJobStore(kubeConfig, invalidate),
+          lost: new KubeLostNodes(kubeConfig, invalidate),
           turns: (node: string) => new KubeTurns(kubeConfig, node, Date.now, invalidate),
         };
       },

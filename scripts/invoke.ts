@@ -16,6 +16,7 @@
  * invoke/local.ts (the handler in this process), invoke/output.ts (what is printed), invoke/errors.ts.
  */
 import { CHECK_REQUEST, lifecycleEvent, parseEvent } from '../lambda/event.js';
+import { stateChangeEvent } from '../lambda/state-change-event.js';
 import { isEntryPoint } from './entry-point.js';
 import { type InvokeOptions, parseInvokeArgs, USAGE } from './invoke/args.js';
 import {
@@ -28,7 +29,15 @@ import {
 } from './invoke/aws.js';
 import { EXIT_OK, EXIT_USAGE, explain, InvokeError } from './invoke/errors.js';
 import { type LocalConfig, localConfig, runLocally } from './invoke/local.js';
-import { describe, type Io, print, printCheck, type SummaryView, stdio } from './invoke/output.js';
+import {
+  describe,
+  type Io,
+  print,
+  printCheck,
+  printState,
+  type SummaryView,
+  stdio,
+} from './invoke/output.js';
 
 export { type InvokeOptions, type ParsedArgs, parseInvokeArgs, USAGE } from './invoke/args.js';
 export { InvokeError } from './invoke/errors.js';
@@ -59,6 +68,7 @@ export async function main(
   }
   try {
     if (parsed.kind === 'check') return await runCheck(parsed.target, parsed.json, env, io);
+    if (parsed.kind === 'state') return await runState(parsed, env, io);
     return await run(parsed.options, env, io);
   } catch (error) {
     const failure = explain(error);
@@ -130,6 +140,33 @@ async function runCheck(
     result = await runLocally(localConfig(target.cluster, true, env), { ...CHECK_REQUEST }, json, io);
   }
   return printCheck(result, json, io);
+}
+
+/** `--instance-state`: EC2's state change of the instance (lambda/job/lost.ts); a dry run unless --yes. */
+async function runState(
+  request: Extract<ReturnType<typeof parseInvokeArgs>, { kind: 'state' }>,
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io,
+): Promise<number> {
+  const autoScaling = autoScalingClient();
+  const region = await awsSetup(autoScaling).finally(() => autoScaling.destroy());
+  const event = stateChangeEvent(request.instanceId, request.state, { region, dryRun: request.dryRun });
+  const parsed = parseEvent(event);
+  if (parsed.kind !== 'state-change') {
+    const why = parsed.kind === 'invalid' ? `${parsed.field}: ${parsed.problem}` : 'ignored';
+    throw new InvokeError(`the event would not be accepted by the drainer: ${why}`, EXIT_USAGE);
+  }
+  const what = `instance ${request.instanceId} ${request.state} (${request.dryRun ? 'dry run: nothing is changed' : 'NOT a dry run'})`;
+  let result: RunResult;
+  if (request.target.kind === 'function') {
+    io.err(`invoking function ${request.target.name} for ${what} …`);
+    result = await invokeFunction(request.target.name, event, region);
+  } else {
+    io.err(`running lambda/handler.ts here for cluster ${request.target.cluster}, ${what} …`);
+    const config = localConfig(request.target.cluster, request.dryRun, env);
+    result = await runLocally(config, event, request.json, io);
+  }
+  return printState(result, request.json, io);
 }
 
 /**

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
+      onNodeLost: 'release',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -44,6 +45,7 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
+      onNodeLost: 'release',
     });
   });
 
@@ -79,6 +81,7 @@ describe('loadConfig', () => {
       metricsNamespace: 'EksNodeDrainer',
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
+      onNodeLost: 'release',
     });
   });
 
@@ -100,6 +103,7 @@ describe('loadConfig', () => {
         AUTO_SCALING_GROUP_NAMES: 'asg-a, asg-b',
         ON_REBALANCE_RECOMMENDATION: 'drain',
         LIFECYCLE_HOOK_NAME: 'team/drain-hook',
+        ON_NODE_LOST: 'ignore',
       }),
     ).toEqual({
       clusterName: 'prod',
@@ -118,6 +122,7 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'drain',
       lifecycleHookName: 'team/drain-hook',
+      onNodeLost: 'ignore',
     });
   });
 
@@ -162,6 +167,7 @@ describe('loadConfig', () => {
       METRICS_NAMESPACE: ' Team.Drainer ',
       ON_REBALANCE_RECOMMENDATION: ' IGNORE ',
       LIFECYCLE_HOOK_NAME: ' my-hook ',
+      ON_NODE_LOST: ' Release ',
     });
 
     expect(config).toEqual({
@@ -180,6 +186,7 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'ignore',
       lifecycleHookName: 'my-hook',
+      onNodeLost: 'release',
     });
   });
 
@@ -195,6 +202,17 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ CLUSTER_NAME: 'prod', ON_REBALANCE_RECOMMENDATION: value }).onRebalanceRecommendation,
     ).toBe(value);
+  });
+
+  it('releases lost nodes by default, and accepts ON_NODE_LOST=ignore', () => {
+    expect(loadConfig({ CLUSTER_NAME: 'prod' }).onNodeLost).toBe('release');
+    expect(loadConfig({ CLUSTER_NAME: 'prod', ON_NODE_LOST: 'IGNORE' }).onNodeLost).toBe('ignore');
+  });
+
+  it('fails for ON_NODE_LOST=delete', () => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', ON_NODE_LOST: 'delete' })).toThrow(
+      'ON_NODE_LOST must be one of release, ignore, got "delete"',
+    );
   });
 
   it.each(['evict', 'cordon,drain', 'true'])('fails for ON_REBALANCE_RECOMMENDATION=%s', (value) => {

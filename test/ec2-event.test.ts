@@ -49,10 +49,10 @@ describe('parseEvent on EC2 notices', () => {
   });
 
   it('ignores other aws.ec2 detail-types, loudly', () => {
-    const event = { ...rebalanceEvent(INSTANCE), 'detail-type': 'EC2 Instance State-change Notification' };
+    const event = { ...rebalanceEvent(INSTANCE), 'detail-type': 'EC2 AMI State Change' };
     expect(parseEvent(event)).toEqual({
       kind: 'ignored',
-      reason: 'detail-type EC2 Instance State-change Notification',
+      reason: 'detail-type EC2 AMI State Change',
     });
   });
 

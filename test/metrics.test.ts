@@ -155,8 +155,16 @@ describe('invocationMetrics', () => {
     ['rebalance-cordoned', 'RebalanceCordons'],
     ['foreign-instance', 'ForeignInstances'],
     ['warm-pool-restored', 'WarmPoolRestores'],
+    ['node-lost', 'NodesLost'],
+    ['lost-node-restored', 'LostNodesRestored'],
   ] as const)('counts %s as %s', (outcome, metric) => {
     expect(invocationMetrics('NS', { cluster: 'prod' }, { outcome }, 0)?.[metric]).toBe(1);
+  });
+
+  it('counts a lost node once: a repeat notice (terminated after shutting-down) adds nothing', () => {
+    expect(
+      invocationMetrics('NS', { cluster: 'prod' }, { outcome: 'node-lost', lostRepeat: true }, 0),
+    ).toBeUndefined();
   });
 
   it('never uses node or pod names as dimensions', () => {

@@ -3,8 +3,14 @@
  * its network path, can it reach the cluster, is its token accepted, may it do what a drain does?
  * Read-only: no lifecycle call, no write to the cluster or to AWS. Pure logic against a narrow port.
  */
-import { DEFAULT_DEADLINE_POLICY, type DeadlinePolicy, rbacApplyCommand } from '../contract.js';
+import {
+  DEFAULT_DEADLINE_POLICY,
+  type DeadlinePolicy,
+  type NodeLostAction,
+  rbacApplyCommand,
+} from '../contract.js';
 import type { Clock } from '../drain/ports.js';
+import { lostNodesLine } from './lost-nodes.js';
 import { drainerRules, type Permission, permissionsOf, resourceName } from './permissions.js';
 import { type CheckLine, type FunctionCheckReport, line } from './report.js';
 
@@ -39,6 +45,8 @@ export interface CheckDeps<E extends { readonly endpoint: string }> {
    * and which RBAC files the fix applies. Default `delete`, the config's default.
    */
   readonly onDrainTimeout?: DeadlinePolicy;
+  /** The function's `ON_NODE_LOST`: before 1.28, `release` needs pods delete (a warning without). */
+  readonly onNodeLost?: NodeLostAction;
 }
 
 /** Above this, the API server answers slowly enough to matter for a drain's many requests. */
@@ -62,6 +70,7 @@ export async function runFunctionCheck<E extends { readonly endpoint: string }>(
     const rest = [
       ...['api-server', 'identity', 'eviction-api'].map((id) => ({ id, optional: false })),
       ...permissionIds(policy),
+      { id: 'lost-nodes', optional: true },
     ];
     for (const { id, optional } of rest) {
       if (!checks.some((c) => c.id === `function.${id}`)) {
@@ -89,8 +98,10 @@ export async function runFunctionCheck<E extends { readonly endpoint: string }>(
 
   const kube = await deps.connect(endpoint);
   const started = deps.clock.now();
+  let gitVersion: string;
   try {
     const version = await kube.version();
+    gitVersion = version;
     const ms = Math.round(deps.clock.now() - started);
     checks.push(
       ms > SLOW_API_MS
@@ -131,6 +142,7 @@ export async function runFunctionCheck<E extends { readonly endpoint: string }>(
   }
 
   checks.push(...(await permissionLines(kube, policy)));
+  checks.push(await lostNodesLine(kube, gitVersion, deps.onNodeLost ?? 'release'));
   return report();
 }
 

@@ -136,6 +136,16 @@ export const APPLIER_CREDENTIALS = {
   principalArn: 'arn:aws:iam::000000000000:role/eks-node-drainer-rbac-applier',
 } as const;
 
+/** EC2's instance state codes. */
+const INSTANCE_STATE_CODES: Readonly<Record<string, number>> = {
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80,
+};
+
 const ASG_NS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
 const EC2_NS = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
@@ -156,6 +166,10 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
    * Declaring an instance here does not make it known to DescribeInstances: put it in `instances` too.
    */
   readonly spotInstances = new Map<string, SpotInstanceState>();
+  /** instance id → its EC2 state (DescribeInstances instanceState); default `shutting-down`. */
+  readonly instanceStates = new Map<string, string>();
+  /** instance id → its tags (DescribeInstances tagSet), e.g. `aws:autoscaling:groupName`. */
+  readonly instanceTags = new Map<string, Readonly<Record<string, string>>>();
   /** Elastic Load Balancing v2: target groups, their tags and targets (service `elasticloadbalancing`). */
   readonly elbv2 = new LocalElbv2();
   /** cluster name → what DescribeCluster answers. */
@@ -543,7 +557,11 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
     const lifecycle = spot
       ? `<instanceLifecycle>spot</instanceLifecycle><spotInstanceRequestId>${escapeXml(spot.requestId)}</spotInstanceRequestId>`
       : '';
-    return `<item><instanceId>${id}</instanceId><privateDnsName>${escapeXml(this.instances.get(id) ?? '')}</privateDnsName>${primary ? `<privateIpAddress>${primary}</privateIpAddress>` : ''}<instanceState><code>32</code><name>shutting-down</name></instanceState>${lifecycle}<networkInterfaceSet>${interfaces}</networkInterfaceSet></item>`;
+    const state = this.instanceStates.get(id) ?? 'shutting-down';
+    const tags = Object.entries(this.instanceTags.get(id) ?? {})
+      .map(([key, value]) => `<item><key>${escapeXml(key)}</key><value>${escapeXml(value)}</value></item>`)
+      .join('');
+    return `<item><instanceId>${id}</instanceId><privateDnsName>${escapeXml(this.instances.get(id) ?? '')}</privateDnsName>${primary ? `<privateIpAddress>${primary}</privateIpAddress>` : ''}<instanceState><code>${INSTANCE_STATE_CODES[state] ?? 0}</code><name>${escapeXml(state)}</name></instanceState>${lifecycle}<networkInterfaceSet>${interfaces}</networkInterfaceSet><tagSet>${tags}</tagSet></item>`;
   }
 
   /**

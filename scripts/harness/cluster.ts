@@ -116,7 +116,12 @@ const VERSION_FLAGS: Record<
   { etcd: string[]; apiserver: string[]; controllerManager: string[] }
 > = {
   // the insecure port and the controller manager's insecure --port were removed after 1.20
-  '1.20': { etcd: [], apiserver: ['--insecure-port=0'], controllerManager: ['--port=0'] },
+  '1.20': {
+    etcd: [],
+    apiserver: ['--insecure-port=0'],
+    // namespace (both versions): a removed namespace goes away (the RBAC applier's destroy removes the drainer's)
+    controllerManager: ['--port=0', '--controllers=disruption,replicaset,deployment,namespace'],
+  },
   '1.32': {
     // 1.32 serves a watch without resourceVersion from its watch cache once the cache has caught up with
     // etcd's current revision. A quiet resource's cache only learns that revision from etcd's progress
@@ -124,7 +129,16 @@ const VERSION_FLAGS: Record<
     // on, as EKS's etcd does): without this, such a watch fails after 3 s with "Too large resource version".
     etcd: ['--experimental-watch-progress-notify-interval=200ms'],
     apiserver: [],
-    controllerManager: [],
+    // what acts on the out-of-service taint of a lost node (Non-graceful node shutdown): the NoExecute
+    // taint eviction (its own controller from 1.29) and podgc, which force-deletes the terminating pods
+    // of a NotReady node with that taint (harness nodes have no Ready condition, none else is tainted)
+    controllerManager: [
+      '--controllers=disruption,replicaset,deployment,namespace,node-lifecycle-controller,taint-eviction-controller,podgc',
+      // the node lifecycle controller only lends the taint eviction its pods-by-node index here: with no
+      // kubelet reporting, it must never call a node unreachable (the tests mark a lost node themselves)
+      '--node-startup-grace-period=24h',
+      '--node-monitor-grace-period=24h',
+    ],
   },
 };
 
@@ -226,8 +240,6 @@ export async function startCluster(options: StartOptions = {}): Promise<LocalClu
     processes.push(
       launch(dir, 'kube-controller-manager', join(binDir, 'kube-controller-manager'), [
         `--kubeconfig=${adminKubeconfig}`,
-        // namespace: a removed namespace goes away (the RBAC applier's destroy removes the drainer's)
-        '--controllers=disruption,replicaset,deployment,namespace',
         '--leader-elect=false',
         ...flags.controllerManager,
         '--secure-port=0',

@@ -58,6 +58,8 @@ export class Simulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private abort?: AbortController;
   private stopped = false;
+  /** Nodes whose kubelet stopped (loseNode): their pods are neither run nor finished any more. */
+  private readonly lost = new Set<string>();
   private readonly errors: string[] = [];
 
   constructor(
@@ -147,6 +149,7 @@ export class Simulator {
   private act(pod: V1Pod): void {
     const meta = pod.metadata ?? {};
     const uid = meta.uid ?? '';
+    if (pod.spec?.nodeName && this.lost.has(pod.spec.nodeName)) return;
     if (meta.deletionTimestamp) {
       if (!this.terminations.has(uid)) this.terminate(pod);
       return;
@@ -209,6 +212,32 @@ export class Simulator {
     });
   }
 
+  /**
+   * The node's instance went away: its kubelet no longer runs or finishes pods, and its Ready
+   * condition turns Unknown, as the node lifecycle controller marks a node that stopped reporting.
+   */
+  async loseNode(node: string): Promise<void> {
+    this.lost.add(node);
+    const now = new Date().toISOString();
+    await this.http.send('PATCH', `/api/v1/nodes/${node}/status`, {
+      contentType: 'application/merge-patch+json',
+      body: {
+        status: {
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'Unknown',
+              reason: 'NodeStatusUnknown',
+              message: 'Kubelet stopped posting node status.',
+              lastHeartbeatTime: now,
+              lastTransitionTime: now,
+            },
+          ],
+        },
+      },
+    });
+  }
+
   /** The kubelet's part: run preStop (bounded by the grace period), then remove the pod. */
   private terminate(pod: V1Pod): void {
     const meta = pod.metadata ?? {};
@@ -228,6 +257,8 @@ export class Simulator {
     });
     const timer = setTimeout(() => {
       this.timers.delete(timer);
+      // a kubelet that stopped finishes nothing
+      if (pod.spec?.nodeName && this.lost.has(pod.spec.nodeName)) return;
       this.http
         .send('DELETE', `/api/v1/namespaces/${meta.namespace ?? ''}/pods/${meta.name ?? ''}`, {
           query: { gracePeriodSeconds: '0' },

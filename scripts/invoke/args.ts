@@ -18,6 +18,9 @@ A dry run unless --yes: nothing is evicted and no lifecycle action is completed.
   --local              run lambda/handler.ts in this process with your AWS credentials ...
   --cluster NAME       ... for this EKS cluster (required with --local)
   --event-time ISO     when the lifecycle action began (default: now); the drain deadline counts from it
+  --instance-state S   instead of a lifecycle event, EC2's state change of the instance to S
+                       (shutting-down, stopping, terminated: a lost instance's node is released;
+                       running: a released node is restored); a dry run unless --yes
   --check              instead of a lifecycle event, send the read-only check request
                        ({ "eksNodeDrainer": { "check": true } }): the function reports its own view of the
                        cluster (npm run doctor does too); no --instance-id then
@@ -47,6 +50,15 @@ export interface InvokeOptions {
 export type ParsedArgs =
   | { readonly kind: 'run'; readonly options: InvokeOptions }
   | { readonly kind: 'check'; readonly target: InvokeOptions['target']; readonly json: boolean }
+  /** `--instance-state`: an EC2 state change of the instance instead of a lifecycle event. */
+  | {
+      readonly kind: 'state';
+      readonly instanceId: string;
+      readonly state: string;
+      readonly dryRun: boolean;
+      readonly target: InvokeOptions['target'];
+      readonly json: boolean;
+    }
   | { readonly kind: 'help' }
   | { readonly kind: 'usage-error'; readonly message: string };
 
@@ -65,6 +77,7 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
     'event-time': { type: 'string' },
     json: { type: 'boolean' },
     check: { type: 'boolean' },
+    'instance-state': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if ('message' in parsed) return usageError(parsed.message);
@@ -99,6 +112,21 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
     if (text(name)?.trim() === '') return usageError(`--${name} needs a non-empty value`);
   }
   if ('kind' in target && target.kind === 'usage-error') return target;
+
+  const state = text('instance-state');
+  if (state !== undefined) {
+    const lifecycleOnly = ['asg', 'hook', 'force', 'event-time'].filter((name) => values[name] !== undefined);
+    if (lifecycleOnly.length > 0)
+      return usageError(`--instance-state sends no lifecycle event: drop --${lifecycleOnly.join(', --')}`);
+    return {
+      kind: 'state',
+      instanceId,
+      state,
+      dryRun: values.yes !== true,
+      target: target as InvokeOptions['target'],
+      json: values.json === true,
+    };
+  }
 
   const rawTime = text('event-time');
   const eventTime = rawTime === undefined ? undefined : new Date(rawTime);

@@ -237,3 +237,18 @@ export function printCheck(result: RunResult, json: boolean, io: Io): number {
   }
   return failed ? EXIT_FAILED : EXIT_OK;
 }
+
+/** `--instance-state`: the outcome, the reason or what was done to the node, and the log tail on failure. */
+export function printState(result: RunResult, json: boolean, io: Io): number {
+  const summary = result.summary;
+  const failed = result.functionError !== undefined || summary === undefined;
+  if (json) {
+    io.out(JSON.stringify({ ok: !failed, ...(summary ?? {}), ...(result.functionError ?? {}) }, null, 2));
+  } else if (result.functionError) {
+    io.out(`✘ the function failed (${result.functionError.kind}): ${result.functionError.errorMessage}`);
+  } else if (summary) {
+    io.out(`outcome: ${summary.outcome}${summary.lostNode ? ` ${JSON.stringify(summary.lostNode)}` : ''}`);
+  }
+  if (result.logTail && failed && !json) io.out(`\nlog tail:\n${result.logTail}`);
+  return failed ? EXIT_FAILED : EXIT_OK;
+}

@@ -78,9 +78,9 @@ describe('runFunctionCheck', () => {
 
     const report = await run(fakeCluster(clock), clock);
 
-    expect(report.checks.map((c) => c.status)).toEqual(Array(11).fill('pass'));
+    expect(report.checks.map((c) => c.status)).toEqual(Array(12).fill('pass'));
     expect(report.checks[1]?.title).toBe('API server v1.32.0 reached in 12 ms');
-    expect(report.checks.at(-1)).toEqual({
+    expect(report.checks.find((c) => c.id === 'function.permissions.leases')).toEqual({
       id: 'function.permissions.leases',
       status: 'pass',
       title: `may ${LEASES_VERBS} leases.coordination.k8s.io in eks-node-drainer`,
@@ -99,11 +99,12 @@ describe('runFunctionCheck', () => {
 
     expect(report.checks[0]).toMatchObject({ id: 'function.describe-cluster', status: 'fail' });
     expect(report.checks[0]?.fix).toContain('eks:DescribeCluster');
-    expect(report.checks).toHaveLength(11);
+    expect(report.checks).toHaveLength(12);
     expect(report.checks.slice(1).every((c) => c.title === 'not checked: no cluster endpoint')).toBe(true);
     // what the drain can do without is a warning unchecked too; everything else fails
     expect(report.checks.filter((c) => c.status !== 'fail').map((c) => [c.id, c.status])).toEqual([
       ['function.permissions.leases', 'warn'],
+      ['function.lost-nodes', 'warn'],
     ]);
   });
 
@@ -202,7 +203,7 @@ describe('runFunctionCheck', () => {
       expect(asked).toHaveLength(21);
       expect(asked.some(isPodsDelete)).toBe(false);
       expect(asked.filter(isLeases)).toHaveLength(6);
-      expect(report.checks.map((c) => c.status)).toEqual(Array(11).fill('pass'));
+      expect(report.checks.map((c) => c.status)).toEqual(Array(12).fill('pass'));
       expect(report.checks.find((c) => c.id === 'function.permissions.pods')?.title).toBe(
         'may get, list, watch pods',
       );
@@ -360,5 +361,78 @@ describe('runFunctionCheck', () => {
 
     expect(report.checks[2]).toMatchObject({ status: 'pass' });
     expect(report.checks[3]?.title).toBe('Eviction API served as policy/v1beta1');
+  });
+
+  describe('lost nodes', () => {
+    const lostLine = (report: Awaited<ReturnType<typeof run>>) =>
+      report.checks.find((c) => c.id === 'function.lost-nodes');
+    const on120 = (clock: VirtualClock, podsDelete: boolean) => {
+      const asked: Permission[] = [];
+      const cluster = fakeCluster(clock, {
+        version: async () => 'v1.20.2',
+        canI: async (p: Permission) => {
+          asked.push(p);
+          return { allowed: podsDelete || !isPodsDelete(p) };
+        },
+      });
+      return { cluster, asked };
+    };
+
+    it('on 1.28+, releases by the out-of-service taint: no pods delete asked for it', async () => {
+      const clock = new VirtualClock();
+      const { cluster, asked } = withoutPodsDelete(clock);
+
+      const report = await run(cluster, clock, undefined, 'continue');
+
+      expect(lostLine(report)).toEqual({
+        id: 'function.lost-nodes',
+        status: 'pass',
+        title: "a lost node's pods are released by the out-of-service taint (v1.32.0)",
+      });
+      expect(asked.some(isPodsDelete)).toBe(false);
+    });
+
+    it('before 1.28 without pods delete, warns that a lost node is only cordoned and names the file', async () => {
+      const clock = new VirtualClock();
+      const { cluster } = on120(clock, false);
+
+      const report = await run(cluster, clock, undefined, 'continue');
+
+      expect(lostLine(report)).toEqual({
+        id: 'function.lost-nodes',
+        status: 'warn',
+        title: 'may not delete pods: a lost node is only cordoned on v1.20.2',
+        fix: 'kubectl apply -f infra/k8s/rbac-delete-pods.yaml',
+      });
+    });
+
+    it('before 1.28 with pods delete, passes: the pods are deleted at once', async () => {
+      const clock = new VirtualClock();
+      const { cluster } = on120(clock, true);
+
+      const report = await run(cluster, clock, undefined, 'continue');
+
+      expect(lostLine(report)?.status).toBe('pass');
+      expect(lostLine(report)?.title).toBe(
+        "a lost node's pods are deleted at once (v1.20.2: no out-of-service taint)",
+      );
+    });
+
+    it('with ON_NODE_LOST=ignore, passes without asking', async () => {
+      const clock = new VirtualClock();
+      const { cluster, asked } = on120(clock, false);
+
+      const report = await runFunctionCheck(CLUSTER, {
+        describeCluster: async () => ({ endpoint: 'https://k8s' }),
+        connect: () => cluster,
+        clock,
+        kubernetesGroup: GROUP,
+        onDrainTimeout: 'continue',
+        onNodeLost: 'ignore',
+      });
+
+      expect(lostLine(report)?.title).toBe('lost nodes are left alone (ON_NODE_LOST=ignore)');
+      expect(asked.some(isPodsDelete)).toBe(false);
+    });
   });
 });

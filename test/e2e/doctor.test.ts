@@ -451,6 +451,8 @@ describe('the check request through the real handler, as group eks-node-drainer'
       ['function.permissions.events', 'pass'],
       // the Role grants the leases in eks-node-drainer only: the review asks there
       ['function.permissions.leases', 'pass'],
+      // 1.20: pods delete (rbac-delete-pods.yaml is applied); 1.28+: the out-of-service taint
+      ['function.lost-nodes', 'pass'],
     ]);
     const version = inject('cluster').version;
     expect(summary.check?.checks[3]?.title).toBe(
@@ -500,6 +502,7 @@ describe('the check request through the real handler, as group eks-node-drainer'
     // what the drain can do without (the leases) is a warning unchecked too
     expect(summary.check?.checks.filter((c) => c.status !== 'fail').map((c) => [c.id, c.status])).toEqual([
       ['function.permissions.leases', 'warn'],
+      ['function.lost-nodes', 'warn'],
     ]);
   });
 });

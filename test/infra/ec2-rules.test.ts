@@ -45,7 +45,7 @@ describe('NodeDrainer: EC2 notices and warm pools', () => {
   it('targets the function from every rule with the same bounded retries and dead-letter queue', () => {
     const functionId = only(template, 'AWS::Lambda::Function');
     const queueId = only(template, 'AWS::SQS::Queue');
-    expect(Object.keys(rules(template))).toHaveLength(3);
+    expect(Object.keys(rules(template))).toHaveLength(4);
     for (const rule of Object.values(rules(template))) {
       expect(rule.Properties.Targets).toEqual([
         {
@@ -74,6 +74,27 @@ describe('NodeDrainer: EC2 notices and warm pools', () => {
     expect(completions).toHaveLength(1);
     expect(JSON.stringify(completions[0]?.Resource)).toContain('autoScalingGroupName/asg-a');
     expect(completions[0]?.Resource).toHaveLength(2);
+  });
+
+  it("takes the account's instance state changes of a lost instance, and running to undo (they name no group)", () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectEquals({
+        source: ['aws.ec2'],
+        'detail-type': ['EC2 Instance State-change Notification'],
+        detail: { state: ['shutting-down', 'stopping', 'terminated', 'running'] },
+      }),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ON_NODE_LOST: 'release' }) },
+    });
+  });
+
+  it('with onNodeLost ignore: no state-change rule, and the function told so', () => {
+    const { template: ignoring } = synthesize({ onNodeLost: 'ignore' });
+    expect(ruleWith(ignoring, 'EC2 Instance State-change Notification')).toBeUndefined();
+    ignoring.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ON_NODE_LOST: 'ignore' }) },
+    });
   });
 
   it('puts no launch hook by default', () => {

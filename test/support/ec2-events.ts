@@ -4,6 +4,7 @@ import {
   LAUNCH_SUCCESSFUL_DETAIL_TYPE,
   REBALANCE_RECOMMENDATION_DETAIL_TYPE,
   SPOT_INTERRUPTION_DETAIL_TYPE,
+  STATE_CHANGE_DETAIL_TYPE,
 } from '../../lambda/contract.js';
 
 const ACCOUNT = '123456789012';
@@ -39,6 +40,18 @@ export function spotInterruptionEvent(
 export function rebalanceEvent(instanceId: string, time = new Date()): Record<string, unknown> {
   return envelope('aws.ec2', REBALANCE_RECOMMENDATION_DETAIL_TYPE, time, [instanceArn(instanceId)], {
     'instance-id': instanceId,
+  });
+}
+
+/** "EC2 Instance State-change Notification" (AWS's documented example, with this instance and state). */
+export function stateChangeEvent(
+  instanceId: string,
+  state: string,
+  time = new Date(),
+): Record<string, unknown> {
+  return envelope('aws.ec2', STATE_CHANGE_DETAIL_TYPE, time, [instanceArn(instanceId)], {
+    'instance-id': instanceId,
+    state,
   });
 }
 
