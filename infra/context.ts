@@ -43,7 +43,11 @@ export type DrainerSettings = Pick<
   | 'onRebalanceRecommendation'
   | 'onNodeLost'
   | 'warmPoolLaunchHook'
-> & { readonly clusterName: string; readonly network?: NetworkSettings; readonly notifications?: NotificationSettings };
+> & {
+  readonly clusterName: string;
+  readonly network?: NetworkSettings;
+  readonly notifications?: NotificationSettings;
+};
 
 /** Drain notifications: an existing topic by ARN, or a topic the stack makes; email subscriptions. */
 export interface NotificationSettings {
