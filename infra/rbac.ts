@@ -17,6 +17,7 @@ import { CLUSTER_ADMIN_ACCESS_POLICY, type DeadlinePolicy, stackAppliedFiles } f
 import type { Manifest } from '../lambda/rbac/manifests.js';
 import { bundledFunction, fromRepoRoot } from './functions.js';
 import { NAG_PSEUDO_PARAMETERS } from './hooks.js';
+import { nagSpelling } from './nag.js';
 
 /** The objects of the files the stack applies for this deadline policy, in the files' order. */
 export function drainerManifests(policy: DeadlinePolicy): Manifest[] {
@@ -131,9 +132,14 @@ export class ClusterRbac extends Construct {
 
   private acknowledgeNagFindings(clusterName: string, inVpc: boolean): void {
     const policy = this.role.node.findChild('DefaultPolicy');
-    const roleName = `<${Stack.of(this).getLogicalId(this.role.node.defaultChild as iam.CfnRole)}>`;
+    // as cdk-nag spells them: a token cluster name (an imported cluster) and the role's name
+    const entry = this.accessEntryArn(
+      nagSpelling(this, clusterName),
+      NAG_PSEUDO_PARAMETERS,
+      nagSpelling(this, this.role.roleName),
+    );
     Validations.of(policy).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${this.accessEntryArn(clusterName, NAG_PSEUDO_PARAMETERS, roleName)}]`,
+      id: `AwsSolutions-IAM5[Resource::${entry}]`,
       reason:
         "The access entry's ARN ends in a UUID EKS assigns at creation; the statement is pinned to this role's own entry on this cluster.",
     });
