@@ -2,9 +2,13 @@ import {
   AUTO_SCALING_GROUP_NAMES_ENV,
   DEFAULT_DEADLINE_POLICY,
   DEFAULT_HOOK_NAME,
+  DEFAULT_SCHEDULED_EVENT_ACTION,
+  DEFAULT_SCHEDULED_EVENT_LEAD_SECONDS,
   DISCOVER_ENV,
   REBALANCE_ACTIONS,
   type RebalanceAction,
+  SCHEDULED_EVENT_ACTIONS,
+  type ScheduledEventAction,
 } from './contract.js';
 import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
 import { ConfigError } from './errors.js';
@@ -42,6 +46,10 @@ export interface Config {
   readonly onRebalanceRecommendation: RebalanceAction;
   /** The termination lifecycle hook a Spot drain completes when the instance waits in Terminating:Wait. */
   readonly lifecycleHookName: string;
+  /** What an EC2 scheduled event (AWS Health) does: cordon and replace before the window, cordon only, or nothing. */
+  readonly onScheduledEvent: ScheduledEventAction;
+  /** The replacement for a scheduled event is requested this long before its window starts. */
+  readonly scheduledEventLeadSeconds: number;
 }
 
 export const DEFAULTS = {
@@ -59,6 +67,8 @@ export const DEFAULTS = {
   discoverAutoScalingGroups: false,
   onRebalanceRecommendation: 'cordon',
   lifecycleHookName: DEFAULT_HOOK_NAME,
+  onScheduledEvent: DEFAULT_SCHEDULED_EVENT_ACTION,
+  scheduledEventLeadSeconds: DEFAULT_SCHEDULED_EVENT_LEAD_SECONDS,
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -114,6 +124,15 @@ export function loadConfig(env: Env): Config {
       REBALANCE_ACTIONS,
     ),
     lifecycleHookName: hookName(env.LIFECYCLE_HOOK_NAME?.trim() || DEFAULTS.lifecycleHookName),
+    onScheduledEvent: oneOf(env, 'ON_SCHEDULED_EVENT', DEFAULTS.onScheduledEvent, SCHEDULED_EVENT_ACTIONS),
+    // a minute to 14 days: AWS announces scheduled events about two weeks ahead
+    scheduledEventLeadSeconds: integer(
+      env,
+      'SCHEDULED_EVENT_LEAD_SECONDS',
+      DEFAULTS.scheduledEventLeadSeconds,
+      60,
+      1_209_600,
+    ),
   });
 }
 

@@ -10,12 +10,19 @@ import { launchHookName } from './contract.js';
 import type { DrainReport } from './drain/drain.js';
 import { type Clock, systemClock } from './drain/ports.js';
 import { errorMessage } from './errors.js';
-import { type Ec2Notice, type LifecycleAction, parseEvent, type WarmPoolLaunch } from './event.js';
+import {
+  type Ec2Notice,
+  type LifecycleAction,
+  type ParsedEvent,
+  parseEvent,
+  type WarmPoolLaunch,
+} from './event.js';
 import { type Continuation, clampProgress, clampStart } from './job/continuation.js';
 import type { JobReport } from './job/job.js';
 import { runLifecycleAction } from './job/lifecycle.js';
 import { runNotice } from './job/notice.js';
 import type { ReleaseReport } from './job/release.js';
+import { runScheduledEvent, type ScheduledReport, sweepScheduledReplacements } from './job/scheduled.js';
 import { restoreFromWarmPool, restoreReturnedNodes } from './job/warm-pool.js';
 import { JsonLogger } from './log.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
@@ -40,6 +47,8 @@ export interface InvocationSummary {
   readonly completed?: JobReport['completed'];
   /** This notice joined the job of another invocation (which completes its action). */
   readonly joined?: JobReport['joined'];
+  /** An EC2 scheduled event or the sweep: what became of each instance. */
+  readonly scheduled?: ScheduledReport['instances'];
 }
 
 /** Hand over this long before the invocation's own end (at most a quarter of what is left). */
@@ -78,6 +87,9 @@ export async function handler(event: unknown, context: InvocationContext): Promi
       return ignore(parsed.reason, began);
     case 'notice':
       return handleNotice(parsed.notice, parsed, event, context, began);
+    case 'scheduled':
+    case 'scheduled-sweep':
+      return handleScheduled(parsed, began);
     case 'warm-pool-launch': {
       // only the drainer's own launch hook: another hook's action is its owner's to complete
       const hook = parsed.launch.action?.hookName;
@@ -248,6 +260,37 @@ async function handleNotice(
   }
 }
 
+/** An EC2 scheduled event (AWS Health), or the schedule's sweep of the replacements due (lambda/job/scheduled.ts). */
+async function handleScheduled(
+  parsed: Extract<ParsedEvent, { kind: 'scheduled' | 'scheduled-sweep' }>,
+  began: number,
+): Promise<InvocationSummary> {
+  const settings = {
+    action: config.onScheduledEvent,
+    leadSeconds: config.scheduledEventLeadSeconds,
+    dryRun: config.dryRun || (parsed.kind === 'scheduled' && parsed.dryRun === true),
+  };
+  if (parsed.kind === 'scheduled')
+    log.appendKeys({ eventArn: parsed.event.eventArn, eventTypeCode: parsed.event.eventTypeCode });
+  try {
+    const ports = (await wired()).forScheduled();
+    const report: ScheduledReport =
+      parsed.kind === 'scheduled'
+        ? await runScheduledEvent(parsed.event, settings, ports, { clock, log })
+        : await sweepScheduledReplacements(settings, ports, { clock, log });
+    return finish(
+      { outcome: report.outcome, lifecycleResult: null, scheduled: report.instances },
+      began,
+      cluster(),
+    );
+  } catch (error) {
+    // a Kubernetes or AutoScaling call failed: the async invocation retries (the sweep runs again anyway)
+    log.error('invocation failed', { error: errorMessage(error) });
+    emitMetrics(cluster(), { outcome: 'failed' });
+    throw error;
+  }
+}
+
 /** An instance back from the warm pool (lambda/job/warm-pool.ts). */
 async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Promise<InvocationSummary> {
   const { instanceId, autoScalingGroupName, action } = launch;
@@ -366,6 +409,7 @@ function finish(
         }
       : {}),
     ...(summary.release ? { release: summary.release } : {}),
+    ...(summary.scheduled ? { scheduled: summary.scheduled } : {}),
   });
   return summary;
 }

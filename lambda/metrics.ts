@@ -53,6 +53,7 @@ export function invocationMetrics(
   if (outcome === 'rebalance-cordoned') add('RebalanceCordons', 1);
   if (outcome === 'foreign-instance') add('ForeignInstances', 1);
   if (outcome === 'warm-pool-restored') add('WarmPoolRestores', 1);
+  if (outcome === 'scheduled-replacement-requested') add('ScheduledReplacements', 1);
   if (result.heartbeatFailures) add('HeartbeatFailures', result.heartbeatFailures);
   const release = outcome === 'dry-run' ? undefined : result.release;
   if (release?.loadBalancers) add('LoadBalancerWait', release.loadBalancers.waitedMs / 1000, 'Seconds');

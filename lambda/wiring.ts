@@ -13,6 +13,7 @@ import { describeCluster, eksToken, TokenSource } from './aws/eks.js';
 import { servedGroups } from './aws/groups.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle, describeAutoScalingInstance } from './aws/lifecycle.js';
+import { AutoScalingReplacement } from './aws/replacement.js';
 import { runFunctionCheck } from './check/check.js';
 import { KubeClusterCheck } from './check/kube.js';
 import type { FunctionCheckReport } from './check/report.js';
@@ -25,16 +26,19 @@ import type { JobPorts } from './job/job.js';
 import type { NoticePorts } from './job/notice.js';
 import type { GroupsPort, JobStorePort, LoadBalancerPort } from './job/ports.js';
 import type { ActionRef } from './job/record.js';
+import type { ScheduledPorts } from './job/scheduled.js';
 import type { MarksPort, WarmPoolPorts } from './job/warm-pool.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
 import { KubeJobStore } from './kube/job-store.js';
 import { KubeMarks } from './kube/marks.js';
+import { KubeScheduledMarks } from './kube/scheduled-marks.js';
 import { KubeTurns } from './kube/turns.js';
 
 type Kube = {
   readonly cluster: KubeCluster;
   readonly marks: KubeMarks;
+  readonly scheduled: KubeScheduledMarks;
   readonly store: KubeJobStore;
   turns(node: string): KubeTurns;
 };
@@ -135,6 +139,25 @@ export class Wiring {
     };
   }
 
+  /** What an EC2 scheduled event and the sweep of due replacements talk to (lambda/job/scheduled.ts). */
+  forScheduled(): ScheduledPorts {
+    const scheduled = async () => (await this.connect()).scheduled;
+    return {
+      cluster: this.cluster(),
+      instances: new Ec2Instances(this.ec2),
+      groups: this.groups,
+      describeInstance: (id) => describeAutoScalingInstance(this.autoScaling, id),
+      replacement: new AutoScalingReplacement(this.autoScaling),
+      marks: {
+        plan: async (node, mark, now) => (await scheduled()).plan(node, mark, now),
+        read: async (node) => (await scheduled()).read(node),
+        planned: async () => (await scheduled()).planned(),
+        settle: async (node, mark, state, now) => (await scheduled()).settle(node, mark, state, now),
+        cancel: async (node, arn, now) => (await scheduled()).cancel(node, arn, now),
+      },
+    };
+  }
+
   /** What an instance back from the warm pool talks to (lambda/drain/warm-pool.ts). */
   forLaunch({ instanceId, autoScalingGroupName, action }: WarmPoolLaunch): WarmPoolPorts {
     return {
@@ -183,6 +206,7 @@ export class Wiring {
         return {
           cluster: new KubeCluster(kubeConfig, invalidate),
           marks: new KubeMarks(kubeConfig, invalidate),
+          scheduled: new KubeScheduledMarks(kubeConfig, invalidate),
           store: new KubeJobStore(kubeConfig, invalidate),
           turns: (node: string) => new KubeTurns(kubeConfig, node, Date.now, invalidate),
         };
