@@ -24,6 +24,8 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
+      onScheduledEvent: 'replace',
+      scheduledEventLeadSeconds: 3600,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -44,6 +46,8 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
+      onScheduledEvent: 'replace',
+      scheduledEventLeadSeconds: 3600,
     });
   });
 
@@ -79,6 +83,8 @@ describe('loadConfig', () => {
       metricsNamespace: 'EksNodeDrainer',
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
+      onScheduledEvent: 'replace',
+      scheduledEventLeadSeconds: 3600,
     });
   });
 
@@ -100,6 +106,8 @@ describe('loadConfig', () => {
         AUTO_SCALING_GROUP_NAMES: 'asg-a, asg-b',
         ON_REBALANCE_RECOMMENDATION: 'drain',
         LIFECYCLE_HOOK_NAME: 'team/drain-hook',
+        ON_SCHEDULED_EVENT: 'cordon',
+        SCHEDULED_EVENT_LEAD_SECONDS: '7200',
       }),
     ).toEqual({
       clusterName: 'prod',
@@ -118,6 +126,8 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'drain',
       lifecycleHookName: 'team/drain-hook',
+      onScheduledEvent: 'cordon',
+      scheduledEventLeadSeconds: 7200,
     });
   });
 
@@ -162,6 +172,8 @@ describe('loadConfig', () => {
       METRICS_NAMESPACE: ' Team.Drainer ',
       ON_REBALANCE_RECOMMENDATION: ' IGNORE ',
       LIFECYCLE_HOOK_NAME: ' my-hook ',
+      ON_SCHEDULED_EVENT: ' Ignore ',
+      SCHEDULED_EVENT_LEAD_SECONDS: ' 60 ',
     });
 
     expect(config).toEqual({
@@ -180,7 +192,25 @@ describe('loadConfig', () => {
       discoverAutoScalingGroups: false,
       onRebalanceRecommendation: 'ignore',
       lifecycleHookName: 'my-hook',
+      onScheduledEvent: 'ignore',
+      scheduledEventLeadSeconds: 60,
     });
+  });
+
+  it.each([
+    [
+      'ON_SCHEDULED_EVENT',
+      'terminate',
+      'ON_SCHEDULED_EVENT must be one of replace, cordon, ignore, got "terminate"',
+    ],
+    [
+      'SCHEDULED_EVENT_LEAD_SECONDS',
+      '59',
+      'SCHEDULED_EVENT_LEAD_SECONDS must be a whole number between 60 and 1209600, got "59"',
+    ],
+    ['SCHEDULED_EVENT_LEAD_SECONDS', '1209601', 'between 60 and 1209600, got "1209601"'],
+  ])('refuses %s=%s, showing the value', (name, value, message) => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', [name]: value })).toThrow(message);
   });
 
   it.each([
