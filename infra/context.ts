@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { DEADLINE_POLICIES, REBALANCE_ACTIONS } from '../lambda/contract.js';
+import { DEADLINE_POLICIES, REBALANCE_ACTIONS, SCHEDULED_EVENT_ACTIONS } from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
 
 export const DEPLOY_COMMAND =
@@ -35,6 +35,8 @@ export type DrainerSettings = Pick<
   | 'waitForVolumeDetach'
   | 'onRebalanceRecommendation'
   | 'warmPoolLaunchHook'
+  | 'onScheduledEvent'
+  | 'scheduledEventLeadTime'
 > & { readonly network?: NetworkSettings };
 
 type Lookup = (key: string) => unknown;
@@ -103,6 +105,8 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     waitForVolumeDetach: bool(get, 'waitForVolumeDetach'),
     onRebalanceRecommendation: oneOf(get, 'onRebalanceRecommendation', REBALANCE_ACTIONS),
     warmPoolLaunchHook: bool(get, 'warmPoolLaunchHook'),
+    onScheduledEvent: oneOf(get, 'onScheduledEvent', SCHEDULED_EVENT_ACTIONS),
+    scheduledEventLeadTime: seconds(get, 'scheduledEventLeadTimeSeconds'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
   };
 }
