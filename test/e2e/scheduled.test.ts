@@ -226,4 +226,42 @@ describe('EC2 scheduled events (AWS Health), end to end on the real apiserver', 
     expect(gone.outcome).toBe('ignored');
     expect(gone.scheduled).toMatchObject([{ result: 'gone' }]);
   });
+
+  it('gives the replacement back when AutoScaling fails, so the next sweep asks again', async () => {
+    const { w, group, handler } = await servedWorld('sched-fail');
+    await handler(healthEvent({ instanceIds: [w.instanceId], startTime: Date.now() + 2 * HOUR }), context());
+    const later = await withLead(group, 3);
+    aws.failNext('autoscaling', TERMINATE, { status: 400, code: 'Throttling', message: 'Rate exceeded' }, 10);
+
+    await expect(sweep(later)).rejects.toThrow('scheduled replacements failed');
+
+    expect((await nodeOf(w)).label).toBe('planned');
+    aws.failNext('autoscaling', TERMINATE, { status: 400, code: 'Throttling', message: 'Rate exceeded' }, 0);
+    expect((await sweep(later)).outcome).toBe('scheduled-replacement-requested');
+    expect((await nodeOf(w)).label).toBe('requested');
+  });
+
+  it('shows in a dry run which node it would cordon and when it would replace it, changing nothing', async () => {
+    const { w, handler } = await servedWorld('sched-dry');
+    // Health writes whole seconds
+    const startTime = Math.floor(Date.now() / 1000) * 1000 + 2 * HOUR;
+    const event = {
+      ...healthEvent({ instanceIds: [w.instanceId], startTime }),
+      eksNodeDrainer: { dryRun: true },
+    };
+
+    const result = await handler(event, context());
+
+    expect(result.outcome).toBe('dry-run');
+    expect(result.scheduled).toEqual([
+      {
+        instanceId: w.instanceId,
+        node: w.node,
+        result: 'dry-run',
+        replaceAt: new Date(startTime - HOUR).toISOString(),
+      },
+    ]);
+    expect(await nodeOf(w)).toMatchObject({ unschedulable: false, label: undefined });
+    expect(terminations(w.instanceId)).toHaveLength(0);
+  });
 });
