@@ -154,6 +154,7 @@ describe('invocationMetrics', () => {
     ['spot-interrupted', 'SpotInterruptions'],
     ['rebalance-cordoned', 'RebalanceCordons'],
     ['foreign-instance', 'ForeignInstances'],
+    ['scheduled-replacement-requested', 'ScheduledReplacements'],
     ['warm-pool-restored', 'WarmPoolRestores'],
   ] as const)('counts %s as %s', (outcome, metric) => {
     expect(invocationMetrics('NS', { cluster: 'prod' }, { outcome }, 0)?.[metric]).toBe(1);
