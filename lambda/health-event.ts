@@ -3,7 +3,7 @@
  * Only the fields relied on are checked: the event's ARN (which event a cancellation closes), its
  * type and status, the window's start and the affected instances. Fields AWS may add are ignored.
  */
-import { DRAINER_KEY, HEALTH_DETAIL_TYPE, SCHEDULED_EVENT_TYPE_CODES } from './contract.js';
+import { DRAINER_KEY, HEALTH_DETAIL_TYPE, HEALTH_SOURCE, SCHEDULED_EVENT_TYPE_CODES } from './contract.js';
 import { INSTANCE_ID, Invalid, type Json, object, show, text } from './event-fields.js';
 
 export const HEALTH_STATUSES = ['upcoming', 'open', 'closed'] as const;
@@ -108,4 +108,34 @@ export function parseSweepRequest(root: Json): { readonly kind: 'scheduled-sweep
   if (extra.length > 0)
     throw new Invalid(extra[0] as string, `a scheduled-replacements request carries nothing else`);
   return { kind: 'scheduled-sweep' };
+}
+
+/** An AWS Health retirement event for one instance, as EventBridge delivers it (for npm run invoke and tests). */
+export function scheduledHealthEvent(
+  instanceId: string,
+  startTime: Date,
+  options: { readonly region?: string; readonly dryRun?: boolean } = {},
+): Record<string, unknown> {
+  const region = options.region ?? 'us-east-1';
+  const code = SCHEDULED_EVENT_TYPE_CODES[0];
+  return {
+    version: '0',
+    id: globalThis.crypto.randomUUID(),
+    'detail-type': HEALTH_DETAIL_TYPE,
+    source: HEALTH_SOURCE,
+    account: '123456789012',
+    time: new Date().toISOString(),
+    region,
+    resources: [instanceId],
+    detail: {
+      eventArn: `arn:aws:health:${region}::event/EC2/${code}/${code}_manual_${instanceId}`,
+      service: 'EC2',
+      statusCode: 'upcoming',
+      eventTypeCode: code,
+      eventTypeCategory: 'scheduledChange',
+      startTime: startTime.toUTCString(),
+      affectedEntities: [{ entityValue: instanceId }],
+    },
+    ...(options.dryRun ? { [DRAINER_KEY]: { dryRun: true } } : {}),
+  };
 }
