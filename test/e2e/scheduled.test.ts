@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SCHEDULED_REPLACEMENTS_REQUEST } from '../../lambda/contract.js';
 import { formatRecord, JOB_ANNOTATION } from '../../lambda/kube/job-format.js';
+import { markFields, WARM_POOL_MARK } from '../../lambda/kube/marks.js';
 import { SCHEDULED_EVENT_MARK } from '../../lambda/kube/scheduled-marks.js';
 import type { Workload } from '../../scripts/harness/workload.js';
+import { warmPoolLaunchSuccessfulEvent } from '../support/ec2-events.js';
 import { healthEvent, scheduledEventArn } from '../support/health-events.js';
 import {
   context,
@@ -263,5 +265,41 @@ describe('EC2 scheduled events (AWS Health), end to end on the real apiserver', 
     ]);
     expect(await nodeOf(w)).toMatchObject({ unschedulable: false, label: undefined });
     expect(terminations(w.instanceId)).toHaveLength(0);
+  });
+
+  it('keeps a node with a planned replacement cordoned when its warm-pool mark is undone', async () => {
+    const { w, group, handler } = await servedWorld('sched-warm');
+    // drained toward the warm pool earlier (the drainer cordoned it), back in service, not yet restored
+    const warm = markFields({
+      instanceId: w.instanceId,
+      at: Date.now() - 60_000,
+      wasUnschedulable: false,
+      hadExcludeLabel: false,
+    });
+    const before = (await w.core.readNode({ name: w.node })).metadata;
+    await w.core.patchNode({
+      name: w.node,
+      body: [
+        { op: 'add', path: '/spec/unschedulable', value: true },
+        { op: 'add', path: '/metadata/labels', value: { ...before?.labels, ...warm.labels } },
+        { op: 'add', path: '/metadata/annotations', value: { ...before?.annotations, ...warm.annotations } },
+      ],
+    });
+    const planned = await handler(
+      healthEvent({ instanceIds: [w.instanceId], startTime: Date.now() + 2 * HOUR }),
+      context(),
+    );
+    expect(planned.outcome).toBe('scheduled-replacement-planned');
+
+    const restored = await handler(
+      warmPoolLaunchSuccessfulEvent({ instanceId: w.instanceId, autoScalingGroupName: group }),
+      context(),
+    );
+
+    expect(restored.outcome).toBe('warm-pool-restored');
+    const node = await w.core.readNode({ name: w.node });
+    expect(node.metadata?.annotations?.[WARM_POOL_MARK]).toBeUndefined();
+    expect(node.spec?.unschedulable).toBe(true);
+    expect(node.metadata?.labels?.[SCHEDULED_EVENT_MARK]).toBe('planned');
   });
 });
