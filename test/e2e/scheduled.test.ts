@@ -302,4 +302,47 @@ describe('EC2 scheduled events (AWS Health), end to end on the real apiserver', 
     expect(node.spec?.unschedulable).toBe(true);
     expect(node.metadata?.labels?.[SCHEDULED_EVENT_MARK]).toBe('planned');
   });
+
+  it('follows a rescheduled event, leaves an event closed once its window began, and skips an instance already terminating', async () => {
+    const { w, handler } = await servedWorld('sched-more');
+    const first = Date.now() + 48 * HOUR;
+    await handler(healthEvent({ instanceIds: [w.instanceId], startTime: first }), context());
+    const startOf = async () => JSON.parse((await nodeOf(w)).annotation ?? '{}').startTime;
+
+    // AWS moved the window earlier: the same event, updated
+    const moved = Math.floor((Date.now() + 24 * HOUR) / 1000) * 1000;
+    const rescheduled = await handler(
+      healthEvent({ instanceIds: [w.instanceId], startTime: moved }),
+      context(),
+    );
+    expect(rescheduled.scheduled).toMatchObject([{ result: 'planned' }]);
+    expect(await startOf()).toBe(new Date(moved).toISOString());
+    // another event with a later window does not replace the earlier one
+    const later = {
+      instanceIds: [w.instanceId],
+      startTime: first,
+      eventArn: scheduledEventArn(undefined, 'zzz'),
+    };
+    expect((await handler(healthEvent(later), context())).scheduled).toMatchObject([{ result: 'duplicate' }]);
+
+    // closed after its window began: the maintenance happened, nothing is undone
+    const over = await handler(
+      healthEvent({ instanceIds: [w.instanceId], startTime: Date.now() - HOUR, statusCode: 'closed' }),
+      context(),
+    );
+    expect(over.scheduled).toMatchObject([{ result: 'window-passed' }]);
+    expect((await nodeOf(w)).label).toBe('planned');
+
+    aws.autoScalingInstances.set(w.instanceId, {
+      asg: `${w.namespace}-asg`,
+      lifecycleState: 'Terminating:Wait',
+    });
+    const terminating = await handler(
+      healthEvent({ instanceIds: [w.instanceId], startTime: moved - HOUR }),
+      context(),
+    );
+    expect(terminating.scheduled).toMatchObject([{ result: 'not-in-service' }]);
+    expect(await startOf()).toBe(new Date(moved).toISOString());
+    expect(terminations(w.instanceId)).toHaveLength(0);
+  });
 });
