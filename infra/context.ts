@@ -5,6 +5,7 @@ import {
   NOTIFY_ON_VALUES,
   type NotifyOn,
   REBALANCE_ACTIONS,
+  SCHEDULED_EVENT_ACTIONS,
   STANDARD_TOPIC_ARN,
 } from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
@@ -43,6 +44,8 @@ export type DrainerSettings = Pick<
   | 'onRebalanceRecommendation'
   | 'onNodeLost'
   | 'warmPoolLaunchHook'
+  | 'onScheduledEvent'
+  | 'scheduledEventLeadTime'
 > & {
   readonly clusterName: string;
   readonly network?: NetworkSettings;
@@ -124,6 +127,8 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     onRebalanceRecommendation: oneOf(get, 'onRebalanceRecommendation', REBALANCE_ACTIONS),
     onNodeLost: oneOf(get, 'onNodeLost', NODE_LOST_ACTIONS),
     warmPoolLaunchHook: bool(get, 'warmPoolLaunchHook'),
+    onScheduledEvent: oneOf(get, 'onScheduledEvent', SCHEDULED_EVENT_ACTIONS),
+    scheduledEventLeadTime: seconds(get, 'scheduledEventLeadTimeSeconds'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
     ...notificationSettings(get),
   };

@@ -19,6 +19,7 @@ import {
 import { clusterTagConditions, Discovery } from './discovery.js';
 import { addEc2Rules } from './ec2-rules.js';
 import { ASYNC_RETRIES, bundledFunction } from './functions.js';
+import { addHealthRules } from './health-rules.js';
 import { autoScalingGroupArn, type HookedGroup, hookSpec, NAG_PSEUDO_PARAMETERS, putHooks } from './hooks.js';
 import { acknowledgeProviderFindings, resolveNodegroups } from './nodegroups.js';
 import { DrainNotifications } from './notifications.js';
@@ -47,6 +48,8 @@ export class NodeDrainer extends Construct {
   readonly rule: events.Rule;
   /** Spot interruptions and rebalance recommendations, warm-pool returns (and launch actions with `warmPoolLaunchHook`). */
   readonly ec2Rules: events.Rule[];
+  /** EC2 scheduled events (AWS Health) and, with `replace`, the schedule of due replacements; none with `ignore`. */
+  readonly healthRules: events.Rule[];
   readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
   /** With `discover`: the reconciler that puts the hooks. */
@@ -143,6 +146,19 @@ export class NodeDrainer extends Construct {
         }),
       drainPath,
     });
+    this.healthRules = addHealthRules(this, {
+      clusterName,
+      onScheduledEvent: settings.onScheduledEvent,
+      target: (event) =>
+        new targets.LambdaFunction(this.function, {
+          ...ASYNC_RETRIES,
+          deadLetterQueue: this.deadLetterQueue,
+          ...(event ? { event } : {}),
+        }),
+      role: this.role,
+      groupNames,
+      discover: settings.discover,
+    });
     putHooks(this, groups, hookSpec(settings), drainPath);
     if (settings.discover) {
       this.discovery = new Discovery(this, 'Discovery', {
@@ -216,6 +232,8 @@ export class NodeDrainer extends Construct {
         ON_REBALANCE_RECOMMENDATION: props.onRebalanceRecommendation ?? 'cordon',
         ON_NODE_LOST: props.onNodeLost ?? 'release',
         LIFECYCLE_HOOK_NAME: settings.lifecycleHookName,
+        ON_SCHEDULED_EVENT: settings.onScheduledEvent,
+        SCHEDULED_EVENT_LEAD_SECONDS: String(settings.scheduledEventLeadTime.toSeconds()),
       },
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,

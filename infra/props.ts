@@ -4,7 +4,12 @@ import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as eks from 'aws-cdk-lib/aws-eks';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import type { DeadlinePolicy, NodeLostAction, RebalanceAction } from '../lambda/contract.js';
+import type {
+  DeadlinePolicy,
+  NodeLostAction,
+  RebalanceAction,
+  ScheduledEventAction,
+} from '../lambda/contract.js';
 import type { NotificationsProps } from './notifications.js';
 
 export type { NotificationsProps } from './notifications.js';
@@ -115,6 +120,23 @@ export interface NodeDrainerProps {
    * @default 'release'
    */
   readonly onNodeLost?: NodeLostAction;
+
+  /**
+   * What an EC2 scheduled event (AWS Health: instance retirement, stop, reboot maintenance) does to
+   * the node of a served group: `replace` cordons it at once and, `scheduledEventLeadTime` before the
+   * window, has the group replace the instance (TerminateInstanceInAutoScalingGroup, desired
+   * capacity kept; the termination hook drains the node); `cordon` only cordons it; `ignore` adds
+   * no rule.
+   * @default 'replace'
+   */
+  readonly onScheduledEvent?: ScheduledEventAction;
+
+  /**
+   * How long before a scheduled event's window its replacement is requested. At least
+   * `drainTimeout` plus the 5-minute sweep interval, at most 14 days.
+   * @default the longer of 1 hour and `drainTimeout` + 10 minutes
+   */
+  readonly scheduledEventLeadTime?: Duration;
 
   /**
    * Put a launch lifecycle hook (`<lifecycleHookName>-launch`) on each named or node group: an instance

@@ -1,7 +1,12 @@
 /** The construct's props with their defaults applied, and the combinations that cannot work refused. */
 import { Annotations, Duration, Token } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { DEFAULT_HOOK_NAME } from '../lambda/contract.js';
+import {
+  DEFAULT_HOOK_NAME,
+  DEFAULT_SCHEDULED_EVENT_ACTION,
+  SCHEDULED_SWEEP_MINUTES,
+  type ScheduledEventAction,
+} from '../lambda/contract.js';
 import type { NodeDrainerProps } from './node-drainer.js';
 import { autoScalingGroupTargets, clusterNameOf, type GroupTarget, nodegroupTargets } from './targets.js';
 
@@ -50,6 +55,8 @@ export interface Settings {
   readonly heartbeatTimeout: Duration;
   readonly heartbeatInterval: Duration;
   readonly drainTimeout: Duration;
+  readonly onScheduledEvent: ScheduledEventAction;
+  readonly scheduledEventLeadTime: Duration;
 }
 
 /** Applies the defaults and rejects combinations that cannot work, showing the bad value. */
@@ -65,6 +72,8 @@ export function validate(props: NodeDrainerProps): Settings {
     heartbeatTimeout: props.heartbeatTimeout ?? defaultHeartbeatTimeout(drainTimeoutDuration),
     heartbeatInterval: props.heartbeatInterval ?? Duration.minutes(1),
     drainTimeout: drainTimeoutDuration,
+    onScheduledEvent: props.onScheduledEvent ?? DEFAULT_SCHEDULED_EVENT_ACTION,
+    scheduledEventLeadTime: props.scheduledEventLeadTime ?? defaultLeadTime(drainTimeoutDuration),
   };
   validateGroups(settings, props);
   if (props.applyRbac === true && props.createAccessEntry === false) {
@@ -73,6 +82,7 @@ export function validate(props: NodeDrainerProps): Settings {
         'access entry; got applyRbac true, createAccessEntry false (apply the RBAC with kubectl instead)',
     );
   }
+  validateLeadTime(settings);
   const heartbeatTimeout = settings.heartbeatTimeout.toSeconds();
   const heartbeatInterval = settings.heartbeatInterval.toSeconds();
   const drainTimeout = settings.drainTimeout.toSeconds();
@@ -95,6 +105,26 @@ export function validate(props: NodeDrainerProps): Settings {
     );
   }
   return settings;
+}
+
+const SWEEP_SECONDS = SCHEDULED_SWEEP_MINUTES * 60;
+const MAX_LEAD_SECONDS = 14 * 24 * 3_600;
+
+/** The lead time's default: an hour, or longer when the drain may take longer (a drain and two sweeps). */
+export function defaultLeadTime(drainTimeout: Duration): Duration {
+  return Duration.seconds(Math.max(3_600, drainTimeout.toSeconds() + 2 * SWEEP_SECONDS));
+}
+
+/** The replacement must be asked for early enough that the sweep finds it and the drain ends before the window. */
+function validateLeadTime({ scheduledEventLeadTime, drainTimeout }: Settings): void {
+  const lead = scheduledEventLeadTime.toSeconds();
+  const least = drainTimeout.toSeconds() + SWEEP_SECONDS;
+  if (lead < least || lead > MAX_LEAD_SECONDS) {
+    throw new Error(
+      `scheduledEventLeadTime must be between drainTimeout + the ${SWEEP_SECONDS} s sweep interval (${least} s) and 14 days ` +
+        `(${MAX_LEAD_SECONDS} s), or the node may still be draining when the window starts; got ${lead} s`,
+    );
+  }
 }
 
 /** Named groups, node groups, or discovery: at least one way, and discovery alone. */

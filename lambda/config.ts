@@ -3,6 +3,8 @@ import {
   DEFAULT_DEADLINE_POLICY,
   DEFAULT_HOOK_NAME,
   DEFAULT_NOTIFY_ON,
+  DEFAULT_SCHEDULED_EVENT_ACTION,
+  DEFAULT_SCHEDULED_EVENT_LEAD_SECONDS,
   DISCOVER_ENV,
   NODE_LOST_ACTIONS,
   NOTIFICATION_TOPIC_ARN_ENV,
@@ -12,6 +14,8 @@ import {
   type NotifyOn,
   REBALANCE_ACTIONS,
   type RebalanceAction,
+  SCHEDULED_EVENT_ACTIONS,
+  type ScheduledEventAction,
   STANDARD_TOPIC_ARN,
 } from './contract.js';
 import { DEADLINE_POLICIES, type DeadlinePolicy } from './drain/drain.js';
@@ -54,6 +58,10 @@ export interface Config {
   readonly notifications?: NotificationConfig;
   /** What a node whose instance went outside its group's lifecycle gets: its pods released, or nothing. */
   readonly onNodeLost: NodeLostAction;
+  /** What an EC2 scheduled event (AWS Health) does: cordon and replace before the window, cordon only, or nothing. */
+  readonly onScheduledEvent: ScheduledEventAction;
+  /** The replacement for a scheduled event is requested this long before its window starts. */
+  readonly scheduledEventLeadSeconds: number;
 }
 
 export interface NotificationConfig {
@@ -77,6 +85,8 @@ export const DEFAULTS = {
   onRebalanceRecommendation: 'cordon',
   lifecycleHookName: DEFAULT_HOOK_NAME,
   onNodeLost: 'release',
+  onScheduledEvent: DEFAULT_SCHEDULED_EVENT_ACTION,
+  scheduledEventLeadSeconds: DEFAULT_SCHEDULED_EVENT_LEAD_SECONDS,
 } as const satisfies Omit<Config, 'clusterName'>;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -134,6 +144,15 @@ export function loadConfig(env: Env): Config {
     lifecycleHookName: hookName(env.LIFECYCLE_HOOK_NAME?.trim() || DEFAULTS.lifecycleHookName),
     ...notifications(env),
     onNodeLost: oneOf(env, 'ON_NODE_LOST', DEFAULTS.onNodeLost, NODE_LOST_ACTIONS),
+    onScheduledEvent: oneOf(env, 'ON_SCHEDULED_EVENT', DEFAULTS.onScheduledEvent, SCHEDULED_EVENT_ACTIONS),
+    // a minute to 14 days: AWS announces scheduled events about two weeks ahead
+    scheduledEventLeadSeconds: integer(
+      env,
+      'SCHEDULED_EVENT_LEAD_SECONDS',
+      DEFAULTS.scheduledEventLeadSeconds,
+      60,
+      1_209_600,
+    ),
   });
 }
 

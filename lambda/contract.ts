@@ -128,3 +128,31 @@ export const NODE_LOST_ACTIONS = ['release', 'ignore'] as const;
 export type NodeLostAction = (typeof NODE_LOST_ACTIONS)[number];
 /** The tag EC2 puts on an instance of an Auto Scaling group; it outlives the group's own record of it. */
 export const AUTO_SCALING_GROUP_TAG = 'aws:autoscaling:groupName';
+/** AWS Health: EC2 scheduled changes (instance retirement, stop, reboot maintenance) for the cluster's instances. */
+export const HEALTH_SOURCE = 'aws.health';
+export const HEALTH_DETAIL_TYPE = 'AWS Health Event';
+/**
+ * The Health event types the drainer acts on: each takes the instance down (stopped, retired, or
+ * rebooted) in its window. Network or power maintenance that keeps the instance running is left out.
+ */
+export const SCHEDULED_EVENT_TYPE_CODES = [
+  'AWS_EC2_INSTANCE_RETIREMENT_SCHEDULED',
+  'AWS_EC2_PERSISTENT_INSTANCE_RETIREMENT_SCHEDULED',
+  'AWS_EC2_INSTANCE_STOP_SCHEDULED',
+  'AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED',
+  'AWS_EC2_SYSTEM_REBOOT_MAINTENANCE_SCHEDULED',
+] as const;
+
+/** What an EC2 scheduled event (`ON_SCHEDULED_EVENT`) does to the node. */
+export const SCHEDULED_EVENT_ACTIONS = ['replace', 'cordon', 'ignore'] as const;
+export type ScheduledEventAction = (typeof SCHEDULED_EVENT_ACTIONS)[number];
+export const DEFAULT_SCHEDULED_EVENT_ACTION: ScheduledEventAction = 'replace';
+/** `SCHEDULED_EVENT_LEAD_SECONDS`: the replacement is requested this long before the window starts. */
+export const DEFAULT_SCHEDULED_EVENT_LEAD_SECONDS = 3_600;
+/** How often the stack's schedule asks the function for the replacements that are due (minutes). */
+export const SCHEDULED_SWEEP_MINUTES = 5;
+
+/** The drainer's own key in an event it is sent (continuations, dry runs, the check, the sweep). */
+export const DRAINER_KEY = 'eksNodeDrainer';
+/** The schedule's request: replace the nodes whose scheduled event is within the lead time. */
+export const SCHEDULED_REPLACEMENTS_REQUEST = { [DRAINER_KEY]: { scheduledReplacements: true } } as const;

@@ -3,7 +3,13 @@
  * (`eksNodeDrainer`) carries a continuation (drain start, attempt) and a manual dry-run request.
  */
 
-import { LAUNCH_LIFECYCLE_DETAIL_TYPE, LAUNCH_SUCCESSFUL_DETAIL_TYPE, WARM_POOL } from './contract.js';
+import {
+  DRAINER_KEY,
+  HEALTH_SOURCE,
+  LAUNCH_LIFECYCLE_DETAIL_TYPE,
+  LAUNCH_SUCCESSFUL_DETAIL_TYPE,
+  WARM_POOL,
+} from './contract.js';
 import { type DrainProgress, MAX_CARRIED_NAMES } from './drain/progress.js';
 import { type Ec2Notice, parseEc2Event, parseWarmPoolLaunch, type WarmPoolLaunch } from './ec2-event.js';
 import {
@@ -18,6 +24,7 @@ import {
   TOKEN,
   text,
 } from './event-fields.js';
+import { parseHealthEvent, parseSweepRequest, type ScheduledEvent } from './health-event.js';
 import { type Continuation, MAX_ATTEMPTS } from './job/continuation.js';
 import { isStateChange, type ParsedStateChange, parseStateChange } from './state-change-event.js';
 
@@ -40,7 +47,7 @@ export interface LifecycleAction {
   readonly toWarmPool?: true;
 }
 
-export const DRAINER_KEY = 'eksNodeDrainer';
+export { DRAINER_KEY };
 
 /**
  * What the drainer's key may carry: a continuation (added by the drainer itself), a dry-run request
@@ -62,6 +69,10 @@ export type ParsedEvent =
   | { readonly kind: 'warm-pool-launch'; readonly launch: WarmPoolLaunch }
   /** An instance's EC2 state changed (lambda/state-change-event.ts). */
   | Extract<ParsedStateChange, { kind: 'state-change' }>
+  /** An AWS Health EC2 scheduled change; `dryRun` from the drainer's key (a manual invoke). */
+  | { readonly kind: 'scheduled'; readonly event: ScheduledEvent; readonly dryRun?: true }
+  /** `SCHEDULED_REPLACEMENTS_REQUEST`: the schedule asks for the replacements that are due. */
+  | { readonly kind: 'scheduled-sweep' }
   | { readonly kind: 'ignored'; readonly reason: string }
   | { readonly kind: 'invalid'; readonly field: string; readonly problem: string };
 
@@ -79,9 +90,15 @@ function parse(event: unknown): ParsedEvent {
   if (isCheckRequest(root)) return checkRequest(root);
   if (root.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
   if (isStateChange(root)) return parseStateChange(root, DRAINER_KEY);
+  const sweep = parseSweepRequest(root);
+  if (sweep) return sweep;
   if (root.source === 'aws.ec2') return withContinuation(parseEc2Event(root), root);
+  if (root.source === HEALTH_SOURCE) return withDryRun(parseHealthEvent(root), root);
   if (root.source !== 'aws.autoscaling')
-    throw new Invalid('source', `expected "aws.autoscaling" or "aws.ec2", got ${show(root.source)}`);
+    throw new Invalid(
+      'source',
+      `expected "aws.autoscaling", "aws.ec2" or "aws.health", got ${show(root.source)}`,
+    );
   const detail = object(root.detail, 'detail');
   if (detail.Event === TEST_NOTIFICATION) return { kind: 'ignored', reason: 'test notification' };
   const detailType = root['detail-type'];
@@ -115,6 +132,12 @@ function withContinuation(parsed: ReturnType<typeof parseEc2Event>, root: Json):
   if (parsed.kind !== 'notice' || root[DRAINER_KEY] === undefined) return parsed;
   const { continuation } = drainerOptions(root[DRAINER_KEY]);
   return continuation ? { ...parsed, continuation } : parsed;
+}
+
+/** A Health event sent by hand (npm run invoke) may ask for a dry run in the drainer's key. */
+function withDryRun(parsed: ReturnType<typeof parseHealthEvent>, root: Json): ParsedEvent {
+  if (parsed.kind !== 'scheduled' || root[DRAINER_KEY] === undefined) return parsed;
+  return drainerOptions(root[DRAINER_KEY]).dryRun ? { ...parsed, dryRun: true } : parsed;
 }
 
 /** The check request is the drainer's key with `check` and nothing else, in an event of nothing else. */

@@ -10,13 +10,20 @@ import { launchHookName } from './contract.js';
 import type { DrainReport } from './drain/drain.js';
 import { type Clock, systemClock } from './drain/ports.js';
 import { errorMessage } from './errors.js';
-import { type Ec2Notice, type LifecycleAction, parseEvent, type WarmPoolLaunch } from './event.js';
+import {
+  type Ec2Notice,
+  type LifecycleAction,
+  type ParsedEvent,
+  parseEvent,
+  type WarmPoolLaunch,
+} from './event.js';
 import { type Continuation, clampProgress, clampStart } from './job/continuation.js';
 import type { JobReport } from './job/job.js';
 import { runLifecycleAction } from './job/lifecycle.js';
 import type { LostReport } from './job/lost.js';
 import { runNotice } from './job/notice.js';
 import type { ReleaseReport } from './job/release.js';
+import { runScheduledEvent, type ScheduledReport, sweepScheduledReplacements } from './job/scheduled.js';
 import { restoreFromWarmPool, restoreReturnedNodes } from './job/warm-pool.js';
 import { JsonLogger } from './log.js';
 import { handleStateChange } from './lost-handler.js';
@@ -45,6 +52,8 @@ export interface InvocationSummary {
   readonly joined?: JobReport['joined'];
   /** What was done to a lost instance's node (lambda/job/lost.ts). */
   readonly lostNode?: LostReport['release'];
+  /** An EC2 scheduled event or the sweep: what became of each instance. */
+  readonly scheduled?: ScheduledReport['instances'];
 }
 
 /** Hand over this long before the invocation's own end (at most a quarter of what is left). */
@@ -105,6 +114,9 @@ export async function handler(event: unknown, context: InvocationContext): Promi
         },
         began,
       );
+    case 'scheduled':
+    case 'scheduled-sweep':
+      return handleScheduled(parsed, began);
     case 'warm-pool-launch': {
       // only the drainer's own launch hook: another hook's action is its owner's to complete
       const hook = parsed.launch.action?.hookName;
@@ -287,6 +299,37 @@ async function handleNotice(
   }
 }
 
+/** An EC2 scheduled event (AWS Health), or the schedule's sweep of the replacements due (lambda/job/scheduled.ts). */
+async function handleScheduled(
+  parsed: Extract<ParsedEvent, { kind: 'scheduled' | 'scheduled-sweep' }>,
+  began: number,
+): Promise<InvocationSummary> {
+  const settings = {
+    action: config.onScheduledEvent,
+    leadSeconds: config.scheduledEventLeadSeconds,
+    dryRun: config.dryRun || (parsed.kind === 'scheduled' && parsed.dryRun === true),
+  };
+  if (parsed.kind === 'scheduled')
+    log.appendKeys({ eventArn: parsed.event.eventArn, eventTypeCode: parsed.event.eventTypeCode });
+  try {
+    const ports = (await wired()).forScheduled();
+    const report: ScheduledReport =
+      parsed.kind === 'scheduled'
+        ? await runScheduledEvent(parsed.event, settings, ports, { clock, log })
+        : await sweepScheduledReplacements(settings, ports, { clock, log });
+    return finish(
+      { outcome: report.outcome, lifecycleResult: null, scheduled: report.instances },
+      began,
+      cluster(),
+    );
+  } catch (error) {
+    // a Kubernetes or AutoScaling call failed: the async invocation retries (the sweep runs again anyway)
+    log.error('invocation failed', { error: errorMessage(error) });
+    emitMetrics(cluster(), { outcome: 'failed' });
+    throw error;
+  }
+}
+
 /** An instance back from the warm pool (lambda/job/warm-pool.ts). */
 async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Promise<InvocationSummary> {
   const { instanceId, autoScalingGroupName, action } = launch;
@@ -411,6 +454,7 @@ function finish(
       : {}),
     ...(summary.release ? { release: summary.release } : {}),
     ...(summary.lostNode ? { lostNode: summary.lostNode } : {}),
+    ...(summary.scheduled ? { scheduled: summary.scheduled } : {}),
   });
   return summary;
 }

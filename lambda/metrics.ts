@@ -58,6 +58,7 @@ export function invocationMetrics(
   // an instance went without the group's lifecycle: its pods were released at once (a repeat notice is not counted)
   if (outcome === 'node-lost' && !result.lostRepeat) add('NodesLost', 1);
   if (outcome === 'lost-node-restored') add('LostNodesRestored', 1);
+  if (outcome === 'scheduled-replacement-requested') add('ScheduledReplacements', 1);
   if (result.heartbeatFailures) add('HeartbeatFailures', result.heartbeatFailures);
   const release = outcome === 'dry-run' ? undefined : result.release;
   if (release?.loadBalancers) add('LoadBalancerWait', release.loadBalancers.waitedMs / 1000, 'Seconds');

@@ -14,6 +14,7 @@ import { servedGroups } from './aws/groups.js';
 import { describeInstanceFacts } from './aws/instance-state.js';
 import { Ec2Instances } from './aws/instances.js';
 import { AutoScalingLifecycle, describeAutoScalingInstance } from './aws/lifecycle.js';
+import { AutoScalingReplacement } from './aws/replacement.js';
 import { runFunctionCheck } from './check/check.js';
 import { KubeClusterCheck } from './check/kube.js';
 import type { FunctionCheckReport } from './check/report.js';
@@ -27,18 +28,21 @@ import type { LostPorts } from './job/lost.js';
 import type { NoticePorts } from './job/notice.js';
 import type { GroupsPort, JobStorePort, LoadBalancerPort } from './job/ports.js';
 import type { ActionRef } from './job/record.js';
+import type { ScheduledPorts } from './job/scheduled.js';
 import type { MarksPort, WarmPoolPorts } from './job/warm-pool.js';
 import { KubeCluster } from './kube/cluster.js';
 import { eksKubeConfig, lazyCluster } from './kube/eks-cluster.js';
 import { KubeJobStore } from './kube/job-store.js';
 import { KubeMarks } from './kube/marks.js';
 import { KubeLostNodes } from './kube/out-of-service.js';
+import { KubeScheduledMarks } from './kube/scheduled-marks.js';
 import { KubeTurns } from './kube/turns.js';
 import type { NotificationPort } from './notify/notify.js';
 
 type Kube = {
   readonly cluster: KubeCluster;
   readonly marks: KubeMarks;
+  readonly scheduled: KubeScheduledMarks;
   readonly store: KubeJobStore;
   readonly lost: KubeLostNodes;
   turns(node: string): KubeTurns;
@@ -159,6 +163,25 @@ export class Wiring {
     };
   }
 
+  /** What an EC2 scheduled event and the sweep of due replacements talk to (lambda/job/scheduled.ts). */
+  forScheduled(): ScheduledPorts {
+    const scheduled = async () => (await this.connect()).scheduled;
+    return {
+      cluster: this.cluster(),
+      instances: new Ec2Instances(this.ec2),
+      groups: this.groups,
+      describeInstance: (id) => describeAutoScalingInstance(this.autoScaling, id),
+      replacement: new AutoScalingReplacement(this.autoScaling),
+      marks: {
+        plan: async (node, mark, now) => (await scheduled()).plan(node, mark, now),
+        read: async (node) => (await scheduled()).read(node),
+        planned: async () => (await scheduled()).planned(),
+        settle: async (node, mark, state, now) => (await scheduled()).settle(node, mark, state, now),
+        cancel: async (node, arn, now) => (await scheduled()).cancel(node, arn, now),
+      },
+    };
+  }
+
   /** What an instance back from the warm pool talks to (lambda/drain/warm-pool.ts). */
   forLaunch({ instanceId, autoScalingGroupName, action }: WarmPoolLaunch): WarmPoolPorts {
     return {
@@ -222,6 +245,7 @@ export class Wiring {
         return {
           cluster: new KubeCluster(kubeConfig, invalidate),
           marks: new KubeMarks(kubeConfig, invalidate),
+          scheduled: new KubeScheduledMarks(kubeConfig, invalidate),
           store: new KubeJobStore(kubeConfig, invalidate),
           lost: new KubeLostNodes(kubeConfig, invalidate),
           turns: (node: string) => new KubeTurns(kubeConfig, node, Date.now, invalidate),

@@ -90,6 +90,16 @@ async function run(
   const autoScaling = autoScalingClient();
   try {
     const region = await awsSetup(autoScaling);
+    if (options.scheduledStart) {
+      const { invokeScheduledEvent } = await import('./invoke/scheduled.js');
+      const { instanceId, dryRun, json } = options;
+      return await invokeScheduledEvent(
+        { instanceId, start: options.scheduledStart, dryRun, json },
+        runner,
+        region,
+        io,
+      );
+    }
     const action = await lifecycleTarget(options, autoScaling);
     checkTerminating(options, action, io);
     const event = buildEvent(options, action, region);

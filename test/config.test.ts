@@ -25,6 +25,8 @@ describe('loadConfig', () => {
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
       onNodeLost: 'release',
+      onScheduledEvent: 'replace',
+      scheduledEventLeadSeconds: 3600,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -46,6 +48,8 @@ describe('loadConfig', () => {
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
       onNodeLost: 'release',
+      onScheduledEvent: 'replace',
+      scheduledEventLeadSeconds: 3600,
     });
   });
 
@@ -82,6 +86,8 @@ describe('loadConfig', () => {
       onRebalanceRecommendation: 'cordon',
       lifecycleHookName: 'eks-node-drainer',
       onNodeLost: 'release',
+      onScheduledEvent: 'replace',
+      scheduledEventLeadSeconds: 3600,
     });
   });
 
@@ -104,6 +110,8 @@ describe('loadConfig', () => {
         ON_REBALANCE_RECOMMENDATION: 'drain',
         LIFECYCLE_HOOK_NAME: 'team/drain-hook',
         ON_NODE_LOST: 'ignore',
+        ON_SCHEDULED_EVENT: 'cordon',
+        SCHEDULED_EVENT_LEAD_SECONDS: '7200',
       }),
     ).toEqual({
       clusterName: 'prod',
@@ -123,6 +131,8 @@ describe('loadConfig', () => {
       onRebalanceRecommendation: 'drain',
       lifecycleHookName: 'team/drain-hook',
       onNodeLost: 'ignore',
+      onScheduledEvent: 'cordon',
+      scheduledEventLeadSeconds: 7200,
     });
   });
 
@@ -168,6 +178,8 @@ describe('loadConfig', () => {
       ON_REBALANCE_RECOMMENDATION: ' IGNORE ',
       LIFECYCLE_HOOK_NAME: ' my-hook ',
       ON_NODE_LOST: ' Release ',
+      ON_SCHEDULED_EVENT: ' Ignore ',
+      SCHEDULED_EVENT_LEAD_SECONDS: ' 60 ',
     });
 
     expect(config).toEqual({
@@ -187,7 +199,25 @@ describe('loadConfig', () => {
       onRebalanceRecommendation: 'ignore',
       lifecycleHookName: 'my-hook',
       onNodeLost: 'release',
+      onScheduledEvent: 'ignore',
+      scheduledEventLeadSeconds: 60,
     });
+  });
+
+  it.each([
+    [
+      'ON_SCHEDULED_EVENT',
+      'terminate',
+      'ON_SCHEDULED_EVENT must be one of replace, cordon, ignore, got "terminate"',
+    ],
+    [
+      'SCHEDULED_EVENT_LEAD_SECONDS',
+      '59',
+      'SCHEDULED_EVENT_LEAD_SECONDS must be a whole number between 60 and 1209600, got "59"',
+    ],
+    ['SCHEDULED_EVENT_LEAD_SECONDS', '1209601', 'between 60 and 1209600, got "1209601"'],
+  ])('refuses %s=%s, showing the value', (name, value, message) => {
+    expect(() => loadConfig({ CLUSTER_NAME: 'prod', [name]: value })).toThrow(message);
   });
 
   it.each([

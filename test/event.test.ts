@@ -168,27 +168,27 @@ const withTotals = (totals: Record<string, unknown>): Record<string, unknown> =>
 describe('parseEvent, the problem it reports', () => {
   it('shows the value it got', () => {
     expect(problem({ ...validEvent(), source: 'aws.s3' })).toBe(
-      'source: expected "aws.autoscaling" or "aws.ec2", got "aws.s3"',
+      'source: expected "aws.autoscaling", "aws.ec2" or "aws.health", got "aws.s3"',
     );
   });
 
   it('says nothing came when a field is missing', () => {
     expect(problem({ ...validEvent(), source: undefined })).toBe(
-      'source: expected "aws.autoscaling" or "aws.ec2", got nothing',
+      'source: expected "aws.autoscaling", "aws.ec2" or "aws.health", got nothing',
     );
   });
 
   it('shows a long value cut to 80 characters', () => {
     const shown = JSON.stringify('x'.repeat(100)).slice(0, 80);
     expect(problem({ ...validEvent(), source: 'x'.repeat(100) })).toBe(
-      `source: expected "aws.autoscaling" or "aws.ec2", got ${shown}…`,
+      `source: expected "aws.autoscaling", "aws.ec2" or "aws.health", got ${shown}…`,
     );
   });
 
   it('shows a value of exactly 80 characters whole', () => {
     const value = 'x'.repeat(78);
     expect(problem({ ...validEvent(), source: value })).toBe(
-      `source: expected "aws.autoscaling" or "aws.ec2", got "${value}"`,
+      `source: expected "aws.autoscaling", "aws.ec2" or "aws.health", got "${value}"`,
     );
   });
 

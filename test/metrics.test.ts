@@ -154,6 +154,7 @@ describe('invocationMetrics', () => {
     ['spot-interrupted', 'SpotInterruptions'],
     ['rebalance-cordoned', 'RebalanceCordons'],
     ['foreign-instance', 'ForeignInstances'],
+    ['scheduled-replacement-requested', 'ScheduledReplacements'],
     ['warm-pool-restored', 'WarmPoolRestores'],
     ['node-lost', 'NodesLost'],
     ['lost-node-restored', 'LostNodesRestored'],

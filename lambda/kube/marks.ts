@@ -10,6 +10,7 @@ import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from './cluster.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { JOB_ANNOTATION, parseRecord } from './job-format.js';
+import { parseScheduledMark } from './scheduled-marks.js';
 
 /** Annotation (the mark's JSON) and label (`true`, for selection) on a node drained toward the warm pool. */
 export const WARM_POOL_MARK = 'eks-node-drainer/warm-pool-mark';
@@ -53,8 +54,11 @@ export class KubeMarks implements MarksPort {
       // a Ready flap while a job drains the node must not uncordon it
       const job = parseRecord(node.metadata?.annotations?.[JOB_ANNOTATION]);
       if (job && job.until > now) return 'draining';
+      // a node waiting for its scheduled replacement stays cordoned (./scheduled-marks.ts)
+      const scheduled = parseScheduledMark(node);
+      const uncordon = undo.uncordon && (scheduled === undefined || scheduled.state === 'gone');
       await this.patch(node, {
-        ...(undo.uncordon ? { spec: { unschedulable: false } } : {}),
+        ...(uncordon ? { spec: { unschedulable: false } } : {}),
         metadata: {
           labels: {
             [WARM_POOL_MARK]: null,

@@ -62,6 +62,8 @@ export interface StackFacts {
    * too (EC2 notices, warm-pool returns, the discovery reconciler's).
    */
   readonly lifecycleRule?: string;
+  /** The AWS Health rule (`…ScheduledEventRule…`) and the schedule of replacements (`…ScheduledReplacementsRule…`). */
+  readonly scheduledRules?: { readonly event?: string; readonly sweep?: string };
 }
 
 /** The stack, or undefined when no stack has that name. */
@@ -78,6 +80,7 @@ export async function readStack(client: CloudFormationClient, name: string): Pro
   if (!stack) return undefined;
   const resources = new Map<string, string[]>();
   let lifecycleRule: string | undefined;
+  const scheduledRules: { event?: string; sweep?: string } = {};
   let token: string | undefined;
   do {
     const page = await client.send(new ListStackResourcesCommand({ StackName: name, NextToken: token }));
@@ -87,6 +90,13 @@ export async function readStack(client: CloudFormationClient, name: string): Pro
       if (r.ResourceType === 'AWS::Events::Rule' && r.LogicalResourceId?.includes('LifecycleRule')) {
         lifecycleRule = r.PhysicalResourceId;
       }
+      if (r.ResourceType === 'AWS::Events::Rule' && r.LogicalResourceId?.includes('ScheduledEventRule'))
+        scheduledRules.event = r.PhysicalResourceId;
+      if (
+        r.ResourceType === 'AWS::Events::Rule' &&
+        r.LogicalResourceId?.includes('ScheduledReplacementsRule')
+      )
+        scheduledRules.sweep = r.PhysicalResourceId;
     }
     token = page.NextToken;
   } while (token);
@@ -101,6 +111,7 @@ export async function readStack(client: CloudFormationClient, name: string): Pro
     outputs,
     resources,
     ...(lifecycleRule ? { lifecycleRule } : {}),
+    scheduledRules,
   };
 }
 

@@ -31,6 +31,7 @@ import {
 import {
   alarmsLine,
   configLine,
+  deployCommand,
   groupLine,
   noGroupsLine,
   queueLine,
@@ -40,6 +41,7 @@ import {
 } from './checks.js';
 import { operatorKubeConfig, readCluster } from './kube.js';
 import { type DoctorReport, report, type Section } from './render.js';
+import { scheduledEventsLine } from './scheduled.js';
 
 /** An instance id for the real-shaped lifecycle events the rule is tested with. */
 const SAMPLE_INSTANCE = 'i-0123456789abcdef0';
@@ -134,6 +136,17 @@ async function sections(
       readAlarms(clients.cloudWatch, alarmNames),
     );
     if (alarms) stack.push(alarmsLine(alarms));
+    const readIf = (id?: string) => (id ? readRule(clients.eventBridge, id) : undefined);
+    const scheduled = await attempt(
+      stack,
+      'stack.scheduled-events',
+      'reading the scheduled-event rules',
+      async () => ({
+        event: await readIf(facts.scheduledRules?.event),
+        sweep: await readIf(facts.scheduledRules?.sweep),
+      }),
+    );
+    if (scheduled) stack.push(scheduledEventsLine(config, scheduled, deployCommand(cluster, [])));
   }
 
   const groupsSection: CheckLine[] = [];

@@ -396,6 +396,12 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       this.describeAutoScalingInstances(params, res);
       return;
     }
+    if (action === 'TerminateInstanceInAutoScalingGroup') {
+      const answer = this.terminateInstance(params);
+      if ('fault' in answer) queryError(res, answer.fault);
+      else queryResult(res, action, answer.result);
+      return;
+    }
     const group = this.autoScalingGroups.answer(action, params);
     if (group) {
       if ('fault' in group) queryError(res, group.fault);
@@ -481,6 +487,46 @@ export class LocalAwsEndpoint extends LoopbackHttpServer {
       'DescribeAutoScalingInstances',
       `<AutoScalingInstances>${members}</AutoScalingInstances>`,
     );
+  }
+
+  /**
+   * TerminateInstanceInAutoScalingGroup: an instance InService (or Standby) in a group starts
+   * terminating, with an Activity as AWS answers. With a termination hook on its group it waits in
+   * Terminating:Wait (a lifecycle action of the first such hook, found in `lifecycleActions`), else it
+   * is Terminating. An unknown instance, or one not in service, is AWS's ValidationError; so is a
+   * call without ShouldDecrementDesiredCapacity (required). The replacement launch is not modelled.
+   */
+  private terminateInstance(params: Record<string, string>): { result: string } | { fault: InjectedFault } {
+    this.expireDue();
+    const instanceId = params.InstanceId ?? '';
+    const decrement = params.ShouldDecrementDesiredCapacity;
+    if (decrement !== 'true' && decrement !== 'false') {
+      return validation(
+        "1 validation error detected: Value null at 'shouldDecrementDesiredCapacity' failed to satisfy constraint: Member must not be null",
+      );
+    }
+    const state = this.autoScalingInstances.get(instanceId) ?? this.terminatingState(instanceId);
+    if (!state)
+      return validation(`Instance Id not found - No managed instance found for instance ID: ${instanceId}`);
+    if (state.lifecycleState !== 'InService' && state.lifecycleState !== 'Standby') {
+      return validation(
+        `The instance ${instanceId} is not in InService or Standby: it is ${state.lifecycleState}`,
+      );
+    }
+    const hook = this.lifecycleHooks.get(state.asg)?.find((h) => h.transition === TERMINATING_TRANSITION);
+    this.autoScalingInstances.delete(instanceId);
+    if (hook) {
+      this.addLifecycleAction({
+        token: randomUUID(),
+        autoScalingGroupName: state.asg,
+        hookName: hook.name,
+        instanceId,
+      });
+    } else this.autoScalingInstances.set(instanceId, { asg: state.asg, lifecycleState: 'Terminating' });
+    const now = new Date().toISOString();
+    return {
+      result: `<Activity><ActivityId>${randomUUID()}</ActivityId><AutoScalingGroupName>${escapeXml(state.asg)}</AutoScalingGroupName><Description>Terminating EC2 instance: ${escapeXml(instanceId)}</Description><Cause>At ${now} instance ${escapeXml(instanceId)} was taken out of service in response to a user request${decrement === 'true' ? ', shrinking the capacity from 1 to 0' : ''}.</Cause><StartTime>${now}</StartTime><StatusCode>InProgress</StatusCode><Progress>0</Progress><Details>{"Subnet ID":"subnet-00000000","Availability Zone":"${TEST_REGION}a"}</Details></Activity>`,
+    };
   }
 
   private terminatingState(instanceId: string): AutoScalingInstanceState | undefined {
@@ -768,6 +814,12 @@ function spotStatusMessage(code: string): string {
 
 function isActive(action: LifecycleActionState): boolean {
   return action.result === undefined && action.expiredAt === undefined;
+}
+
+const TERMINATING_TRANSITION = 'autoscaling:EC2_INSTANCE_TERMINATING';
+
+function validation(message: string): { fault: InjectedFault } {
+  return { fault: { status: 400, code: 'ValidationError', message } };
 }
 
 function xml(res: ServerResponse, status: number, body: string): void {

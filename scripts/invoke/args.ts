@@ -21,6 +21,10 @@ A dry run unless --yes: nothing is evicted and no lifecycle action is completed.
   --instance-state S   instead of a lifecycle event, EC2's state change of the instance to S
                        (shutting-down, stopping, terminated: a lost instance's node is released;
                        running: a released node is restored); a dry run unless --yes
+  --scheduled-event ISO
+                       instead of a lifecycle event, an AWS Health retirement of the instance whose
+                       window starts then: shows the node that would be cordoned and when its
+                       replacement would be requested (with --yes: cordons and plans it)
   --check              instead of a lifecycle event, send the read-only check request
                        ({ "eksNodeDrainer": { "check": true } }): the function reports its own view of the
                        cluster (npm run doctor does too); no --instance-id then
@@ -45,6 +49,8 @@ export interface InvokeOptions {
   readonly json: boolean;
   /** When the lifecycle action began; default now. */
   readonly eventTime?: Date;
+  /** `--scheduled-event`: send a Health retirement event whose window starts then instead. */
+  readonly scheduledStart?: Date;
 }
 
 export type ParsedArgs =
@@ -75,6 +81,7 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
     local: { type: 'boolean' },
     cluster: { type: 'string' },
     'event-time': { type: 'string' },
+    'scheduled-event': { type: 'string' },
     json: { type: 'boolean' },
     check: { type: 'boolean' },
     'instance-state': { type: 'string' },
@@ -134,6 +141,15 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
     return usageError(`--event-time must be an ISO 8601 time, got ${JSON.stringify(rawTime)}`);
   }
 
+  const rawStart = text('scheduled-event');
+  const scheduledStart = rawStart === undefined ? undefined : new Date(rawStart);
+  if (scheduledStart !== undefined) {
+    if (!Number.isFinite(scheduledStart.getTime()))
+      return usageError(`--scheduled-event must be an ISO 8601 time, got ${JSON.stringify(rawStart)}`);
+    const lifecycleOnly = ['asg', 'hook', 'force', 'event-time'].filter((name) => values[name] !== undefined);
+    if (lifecycleOnly.length > 0)
+      return usageError(`--scheduled-event sends no lifecycle event: drop --${lifecycleOnly.join(', --')}`);
+  }
   const asg = text('asg');
   const hook = text('hook');
   return {
@@ -147,6 +163,7 @@ export function parseInvokeArgs(argv: readonly string[]): ParsedArgs {
       target: target as InvokeOptions['target'],
       json: values.json === true,
       ...(eventTime === undefined ? {} : { eventTime }),
+      ...(scheduledStart === undefined ? {} : { scheduledStart }),
     },
   };
 }

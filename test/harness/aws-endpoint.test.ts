@@ -17,6 +17,7 @@ import {
   DescribeLifecycleHooksCommand,
   PutLifecycleHookCommand,
   RecordLifecycleActionHeartbeatCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeInstancesCommand,
@@ -586,6 +587,59 @@ describe('DescribeAutoScalingInstances for instances with lifecycle actions', ()
     addAction();
 
     expect(await lifecycleStateOf('i-0fedcba9876543210')).toBeUndefined();
+  });
+});
+
+describe('TerminateInstanceInAutoScalingGroup', () => {
+  function terminate(instanceId = INSTANCE, decrement = false) {
+    return client.send(
+      new TerminateInstanceInAutoScalingGroupCommand({
+        InstanceId: instanceId,
+        ShouldDecrementDesiredCapacity: decrement,
+      }),
+    );
+  }
+
+  it('answers an Activity and holds the instance in Terminating:Wait under its group termination hook', async () => {
+    aws.autoScalingGroups.putHook(ASG, { name: HOOK, transition: TERMINATING });
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+
+    const out = await terminate();
+
+    expect(out.Activity).toMatchObject({ AutoScalingGroupName: ASG, StatusCode: 'InProgress' });
+    expect(out.Activity?.Description).toBe(`Terminating EC2 instance: ${INSTANCE}`);
+    expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: ASG, state: 'Terminating:Wait' });
+    const actions = [...aws.lifecycleActions.values()].filter((a) => a.instanceId === INSTANCE);
+    expect(actions).toMatchObject([{ autoScalingGroupName: ASG, hookName: HOOK }]);
+    expect(aws.callsOf('autoscaling', 'TerminateInstanceInAutoScalingGroup')[0]?.params).toMatchObject({
+      InstanceId: INSTANCE,
+      ShouldDecrementDesiredCapacity: 'false',
+    });
+  });
+
+  it('moves the instance of a group without a termination hook to Terminating', async () => {
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+
+    await terminate();
+
+    expect(await lifecycleStateOf(INSTANCE)).toEqual({ group: ASG, state: 'Terminating' });
+    expect(aws.lifecycleActions.size).toBe(0);
+  });
+
+  it('refuses an unknown instance with a ValidationError', async () => {
+    await expect(terminate()).rejects.toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining('No managed instance found'),
+    });
+  });
+
+  it('refuses an instance that is already terminating with a ValidationError, and starts nothing', async () => {
+    aws.autoScalingGroups.putHook(ASG, { name: HOOK, transition: TERMINATING });
+    aws.autoScalingInstances.set(INSTANCE, { asg: ASG, lifecycleState: 'InService' });
+    await terminate();
+
+    await expect(terminate()).rejects.toMatchObject({ name: 'ValidationError' });
+    expect(aws.lifecycleActions.size).toBe(1);
   });
 });
 

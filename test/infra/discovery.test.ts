@@ -91,9 +91,11 @@ describe('NodeDrainer with discover: true', () => {
 
     expect(lifecycle.map((s) => [s.Resource, s.Condition])).toEqual(CLUSTER_TAGS.map((c) => [ANY_GROUP, c]));
     for (const s of lifecycle) {
+      // and the planned replacement of an instance with a scheduled event (ON_SCHEDULED_EVENT=replace)
       expect(actionsOf(s).sort()).toEqual([
         'autoscaling:CompleteLifecycleAction',
         'autoscaling:RecordLifecycleActionHeartbeat',
+        'autoscaling:TerminateInstanceInAutoScalingGroup',
       ]);
     }
     const star = statements.filter((s) => s.Resource === '*');

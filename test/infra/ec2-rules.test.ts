@@ -13,7 +13,7 @@ const only = (template: Template, type: string): string => {
 const rules = (template: Template) => template.findResources('AWS::Events::Rule');
 const ruleWith = (template: Template, detailType: string) =>
   Object.entries(rules(template)).find(([, rule]) =>
-    rule.Properties.EventPattern['detail-type'].includes(detailType),
+    rule.Properties.EventPattern?.['detail-type'].includes(detailType),
   );
 
 describe('NodeDrainer: EC2 notices and warm pools', () => {
@@ -45,9 +45,12 @@ describe('NodeDrainer: EC2 notices and warm pools', () => {
   it('targets the function from every rule with the same bounded retries and dead-letter queue', () => {
     const functionId = only(template, 'AWS::Lambda::Function');
     const queueId = only(template, 'AWS::SQS::Queue');
-    expect(Object.keys(rules(template))).toHaveLength(4);
+    // lifecycle, EC2 notices, warm-pool returns, instance state changes, scheduled events and the schedule of their replacements
+    expect(Object.keys(rules(template))).toHaveLength(6);
     for (const rule of Object.values(rules(template))) {
-      expect(rule.Properties.Targets).toEqual([
+      const { Input, ...target } = rule.Properties.Targets[0];
+      expect(Input === undefined || typeof Input === 'string').toBe(true);
+      expect([target, ...rule.Properties.Targets.slice(1)]).toEqual([
         {
           Arn: { 'Fn::GetAtt': [functionId, 'Arn'] },
           Id: expect.any(String),

@@ -20,6 +20,7 @@ describe('NodeDrainer IAM', () => {
       'autoscaling:CompleteLifecycleAction',
       'autoscaling:DescribeAutoScalingInstances',
       'autoscaling:RecordLifecycleActionHeartbeat',
+      'autoscaling:TerminateInstanceInAutoScalingGroup',
       'ec2:DescribeInstances',
       'ec2:DescribeSpotInstanceRequests',
       'eks:DescribeCluster',
