@@ -10,26 +10,23 @@ import { launchHookName } from './contract.js';
 import type { DrainReport } from './drain/drain.js';
 import { type Clock, systemClock } from './drain/ports.js';
 import { errorMessage } from './errors.js';
-import {
-  type Ec2Notice,
-  type LifecycleAction,
-  type ParsedEvent,
-  parseEvent,
-  type WarmPoolLaunch,
-} from './event.js';
+import { type Ec2Notice, type LifecycleAction, parseEvent } from './event.js';
+import type { HandlerPartDeps } from './handler-parts.js';
 import { type Continuation, clampProgress, clampStart } from './job/continuation.js';
 import type { JobReport } from './job/job.js';
 import { runLifecycleAction } from './job/lifecycle.js';
 import type { LostReport } from './job/lost.js';
 import { runNotice } from './job/notice.js';
 import type { ReleaseReport } from './job/release.js';
-import { runScheduledEvent, type ScheduledReport, sweepScheduledReplacements } from './job/scheduled.js';
-import { restoreFromWarmPool, restoreReturnedNodes } from './job/warm-pool.js';
+import type { ScheduledReport } from './job/scheduled.js';
+import { restoreReturnedNodes } from './job/warm-pool.js';
 import { JsonLogger } from './log.js';
 import { handleStateChange } from './lost-handler.js';
 import { invocationMetrics, type MetricDimensions } from './metrics.js';
 import { DrainNotifier, type DrainSubject, drainEndOf } from './notify/notify.js';
 import type { HandlerOutcome } from './outcome.js';
+import { handleScheduled } from './scheduled-handler.js';
+import { handleWarmPoolLaunch } from './warm-pool-handler.js';
 import type { Wiring } from './wiring.js';
 
 /** The parts of the Lambda context the handler uses. */
@@ -85,6 +82,16 @@ function wired(): Promise<Wiring> {
   return wiring;
 }
 
+/** What the parts of the handler in files of their own get (lambda/lost-handler.ts, lambda/scheduled-handler.ts). */
+const parts: HandlerPartDeps = {
+  config,
+  log,
+  clock,
+  wired,
+  finish: (...args) => finish(...args),
+  failed: (dimensions) => emitMetrics(dimensions, { outcome: 'failed' }),
+};
+
 export async function handler(event: unknown, context: InvocationContext): Promise<InvocationSummary> {
   const began = clock.now();
   log.resetKeys();
@@ -102,28 +109,17 @@ export async function handler(event: unknown, context: InvocationContext): Promi
     case 'notice':
       return handleNotice(parsed.notice, parsed, event, context, began);
     case 'state-change':
-      return handleStateChange(
-        parsed.change,
-        {
-          config,
-          log,
-          clock,
-          wired,
-          finish,
-          failed: (dimensions) => emitMetrics(dimensions, { outcome: 'failed' }),
-        },
-        began,
-      );
+      return handleStateChange(parsed.change, parts, began);
     case 'scheduled':
     case 'scheduled-sweep':
-      return handleScheduled(parsed, began);
+      return handleScheduled(parsed, parts, began);
     case 'warm-pool-launch': {
       // only the drainer's own launch hook: another hook's action is its owner's to complete
       const hook = parsed.launch.action?.hookName;
       const own = launchHookName(config.lifecycleHookName);
       if (hook !== undefined && hook !== own)
         return ignore(`lifecycle hook ${hook} is not the drainer's launch hook ${own}`, began);
-      return handleWarmPoolLaunch(parsed.launch, began);
+      return handleWarmPoolLaunch(parsed.launch, parts, began);
     }
     case 'action':
       // only the drainer's own termination hook: another hook (a backup's, say) is its owner's
@@ -293,67 +289,6 @@ async function handleNotice(
     );
   } catch (error) {
     // the cluster lookup or the cordon failed: the async invocation retries the event
-    log.error('invocation failed', { error: errorMessage(error) });
-    emitMetrics(dimensions, { outcome: 'failed' });
-    throw error;
-  }
-}
-
-/** An EC2 scheduled event (AWS Health), or the schedule's sweep of the replacements due (lambda/job/scheduled.ts). */
-async function handleScheduled(
-  parsed: Extract<ParsedEvent, { kind: 'scheduled' | 'scheduled-sweep' }>,
-  began: number,
-): Promise<InvocationSummary> {
-  const settings = {
-    action: config.onScheduledEvent,
-    leadSeconds: config.scheduledEventLeadSeconds,
-    dryRun: config.dryRun || (parsed.kind === 'scheduled' && parsed.dryRun === true),
-  };
-  if (parsed.kind === 'scheduled')
-    log.appendKeys({ eventArn: parsed.event.eventArn, eventTypeCode: parsed.event.eventTypeCode });
-  try {
-    const ports = (await wired()).forScheduled();
-    const report: ScheduledReport =
-      parsed.kind === 'scheduled'
-        ? await runScheduledEvent(parsed.event, settings, ports, { clock, log })
-        : await sweepScheduledReplacements(settings, ports, { clock, log });
-    return finish(
-      { outcome: report.outcome, lifecycleResult: null, scheduled: report.instances },
-      began,
-      cluster(),
-    );
-  } catch (error) {
-    // a Kubernetes or AutoScaling call failed: the async invocation retries (the sweep runs again anyway)
-    log.error('invocation failed', { error: errorMessage(error) });
-    emitMetrics(cluster(), { outcome: 'failed' });
-    throw error;
-  }
-}
-
-/** An instance back from the warm pool (lambda/job/warm-pool.ts). */
-async function handleWarmPoolLaunch(launch: WarmPoolLaunch, began: number): Promise<InvocationSummary> {
-  const { instanceId, autoScalingGroupName, action } = launch;
-  log.appendKeys({
-    instanceId,
-    asgName: autoScalingGroupName,
-    ...(action ? { hookName: action.hookName } : {}),
-  });
-  const dimensions = { cluster: config.clusterName, autoScalingGroup: autoScalingGroupName };
-  try {
-    const wiring = await wired();
-    if (!(await wiring.groups.serves(autoScalingGroupName))) {
-      log.info('event ignored', { reason: `Auto Scaling group ${autoScalingGroupName} is not served` });
-      return finish({ outcome: 'ignored', lifecycleResult: null }, began, dimensions);
-    }
-    const report = await restoreFromWarmPool(launch, wiring.forLaunch(launch), {
-      log,
-      clock,
-      dryRun: config.dryRun,
-    });
-    if (report.node) log.appendKeys({ node: report.node });
-    return finish({ outcome: report.outcome, lifecycleResult: report.lifecycleResult }, began, dimensions);
-  } catch (error) {
-    // completing the launch action failed after retries of the SDK: the async invocation retries the event
     log.error('invocation failed', { error: errorMessage(error) });
     emitMetrics(dimensions, { outcome: 'failed' });
     throw error;

@@ -1,28 +1,12 @@
-/**
- * The handler's part for an EC2 state change (lambda/job/lost.ts): kept apart from the composition
- * root, which hands it its config, logger, clock, adapters and the common end of an invocation.
- */
-import type { Config } from './config.js';
-import type { Clock } from './drain/ports.js';
 import { errorMessage } from './errors.js';
-import type { Finish, InvocationSummary } from './handler.js';
+import type { InvocationSummary } from './handler.js';
+import type { HandlerPartDeps } from './handler-parts.js';
 import { runLostNode } from './job/lost.js';
-import type { JsonLogger } from './log.js';
 import type { StateChange } from './state-change-event.js';
-import type { Wiring } from './wiring.js';
-
-export interface StateChangeDeps {
-  readonly config: Config;
-  readonly log: JsonLogger;
-  readonly clock: Clock;
-  wired(): Promise<Wiring>;
-  readonly finish: Finish;
-  failed(dimensions: { readonly cluster: string }): void;
-}
 
 export async function handleStateChange(
   change: StateChange,
-  { config, log, clock, wired, finish, failed }: StateChangeDeps,
+  { config, log, clock, wired, finish, failed }: HandlerPartDeps,
   began: number,
 ): Promise<InvocationSummary> {
   log.appendKeys({ instanceId: change.instanceId, instanceState: change.state });

@@ -39,6 +39,7 @@ describe('NodeDrainer', () => {
             METRICS_NAMESPACE: 'EksNodeDrainer',
             ON_REBALANCE_RECOMMENDATION: 'cordon',
             LIFECYCLE_HOOK_NAME: 'eks-node-drainer',
+            ON_NODE_LOST: 'release',
             ON_SCHEDULED_EVENT: 'replace',
             SCHEDULED_EVENT_LEAD_SECONDS: '3600',
             NODE_OPTIONS: '--enable-source-maps',

@@ -71,7 +71,10 @@ describe('NodeDrainer with an Auto Scaling Group of the app', () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+            Action: Match.arrayWith([
+              'autoscaling:CompleteLifecycleAction',
+              'autoscaling:RecordLifecycleActionHeartbeat',
+            ]),
             Resource: Match.arrayWith([
               Match.objectLike({
                 'Fn::Join': ['', Match.arrayWith([':autoScalingGroup:*:autoScalingGroupName/', nodesRef])],
