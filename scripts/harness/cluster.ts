@@ -129,16 +129,7 @@ const VERSION_FLAGS: Record<
     // on, as EKS's etcd does): without this, such a watch fails after 3 s with "Too large resource version".
     etcd: ['--experimental-watch-progress-notify-interval=200ms'],
     apiserver: [],
-    // what acts on the out-of-service taint of a lost node (Non-graceful node shutdown): the NoExecute
-    // taint eviction (its own controller from 1.29) and podgc, which force-deletes the terminating pods
-    // of a NotReady node with that taint (harness nodes have no Ready condition, none else is tainted)
-    controllerManager: [
-      '--controllers=disruption,replicaset,deployment,namespace,node-lifecycle-controller,taint-eviction-controller,podgc',
-      // the node lifecycle controller only lends the taint eviction its pods-by-node index here: with no
-      // kubelet reporting, it must never call a node unreachable (the tests mark a lost node themselves)
-      '--node-startup-grace-period=24h',
-      '--node-monitor-grace-period=24h',
-    ],
+    controllerManager: ['--controllers=disruption,replicaset,deployment,namespace'],
   },
 };
 
@@ -286,6 +277,44 @@ export function kubeConfigFor(info: ClusterInfo, identity: Identity): KubeConfig
 }
 
 export { FLOWCONTROL_FILE } from '../../lambda/contract.js';
+
+/**
+ * What acts on the out-of-service taint of a lost node (Non-graceful node shutdown, 1.28+): the NoExecute
+ * taint eviction (its own controller from 1.29) and podgc, which force-deletes the terminating pods of a
+ * NotReady node with that taint; the node lifecycle controller only lends the taint eviction its
+ * pods-by-node index. They run only for the files that need them (test/e2e/lost.test.ts), in a
+ * controller manager of their own: the node lifecycle controller writes taints to every node (e.g.
+ * `unschedulable` on a cordoned one), and those writes race the other files' read-then-write checks.
+ */
+export const LOST_NODE_CONTROLLERS = ['node-lifecycle-controller', 'taint-eviction-controller', 'podgc'];
+
+/**
+ * Starts more controllers of the cluster's kube-controller-manager in a process of their own beside
+ * the cluster's; resolves to its stop. With no kubelet reporting, the node lifecycle controller must
+ * never call a node unreachable (the tests mark a lost node themselves): grace periods of a day.
+ */
+export async function startControllers(
+  info: ClusterInfo,
+  controllers: readonly string[],
+): Promise<() => Promise<void>> {
+  const binDir = ensureBinaries(undefined, info.version);
+  const child = launch(
+    info.dir,
+    `kube-controller-manager-${controllers[0]}`,
+    join(binDir, 'kube-controller-manager'),
+    [
+      `--kubeconfig=${info.adminKubeconfig}`,
+      '--leader-elect=false',
+      `--controllers=${controllers.join(',')}`,
+      '--secure-port=0',
+      '--node-startup-grace-period=24h',
+      '--node-monitor-grace-period=24h',
+    ],
+  );
+  // no health endpoint on --secure-port=0: give its informers a moment to sync
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  return () => stopProcess(child);
+}
 
 /**
  * Applies the project's least-privilege RBAC for ON_DRAIN_TIMEOUT=delete, the widest policy:

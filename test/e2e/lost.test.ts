@@ -1,7 +1,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AUTO_SCALING_GROUP_TAG, OUT_OF_SERVICE_TAINT } from '../../lambda/contract.js';
 import { LOST_MARK } from '../../lambda/kube/out-of-service.js';
+import { LOST_NODE_CONTROLLERS, startControllers } from '../../scripts/harness/cluster.js';
 import type { Workload } from '../../scripts/harness/workload.js';
 import { stateChangeEvent } from '../support/ec2-events.js';
 import {
@@ -22,6 +23,15 @@ let world: Workload | undefined;
 const tainting = inject('cluster').version !== '1.20';
 /** What a NotReady node's pods wait for without the drainer: the default unreachable toleration. */
 const DEFAULT_TOLERATION_MS = 300_000;
+
+// what acts on the out-of-service taint runs for this file only (scripts/harness/cluster.ts)
+let stopControllers: (() => Promise<void>) | undefined;
+beforeAll(async () => {
+  if (tainting) stopControllers = await startControllers(inject('cluster'), LOST_NODE_CONTROLLERS);
+});
+afterAll(async () => {
+  await stopControllers?.();
+});
 
 afterEach(async () => {
   if (world) {
