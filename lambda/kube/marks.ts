@@ -5,17 +5,15 @@
  */
 import type { V1Node } from '@kubernetes/client-node';
 import type { MarkedNode, MarksPort, Undo, WarmPoolMark } from '../job/warm-pool.js';
-import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { EXCLUDE_FROM_LOAD_BALANCERS_LABEL } from './cluster.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { JOB_ANNOTATION, parseRecord } from './job-format.js';
+import { accessCall, patchNode, readNode, withNode } from './node-writes.js';
 import { parseScheduledMark } from './scheduled-marks.js';
 
 /** Annotation (the mark's JSON) and label (`true`, for selection) on a node drained toward the warm pool. */
 export const WARM_POOL_MARK = 'eks-node-drainer/warm-pool-mark';
-
-const ATTEMPTS = 3;
 
 export class KubeMarks implements MarksPort {
   private readonly http: KubeHttp;
@@ -26,11 +24,11 @@ export class KubeMarks implements MarksPort {
   }
 
   async read(nodeName: string): Promise<WarmPoolMark | undefined> {
-    return parseMark(await this.call(() => this.readNode(nodeName)));
+    return parseMark(await accessCall(() => readNode(this.http, nodeName)));
   }
 
   async markedNodes(): Promise<MarkedNode[]> {
-    const list = await this.call(() =>
+    const list = await accessCall(() =>
       this.http.getJson<{ items?: V1Node[] }>('/api/v1/nodes', { labelSelector: WARM_POOL_MARK }),
     );
     return (list.items ?? []).flatMap((node) => {
@@ -48,7 +46,7 @@ export class KubeMarks implements MarksPort {
     undo: Undo,
     now: number,
   ): Promise<'restored' | 'changed' | 'draining'> {
-    return this.withNode(nodeName, async (node) => {
+    return withNode(this.http, nodeName, async (node) => {
       const current = parseMark(node);
       if (current?.instanceId !== mark.instanceId || current.at !== mark.at) return 'changed';
       // a Ready flap while a job drains the node must not uncordon it
@@ -57,7 +55,7 @@ export class KubeMarks implements MarksPort {
       // a node waiting for its scheduled replacement stays cordoned (./scheduled-marks.ts)
       const scheduled = parseScheduledMark(node);
       const uncordon = undo.uncordon && (scheduled === undefined || scheduled.state === 'gone');
-      await this.patch(node, {
+      await patchNode(this.http, node, {
         ...(uncordon ? { spec: { unschedulable: false } } : {}),
         metadata: {
           labels: {
@@ -69,39 +67,6 @@ export class KubeMarks implements MarksPort {
       });
       return 'restored';
     });
-  }
-
-  /** Read, act, and on a 409 (the node changed meanwhile) read again. */
-  private async withNode<T>(nodeName: string, act: (node: V1Node) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const node = await this.call(() => this.readNode(nodeName));
-      try {
-        return await act(node);
-      } catch (error) {
-        if (attempt >= ATTEMPTS || !isStatus(error, 409)) throw accessError(error);
-      }
-    }
-  }
-
-  private readNode(nodeName: string): Promise<V1Node> {
-    return this.http.getJson<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
-  }
-
-  /** Merge patch with the read resourceVersion: refused (409) if the node changed since. */
-  private patch(node: V1Node, body: Record<string, unknown>): Promise<unknown> {
-    const metadata = (body.metadata ?? {}) as Record<string, unknown>;
-    return this.http.send('PATCH', `/api/v1/nodes/${encodeURIComponent(node.metadata?.name ?? '')}`, {
-      body: { ...body, metadata: { ...metadata, resourceVersion: node.metadata?.resourceVersion } },
-      contentType: 'application/merge-patch+json',
-    });
-  }
-
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw accessError(error);
-    }
   }
 }
 

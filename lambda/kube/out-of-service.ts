@@ -11,6 +11,7 @@ import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { JOB_ANNOTATION, parseRecord } from './job-format.js';
+import { accessCall, patchNode, readNode, withNode } from './node-writes.js';
 
 /** The mark's annotation on the node (JSON, times in ISO 8601). */
 export const LOST_MARK = 'eks-node-drainer/node-lost';
@@ -19,7 +20,6 @@ export const OUT_OF_SERVICE_VALUE = 'nodeshutdown';
 /** The taint is honoured from this minor on (GA in 1.28: NodeOutOfServiceVolumeDetach). */
 export const OUT_OF_SERVICE_MINOR = 28;
 
-const ATTEMPTS = 3;
 const DELETE_CONCURRENCY = 16;
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -46,7 +46,7 @@ export class KubeLostNodes implements LostNodePort {
   }
 
   async read(nodeName: string, now: number): Promise<LostNodeView> {
-    const node = await this.call(() => this.readNode(nodeName));
+    const node = await accessCall(() => readNode(this.http, nodeName));
     const job = parseRecord(node.metadata?.annotations?.[JOB_ANNOTATION]);
     const mark = parseLostMark(node);
     return {
@@ -62,7 +62,7 @@ export class KubeLostNodes implements LostNodePort {
     mark: Omit<LostMark, 'tainted' | 'cordoned'>,
     taint: boolean,
   ): Promise<LostMark> {
-    return this.withNode(nodeName, async (node) => {
+    return withNode(this.http, nodeName, async (node) => {
       const taints = node.spec?.taints ?? [];
       const hasTaint = taints.some((t) => t.key === OUT_OF_SERVICE_TAINT);
       const earlier = parseLostMark(node);
@@ -74,7 +74,7 @@ export class KubeLostNodes implements LostNodePort {
         cordoned: same ? same.cordoned : node.spec?.unschedulable !== true,
       };
       const added: V1Taint = { key: OUT_OF_SERVICE_TAINT, value: OUT_OF_SERVICE_VALUE, effect: 'NoExecute' };
-      await this.patch(node, {
+      await patchNode(this.http, node, {
         spec: { unschedulable: true, ...(taint && !hasTaint ? { taints: [...taints, added] } : {}) },
         metadata: { annotations: { [LOST_MARK]: formatLostMark(written) } },
       });
@@ -112,7 +112,7 @@ export class KubeLostNodes implements LostNodePort {
   }
 
   async restore(nodeName: string, mark: LostMark, now: number): Promise<'restored' | 'changed' | 'draining'> {
-    return this.withNode(nodeName, async (node) => {
+    return withNode(this.http, nodeName, async (node) => {
       const current = parseLostMark(node);
       if (current?.instanceId !== mark.instanceId || current.at !== mark.at) return 'changed';
       const job = parseRecord(node.metadata?.annotations?.[JOB_ANNOTATION]);
@@ -121,7 +121,7 @@ export class KubeLostNodes implements LostNodePort {
       const kept = taints.filter(
         (t) => !(t.key === OUT_OF_SERVICE_TAINT && t.value === OUT_OF_SERVICE_VALUE),
       );
-      await this.patch(node, {
+      await patchNode(this.http, node, {
         spec: {
           ...(mark.cordoned ? { unschedulable: false } : {}),
           ...(mark.tainted && kept.length !== taints.length ? { taints: kept } : {}),
@@ -134,7 +134,7 @@ export class KubeLostNodes implements LostNodePort {
 
   /** Every pod bound to the node but DaemonSet pods (their controller would put them back there) and mirror pods. */
   private async releasable(nodeName: string): Promise<V1Pod[]> {
-    const list = await this.call(() =>
+    const list = await accessCall(() =>
       this.http.getJson<{ items?: V1Pod[] }>('/api/v1/pods', { fieldSelector: `spec.nodeName=${nodeName}` }),
     );
     return (list.items ?? []).filter(
@@ -142,37 +142,6 @@ export class KubeLostNodes implements LostNodePort {
         pod.metadata?.annotations?.[MIRROR_ANNOTATION] === undefined &&
         !pod.metadata?.ownerReferences?.some((ref) => ref.controller && ref.kind === 'DaemonSet'),
     );
-  }
-
-  private async withNode<T>(nodeName: string, act: (node: V1Node) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const node = await this.call(() => this.readNode(nodeName));
-      try {
-        return await act(node);
-      } catch (error) {
-        if (attempt >= ATTEMPTS || !isStatus(error, 409)) throw accessError(error);
-      }
-    }
-  }
-
-  private readNode(nodeName: string): Promise<V1Node> {
-    return this.http.getJson<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
-  }
-
-  /** Merge patch with the read resourceVersion: refused (409) if the node changed since. */
-  private patch(node: V1Node, body: { spec: object; metadata: object }): Promise<unknown> {
-    return this.http.send('PATCH', `/api/v1/nodes/${encodeURIComponent(node.metadata?.name ?? '')}`, {
-      body: { ...body, metadata: { ...body.metadata, resourceVersion: node.metadata?.resourceVersion } },
-      contentType: 'application/merge-patch+json',
-    });
-  }
-
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw accessError(error);
-    }
   }
 }
 

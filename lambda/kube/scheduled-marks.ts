@@ -6,15 +6,14 @@
  */
 import type { V1Node } from '@kubernetes/client-node';
 import type { NewMark, ScheduledMark, ScheduledMarksPort } from '../job/scheduled.js';
-import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { JOB_ANNOTATION, parseRecord } from './job-format.js';
+import { accessCall, patchNode, readNode, withNode } from './node-writes.js';
 
 /** Annotation (the mark's JSON) and label (its state) on a node with an EC2 scheduled event. */
 export const SCHEDULED_EVENT_MARK = 'eks-node-drainer/scheduled-event';
 
-const ATTEMPTS = 3;
 const STATES: readonly ScheduledMark['state'][] = ['planned', 'cordoned', 'requested', 'gone'];
 
 export class KubeScheduledMarks implements ScheduledMarksPort {
@@ -26,17 +25,17 @@ export class KubeScheduledMarks implements ScheduledMarksPort {
   }
 
   async read(nodeName: string): Promise<ScheduledMark | undefined> {
-    return parseScheduledMark(await this.call(() => this.readNode(nodeName)));
+    return parseScheduledMark(await accessCall(() => readNode(this.http, nodeName)));
   }
 
   plan(nodeName: string, mark: NewMark, now: number): Promise<'planned' | 'duplicate' | 'draining'> {
-    return this.withNode(nodeName, async (node) => {
+    return withNode(this.http, nodeName, async (node) => {
       const current = parseScheduledMark(node);
       if (current && !replaces(mark, current)) return 'duplicate';
       // the node's own drain decides its cordon: a scheduled event adds nothing to it
       if (draining(node, now)) return 'draining';
       const wasUnschedulable = current ? current.wasUnschedulable : node.spec?.unschedulable === true;
-      await this.patch(node, {
+      await patchNode(this.http, node, {
         spec: { unschedulable: true },
         metadata: fields({ ...mark, wasUnschedulable }),
       });
@@ -45,7 +44,7 @@ export class KubeScheduledMarks implements ScheduledMarksPort {
   }
 
   async planned(): Promise<{ node: string; mark: ScheduledMark }[]> {
-    const list = await this.call(() =>
+    const list = await accessCall(() =>
       this.http.getJson<{ items?: V1Node[] }>('/api/v1/nodes', {
         labelSelector: `${SCHEDULED_EVENT_MARK}=planned`,
       }),
@@ -62,10 +61,10 @@ export class KubeScheduledMarks implements ScheduledMarksPort {
     state: ScheduledMark['state'],
     now: number,
   ): Promise<'settled' | 'changed'> {
-    return this.withNode(nodeName, async (node) => {
+    return withNode(this.http, nodeName, async (node) => {
       const current = parseScheduledMark(node);
       if (!current || !same(current, mark)) return 'changed';
-      await this.patch(node, { metadata: fields({ ...mark, state, at: now }) });
+      await patchNode(this.http, node, { metadata: fields({ ...mark, state, at: now }) });
       return 'settled';
     });
   }
@@ -75,13 +74,13 @@ export class KubeScheduledMarks implements ScheduledMarksPort {
     eventArn: string,
     now: number,
   ): Promise<'cancelled' | 'no-mark' | 'already-requested' | 'draining'> {
-    return this.withNode(nodeName, async (node) => {
+    return withNode(this.http, nodeName, async (node) => {
       const mark = parseScheduledMark(node);
       if (mark?.eventArn !== eventArn) return 'no-mark';
       // the group is replacing the instance: its termination drains the node, nothing to undo
       if (mark.state === 'requested' || mark.state === 'gone') return 'already-requested';
       if (draining(node, now)) return 'draining';
-      await this.patch(node, {
+      await patchNode(this.http, node, {
         ...(mark.wasUnschedulable ? {} : { spec: { unschedulable: false } }),
         metadata: {
           labels: { [SCHEDULED_EVENT_MARK]: null },
@@ -90,38 +89,6 @@ export class KubeScheduledMarks implements ScheduledMarksPort {
       });
       return 'cancelled';
     });
-  }
-
-  /** Read, act, and on a 409 (the node changed meanwhile) read again. */
-  private async withNode<T>(nodeName: string, act: (node: V1Node) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      const node = await this.call(() => this.readNode(nodeName));
-      try {
-        return await act(node);
-      } catch (error) {
-        if (attempt >= ATTEMPTS || !isStatus(error, 409)) throw accessError(error);
-      }
-    }
-  }
-
-  private readNode(nodeName: string): Promise<V1Node> {
-    return this.http.getJson<V1Node>(`/api/v1/nodes/${encodeURIComponent(nodeName)}`);
-  }
-
-  /** Merge patch with the read resourceVersion: refused (409) if the node changed since. */
-  private patch(node: V1Node, body: { spec?: object; metadata: Record<string, unknown> }): Promise<unknown> {
-    return this.http.send('PATCH', `/api/v1/nodes/${encodeURIComponent(node.metadata?.name ?? '')}`, {
-      body: { ...body, metadata: { ...body.metadata, resourceVersion: node.metadata?.resourceVersion } },
-      contentType: 'application/merge-patch+json',
-    });
-  }
-
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw accessError(error);
-    }
   }
 }
 
