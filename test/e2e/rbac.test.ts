@@ -197,6 +197,20 @@ describe('the RBAC applier', () => {
     ]);
   });
 
+  it('takes over the entry an interrupted request left behind, and still removes it', async () => {
+    // a request that died between its grant and its revoke left the entry, with the policy
+    await aws.accessEntries.answer('CreateAccessEntry', `/clusters/${E2E_CLUSTER_NAME}/access-entries`, {
+      principalArn,
+    });
+    accessLog.length = 0;
+
+    const { status } = await request('Update', { Manifests: manifests() }, { Manifests: manifests() });
+
+    expect(status).toBe('SUCCESS');
+    expect(accessLog).toEqual(['policies 1', 'deleted']);
+    expect(aws.accessEntries.entry(E2E_CLUSTER_NAME, principalArn)).toBeUndefined();
+  });
+
   it('fails with the way out on a cluster in CONFIG_MAP mode, and applies nothing', async () => {
     aws.accessEntries.configMapOnly.add(E2E_CLUSTER_NAME);
     try {
