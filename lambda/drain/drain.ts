@@ -247,7 +247,7 @@ class DrainRun {
             pdbsIn: (ns) => feed.pdbs(ns),
             coverage: this.coverage,
             random: this.clock.random,
-            ...(turns ? { mayUse: (pdb: PdbInfo) => turns.mayUse(pdb, now) } : {}),
+            ...(turns ? { mayUse: (pdb: PdbInfo) => turns.mayUse(pdb, now, feed.pdbsVersion()) } : {}),
           },
           now,
           this.options.backoff,

@@ -102,6 +102,8 @@ export interface NodeFeed {
   podsVersion(): ResourceVersion | undefined;
   /** The same array as long as no PDB changed. */
   pdbs(namespace: string): readonly PdbInfo[];
+  /** The resourceVersion of the state `pdbs()` shows (its list's, then each event's or bookmark's). */
+  pdbsVersion(): ResourceVersion | undefined;
   /** A watch gave up (reconnects kept failing): the drain lists instead from then on. */
   failed(): boolean;
   close(): void;

@@ -12,10 +12,18 @@
  * within TURN_LEASE_MS of reaching the head, by the observer's clock (as client-go's leader election
  * judges a lease), or it is passed over; it keeps its place, so a continuation that renews it again
  * is back at the head. Pure: the adapter (lambda/kube/turns.ts) keeps the tickets current.
+ *
+ * The tickets and the PDBs come on two watches with no common order: a drain can see the ticket
+ * ahead of it released before its PDB watch delivers the status that counts the released holder's
+ * eviction, and would ask for a disruption already spent (refused). So a turn that another drain's
+ * release handed over is used only once the PDB watch has caught up with that release (its
+ * resourceVersion at least the release's, fresh.ts), or TURN_CATCH_UP_MS after it was seen.
  */
+import { olderThan } from './fresh.js';
 import type { Guard } from './guard.js';
 import type { PdbInfo } from './model.js';
 import { pdbSpent } from './pacing.js';
+import type { ResourceVersion } from './ports.js';
 import type { PdbCoverage } from './selector.js';
 import type { Track } from './track.js';
 
@@ -23,6 +31,11 @@ import type { Track } from './track.js';
 export const TURN_RENEW_MS = 2_000;
 /** A ticket at the head with no renewal seen for this long is passed over (its drain died or paused). */
 export const TURN_LEASE_MS = 6_000;
+/**
+ * A PDB watch still behind another drain's release this long after it was seen is trusted anyway
+ * (a quiet cluster may send no PDB event for a while; the server's PDB check stays the guarantee).
+ */
+export const TURN_CATCH_UP_MS = 2_000;
 
 export interface Ticket {
   /** The PDB, as `namespace/name`. */
@@ -39,6 +52,8 @@ export interface Ticket {
 export interface TicketFeed {
   /** The PDB's tickets, any order. */
   tickets(pdb: string): readonly Ticket[];
+  /** The resourceVersion of the newest release (deletion) of another drain's ticket for the PDB seen. */
+  releasedAt(pdb: string): ResourceVersion | undefined;
   /** The watch gave up: turns are no longer known. */
   failed(): boolean;
   close(): void;
@@ -160,8 +175,12 @@ export class PdbTurns {
     return !this.off && this.feed !== undefined;
   }
 
-  /** Whether the drain may evict a pod under `pdb` now: it holds a turn (queueing first if it has not). */
-  mayUse(pdb: PdbInfo, now: number): boolean {
+  /**
+   * Whether the drain may evict a pod under `pdb` now: it holds a turn (queueing first if it has
+   * not), and its PDB view (`pdbsVersion`, the PDB watch's resourceVersion) has caught up with the
+   * last release of another drain's ticket for the PDB.
+   */
+  mayUse(pdb: PdbInfo, now: number, pdbsVersion?: ResourceVersion): boolean {
     if (!this.coordinated || !this.feed) return true;
     const key = pdbKey(pdb);
     const entry = this.mine.get(key);
@@ -179,8 +198,21 @@ export class PdbTurns {
     }
     entry.seen = true;
     const holds = this.view.holds(tickets, pdb.disruptionsAllowed, now);
-    if (holds) this.keepAlive(key, entry, now);
-    return holds;
+    if (!holds) return false;
+    this.keepAlive(key, entry, now);
+    return this.caughtUp(entry, this.feed.releasedAt(key), pdbsVersion, now);
+  }
+
+  /** Whether the PDB view is at least as new as the last release seen, or waited for long enough. */
+  private caughtUp(
+    entry: Mine,
+    release: ResourceVersion | undefined,
+    pdbsVersion: ResourceVersion | undefined,
+    now: number,
+  ): boolean {
+    if (release === undefined || !olderThan(pdbsVersion, release)) return true;
+    if (entry.behind?.release !== release) entry.behind = { release, since: now };
+    return now - entry.behind.since >= TURN_CATCH_UP_MS;
   }
 
   /** Renews the turns it holds (also those whose pods are all sent, until their evictions are counted). */
@@ -298,6 +330,8 @@ interface Mine {
   /** Its ticket showed in the watch: gone from it later means someone deleted it. */
   seen: boolean;
   renewAt?: number;
+  /** The release its PDB view is behind, and since when (TURN_CATCH_UP_MS). */
+  behind?: { readonly release: ResourceVersion; readonly since: number };
 }
 
 /** 403 (no permission for the leases) or 404 (no namespace of the drainer's): no turns to be had. */

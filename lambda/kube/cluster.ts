@@ -226,6 +226,7 @@ export class KubeCluster implements ClusterPort {
       pods: () => pods.values(),
       podsVersion: () => pods.version(),
       pdbs: (namespace) => pdbsIn(pdbs.values(), namespace),
+      pdbsVersion: () => pdbs.version(),
       failed: () => failed,
       close: () => {
         pods.close();

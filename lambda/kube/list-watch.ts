@@ -34,6 +34,8 @@ interface RawList {
 export interface ListWatchOptions {
   /** Called after every change of the set (a list, an added, changed or deleted object). */
   readonly onChange: () => void;
+  /** Called for every object a watch event deletes, with the event's object (its resourceVersion: the deletion's). */
+  readonly onDeleted?: (raw: RawObject) => void;
   /** Called once when the watch gives up. */
   readonly onFailed?: (error: unknown) => void;
   /** The server closes each stream after this long (it is then reopened); default 60. */
@@ -160,8 +162,10 @@ export class ListWatch<T> {
     if (version) this.resourceVersion = version;
     if (event.type === 'BOOKMARK') return;
     const uid = raw.metadata?.uid ?? '';
-    if (event.type === 'DELETED') this.items.delete(uid);
-    else this.items.set(uid, this.kind.convert(raw));
+    if (event.type === 'DELETED') {
+      this.items.delete(uid);
+      this.options.onDeleted?.(raw);
+    } else this.items.set(uid, this.kind.convert(raw));
     this.snapshot = undefined;
     this.options.onChange();
   }

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DRAINER_NAMESPACE } from '../contract.js';
+import { newest } from '../drain/fresh.js';
 import type { Ticket, TicketFeed, TicketWriter } from '../drain/turns.js';
 import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
@@ -64,10 +65,19 @@ export class KubeTurns implements TicketWriter {
   /** Lists and watches every ticket of the namespace; rejects if it cannot (then no turns are taken). */
   async follow(onChange: () => void): Promise<TicketFeed> {
     let failed = false;
+    // per PDB: the newest deletion of another drain's ticket (the deleted object's resourceVersion)
+    const released = new Map<string, string>();
+    const onDeleted = (raw: RawObject): void => {
+      const ticket = toTicket(raw);
+      const version = raw.metadata?.resourceVersion;
+      if (ticket && version && ticket.holder !== this.holder) {
+        released.set(ticket.pdb, newest(released.get(ticket.pdb), version) ?? version);
+      }
+    };
     const watch = new ListWatch<Ticket | undefined>(
       this.http,
       { path: LEASES, query: { labelSelector: TICKET_LABEL }, convert: toTicket },
-      { ...this.watchOptions, onChange, onFailed: () => (failed = true) },
+      { ...this.watchOptions, onChange, onDeleted, onFailed: () => (failed = true) },
     );
     try {
       await watch.start();
@@ -89,6 +99,7 @@ export class KubeTurns implements TicketWriter {
         }
         return byPdb.get(pdb) ?? [];
       },
+      releasedAt: (pdb) => released.get(pdb),
       failed: () => failed,
       close: () => watch.close(),
     };

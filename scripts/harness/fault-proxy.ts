@@ -34,6 +34,11 @@ export type FaultAction =
   /** Forward the request after this delay. */
   | { kind: 'delay'; ms: number }
   /**
+   * Forward the request at once, but hand each part of the answer to the client this much later, in
+   * order: a watch whose events all arrive late (a stream behind the others, a stale view).
+   */
+  | { kind: 'lag'; ms: number }
+  /**
    * Answer 200 as a watch does, then end the stream at once: cleanly, or after one ERROR event whose
    * object is a Kubernetes `Status` with this code (what the API server sends inside a watch stream,
    * e.g. 410 for an expired resourceVersion or 500). A client sees a watch that opened fine and ended.
@@ -210,6 +215,9 @@ export class FaultProxy {
         req.resume();
         res.writeHead(action.status, { 'content-type': 'application/json' }).end(JSON.stringify(action.body));
         return;
+      case 'lag':
+        this.forward(req, res, action.ms);
+        return;
       case 'delay': {
         const timer = setTimeout(() => {
           this.timers.delete(timer);
@@ -221,7 +229,7 @@ export class FaultProxy {
     }
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse): void {
+  private forward(req: IncomingMessage, res: ServerResponse, lagMs = 0): void {
     const upstream = request(
       {
         protocol: 'https:',
@@ -236,7 +244,8 @@ export class FaultProxy {
         res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
         // a watch sends headers long before its first event: let the client see them now
         res.flushHeaders();
-        answer.pipe(res);
+        if (lagMs > 0) this.lagged(answer, res, lagMs);
+        else answer.pipe(res);
         answer.on('error', () => res.destroy());
       },
     );
@@ -246,6 +255,19 @@ export class FaultProxy {
       if (!res.writableFinished) upstream.destroy();
     });
     req.pipe(upstream);
+  }
+
+  /** Passes the answer on `ms` late, part by part (the timers fire in the order they were set). */
+  private lagged(answer: IncomingMessage, res: ServerResponse, ms: number): void {
+    const later = (write: () => void): void => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        if (!res.destroyed) write();
+      }, ms);
+      this.timers.add(timer);
+    };
+    answer.on('data', (chunk: Buffer) => later(() => res.write(chunk)));
+    answer.on('end', () => later(() => res.end()));
   }
 
   /** Takes the rule out of service and releases (destroys) the requests it stalls. */

@@ -25,6 +25,7 @@ function aloneInTheQueues(): TurnsPort {
   return {
     follow: async () => ({
       tickets: (pdb) => [...tickets.values()].filter((t) => t.pdb === pdb),
+      releasedAt: () => undefined,
       failed: () => false,
       close: () => {},
     }),

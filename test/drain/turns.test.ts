@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { PdbTurns, type Ticket, TURN_LEASE_MS, type TurnsPort, TurnView } from '../../lambda/drain/turns.js';
+import {
+  PdbTurns,
+  type Ticket,
+  TURN_CATCH_UP_MS,
+  TURN_LEASE_MS,
+  type TurnsPort,
+  TurnView,
+} from '../../lambda/drain/turns.js';
 
 const T0 = 1_700_000_000_000;
 const ticket = (holder: string, queuedAt: number, version = '1'): Ticket => ({
@@ -85,6 +92,8 @@ describe('TurnView', () => {
 class MemoryQueues {
   readonly tickets = new Map<string, Ticket>();
   readonly calls: string[] = [];
+  /** Every release, with the version it was written at (a Lease's deletion revision). */
+  readonly releases: { pdb: string; holder: string; version: string }[] = [];
   private listeners: (() => void)[] = [];
   private version = 0;
   failTake?: Error & { status?: number };
@@ -98,6 +107,7 @@ class MemoryQueues {
         this.listeners.push(onChange);
         return {
           tickets: (pdb) => [...this.tickets.values()].filter((t) => t.pdb === pdb),
+          releasedAt: (pdb) => this.releases.findLast((r) => r.pdb === pdb && r.holder !== holder)?.version,
           failed: () => this.feedFailed,
           close: () => {},
         };
@@ -115,7 +125,9 @@ class MemoryQueues {
       },
       release: async (pdb) => {
         this.calls.push(`release ${pdb} ${holder}`);
-        this.tickets.delete(`${pdb} ${holder}`);
+        if (this.tickets.delete(`${pdb} ${holder}`)) {
+          this.releases.push({ pdb, holder, version: String(++this.version) });
+        }
         this.changed();
       },
     };
@@ -173,6 +185,39 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(PDB, T0 + 1)).toBe(false);
     await other.release('shop/web');
     expect(turns.mayUse(PDB, T0 + 2)).toBe(true);
+  });
+
+  it('uses a turn handed over by a release only once its PDB view has caught up with the release', async () => {
+    const { turns, queues, clock } = setup('node-b');
+    const other = queues.port('node-a', clock);
+    await other.take('shop/web');
+    await turns.start(() => {});
+    turns.mayUse(PDB, T0, '1');
+    await settle();
+    await other.release('shop/web');
+    const release = queues.releases[0]?.version ?? '';
+    const before = String(Number(release) - 1);
+
+    // the PDB watch still shows the status before the released holder's eviction was counted
+    expect(turns.mayUse(PDB, T0 + 1, before)).toBe(false);
+    expect(turns.mayUse(PDB, T0 + 1 + TURN_CATCH_UP_MS - 1, before)).toBe(false);
+    expect(turns.mayUse(PDB, T0 + 2, release)).toBe(true);
+    expect(turns.mayUse(PDB, T0 + 3, String(Number(release) + 5))).toBe(true);
+  });
+
+  it('trusts a PDB view still behind the release after TURN_CATCH_UP_MS, and one whose version cannot be ordered', async () => {
+    const { turns, queues, clock } = setup('node-b');
+    const other = queues.port('node-a', clock);
+    await other.take('shop/web');
+    await turns.start(() => {});
+    turns.mayUse(PDB, T0);
+    await settle();
+    await other.release('shop/web');
+
+    expect(turns.mayUse(PDB, T0 + 10, '0')).toBe(false);
+    expect(turns.mayUse(PDB, T0 + 10 + TURN_CATCH_UP_MS, '0')).toBe(true);
+    expect(turns.mayUse(PDB, T0 + 11, 'not-a-revision')).toBe(true);
+    expect(turns.mayUse(PDB, T0 + 11)).toBe(true);
   });
 
   it('writes no renewal while no other drain is queued for the PDB', async () => {

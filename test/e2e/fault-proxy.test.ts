@@ -11,6 +11,8 @@ import {
   CoreV1Api,
   type KubeConfig,
   Observable,
+  PatchStrategy,
+  setHeaderOptions,
   Watch,
 } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -239,6 +241,42 @@ describe('fault proxy in front of the real apiserver', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(600);
     expect(list.items.length).toBeGreaterThan(0);
     expect(proxy.requests.at(-1)?.fault).toBe('delay');
+  });
+
+  it('hands a watch its events late, in order', async () => {
+    proxy.addRule({ method: 'GET', path: /\/namespaces\?.*watch=true/, action: { kind: 'lag', ms: 800 } });
+    const namespace = `fault-proxy-${randomUUID().slice(0, 8)}`;
+    const seen: { type: string; label?: string; at: number }[] = [];
+    const twoSeen = new Promise<void>((resolve) => {
+      void new Watch(proxyKubeConfig())
+        .watch(
+          '/api/v1/namespaces',
+          {},
+          (type, object: { metadata?: { name?: string; labels?: Record<string, string> } }) => {
+            if (object.metadata?.name !== namespace) return;
+            seen.push({ type, label: object.metadata.labels?.step, at: Date.now() });
+            if (seen.length === 2) resolve();
+          },
+          () => {},
+        )
+        .then((controller) => twoSeen.finally(() => controller.abort()));
+    });
+    await new Promise((r) => setTimeout(r, 300)); // the watch is open
+    try {
+      await direct.createNamespace({ body: { metadata: { name: namespace, labels: { step: '1' } } } });
+      const created = Date.now();
+      await direct.patchNamespace(
+        { name: namespace, body: { metadata: { labels: { step: '2' } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+
+      await inTime(twoSeen, 5_000, 'both events');
+      expect(seen.map((e) => `${e.type} ${e.label}`)).toEqual(['ADDED 1', 'MODIFIED 2']);
+      expect(seen[0]?.at).toBeGreaterThanOrEqual(created + 600);
+      expect(proxy.requests.some((r) => r.fault === 'lag')).toBe(true);
+    } finally {
+      await direct.deleteNamespace({ name: namespace });
+    }
   });
 
   it('answers a watch with 200 and ends the stream at once, cleanly', async () => {

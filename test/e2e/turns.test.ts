@@ -4,7 +4,7 @@
  * drainer's namespace. The API server's PDB check is what refuses; the tests count its refusals.
  */
 import { AuthorizationV1Api, CoordinationV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { DEFAULT_DRAIN_TUNING, type DrainReport, drainNode } from '../../lambda/drain/drain.js';
 import { systemClock } from '../../lambda/drain/ports.js';
@@ -12,6 +12,7 @@ import { TURN_LEASE_MS } from '../../lambda/drain/turns.js';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
 import { KubeTurns, PDB_ANNOTATION, TICKET_LABEL, ticketName } from '../../lambda/kube/turns.js';
 import { kubeConfigFor } from '../../scripts/harness/cluster.js';
+import { FaultProxy } from '../../scripts/harness/fault-proxy.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
 import { SharedWorld } from '../../scripts/harness/shared-world.js';
 
@@ -34,10 +35,14 @@ async function sharedWorld(prefix: string, nodes: number): Promise<SharedWorld> 
 }
 
 /** One drain of `node` by the real engine, coordinated through the real Leases. */
-function drain(node: string, logs: LogEntry[] = []): Promise<DrainReport> {
+function drain(
+  node: string,
+  logs: LogEntry[] = [],
+  cluster = new KubeCluster(drainer()),
+): Promise<DrainReport> {
   const now = Date.now();
   return drainNode(
-    new KubeCluster(drainer()),
+    cluster,
     {
       ...DEFAULT_DRAIN_TUNING,
       target: { nodeName: node },
@@ -94,15 +99,49 @@ describe('drains that share a PDB', () => {
     const reports = await Promise.all(w.nodes.map((node) => drain(node.name)));
 
     expect(reports.map((r) => r.outcome)).toEqual(reports.map(() => 'drained'));
-    // Uncoordinated, 5 drains see 3 refusals here (2 drains: 0-1). Coordinated, none, but for one in
-    // about a dozen 5-drain runs: a drain whose turn comes may see the lease released before its PDB
-    // watch delivers the status that counts the released holder's eviction (two watches, no common
-    // order), and asks once too early. Known, not yet fixed (see docs/how-it-works.md, turns).
-    const refusals = reports.reduce((n, r) => n + r.evictionRefusals, 0);
-    expect(refusals).toBeLessThanOrEqual(count === 5 ? 1 : 0);
-    expect(reports.reduce((n, r) => n + r.evictionRequests, 0)).toBe(count + refusals);
+    // uncoordinated, 5 drains see 3 refusals here (2 drains: 0-1)
+    expect(reports.map((r) => r.evictionRefusals)).toEqual(reports.map(() => 0));
+    expect(reports.reduce((n, r) => n + r.evictionRequests, 0)).toBe(count);
     expect(health.minHealthy).toBeGreaterThanOrEqual(count - 1);
     expect(await ticketsOf(w)).toEqual([]);
+  });
+
+  it('uses a turn handed over only once its PDB watch has caught up with the release', async () => {
+    const w = await sharedWorld('turns-lag', 2);
+    await w.openSpare();
+    const [first = '', second = ''] = w.nodes.map((n) => n.name);
+    const pdb = `${w.namespace}/shared-0`;
+    // the first node's ticket is there before anyone drains (a continuation's place)
+    await new KubeTurns(drainer(), first).take(pdb);
+    const proxy = await FaultProxy.start(inject('cluster'));
+    try {
+      // the second drain sees the PDBs a second late: the release of the first's ticket (its own
+      // watch, in time) arrives before the status that counts the first's eviction
+      proxy.addRule({
+        method: 'GET',
+        path: /poddisruptionbudgets\?.*watch=true/,
+        action: { kind: 'lag', ms: 1_000 },
+      });
+      const lagging = drain(
+        second,
+        [],
+        new KubeCluster(kubeConfigFor({ ...inject('cluster'), server: proxy.url }, 'drainer')),
+      );
+      await vi.waitFor(async () => expect(await ticketsOf(w)).toContain(second), {
+        timeout: 5_000,
+        interval: 50,
+      });
+
+      const reports = await Promise.all([drain(first), lagging]);
+
+      expect(reports.map((r) => r.outcome)).toEqual(['drained', 'drained']);
+      expect(reports.map((r) => r.evictionRefusals)).toEqual([0, 0]);
+      expect(reports.map((r) => r.evictionRequests)).toEqual([1, 1]);
+      expect(proxy.requests.some((r) => r.fault === 'lag')).toBe(true);
+      expect(await ticketsOf(w)).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('passes over a holder that died at the head of the queue within its lease, then goes', async () => {
@@ -173,6 +212,33 @@ describe('drains that share a PDB', () => {
         namespace: DRAINER_NAMESPACE,
         body: { ...binding, metadata },
       });
+    }
+  });
+});
+
+describe('KubeTurns', () => {
+  it("tells the newest release of another drain's ticket by its deletion's resourceVersion, never its own", async () => {
+    const pdb = `releases-${Date.now()}/web`;
+    const [mine, other] = [new KubeTurns(drainer(), 'node-b'), new KubeTurns(drainer(), 'node-a')];
+    const feed = await mine.follow(() => {});
+    try {
+      await other.take(pdb);
+      await mine.take(pdb);
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      const queued = feed.tickets(pdb).map((t) => BigInt(t.version ?? '0'));
+      expect(feed.releasedAt(pdb)).toBeUndefined();
+
+      await other.release(pdb);
+      await vi.waitFor(() => expect(feed.releasedAt(pdb)).toBeDefined(), { timeout: 5_000, interval: 20 });
+      const released = feed.releasedAt(pdb) ?? '';
+      for (const version of queued) expect(BigInt(released)).toBeGreaterThan(version);
+      await mine.release(pdb);
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(0), { timeout: 5_000, interval: 20 });
+
+      expect(feed.releasedAt(pdb)).toBe(released);
+      expect(feed.releasedAt(`${pdb}-other`)).toBeUndefined();
+    } finally {
+      feed.close();
     }
   });
 });

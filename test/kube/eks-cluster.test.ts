@@ -188,6 +188,7 @@ describe('lazyCluster', () => {
           pods: () => [],
           podsVersion: () => undefined,
           pdbs: () => [],
+          pdbsVersion: () => undefined,
           failed: () => false,
           close: () => {},
         });

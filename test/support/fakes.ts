@@ -209,6 +209,7 @@ export class WatchedCluster extends FakeCluster {
       pods: () => this.staleView?.pods ?? this.present(),
       podsVersion: () => this.staleView?.version ?? String(this.version),
       pdbs: (namespace) => this.pdbs.filter((pdb) => pdb.namespace === namespace),
+      pdbsVersion: () => String(this.version),
       failed: () => this.feedFailed,
       close: () => {
         this.closed++;
