@@ -47,6 +47,29 @@ export function toTicket(raw: RawObject): Ticket | undefined {
   return { pdb, holder, queuedAt, ...(version ? { version } : {}) };
 }
 
+function groupByPdb(all: readonly (Ticket | undefined)[]): Map<string, Ticket[]> {
+  const byPdb = new Map<string, Ticket[]>();
+  for (const ticket of all) {
+    if (!ticket) continue;
+    const some = byPdb.get(ticket.pdb);
+    if (some) some.push(ticket);
+    else byPdb.set(ticket.pdb, [ticket]);
+  }
+  return byPdb;
+}
+
+/** `next`, with the previous array kept for each PDB whose tickets are the same objects in the same order. */
+function sameWhereUnchanged(
+  previous: ReadonlyMap<string, readonly Ticket[]>,
+  next: Map<string, readonly Ticket[]>,
+): Map<string, readonly Ticket[]> {
+  for (const [pdb, tickets] of next) {
+    const before = previous.get(pdb);
+    if (before?.length === tickets.length && before.every((t, i) => t === tickets[i])) next.set(pdb, before);
+  }
+  return next;
+}
+
 export class KubeTurns implements TicketWriter {
   private readonly http: KubeHttp;
   /** Watch tuning (tests shorten the server's stream timeout). */
@@ -86,16 +109,14 @@ export class KubeTurns implements TicketWriter {
       throw accessError(error);
     }
     let indexed: readonly (Ticket | undefined)[] | undefined;
-    let byPdb = new Map<string, Ticket[]>();
+    let byPdb = new Map<string, readonly Ticket[]>();
     return {
+      // per PDB the same array until one of its tickets changes: the drain's turn answers are kept per array
       tickets: (pdb) => {
         const all = watch.values();
         if (all !== indexed) {
           indexed = all;
-          byPdb = new Map();
-          for (const ticket of all) {
-            if (ticket) byPdb.set(ticket.pdb, [...(byPdb.get(ticket.pdb) ?? []), ticket]);
-          }
+          byPdb = sameWhereUnchanged(byPdb, groupByPdb(all));
         }
         return byPdb.get(pdb) ?? [];
       },

@@ -243,6 +243,33 @@ describe('KubeTurns', () => {
   });
 });
 
+describe('KubeTurns feed', () => {
+  it("keeps a PDB's tickets the same array until one of them changes (the drains' turn answers are kept per array)", async () => {
+    const [web, db] = [`same-${Date.now()}/web`, `same-${Date.now()}/db`];
+    const [a, b] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
+    const feed = await a.follow(() => {});
+    try {
+      await a.take(web);
+      await a.take(db);
+      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      const [webBefore, dbBefore] = [feed.tickets(web), feed.tickets(db)];
+
+      await b.take(db);
+      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+
+      expect(feed.tickets(web)).toBe(webBefore);
+      expect(feed.tickets(db)).not.toBe(dbBefore);
+      const dbNow = feed.tickets(db);
+      await b.renew(db);
+      await vi.waitFor(() => expect(feed.tickets(db)).not.toBe(dbNow), { timeout: 5_000, interval: 20 });
+      expect(feed.tickets(web)).toBe(webBefore);
+    } finally {
+      feed.close();
+      await Promise.all([a.release(web), a.release(db), b.release(db)]);
+    }
+  });
+});
+
 describe('ticketName', () => {
   it('is the same for a PDB and node across invocations, and a valid object name', () => {
     const name = ticketName('shop/web', 'ip-10-0-1-23.ec2.internal');
