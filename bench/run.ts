@@ -7,9 +7,13 @@
  *   --reps N       drain-latency repetitions per drainer (default 5)
  *   --k8s a,b      the control planes to measure on, one after another: 1.20 and/or 1.32 (default:
  *                  EKS_DRAINER_K8S, else 1.20); results of other than 1.20 alone go to <date>-k8s-<a>-<b>.md
- *   --only a,b     only these parts: latency (incl. API cost), cold, memory, scale, mass, release; results go
- *                  to <date>[-k8s-…]-<parts>.md
+ *   --only a,b     only these parts: latency (incl. API cost), cold, memory, scale, scale-floor, mass,
+ *                  release; results go to <date>[-k8s-…]-<parts>.md (scale-floor: the scale-in by one ideal
+ *                  client, its reference CPU; not run without --only)
  *   --scale-nodes N  nodes drained at once in the scale-in benchmark (default 50, 20 pods each)
+ *   --scale-processes  the scale-in's invocations each in a process of its own, as Lambda containers
+ *                  (default: module instances in this process, sharing its event loop; on 2 cores the
+ *                  50 processes saturate the machine)
  *   --kcm-qps N    the controller manager's client throttle (default 300, lifted so the control plane is not
  *                  the bottleneck; 20 is client-go's default)
  */
@@ -25,7 +29,8 @@ import { findKubectl, latencySection, runLatency } from './latency.js';
 import { massTerminationSection, runMassTermination } from './mass-termination.js';
 import { memorySection, runMemory } from './memory.js';
 import { releaseWaitsSection, runReleaseWaits } from './release-waits.js';
-import { NODES, runScaleIn, scaleInSection } from './scale-in.js';
+import { runScaleFloor, scaleFloorSection } from './scale-floor.js';
+import { NODES, runScaleIn, type ScaleInMode, scaleInSection } from './scale-in.js';
 import {
   cleanUp,
   codeRevision,
@@ -44,7 +49,7 @@ import {
 } from './support.js';
 
 const COLD_START_RUNS = 20;
-const PARTS = ['latency', 'cold', 'memory', 'scale', 'mass', 'release'] as const;
+const PARTS = ['latency', 'cold', 'memory', 'scale', 'scale-floor', 'mass', 'release'] as const;
 type Part = (typeof PARTS)[number];
 
 /** One control plane's benchmarks. */
@@ -64,16 +69,19 @@ async function main(): Promise<void> {
       k8s: { type: 'string' },
       'kcm-qps': { type: 'string', default: '300' },
       'scale-nodes': { type: 'string', default: String(NODES) },
+      'scale-processes': { type: 'boolean', default: false },
     },
   });
   const reps = Number(values.reps);
   const kcmQps = Number(values['kcm-qps']);
   const scaleNodes = Number(values['scale-nodes']);
+  const scaleMode: ScaleInMode = values['scale-processes'] ? 'processes' : 'in-process';
   const only = values.only?.split(',');
   const versions = (values.k8s ?? process.env.EKS_DRAINER_K8S ?? '1.20')
     .split(',')
     .map((v) => parseK8sVersion(v.trim()));
-  const wanted = (part: Part): boolean => !only || only.includes(part);
+  // the floor is a reference for the scale-in, asked for by name
+  const wanted = (part: Part): boolean => (only ? only.includes(part) : part !== 'scale-floor');
   stopOnInterrupt();
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
@@ -90,7 +98,7 @@ async function main(): Promise<void> {
   }
   const servers: ServerRun[] = [];
   for (const version of versions)
-    servers.push(await onServer(version, bundles, reps, wanted, { kcmQps, scaleNodes }));
+    servers.push(await onServer(version, bundles, reps, wanted, { kcmQps, scaleNodes, scaleMode }));
 
   const many = servers.length > 1;
   const machine = {
@@ -103,7 +111,7 @@ async function main(): Promise<void> {
     'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
   };
   const serverSections = (s: ServerRun): Section[] =>
-    ['latency', 'api', 'memory', 'scale', 'mass', 'release'].flatMap((k) =>
+    ['latency', 'api', 'memory', 'scale', 'scale-floor', 'mass', 'release'].flatMap((k) =>
       s.sections[k] ? [s.sections[k]] : [],
     );
   const summary: [string, SummaryRow][] = [
@@ -172,7 +180,11 @@ async function onServer(
   bundles: readonly Bundle[],
   reps: number,
   wanted: (part: Part) => boolean,
-  { kcmQps, scaleNodes }: { readonly kcmQps: number; readonly scaleNodes: number },
+  {
+    kcmQps,
+    scaleNodes,
+    scaleMode,
+  }: { readonly kcmQps: number; readonly scaleNodes: number; readonly scaleMode: ScaleInMode },
 ): Promise<ServerRun> {
   progress(
     `starting the local control plane (EKS token webhook, etcd, kube-apiserver ${version}, controller manager)`,
@@ -200,9 +212,14 @@ async function onServer(
     raw.memory = memory;
   }
   if (wanted('scale')) {
-    const scale = await runScaleIn(env, scaleNodes);
+    const scale = await runScaleIn(env, scaleNodes, scaleMode);
     sections.scale = scaleInSection(scale);
     raw.scaleIn = scale;
+  }
+  if (wanted('scale-floor')) {
+    const floor = await runScaleFloor(env, scaleNodes);
+    sections['scale-floor'] = scaleFloorSection(floor);
+    raw.scaleFloor = floor;
   }
   if (wanted('mass')) {
     const mass = await runMassTermination(env);

@@ -1,11 +1,17 @@
 /**
- * Benchmark 5, mass scale-in: 10 nodes drained at once by 10 invocations of the real handler (each its
- * own module instance, i.e. its own "container": config, SDK clients, token source), in this process,
- * through the local AWS endpoint and the EKS token webhook. 20 Deployments × 10 replicas, one replica
- * of each on every node, so every PDB (maxUnavailable 1) is shared by all 10 nodes and serialises 10
- * evictions across them.
+ * Benchmark 5, mass scale-in: N nodes (default 50) drained at once by N invocations of the real
+ * handler, through the local AWS endpoint and the EKS token webhook. 20 Deployments × N replicas, one
+ * replica of each on every node, so every PDB (maxUnavailable 1) is shared by all N nodes and
+ * serialises N evictions across them. The invocations run as module instances of the handler in this
+ * process (each its own config, SDK clients and token source, like separate containers, but sharing
+ * one event loop with each other and the simulated kubelets); `--scale-processes` runs each in a
+ * process of its own instead (handler-child.ts), as Lambda containers do: on this machine's 2 cores
+ * the 50 processes' start-up and cold code cost more than the shared loop.
  */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -14,10 +20,13 @@ import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../scripts/harness/cluster.js';
 import { SharedWorld } from '../scripts/harness/shared-world.js';
 import { countEksTokenRequests, type RequestCounts } from './api-cost.js';
+import { type HandlerChildResult, RESULT_PREFIX } from './child-protocol.js';
+import { bundleAsDeployed } from './cold-start.js';
 import {
   type BenchEnv,
   CLUSTER_NAME,
   captureJsonLogs,
+  cleanEnv,
   context,
   cpuMeter,
   lifecycleEvent,
@@ -27,6 +36,7 @@ import {
   pdbCheck,
   progress,
   REPO_ROOT,
+  removeOnCleanup,
   type Section,
   seconds,
   Timeline,
@@ -36,8 +46,14 @@ import {
 export const NODES = 50;
 export const SHARED_DEPLOYMENTS = 20;
 
+/** Where the invocations run: a process each (as Lambda containers), or module instances in this one. */
+export type ScaleInMode = 'processes' | 'in-process';
+
 export interface ScaleInResult {
   readonly nodes: number;
+  readonly mode: ScaleInMode;
+  /** The invocations' own CPU seconds (user + system), all together (processes only). */
+  readonly drainsCpuS?: number;
   /** CPU seconds of kube-apiserver and etcd during the drains. */
   readonly apiserverCpuS: number;
   readonly etcdCpuS: number;
@@ -67,13 +83,30 @@ export interface ScaleInResult {
   readonly chain: ReturnType<Timeline['scaleInBound']>;
   /** From the first invocation to the first eviction in effect. */
   readonly firstEvictionMs: number;
-  /** How late this process's event loop ran (the 50 drains and the simulated kubelets share it), p50/p99 ms. */
+  /**
+   * How late the event loop ran, p50/p99 ms: in-process, this process's (the drains and the simulated
+   * kubelets share it); in processes, the median and the highest of the invocations' own p99s.
+   */
   readonly loopDelayMs: { readonly p50: number; readonly p99: number };
 }
 
 type Handler = (event: unknown, context: unknown) => Promise<InvocationSummary>;
 
-export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<ScaleInResult> {
+/** What the invocations left: their summaries (or how they failed), log lines, requests. */
+interface Invoked {
+  readonly settled: readonly PromiseSettledResult<InvocationSummary>[];
+  readonly logLines: readonly string[];
+  readonly requests: RequestCounts;
+  readonly startedAt: number;
+  readonly loopDelayMs: { readonly p50: number; readonly p99: number };
+  readonly drainsCpuS?: number;
+}
+
+export async function runScaleIn(
+  env: BenchEnv,
+  nodeCount = NODES,
+  mode: ScaleInMode = 'in-process',
+): Promise<ScaleInResult> {
   const admin = kubeConfigFor(env.cluster, 'admin');
   progress(
     `scale-in: ${nodeCount} nodes, ${SHARED_DEPLOYMENTS} Deployments × ${nodeCount} replicas, one of each per node`,
@@ -98,25 +131,21 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
         instanceId: node.instanceId,
       });
     });
-    const handlers = await loadHandlers(env, nodeCount);
+    const events = actions.map((action) => lifecycleEvent(action));
+    const invoke = mode === 'processes' ? await inProcesses(env, events) : await inThisProcess(env, events);
     await world.openSpare();
 
-    progress(`scale-in: ${nodeCount} handler invocations at once`);
+    progress(`scale-in: ${nodeCount} handler invocations at once (${mode})`);
     const timeline = await Timeline.start(admin, namespace, world.policyVersion);
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    loop.enable();
-    const requests = countEksTokenRequests();
-    const logs = captureJsonLogs();
     const cpu = cpuMeter(env.cluster.dir);
-    const started = Date.now();
-    const settled = await Promise.allSettled(
-      handlers.map((handler, i) => handler(lifecycleEvent(actions[i] as LifecycleActionState), context())),
-    ).finally(() => {
-      logs.restore();
-      requests.stop();
-      timeline.stop();
-      loop.disable();
-    });
+    const {
+      settled,
+      logLines,
+      requests,
+      startedAt: started,
+      loopDelayMs,
+      drainsCpuS,
+    } = await invoke().finally(() => timeline.stop());
     const totalMs = Date.now() - started;
     const targets = new Set(nodes.map((n) => n.name));
     const cpuUse = cpu();
@@ -124,7 +153,7 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
 
     const summaries = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const listingNodes = new Set(
-      logs.lines
+      logLines
         .filter((l) => /"message":"watch (unavailable|gave up)/.test(l))
         .map((l) => (JSON.parse(l) as { node?: string }).node ?? ''),
     );
@@ -133,6 +162,8 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       Object.fromEntries([...new Set(values)].map((v) => [v, values.filter((x) => x === v).length]));
     return {
       nodes: nodeCount,
+      mode,
+      ...(drainsCpuS === undefined ? {} : { drainsCpuS }),
       pods: nodeCount * SHARED_DEPLOYMENTS,
       totalMs,
       outcomes: count(summaries.map((s) => s.outcome)),
@@ -152,16 +183,16 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       evictionRequests: summaries.reduce((n, s) => n + (s.report?.evictionRequests ?? 0), 0),
       evictionRefusals: summaries.reduce((n, s) => n + (s.report?.evictionRefusals ?? 0), 0),
       throttled: summaries.reduce((n, s) => n + (s.report?.throttled ?? 0), 0),
-      requests: requests.counts,
+      requests,
       listing: listingNodes.size,
       listingRefusals: summaries
         .filter((x) => listingNodes.has(x.report?.node ?? ''))
         .reduce((n, x) => n + (x.report?.evictionRefusals ?? 0), 0),
       logLevels: count(
-        logs.lines.map((l) => (JSON.parse(l) as { level?: string }).level ?? 'no level (metrics)'),
+        logLines.map((l) => (JSON.parse(l) as { level?: string }).level ?? 'no level (metrics)'),
       ),
       problems: count(
-        logs.lines.flatMap((l) => {
+        logLines.flatMap((l) => {
           const { level, message } = JSON.parse(l) as { level?: string; message?: string };
           return level === 'warn' || level === 'error' ? [`${level}: ${message ?? ''}`] : [];
         }),
@@ -171,23 +202,131 @@ export async function runScaleIn(env: BenchEnv, nodeCount = NODES): Promise<Scal
       slowestDrainMs: Math.max(...summaries.map((s) => s.report?.durationMs ?? 0)),
       chain: timeline.scaleInBound(targets),
       firstEvictionMs: timeline.firstTerminating(targets) - started,
-      loopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6 },
+      loopDelayMs,
     };
   } finally {
     await world.dispose();
   }
 }
 
-/** Fresh module instances of lambda/handler.ts, configured for the local AWS endpoint. */
-async function loadHandlers(env: BenchEnv, count: number): Promise<Handler[]> {
-  Object.assign(process.env, env.aws.env(), { CLUSTER_NAME, LOG_LEVEL: 'info' });
+/** The function's environment: the local AWS endpoint, the cluster's name. */
+const functionEnv = (env: BenchEnv): Record<string, string> => ({
+  ...env.aws.env(),
+  CLUSTER_NAME,
+  LOG_LEVEL: 'info',
+});
+
+/**
+ * Loads one module instance of lambda/handler.ts per event (each its own config, SDK clients and
+ * token source, like separate containers) in this process; the returned call invokes them at once.
+ */
+async function inThisProcess(env: BenchEnv, events: readonly unknown[]): Promise<() => Promise<Invoked>> {
+  Object.assign(process.env, functionEnv(env));
   const url = pathToFileURL(join(REPO_ROOT, 'lambda', 'handler.ts')).href;
-  return Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const module = (await import(`${url}?container=${i}`)) as { handler: Handler };
-      return module.handler;
-    }),
+  const handlers = await Promise.all(
+    events.map(async (_, i) => ((await import(`${url}?container=${i}`)) as { handler: Handler }).handler),
   );
+  return async () => {
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const requests = countEksTokenRequests();
+    const logs = captureJsonLogs();
+    const startedAt = Date.now();
+    const settled = await Promise.allSettled(
+      handlers.map((handler, i) => handler(events[i], context())),
+    ).finally(() => {
+      logs.restore();
+      requests.stop();
+      loop.disable();
+    });
+    return {
+      settled,
+      logLines: logs.lines,
+      requests: requests.counts,
+      startedAt,
+      loopDelayMs: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6 },
+    };
+  };
+}
+
+/**
+ * Starts one process per event (handler-child.ts, bundled as the function is) and waits until each
+ * has loaded; the returned call tells them all to go and collects what they print.
+ */
+async function inProcesses(env: BenchEnv, events: readonly unknown[]): Promise<() => Promise<Invoked>> {
+  const dir = mkdtempSync(join(tmpdir(), 'eks-node-drainer-handler-child-'));
+  removeOnCleanup(dir);
+  const file = join(dir, 'handler-child.mjs');
+  await bundleAsDeployed(join(REPO_ROOT, 'bench', 'handler-child.ts'), file);
+  const children = events.map((event) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', file], {
+      env: cleanEnv({ ...functionEnv(env), BENCH_EVENT: JSON.stringify(event) }),
+    });
+    return { child, ...collect(child) };
+  });
+  await Promise.all(children.map((c) => c.ready));
+  return async () => {
+    const startedAt = Date.now();
+    for (const { child } of children) child.stdin.write('go\n');
+    const results = await Promise.all(children.map((c) => c.result));
+    const p99s = results
+      .flatMap((r) => (r.kind === 'ran' ? [r.result.loopDelayP99Ms] : []))
+      .sort((a, b) => a - b);
+    const requests: RequestCounts = {};
+    for (const r of results) {
+      if (r.kind !== 'ran') continue;
+      for (const [kind, n] of Object.entries(r.result.requests)) requests[kind] = (requests[kind] ?? 0) + n;
+    }
+    return {
+      settled: results.map((r): PromiseSettledResult<InvocationSummary> => {
+        if (r.kind === 'ran' && r.result.summary) return { status: 'fulfilled', value: r.result.summary };
+        return { status: 'rejected', reason: r.kind === 'ran' ? r.result.error : r.failure };
+      }),
+      logLines: children.flatMap((c) => c.logLines),
+      requests,
+      startedAt,
+      loopDelayMs: { p50: p99s[Math.floor(p99s.length / 2)] ?? 0, p99: p99s.at(-1) ?? 0 },
+      drainsCpuS: results.reduce((n, r) => n + (r.kind === 'ran' ? r.result.cpuS : 0), 0),
+    };
+  };
+}
+
+type ChildEnd = { kind: 'ran'; result: HandlerChildResult } | { kind: 'failed'; failure: string };
+
+/** Reads a handler child's output: `ready`, its log lines, its result line (or how it failed). */
+function collect(child: ChildProcessWithoutNullStreams): {
+  ready: Promise<void>;
+  result: Promise<ChildEnd>;
+  logLines: string[];
+} {
+  const logLines: string[] = [];
+  let stderr = '';
+  let result: HandlerChildResult | undefined;
+  let buffered = '';
+  let isReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    isReady = resolve;
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-4000);
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === 'ready') isReady();
+      else if (line.startsWith(RESULT_PREFIX)) result = JSON.parse(line.slice(RESULT_PREFIX.length));
+      else if (line.startsWith('{')) logLines.push(line);
+    }
+  });
+  const ended = new Promise<ChildEnd>((resolve) => {
+    child.on('close', (code) => {
+      isReady(); // one that died before it was ready still lets the others go
+      resolve(result ? { kind: 'ran', result } : { kind: 'failed', failure: `exited ${code}: ${stderr}` });
+    });
+  });
+  return { ready, result: ended, logLines };
 }
 
 // ---- report ---------------------------------------------------------------------------------
@@ -234,12 +373,21 @@ export function scaleInSection(r: ScaleInResult): Section {
 
 ${SHARED_DEPLOYMENTS} Deployments × ${r.nodes} replicas, one replica of each on every node (placed by the benchmark), PDB
 \`maxUnavailable: 1\` each, ${PRESTOP_SECONDS} s preStop: every PDB is shared by all ${r.nodes} nodes and lets their ${r.nodes} evictions
-through one at a time. ${r.nodes} lifecycle events, one per instance, handled at once by ${r.nodes} module instances of
+through one at a time. ${r.nodes} lifecycle events, one per instance, handled at once by ${
+      r.mode === 'processes'
+        ? `${r.nodes} invocations of \`lambda/handler.ts\`, each in a process of its own (bench/handler-child.ts, bundled as the
+function is), as Lambda containers run them`
+        : `${r.nodes} module instances of
 \`lambda/handler.ts\` in this process (each with its own config, SDK clients and EKS token source, like separate
-Lambda containers), through the local AWS endpoint and the EKS token webhook, as the e2e tests do.
+Lambda containers, but sharing one event loop with each other and the simulated kubelets)`
+    }, through the local AWS endpoint and the EKS token webhook, as the e2e tests do.
 
 - Total: **${seconds(r.totalMs)}** from the first invocation to the last return (slowest drain ${seconds(r.slowestDrainMs)})
-- CPU during the drains: kube-apiserver ${r.apiserverCpuS.toFixed(1)} s, etcd ${r.etcdCpuS.toFixed(1)} s
+- CPU during the drains: kube-apiserver ${r.apiserverCpuS.toFixed(1)} s, etcd ${r.etcdCpuS.toFixed(1)} s${
+      r.drainsCpuS === undefined
+        ? ''
+        : `; the ${r.nodes} invocations ${r.drainsCpuS.toFixed(1)} s (${(r.drainsCpuS / r.nodes).toFixed(2)} s each)`
+    }
 - Outcomes: ${list(r.outcomes)}; CompleteLifecycleAction calls: ${r.completions}; results: ${list(r.lifecycleResults)}
 - Errors: ${r.errors.length === 0 ? 'none (no invocation threw, no API error in any report, no simulator failure)' : r.errors.map((e) => `\`${e}\``).join('; ')}
 - PDB violations: ${r.pdb.violations} (lowest healthy count of any Deployment: ${r.pdb.lowest}/${r.nodes}, needed ${r.pdb.required})
@@ -251,8 +399,12 @@ Lambda containers), through the local AWS endpoint and the EKS token webhook, as
   drainer that reacted at once would have taken. The drains' reaction, the PDB allows again → its next eviction in
   effect: median ${seconds(r.chain.medianReactionMs)}. Total / bound **${(r.totalMs / r.chain.boundMs).toFixed(2)}**; the first
   eviction took effect ${seconds(r.firstEvictionMs)} after the first invocation (start-up: the token, the node, its job record,
-  the cordon, the watches, the ticket). This process's event loop, which the ${r.nodes} drains and the simulated
-  kubelets share (separate Lambdas would not), ran late by p50 ${r.loopDelayMs.p50.toFixed(0)} ms, p99 ${r.loopDelayMs.p99.toFixed(0)} ms.
+  the cordon, the watches, the ticket). ${
+    r.mode === 'processes'
+      ? `The invocations' event loops ran late by p99 ${r.loopDelayMs.p50.toFixed(0)} ms (median of the ${r.nodes}), ${r.loopDelayMs.p99.toFixed(0)} ms at most.`
+      : `This process's event loop, which the ${r.nodes} drains and the simulated
+  kubelets share (separate Lambdas would not), ran late by p50 ${r.loopDelayMs.p50.toFixed(0)} ms, p99 ${r.loopDelayMs.p99.toFixed(0)} ms.`
+  }
 - Handler log lines: ${list(r.logLevels)}${Object.keys(r.problems).length > 0 ? ` (${list(r.problems)})` : ''}; drains that listed instead of watching (watches refused, e.g. by the
   server's flow control, or given up): ${r.listing}, with ${r.listingRefusals} of the ${r.evictionRefusals} refusals
 
