@@ -32,8 +32,13 @@ interface RawList {
 }
 
 export interface ListWatchOptions {
-  /** Called after every change of the set (a list, an added, changed or deleted object). */
+  /**
+   * Called after every change of the set (a list, an added, changed or deleted object), or, with
+   * `wakesFor`, after a list and the events it accepts.
+   */
   readonly onChange: () => void;
+  /** Which watch events call onChange (default: every one); the set is kept current either way. */
+  readonly wakesFor?: (type: string, raw: RawObject) => boolean;
   /** Called for every object a watch event deletes, with the event's object (its resourceVersion: the deletion's). */
   readonly onDeleted?: (raw: RawObject) => void;
   /** Called once when the watch gives up. */
@@ -167,7 +172,7 @@ export class ListWatch<T> {
       this.options.onDeleted?.(raw);
     } else this.items.set(uid, this.kind.convert(raw));
     this.snapshot = undefined;
-    this.options.onChange();
+    if (this.options.wakesFor?.(event.type, raw) ?? true) this.options.onChange();
   }
 
   private ended(error?: Error): void {

@@ -97,10 +97,15 @@ export class KubeTurns implements TicketWriter {
         released.set(ticket.pdb, newest(released.get(ticket.pdb), version) ?? version);
       }
     };
+    // the drain is woken by a release (whoever's turn may have come) and by its own ticket showing:
+    // another drain queueing or renewing changes nothing it must act on at once (its passes every
+    // 500 ms still see it, and a head's lease is judged by time)
+    const wakesFor = (type: string, raw: RawObject): boolean =>
+      type === 'DELETED' || (raw as LeaseObject).spec?.holderIdentity === this.holder;
     const watch = new ListWatch<Ticket | undefined>(
       this.http,
       { path: LEASES, query: { labelSelector: TICKET_LABEL }, convert: toTicket },
-      { ...this.watchOptions, onChange, onDeleted, onFailed: () => (failed = true) },
+      { ...this.watchOptions, onChange, wakesFor, onDeleted, onFailed: () => (failed = true) },
     );
     try {
       await watch.start();
