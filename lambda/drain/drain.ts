@@ -182,11 +182,14 @@ class DrainRun {
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
     this.view = new NodeView(node, this.log, this.clock);
-    await this.view.follow(this.cluster, this.guard);
-    if (this.options.turns && this.view.live()) {
-      this.turns = new PdbTurns(this.options.turns(node), node, this.log);
-      await this.guard.run(() => this.turns?.start(() => this.view?.poke()) ?? Promise.resolve());
-    }
+    const turns = this.options.turns && new PdbTurns(this.options.turns(node), node, this.log);
+    this.turns = turns;
+    // the tickets' watch opens beside the node's: one round trip less before the first eviction (the
+    // turns are used while the node's watches hold: they go by the PDBs' watched status)
+    await Promise.all([
+      this.view.follow(this.cluster, this.guard),
+      turns && this.guard.run(() => turns.start(() => this.view?.poke(), this.clock.now())),
+    ]);
     const outcome = await this.evictUntilEmpty(node).finally(() => this.evictions.settled());
     // a drain that hands over keeps its places in the queues for its continuation
     await this.guard.run(() => this.turns?.close(outcome === 'paused') ?? Promise.resolve());
@@ -200,6 +203,7 @@ class DrainRun {
     for (;;) {
       if (this.evictions.unexpected) throw this.evictions.unexpected;
       await this.view?.refollow();
+      await this.guard.run(() => this.turns?.refollow(this.clock.now()) ?? Promise.resolve());
       const listed = await this.listAndReconcile(node);
       if (listed && !announced) {
         announced = true;

@@ -36,6 +36,11 @@ export const TURN_LEASE_MS = 6_000;
  * (a quiet cluster may send no PDB event for a while; the server's PDB check stays the guarantee).
  */
 export const TURN_CATCH_UP_MS = 2_000;
+/**
+ * Tickets that could not be followed for a passing reason (a connect timeout in a mass start, a
+ * watch that gave up) are tried again this often; meanwhile the drain goes uncoordinated.
+ */
+export const TURN_REFOLLOW_MS = 5_000;
 
 export interface Ticket {
   /** The PDB, as `namespace/name`. */
@@ -164,16 +169,23 @@ export interface TurnsPort extends TicketWriter {
   follow(onChange: () => void): Promise<TicketFeed>;
 }
 
-type Log = { warn(message: string, data?: Record<string, unknown>): void };
+type Log = {
+  info(message: string, data?: Record<string, unknown>): void;
+  warn(message: string, data?: Record<string, unknown>): void;
+};
 
 /**
  * One drain's turns: queues for the PDBs its pods need, says whether it holds a turn, keeps the
  * turns it holds alive, and gives its tickets back. Never required for safety: when the queues cannot
- * be had (no permission for the leases, a watch that gave up) the drain goes on uncoordinated, said
- * once, as it did before turns.
+ * be had the drain goes on uncoordinated, as it did before turns: for good without permission for
+ * the leases (said once), until they can be followed again after any other failure (a connect
+ * timeout, a watch that gave up: tried again every TURN_REFOLLOW_MS, said once per spell).
  */
 export class PdbTurns {
   private feed?: TicketFeed;
+  private onChange: () => void = () => {};
+  /** The tickets could not be followed for a passing reason: when to try again. */
+  private retryAt?: number;
   private readonly view: TurnView;
   /**
    * This drain's tickets: queued (written) or being queued, seen in the watch, and when each turn it
@@ -191,17 +203,45 @@ export class PdbTurns {
   }
 
   /** Follows the queues; `onChange` wakes the drain when a ticket changes. */
-  async start(onChange: () => void): Promise<void> {
-    try {
-      this.feed = await this.port.follow(onChange);
-    } catch (error) {
-      this.uncoordinated(error);
+  async start(onChange: () => void, now: number): Promise<void> {
+    this.onChange = onChange;
+    await this.follow(now);
+  }
+
+  /** Follows the queues again once TURN_REFOLLOW_MS passed since they could not be (or gave up). */
+  async refollow(now: number): Promise<void> {
+    if (this.feed?.failed()) {
+      this.feed.close();
+      this.feed = undefined;
+      this.unavailable(new Error('the tickets watch gave up'), now);
     }
+    if (this.off || this.feed || this.retryAt === undefined || now < this.retryAt) return;
+    await this.follow(now);
   }
 
   get coordinated(): boolean {
-    if (!this.off && this.feed?.failed()) this.uncoordinated(new Error('the tickets watch gave up'));
-    return !this.off && this.feed !== undefined;
+    return !this.off && this.feed !== undefined && !this.feed.failed();
+  }
+
+  private async follow(now: number): Promise<void> {
+    try {
+      this.feed = await this.port.follow(this.onChange);
+      if (this.retryAt !== undefined) this.log.info('PDB turns back: draining coordinated again');
+      this.retryAt = undefined;
+    } catch (error) {
+      if (isForbidden(error)) this.uncoordinated(error);
+      else this.unavailable(error, now);
+    }
+  }
+
+  /** Uncoordinated until the tickets can be followed again (said once per spell). */
+  private unavailable(error: unknown, now: number): void {
+    if (this.retryAt === undefined) {
+      this.log.warn('draining uncoordinated for now: the PDB turns cannot be followed; trying again', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    this.retryAt = now + TURN_REFOLLOW_MS;
   }
 
   /**

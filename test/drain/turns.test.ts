@@ -4,6 +4,7 @@ import {
   type Ticket,
   TURN_CATCH_UP_MS,
   TURN_LEASE_MS,
+  TURN_REFOLLOW_MS,
   type TurnsPort,
   TurnView,
 } from '../../lambda/drain/turns.js';
@@ -97,13 +98,15 @@ class MemoryQueues {
   private listeners: (() => void)[] = [];
   private version = 0;
   failTake?: Error & { status?: number };
-  followFails = false;
+  followFails?: number;
   feedFailed = false;
 
   port(holder: string, clock: { now(): number }): TurnsPort {
     return {
       follow: async (onChange) => {
-        if (this.followFails) throw Object.assign(new Error('HTTP 403'), { status: 403 });
+        if (this.followFails) {
+          throw Object.assign(new Error(`HTTP ${this.followFails}`), { status: this.followFails });
+        }
         this.listeners.push(onChange);
         return {
           tickets: (pdb) => [...this.tickets.values()].filter((t) => t.pdb === pdb),
@@ -152,7 +155,10 @@ describe('PdbTurns', () => {
     const clock = { now: () => now };
     const queues = new MemoryQueues();
     const logs: { message: string }[] = [];
-    const log = { warn: (message: string) => void logs.push({ message }) };
+    const log = {
+      info: (message: string) => void logs.push({ message }),
+      warn: (message: string) => void logs.push({ message }),
+    };
     const turns = new PdbTurns(queues.port(holder, clock), holder, log);
     return {
       turns,
@@ -166,7 +172,7 @@ describe('PdbTurns', () => {
 
   it('queues at the first ask and holds the turn only once its ticket is seen', async () => {
     const { turns, queues } = setup();
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
 
     expect(turns.mayUse(PDB, T0)).toBe(false);
     await settle();
@@ -178,7 +184,7 @@ describe('PdbTurns', () => {
     const { turns, queues, clock } = setup('node-b');
     const other = queues.port('node-a', clock);
     await other.take('shop/web');
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0);
     await settle();
 
@@ -191,7 +197,7 @@ describe('PdbTurns', () => {
     const { turns, queues, clock } = setup('node-b');
     const other = queues.port('node-a', clock);
     await other.take('shop/web');
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0, '1');
     await settle();
     await other.release('shop/web');
@@ -209,7 +215,7 @@ describe('PdbTurns', () => {
     const { turns, queues, clock } = setup('node-b');
     const other = queues.port('node-a', clock);
     await other.take('shop/web');
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0);
     await settle();
     await other.release('shop/web');
@@ -222,7 +228,7 @@ describe('PdbTurns', () => {
 
   it('writes no renewal while no other drain is queued for the PDB', async () => {
     const { turns, queues } = setup();
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0);
     await settle();
     turns.mayUse(PDB, T0 + 100);
@@ -234,7 +240,7 @@ describe('PdbTurns', () => {
 
   it('renews a turn it holds 2 s after it began and every 2 s on while another drain waits, and gives tickets back', async () => {
     const { turns, queues, clock, advance } = setup();
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0);
     await settle();
     advance(1);
@@ -260,7 +266,7 @@ describe('PdbTurns', () => {
 
   it('queues again, at the back, when its ticket disappears (someone deleted it)', async () => {
     const { turns, queues, clock, advance } = setup('node-a');
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0);
     await settle();
     expect(turns.mayUse(PDB, T0)).toBe(true);
@@ -277,14 +283,14 @@ describe('PdbTurns', () => {
 
   it('keeps its places when it hands over, and gives them back when it ends', async () => {
     const kept = setup();
-    await kept.turns.start(() => {});
+    await kept.turns.start(() => {}, T0);
     kept.turns.mayUse(PDB, T0);
     await settle();
     await kept.turns.close(true);
     expect(kept.queues.tickets.size).toBe(1);
 
     const ended = setup();
-    await ended.turns.start(() => {});
+    await ended.turns.start(() => {}, T0);
     ended.turns.mayUse(PDB, T0);
     await settle();
     await ended.turns.close(false);
@@ -293,8 +299,8 @@ describe('PdbTurns', () => {
 
   it('drains uncoordinated, said once, when the queues cannot be followed', async () => {
     const { turns, queues, logs } = setup();
-    queues.followFails = true;
-    await turns.start(() => {});
+    queues.followFails = 403;
+    await turns.start(() => {}, T0);
 
     expect(turns.mayUse(PDB, T0)).toBe(true);
     expect(turns.mayUse(PDB, T0)).toBe(true);
@@ -304,7 +310,7 @@ describe('PdbTurns', () => {
 
   it('drains uncoordinated, said once, when it may not queue (403), and retries another failure', async () => {
     const { turns, queues, logs } = setup();
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     queues.failTake = Object.assign(new Error('HTTP 503'), { status: 503 });
     turns.mayUse(PDB, T0);
     await settle();
@@ -319,12 +325,42 @@ describe('PdbTurns', () => {
     expect(logs.filter((l) => l.message.startsWith('draining uncoordinated'))).toHaveLength(1);
   });
 
-  it('drains uncoordinated once the tickets watch gives up', async () => {
+  it('drains uncoordinated while the queues cannot be followed for another reason, and follows them again', async () => {
+    const { turns, queues, logs } = setup();
+    queues.followFails = 503;
+    await turns.start(() => {}, T0);
+    expect(turns.coordinated).toBe(false);
+    expect(turns.mayUse(PDB, T0)).toBe(true);
+    await turns.refollow(T0 + TURN_REFOLLOW_MS - 1);
+    await turns.refollow(T0 + TURN_REFOLLOW_MS);
+    queues.followFails = undefined;
+    await turns.refollow(T0 + 2 * TURN_REFOLLOW_MS - 1);
+    expect(turns.coordinated).toBe(false);
+
+    await turns.refollow(T0 + 2 * TURN_REFOLLOW_MS);
+
+    expect(turns.coordinated).toBe(true);
+    expect(turns.mayUse(PDB, T0 + 2 * TURN_REFOLLOW_MS)).toBe(false);
+    await settle();
+    expect(queues.calls).toEqual(['take shop/web node-a']);
+    expect(logs.map((l) => l.message)).toEqual([
+      'draining uncoordinated for now: the PDB turns cannot be followed; trying again',
+      'PDB turns back: draining coordinated again',
+    ]);
+  });
+
+  it('drains uncoordinated once the tickets watch gives up, and follows them again', async () => {
     const { turns, queues } = setup();
-    await turns.start(() => {});
+    await turns.start(() => {}, T0);
     queues.feedFailed = true;
 
     expect(turns.coordinated).toBe(false);
     expect(turns.mayUse(PDB, T0)).toBe(true);
+    await turns.refollow(T0 + 1);
+    queues.feedFailed = false; // a new watch
+    await turns.refollow(T0 + TURN_REFOLLOW_MS);
+    expect(turns.coordinated).toBe(false);
+    await turns.refollow(T0 + 1 + TURN_REFOLLOW_MS);
+    expect(turns.coordinated).toBe(true);
   });
 });

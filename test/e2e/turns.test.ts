@@ -244,6 +244,34 @@ describe('KubeTurns', () => {
 });
 
 describe('KubeTurns feed', () => {
+  it('wakes the drain for a release and for its own ticket, not for another drain queueing or renewing', async () => {
+    const pdb = `wakes-${Date.now()}/web`;
+    const [mine, other] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
+    let wakes = 0;
+    const feed = await mine.follow(() => wakes++);
+    try {
+      const listed = wakes;
+      await mine.take(pdb);
+      await vi.waitFor(() => expect(wakes).toBe(listed + 1), { timeout: 5_000, interval: 20 });
+      await other.take(pdb);
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      const version = feed.tickets(pdb).find((t) => t.holder === 'node-b')?.version;
+      await other.renew(pdb);
+      await vi.waitFor(
+        () => expect(feed.tickets(pdb).find((t) => t.holder === 'node-b')?.version).not.toBe(version),
+        { timeout: 5_000, interval: 20 },
+      );
+      expect(wakes).toBe(listed + 1);
+
+      await other.release(pdb);
+      await vi.waitFor(() => expect(wakes).toBe(listed + 2), { timeout: 5_000, interval: 20 });
+      expect(feed.tickets(pdb).map((t) => t.holder)).toEqual(['node-a']);
+    } finally {
+      feed.close();
+      await Promise.all([mine.release(pdb), other.release(pdb)]);
+    }
+  });
+
   it("keeps a PDB's tickets the same array until one of them changes (the drains' turn answers are kept per array)", async () => {
     const [web, db] = [`same-${Date.now()}/web`, `same-${Date.now()}/db`];
     const [a, b] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
