@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { DRAINER_NAMESPACE } from '../contract.js';
 import { newest } from '../drain/fresh.js';
-import type { Ticket, TicketFeed, TicketWriter } from '../drain/turns.js';
+import type { Ticket } from '../drain/turn-queue.js';
+import type { TicketFeed, TicketWriter } from '../drain/turns.js';
 import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PdbInfo } from '../../lambda/drain/model.js';
-import type { Ticket, TurnsPort } from '../../lambda/drain/turns.js';
+import type { Ticket } from '../../lambda/drain/turn-queue.js';
+import type { TurnsPort } from '../../lambda/drain/turns.js';
 import { drainSetup, pod, WatchedCluster } from '../support/fakes.js';
 
 /** Two PDBs whose status allows no disruption, each over one pod. */

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  PdbTurns,
-  type Ticket,
-  TURN_CATCH_UP_MS,
-  TURN_LEASE_MS,
-  TURN_REFOLLOW_MS,
-  type TurnsPort,
-  TurnView,
-} from '../../lambda/drain/turns.js';
+import { type Ticket, TURN_LEASE_MS, TurnView } from '../../lambda/drain/turn-queue.js';
+import { PdbTurns, TURN_CATCH_UP_MS, TURN_REFOLLOW_MS, type TurnsPort } from '../../lambda/drain/turns.js';
 
 const T0 = 1_700_000_000_000;
 const ticket = (holder: string, queuedAt: number, version = '1'): Ticket => ({

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { DEFAULT_DRAIN_TUNING, type DrainReport, drainNode } from '../../lambda/drain/drain.js';
 import { systemClock } from '../../lambda/drain/ports.js';
-import { TURN_LEASE_MS } from '../../lambda/drain/turns.js';
+import { TURN_LEASE_MS } from '../../lambda/drain/turn-queue.js';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
 import { KubeTurns, PDB_ANNOTATION, TICKET_LABEL, ticketName } from '../../lambda/kube/turns.js';
 import { kubeConfigFor } from '../../scripts/harness/cluster.js';
