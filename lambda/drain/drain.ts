@@ -203,7 +203,8 @@ class DrainRun {
     for (;;) {
       if (this.evictions.unexpected) throw this.evictions.unexpected;
       await this.view?.refollow();
-      await this.guard.run(() => this.turns?.refollow(this.clock.now()) ?? Promise.resolve());
+      const turnsBack = this.turns?.refollow(this.clock.now());
+      if (turnsBack) await this.guard.run(() => turnsBack);
       const listed = await this.listAndReconcile(node);
       if (listed && !announced) {
         announced = true;

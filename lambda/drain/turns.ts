@@ -103,15 +103,18 @@ export class PdbTurns {
     await this.follow(now);
   }
 
-  /** Follows the queues again once TURN_REFOLLOW_MS passed since they could not be (or gave up). */
-  async refollow(now: number): Promise<void> {
+  /**
+   * Follows the queues again once TURN_REFOLLOW_MS passed since they could not be (or gave up); no
+   * promise when there is nothing to do (the drain asks on every pass).
+   */
+  refollow(now: number): Promise<void> | undefined {
     if (this.feed?.failed()) {
       this.feed.close();
       this.feed = undefined;
       this.unavailable(new Error('the tickets watch gave up'), now);
     }
-    if (this.off || this.feed || this.retryAt === undefined || now < this.retryAt) return;
-    await this.follow(now);
+    if (this.off || this.feed || this.retryAt === undefined || now < this.retryAt) return undefined;
+    return this.follow(now);
   }
 
   get coordinated(): boolean {
