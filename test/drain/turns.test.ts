@@ -173,11 +173,17 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(PDB, T0)).toBe(true);
   });
 
-  it('waits behind a drain that queued first, and holds the turn once it is given back', async () => {
-    const { turns, queues, clock } = setup('node-b');
-    const other = queues.port('node-a', clock);
+  /** node-b's turns, started behind node-a's ticket for shop/web. */
+  async function behindNodeA() {
+    const state = setup('node-b');
+    const other = state.queues.port('node-a', state.clock);
     await other.take('shop/web');
-    await turns.start(() => {}, T0);
+    await state.turns.start(() => {}, T0);
+    return { ...state, other };
+  }
+
+  it('waits behind a drain that queued first, and holds the turn once it is given back', async () => {
+    const { turns, other } = await behindNodeA();
     turns.mayUse(PDB, T0);
     await settle();
 
@@ -187,10 +193,7 @@ describe('PdbTurns', () => {
   });
 
   it('uses a turn handed over by a release only once its PDB view has caught up with the release', async () => {
-    const { turns, queues, clock } = setup('node-b');
-    const other = queues.port('node-a', clock);
-    await other.take('shop/web');
-    await turns.start(() => {}, T0);
+    const { turns, queues, other } = await behindNodeA();
     turns.mayUse(PDB, T0, '1');
     await settle();
     await other.release('shop/web');
@@ -205,10 +208,7 @@ describe('PdbTurns', () => {
   });
 
   it('trusts a PDB view still behind the release after TURN_CATCH_UP_MS, and one whose version cannot be ordered', async () => {
-    const { turns, queues, clock } = setup('node-b');
-    const other = queues.port('node-a', clock);
-    await other.take('shop/web');
-    await turns.start(() => {}, T0);
+    const { turns, other } = await behindNodeA();
     turns.mayUse(PDB, T0);
     await settle();
     await other.release('shop/web');
