@@ -131,8 +131,9 @@ export class Wiring {
     return {
       follow: async (onChange) => (await turns()).follow(onChange),
       take: async (pdb) => (await turns()).take(pdb),
-      renew: async (pdb) => (await turns()).renew(pdb),
       release: async (pdb) => (await turns()).release(pdb),
+      heartbeat: async () => (await turns()).heartbeat(),
+      endHeartbeat: async () => (await turns()).endHeartbeat(),
     };
   }
 

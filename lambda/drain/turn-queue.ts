@@ -1,11 +1,22 @@
 /**
- * The order of a PDB's queue of drains (lambda/drain/turns.ts): first come, first served by the
- * ticket's time, and a holder that died is passed over. A ticket at the head must show life (its
- * renewal seen) within TURN_LEASE_MS of reaching the head, by the observer's clock (as client-go's
- * leader election judges a lease), or it is passed over; it keeps its place, so a continuation that
- * renews it again is back at the head. Pure.
+ * The order of a PDB's queue of drains (lambda/drain/turns.ts): first come, first served in the
+ * order the server created the tickets, and a holder that died is passed over.
+ *
+ * The order is the tickets' creation revision (their resourceVersion: a ticket is never written after
+ * it is created), not a time the drains wrote: a watch delivers the tickets in that order, so a drain
+ * that sees its own ticket has seen every ticket queued before it, and all drains agree on who is
+ * first, even when they queued within the same milliseconds (ordered by their own clocks they could
+ * briefly disagree, and both evict once).
+ *
+ * A drain shows life through its heartbeat (one per drain, renewed while it holds a turn another drain
+ * waits for). A ticket at the head whose holder's heartbeat is not seen to change within
+ * TURN_LEASE_MS of the ticket reaching the head, by the observer's clock (as client-go's leader
+ * election judges a lease), is passed over; it keeps its place, so a continuation that beats again
+ * is back at the head. Pure.
  */
+import { olderThan } from './fresh.js';
 import type { PdbInfo } from './model.js';
+import type { ResourceVersion } from './ports.js';
 
 /** A ticket at the head with no renewal seen for this long is passed over (its drain died or paused). */
 export const TURN_LEASE_MS = 6_000;
@@ -15,33 +26,48 @@ export interface Ticket {
   readonly pdb: string;
   /** The drain that queued (its node: one drain per node). */
   readonly holder: string;
-  /** When it queued (epoch ms, the holder's clock): first come, first served. */
+  /** When it queued (epoch ms, the holder's clock): shown to people, and the order where `created` is unknown. */
   readonly queuedAt: number;
-  /** Changes with every write of the ticket (a renewal): how an observer sees it alive. */
-  readonly version?: string;
+  /** The server's revision when it created the ticket (its resourceVersion): the queue's order. */
+  readonly created?: ResourceVersion;
 }
+
+/** Each drain's heartbeat as last seen (holder → the heartbeat's resourceVersion): the same map until one changes. */
+export type Heartbeats = ReadonlyMap<string, string>;
+
+export const NO_HEARTBEATS: Heartbeats = new Map();
 
 export const pdbKey = (pdb: Pick<PdbInfo, 'namespace' | 'name'>): string => `${pdb.namespace}/${pdb.name}`;
 
-export const byQueue = (a: Ticket, b: Ticket): number =>
-  a.queuedAt - b.queuedAt || (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0);
+/** First created first; by time where the revisions cannot be ordered; then by holder. */
+export function byQueue(a: Ticket, b: Ticket): number {
+  if (olderThan(a.created, b.created)) return -1;
+  if (olderThan(b.created, a.created)) return 1;
+  return a.queuedAt - b.queuedAt || (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0);
+}
 
 /**
- * One drain's view of the queues: who holds a turn, judged with what it saw of each ticket's
- * renewals. `me` is this drain's holder name.
+ * One drain's view of the queues: who holds a turn, judged with what it saw of each drain's
+ * heartbeat. `me` is this drain's holder name.
  */
 export class TurnView {
-  /** Per ticket (pdb + holder): the version last seen, when it changed, since when it is at the head. */
-  private readonly seen = new Map<string, { version?: string; changedAt: number; headSince?: number }>();
+  /** Per holder: its heartbeat's version last seen, and when that changed (or the holder was first seen). */
+  private readonly beats = new Map<string, { version?: string; changedAt: number }>();
+  /** Per ticket (pdb + holder): since when it is at the head. */
+  private readonly headSince = new Map<string, number>();
+  /** Per tickets array (the feed's, the same until a ticket changes): the tickets in queue order. */
+  private readonly sorted = new WeakMap<readonly Ticket[], readonly Ticket[]>();
   /**
-   * Per PDB, the last answer of holds(): for the same tickets (the feed's array, the same until a
-   * ticket changes) and slots it stays true until `until`, the first moment a head ticket's lease
-   * could run out. The drain asks on every pass, for every pod (bench: most of a scale-in's CPU).
+   * Per PDB, the last answer of holds(): for the same tickets (the feed's array), heartbeats (the
+   * feed's map, the same until one changes) and slots it stays true until `until`, the first moment
+   * a head ticket's lease could run out. The drain asks on every pass, for every pod (bench: most of
+   * a scale-in's CPU before).
    */
   private readonly answers = new Map<
     string,
     {
       readonly tickets: readonly Ticket[];
+      readonly heartbeats: Heartbeats;
       readonly slots: number;
       readonly mine: boolean;
       readonly until: number;
@@ -54,14 +80,21 @@ export class TurnView {
    * Whether this drain holds a turn for the PDB: its ticket among the first `max(1, allowed)` live
    * tickets. Without a ticket of its own, never. `tickets` are one PDB's.
    */
-  holds(tickets: readonly Ticket[], allowed: number, now: number): boolean {
+  holds(tickets: readonly Ticket[], heartbeats: Heartbeats, allowed: number, now: number): boolean {
     const pdb = tickets[0]?.pdb;
     if (pdb === undefined) return false;
     const slots = Math.max(1, allowed);
     const last = this.answers.get(pdb);
-    if (last?.tickets === tickets && last.slots === slots && now <= last.until) return last.mine;
-    const { mine, until } = this.order(tickets, allowed, now);
-    this.answers.set(pdb, { tickets, slots, mine, until });
+    if (
+      last?.tickets === tickets &&
+      last.heartbeats === heartbeats &&
+      last.slots === slots &&
+      now <= last.until
+    ) {
+      return last.mine;
+    }
+    const { mine, until } = this.order(tickets, heartbeats, allowed, now);
+    this.answers.set(pdb, { tickets, heartbeats, slots, mine, until });
     return mine;
   }
 
@@ -71,6 +104,7 @@ export class TurnView {
    */
   order(
     tickets: readonly Ticket[],
+    heartbeats: Heartbeats,
     allowed: number,
     now: number,
   ): {
@@ -83,24 +117,17 @@ export class TurnView {
     const live: Ticket[] = [];
     const passedOver: Ticket[] = [];
     let until = Number.POSITIVE_INFINITY;
-    for (const ticket of [...tickets].sort(byQueue)) {
+    for (const ticket of this.inOrder(tickets)) {
       const key = `${ticket.pdb} ${ticket.holder}`;
-      let seen = this.seen.get(key);
-      if (!seen || seen.version !== ticket.version) {
-        seen = {
-          ...(ticket.version === undefined ? {} : { version: ticket.version }),
-          changedAt: now,
-          ...(seen?.headSince === undefined ? {} : { headSince: seen.headSince }),
-        };
-        this.seen.set(key, seen);
-      }
+      const changedAt = this.beatSeen(ticket.holder, heartbeats.get(ticket.holder), now);
       if (ticket.holder === this.me || live.length >= slots) {
-        seen.headSince = undefined;
+        this.headSince.delete(key);
         live.push(ticket);
         continue;
       }
-      seen.headSince ??= now;
-      const expires = Math.max(seen.headSince, seen.changedAt) + TURN_LEASE_MS;
+      const headSince = this.headSince.get(key) ?? now;
+      this.headSince.set(key, headSince);
+      const expires = Math.max(headSince, changedAt) + TURN_LEASE_MS;
       if (now > expires) passedOver.push(ticket);
       else {
         live.push(ticket);
@@ -109,5 +136,22 @@ export class TurnView {
     }
     const index = live.findIndex((t) => t.holder === this.me);
     return { live, passedOver, mine: index >= 0 && index < slots, until };
+  }
+
+  private inOrder(tickets: readonly Ticket[]): readonly Ticket[] {
+    let sorted = this.sorted.get(tickets);
+    if (!sorted) {
+      sorted = [...tickets].sort(byQueue);
+      this.sorted.set(tickets, sorted);
+    }
+    return sorted;
+  }
+
+  /** When the holder last showed life: its heartbeat seen to change, or the holder first seen. */
+  private beatSeen(holder: string, version: string | undefined, now: number): number {
+    const seen = this.beats.get(holder);
+    if (seen && seen.version === version) return seen.changedAt;
+    this.beats.set(holder, { ...(version === undefined ? {} : { version }), changedAt: now });
+    return now;
   }
 }

@@ -6,10 +6,12 @@
  * ticket is among the first `max(1, disruptionsAllowed)` live tickets, and gives its ticket back once
  * its evictions under the PDB are answered and counted by the PDB's status (or its pods are gone, or
  * the drain ends). The API server's PDB check stays the guarantee; this only keeps drains from asking
- * for a disruption another drain is about to use.
+ * for a disruption another drain is about to use. A drain holding a turn that another drain waits for
+ * shows it is alive through its heartbeat (one Lease per drain; tickets are never written after they
+ * are created, so their creation revision orders the queue).
  *
  * The queue's order and a dead holder's lease: turn-queue.ts. Pure: the adapter
- * (lambda/kube/turns.ts) keeps the tickets current.
+ * (lambda/kube/turns.ts) keeps the tickets and heartbeats current.
  *
  * The tickets and the PDBs come on two watches with no common order: a drain can see the ticket
  * ahead of it released before its PDB watch delivers the status that counts the released holder's
@@ -17,6 +19,7 @@
  * release handed over is used only once the PDB watch has caught up with that release (its
  * resourceVersion at least the release's, fresh.ts), or TURN_CATCH_UP_MS after it was seen.
  */
+import { errorMessage } from '../errors.js';
 import { olderThan } from './fresh.js';
 import type { Guard } from './guard.js';
 import type { PdbInfo } from './model.js';
@@ -24,9 +27,9 @@ import { pdbSpent } from './pacing.js';
 import type { ResourceVersion } from './ports.js';
 import type { PdbCoverage } from './selector.js';
 import type { Track } from './track.js';
-import { byQueue, pdbKey, type Ticket, TurnView } from './turn-queue.js';
+import { byQueue, type Heartbeats, pdbKey, type Ticket, TurnView } from './turn-queue.js';
 
-/** A holder at the head renews its ticket this often. */
+/** A drain holding a turn another drain waits for renews its heartbeat this often. */
 export const TURN_RENEW_MS = 2_000;
 /**
  * A PDB watch still behind another drain's release this long after it was seen is trusted anyway
@@ -41,8 +44,10 @@ export const TURN_REFOLLOW_MS = 5_000;
 
 /** The tickets of the PDBs, as the adapter's watch last saw them. */
 export interface TicketFeed {
-  /** The PDB's tickets, any order. */
+  /** The PDB's tickets, any order: the same array until one of them changes. */
   tickets(pdb: string): readonly Ticket[];
+  /** The drains' heartbeats: the same map until one changes. */
+  heartbeats(): Heartbeats;
   /** The resourceVersion of the newest release (deletion) of another drain's ticket for the PDB seen. */
   releasedAt(pdb: string): ResourceVersion | undefined;
   /** The watch gave up: turns are no longer known. */
@@ -54,8 +59,11 @@ export interface TicketFeed {
 export interface TicketWriter {
   /** Queues for the PDB; a ticket already there (a continuation's) keeps its place. */
   take(pdb: string): Promise<void>;
-  renew(pdb: string): Promise<void>;
   release(pdb: string): Promise<void>;
+  /** Renews this drain's heartbeat (creating it the first time). */
+  heartbeat(): Promise<void>;
+  /** Deletes this drain's heartbeat (it holds no turn any more). */
+  endHeartbeat(): Promise<void>;
 }
 
 /** The queues' side the drain needs: following the tickets, and writing its own. */
@@ -87,6 +95,8 @@ export class PdbTurns {
    * holds is renewed next.
    */
   private readonly mine = new Map<string, Mine>();
+  /** When the heartbeat was last written (at most one write per TURN_RENEW_MS for all its turns). */
+  private beatAt?: number;
   private off = false;
 
   constructor(
@@ -136,7 +146,7 @@ export class PdbTurns {
   private unavailable(error: unknown, now: number): void {
     if (this.retryAt === undefined) {
       this.log.warn('draining uncoordinated for now: the PDB turns cannot be followed; trying again', {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorMessage(error),
       });
     }
     this.retryAt = now + TURN_REFOLLOW_MS;
@@ -164,7 +174,7 @@ export class PdbTurns {
       return false;
     }
     entry.seen = true;
-    const holds = this.view.holds(tickets, pdb.disruptionsAllowed, now);
+    const holds = this.view.holds(tickets, this.feed.heartbeats(), pdb.disruptionsAllowed, now);
     if (!holds) return false;
     this.keepAlive(key, entry, now);
     return this.caughtUp(entry, this.feed.releasedAt(key), pdbsVersion, now);
@@ -188,7 +198,9 @@ export class PdbTurns {
     for (const [key, entry] of this.mine) {
       const allowed = allowedOf(key);
       if (!entry.queued || allowed === undefined) continue;
-      if (this.view.holds(this.feed.tickets(key), allowed, now)) this.keepAlive(key, entry, now);
+      if (this.view.holds(this.feed.tickets(key), this.feed.heartbeats(), allowed, now)) {
+        this.keepAlive(key, entry, now);
+      }
     }
   }
 
@@ -230,21 +242,29 @@ export class PdbTurns {
   }
 
   /**
-   * At the drain's end: gives every ticket back, or, when `keepPlaces` (it hands over to a
-   * continuation), keeps them so the continuation keeps its places.
+   * At the drain's end: gives every ticket back and deletes its heartbeat, or, when `keepPlaces` (it
+   * hands over to a continuation), keeps them so the continuation keeps its places.
    */
   async close(keepPlaces: boolean): Promise<void> {
+    // a heartbeat of this node's: written by this invocation or an earlier one of the same drain
+    const beating = this.beatAt !== undefined || this.feed?.heartbeats().has(this.view.me) === true;
     this.feed?.close();
     if (keepPlaces) return;
     const keys = [...this.mine.keys()];
     this.mine.clear();
-    await Promise.all(
-      keys.map((key) =>
+    await Promise.all([
+      ...keys.map((key) =>
         this.port
           .release(key)
           .catch((error: unknown) => this.warn('could not give a PDB turn back', key, error)),
       ),
-    );
+      beating &&
+        this.port
+          .endHeartbeat()
+          .catch((error: unknown) =>
+            this.log.warn("could not delete the drain's heartbeat", { error: errorMessage(error) }),
+          ),
+    ]);
   }
 
   private queue(key: string): void {
@@ -263,10 +283,11 @@ export class PdbTurns {
   }
 
   /**
-   * Renews a turn it holds TURN_RENEW_MS after it began and every TURN_RENEW_MS from then on, while
-   * another drain is queued for the PDB: a turn shorter than that (most: one eviction) writes nothing,
-   * nor does a drain alone at its PDB (nobody judges its life; a drain that queues later sees a
-   * renewal within TURN_RENEW_MS, well within the lease it gives the head).
+   * Shows a turn it holds alive TURN_RENEW_MS after it began and every TURN_RENEW_MS from then on,
+   * while another drain is queued for the PDB: a turn shorter than that (most: one eviction) writes
+   * nothing, nor does a drain alone at its PDB (nobody judges its life; a drain that queues later sees
+   * a heartbeat within TURN_RENEW_MS, well within the lease it gives the head). One heartbeat serves
+   * all its turns: at most one write per TURN_RENEW_MS.
    */
   private keepAlive(key: string, entry: Mine, now: number): void {
     if (entry.renewAt === undefined) {
@@ -276,19 +297,25 @@ export class PdbTurns {
     if (now < entry.renewAt) return;
     entry.renewAt = now + TURN_RENEW_MS;
     if (!this.feed?.tickets(key).some((t) => t.holder !== this.view.me)) return;
-    void this.port.renew(key).catch((error: unknown) => this.warn('could not renew a PDB turn', key, error));
+    if (this.beatAt !== undefined && now - this.beatAt < TURN_RENEW_MS) return;
+    this.beatAt = now;
+    void this.port
+      .heartbeat()
+      .catch((error: unknown) =>
+        this.log.warn("could not renew the drain's heartbeat", { error: errorMessage(error) }),
+      );
   }
 
   private uncoordinated(error: unknown): void {
     if (this.off) return;
     this.off = true;
     this.log.warn('draining uncoordinated: the PDB turns cannot be had', {
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     });
   }
 
   private warn(message: string, pdb: string, error: unknown): void {
-    this.log.warn(message, { pdb, error: error instanceof Error ? error.message : String(error) });
+    this.log.warn(message, { pdb, error: errorMessage(error) });
   }
 }
 

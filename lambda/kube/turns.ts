@@ -1,22 +1,26 @@
 /**
  * The queues of drains that share a PDB (lambda/drain/turns.ts), as Lease objects in the drainer's own
  * namespace: one ticket per PDB and node, created when the drain queues (a continuation finds its
- * node's ticket there and keeps its place), renewed while at the head, deleted when done. Creating
- * or deleting one never conflicts with another drain's; every drain watches the namespace's tickets.
- * `kubectl get lease -n eks-node-drainer` shows the queues: holder, queued at, renewed at.
+ * node's ticket there and keeps its place) and deleted when done, never written in between (its
+ * resourceVersion is its place in the queue); and one heartbeat per node, renewed while the drain
+ * holds a turn another drain waits for. Creating or deleting one never conflicts with another
+ * drain's; every drain watches the namespace's tickets and heartbeats.
+ * `kubectl get lease -n eks-node-drainer -l eks-node-drainer/turns` shows them: holder, queued at,
+ * renewed at.
  */
 import { createHash } from 'node:crypto';
 import { DRAINER_NAMESPACE } from '../contract.js';
 import { newest } from '../drain/fresh.js';
-import type { Ticket } from '../drain/turn-queue.js';
+import type { Heartbeats, Ticket } from '../drain/turn-queue.js';
 import type { TicketFeed, TicketWriter } from '../drain/turns.js';
 import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
 
-/** Label on every ticket (value `true`), and the PDB's key as an annotation. */
-export const TICKET_LABEL = 'eks-node-drainer/ticket';
+/** Label on every ticket (value `ticket`) and heartbeat (`heartbeat`); a ticket's PDB key as an annotation. */
+export const TURNS_LABEL = 'eks-node-drainer/turns';
+export const TICKET_SELECTOR = `${TURNS_LABEL}=ticket`;
 export const PDB_ANNOTATION = 'eks-node-drainer/pdb';
 /** What the Lease says of its holder's lease (informational: observers judge by renewals seen). */
 const LEASE_DURATION_SECONDS = 6;
@@ -30,28 +34,51 @@ export function ticketName(pdb: string, holder: string): string {
   return `t-${hash(pdb)}-${hash(holder)}`;
 }
 
+/** The node's heartbeat's object name. */
+export function heartbeatName(holder: string): string {
+  return `h-${hash(holder)}`;
+}
+
 /** MicroTime as the API server writes it: RFC 3339 with six fractional digits. */
 const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
 
 interface LeaseObject extends RawObject {
-  readonly metadata?: RawObject['metadata'] & { readonly annotations?: Record<string, string> };
+  readonly metadata?: RawObject['metadata'] & {
+    readonly annotations?: Record<string, string>;
+    readonly labels?: Record<string, string>;
+  };
   readonly spec?: { readonly holderIdentity?: string; readonly acquireTime?: string };
 }
+
+/** A lease of the namespace's queues: a ticket, or a drain's heartbeat (its holder and version). */
+type TurnsLease = Ticket | { readonly beat: string; readonly version: string } | undefined;
+
+const isTicket = (lease: TurnsLease): lease is Ticket => lease !== undefined && 'pdb' in lease;
 
 export function toTicket(raw: RawObject): Ticket | undefined {
   const lease = raw as LeaseObject;
   const pdb = lease.metadata?.annotations?.[PDB_ANNOTATION];
   const holder = lease.spec?.holderIdentity;
   const queuedAt = Date.parse(lease.spec?.acquireTime ?? '');
+  if (lease.metadata?.labels?.[TURNS_LABEL] !== 'ticket') return undefined;
   if (!pdb || !holder || !Number.isFinite(queuedAt)) return undefined;
-  const version = lease.metadata?.resourceVersion;
-  return { pdb, holder, queuedAt, ...(version ? { version } : {}) };
+  const created = lease.metadata?.resourceVersion;
+  return { pdb, holder, queuedAt, ...(created ? { created } : {}) };
 }
 
-function groupByPdb(all: readonly (Ticket | undefined)[]): Map<string, Ticket[]> {
+function toTurnsLease(raw: RawObject): TurnsLease {
+  const lease = raw as LeaseObject;
+  const holder = lease.spec?.holderIdentity;
+  const version = lease.metadata?.resourceVersion;
+  if (lease.metadata?.labels?.[TURNS_LABEL] === 'heartbeat' && holder && version)
+    return { beat: holder, version };
+  return toTicket(raw);
+}
+
+function groupByPdb(all: readonly TurnsLease[]): Map<string, Ticket[]> {
   const byPdb = new Map<string, Ticket[]>();
   for (const ticket of all) {
-    if (!ticket) continue;
+    if (!isTicket(ticket)) continue;
     const some = byPdb.get(ticket.pdb);
     if (some) some.push(ticket);
     else byPdb.set(ticket.pdb, [ticket]);
@@ -71,8 +98,18 @@ function sameWhereUnchanged(
   return next;
 }
 
+/** The heartbeats among the leases: `previous` when they are the same. */
+function heartbeatsOf(all: readonly TurnsLease[], previous: Heartbeats): Heartbeats {
+  const next = new Map<string, string>();
+  for (const lease of all) if (lease && 'beat' in lease) next.set(lease.beat, lease.version);
+  const same = next.size === previous.size && [...next].every(([holder, v]) => previous.get(holder) === v);
+  return same ? previous : next;
+}
+
 export class KubeTurns implements TicketWriter {
   private readonly http: KubeHttp;
+  /** This drain created (or found) its heartbeat: renewals patch it. */
+  private beating = false;
   /** Watch tuning (tests shorten the server's stream timeout). */
   watchOptions: Omit<ListWatchOptions, 'onChange' | 'onFailed'> = {};
 
@@ -99,13 +136,15 @@ export class KubeTurns implements TicketWriter {
       }
     };
     // the drain is woken by a release (whoever's turn may have come) and by its own ticket showing:
-    // another drain queueing or renewing changes nothing it must act on at once (its passes every
+    // another drain queueing or beating changes nothing it must act on at once (its passes every
     // 500 ms still see it, and a head's lease is judged by time)
-    const wakesFor = (type: string, raw: RawObject): boolean =>
-      type === 'DELETED' || (raw as LeaseObject).spec?.holderIdentity === this.holder;
-    const watch = new ListWatch<Ticket | undefined>(
+    const wakesFor = (type: string, raw: RawObject): boolean => {
+      const ticket = toTicket(raw);
+      return ticket !== undefined && (type === 'DELETED' || ticket.holder === this.holder);
+    };
+    const watch = new ListWatch<TurnsLease>(
       this.http,
-      { path: LEASES, query: { labelSelector: TICKET_LABEL }, convert: toTicket },
+      { path: LEASES, query: { labelSelector: TURNS_LABEL }, convert: toTurnsLease },
       { ...this.watchOptions, onChange, wakesFor, onDeleted, onFailed: () => (failed = true) },
     );
     try {
@@ -114,17 +153,26 @@ export class KubeTurns implements TicketWriter {
       watch.close();
       throw accessError(error);
     }
-    let indexed: readonly (Ticket | undefined)[] | undefined;
+    let indexed: readonly TurnsLease[] | undefined;
     let byPdb = new Map<string, readonly Ticket[]>();
+    let heartbeats: Heartbeats = new Map();
+    // per PDB the same array until one of its tickets changes, and the same heartbeats until one
+    // changes: the drain's turn answers are kept per array and map
+    const index = (): void => {
+      const all = watch.values();
+      if (all === indexed) return;
+      indexed = all;
+      byPdb = sameWhereUnchanged(byPdb, groupByPdb(all));
+      heartbeats = heartbeatsOf(all, heartbeats);
+    };
     return {
-      // per PDB the same array until one of its tickets changes: the drain's turn answers are kept per array
       tickets: (pdb) => {
-        const all = watch.values();
-        if (all !== indexed) {
-          indexed = all;
-          byPdb = sameWhereUnchanged(byPdb, groupByPdb(all));
-        }
+        index();
         return byPdb.get(pdb) ?? [];
+      },
+      heartbeats: () => {
+        index();
+        return heartbeats;
       },
       releasedAt: (pdb) => released.get(pdb),
       failed: () => failed,
@@ -140,7 +188,7 @@ export class KubeTurns implements TicketWriter {
       metadata: {
         name: ticketName(pdb, this.holder),
         namespace: DRAINER_NAMESPACE,
-        labels: { [TICKET_LABEL]: 'true' },
+        labels: { [TURNS_LABEL]: 'ticket' },
         annotations: { [PDB_ANNOTATION]: pdb },
       },
       spec: {
@@ -158,20 +206,65 @@ export class KubeTurns implements TicketWriter {
     }
   }
 
-  async renew(pdb: string): Promise<void> {
+  async release(pdb: string): Promise<void> {
     try {
-      await this.http.send('PATCH', `${LEASES}/${ticketName(pdb, this.holder)}`, {
-        body: { spec: { renewTime: microTime(this.now()) } },
-        contentType: 'application/merge-patch+json',
-      });
+      await this.http.send('DELETE', `${LEASES}/${ticketName(pdb, this.holder)}`);
+    } catch (error) {
+      if (!isStatus(error, 404)) throw accessError(error);
+    }
+  }
+
+  /** Renews the node's heartbeat: a merge patch, or a create the first time (or once it was deleted). */
+  async heartbeat(): Promise<void> {
+    const renewTime = microTime(this.now());
+    const path = `${LEASES}/${heartbeatName(this.holder)}`;
+    try {
+      if (this.beating) {
+        try {
+          await this.http.send('PATCH', path, {
+            body: { spec: { renewTime } },
+            contentType: 'application/merge-patch+json',
+          });
+          return;
+        } catch (error) {
+          if (!isStatus(error, 404)) throw error;
+        }
+      }
+      this.beating = true;
+      const body = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name: heartbeatName(this.holder),
+          namespace: DRAINER_NAMESPACE,
+          labels: { [TURNS_LABEL]: 'heartbeat' },
+        },
+        spec: {
+          holderIdentity: this.holder,
+          acquireTime: renewTime,
+          renewTime,
+          leaseDurationSeconds: LEASE_DURATION_SECONDS,
+        },
+      };
+      try {
+        await this.http.send('POST', LEASES, { body });
+      } catch (error) {
+        // there already (an earlier invocation's): renew it
+        if (!isStatus(error, 409)) throw error;
+        await this.http.send('PATCH', path, {
+          body: { spec: { renewTime } },
+          contentType: 'application/merge-patch+json',
+        });
+      }
     } catch (error) {
       throw accessError(error);
     }
   }
 
-  async release(pdb: string): Promise<void> {
+  async endHeartbeat(): Promise<void> {
+    this.beating = false;
     try {
-      await this.http.send('DELETE', `${LEASES}/${ticketName(pdb, this.holder)}`);
+      await this.http.send('DELETE', `${LEASES}/${heartbeatName(this.holder)}`);
     } catch (error) {
       if (!isStatus(error, 404)) throw accessError(error);
     }

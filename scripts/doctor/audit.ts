@@ -24,7 +24,7 @@ export interface AuditNode {
   readonly instanceId?: string;
 }
 
-/** A PDB turn ticket (a Lease of the drainer's namespace, lambda/kube/turns.ts). */
+/** A PDB turn ticket or a drain's heartbeat (a Lease of the drainer's namespace, lambda/kube/turns.ts). */
 export interface AuditTicket {
   readonly name: string;
   /** The PDB, as `namespace/name`. */
@@ -230,9 +230,9 @@ function nodesLine(facts: AuditFacts): CheckLine {
 }
 
 /**
- * Tickets of drains that ended without giving them back: not renewed for STALE_TICKET_MS and their
- * holder is no node of the cluster now (a drain runs while its node exists). Age alone is no proof:
- * a drain waiting in a queue renews its ticket only once at the head. One ⚠ line, or none: they hold
+ * Tickets and heartbeats of drains that ended without giving them back: not written for
+ * STALE_TICKET_MS and their holder is no node of the cluster now (a drain runs while its node
+ * exists). Age alone is no proof: a ticket is never written after it is queued. One ⚠ line, or none: they hold
  * nobody up (a queue's head that shows no life is passed over within seconds), they are clutter.
  */
 function staleTicketLines(facts: AuditFacts): CheckLine[] {
@@ -251,11 +251,11 @@ function staleTicketLines(facts: AuditFacts): CheckLine[] {
     line(
       'audit.tickets',
       'warn',
-      `${stale.length} PDB turn ticket(s) in namespace ${DRAINER_NAMESPACE} left by drains that ended without giving them back (node gone, not renewed for ${STALE_TICKET_MS / 60_000} min): other drains pass them over, but they are clutter`,
+      `${stale.length} PDB turn ticket(s) or heartbeat(s) in namespace ${DRAINER_NAMESPACE} left by drains that ended without giving them back (node gone, not renewed for ${STALE_TICKET_MS / 60_000} min): other drains pass them over, but they are clutter`,
       {
         details: stale.map(
           (t) =>
-            `lease ${t.name}: PDB ${t.pdb ?? '?'}, node ${t.holder ?? '?'}, last renewed ${new Date(t.renewedAt ?? 0).toISOString()} (${minutes(t)} min ago)`,
+            `lease ${t.name}: ${t.pdb ? `PDB ${t.pdb}` : 'heartbeat'}, node ${t.holder ?? '?'}, last renewed ${new Date(t.renewedAt ?? 0).toISOString()} (${minutes(t)} min ago)`,
         ),
         fix: `kubectl -n ${DRAINER_NAMESPACE} delete lease ${stale.map((t) => t.name).join(' ')}`,
       },

@@ -12,7 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { KubeCluster, toPodSnapshot } from '../../lambda/kube/cluster.js';
-import { PDB_ANNOTATION, TICKET_LABEL } from '../../lambda/kube/turns.js';
+import { PDB_ANNOTATION, TURNS_LABEL } from '../../lambda/kube/turns.js';
 import type { AuditNode, AuditPdb, AuditPod, AuditTicket } from './audit.js';
 
 export interface KubeSource {
@@ -108,7 +108,7 @@ async function readTickets(
   try {
     ({ items } = await kc
       .makeApiClient(CoordinationV1Api)
-      .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TICKET_LABEL }));
+      .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TURNS_LABEL }));
   } catch {
     return undefined;
   }
@@ -118,7 +118,8 @@ async function readTickets(
   };
   return items.flatMap((lease): AuditTicket[] => {
     const pdb = lease.metadata?.annotations?.[PDB_ANNOTATION];
-    if (namespaces.length > 0 && !namespaces.some((ns) => pdb?.startsWith(`${ns}/`))) return [];
+    // a heartbeat (no PDB) belongs to a drain, not to a namespace: always shown
+    if (pdb && namespaces.length > 0 && !namespaces.some((ns) => pdb.startsWith(`${ns}/`))) return [];
     const renewedAt =
       time(lease.spec?.renewTime) ?? time(lease.spec?.acquireTime) ?? time(lease.metadata?.creationTimestamp);
     const holder = lease.spec?.holderIdentity;

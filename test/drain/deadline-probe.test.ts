@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { PdbInfo } from '../../lambda/drain/model.js';
-import type { Ticket } from '../../lambda/drain/turn-queue.js';
+import { NO_HEARTBEATS, type Ticket } from '../../lambda/drain/turn-queue.js';
 import type { TurnsPort } from '../../lambda/drain/turns.js';
 import { drainSetup, pod, WatchedCluster } from '../support/fakes.js';
 
@@ -26,14 +26,16 @@ function aloneInTheQueues(): TurnsPort {
   return {
     follow: async () => ({
       tickets: (pdb) => [...tickets.values()].filter((t) => t.pdb === pdb),
+      heartbeats: () => NO_HEARTBEATS,
       releasedAt: () => undefined,
       failed: () => false,
       close: () => {},
     }),
     take: async (pdb) => {
-      tickets.set(pdb, { pdb, holder: 'node-a', queuedAt: 0, version: '1' });
+      tickets.set(pdb, { pdb, holder: 'node-a', queuedAt: 0, created: '1' });
     },
-    renew: async () => {},
+    heartbeat: async () => {},
+    endHeartbeat: async () => {},
     release: async (pdb) => {
       tickets.delete(pdb);
     },

@@ -1,81 +1,114 @@
 import { describe, expect, it } from 'vitest';
-import { type Ticket, TURN_LEASE_MS, TurnView } from '../../lambda/drain/turn-queue.js';
+import { type Heartbeats, type Ticket, TURN_LEASE_MS, TurnView } from '../../lambda/drain/turn-queue.js';
 import { PdbTurns, TURN_CATCH_UP_MS, TURN_REFOLLOW_MS, type TurnsPort } from '../../lambda/drain/turns.js';
 
 const T0 = 1_700_000_000_000;
-const ticket = (holder: string, queuedAt: number, version = '1'): Ticket => ({
+/** A ticket created at revision `created` (its place in the queue), queued at `queuedAt` by its holder's clock. */
+const ticket = (holder: string, created: number, queuedAt = T0): Ticket => ({
   pdb: 'shop/web',
   holder,
   queuedAt,
-  version,
+  created: String(created),
 });
+const beats = (entries: Record<string, string> = {}): Heartbeats => new Map(Object.entries(entries));
+const NONE = beats();
 
 describe('TurnView', () => {
-  it('gives the turn to the first ticket queued: first come, first served', () => {
-    const tickets = [ticket('c', T0 + 2), ticket('a', T0), ticket('b', T0 + 1)];
+  it('gives the turn to the first ticket created: first come, first served', () => {
+    const tickets = [ticket('c', 12), ticket('a', 10), ticket('b', 11)];
 
-    expect(new TurnView('a').holds(tickets, 1, T0)).toBe(true);
-    expect(new TurnView('b').holds(tickets, 1, T0)).toBe(false);
-    expect(new TurnView('c').holds(tickets, 1, T0)).toBe(false);
+    expect(new TurnView('a').holds(tickets, NONE, 1, T0)).toBe(true);
+    expect(new TurnView('b').holds(tickets, NONE, 1, T0)).toBe(false);
+    expect(new TurnView('c').holds(tickets, NONE, 1, T0)).toBe(false);
   });
 
-  it('orders tickets queued at the same time by holder, the same for every drain', () => {
-    const tickets = [ticket('node-b', T0), ticket('node-a', T0)];
+  it("orders by the server's creation revision, not by the drains' clocks", () => {
+    // b's clock is behind a's: b says it queued first, but the server created a's ticket first
+    // (every drain sees a's ticket before b's in its watch)
+    for (const tickets of [
+      [ticket('a', 10, T0 + 5), ticket('b', 11, T0)],
+      [ticket('b', 11, T0), ticket('a', 10, T0 + 5)],
+    ]) {
+      expect(new TurnView('a').holds(tickets, NONE, 1, T0)).toBe(true);
+      expect(new TurnView('b').holds(tickets, NONE, 1, T0)).toBe(false);
+    }
+  });
 
-    expect(new TurnView('node-a').holds(tickets, 1, T0)).toBe(true);
-    expect(new TurnView('node-b').holds(tickets, 1, T0)).toBe(false);
+  it('orders by the time queued where the revisions cannot be ordered, then by holder, the same for every drain', () => {
+    const opaque = (holder: string, queuedAt: number): Ticket => ({
+      pdb: 'shop/web',
+      holder,
+      queuedAt,
+      created: 'x',
+    });
+    const byTime = [opaque('b', T0), opaque('a', T0 + 1)];
+    expect(new TurnView('b').holds(byTime, NONE, 1, T0)).toBe(true);
+    expect(new TurnView('a').holds(byTime, NONE, 1, T0)).toBe(false);
+
+    const tied = [opaque('node-b', T0), opaque('node-a', T0)];
+    expect(new TurnView('node-a').holds(tied, NONE, 1, T0)).toBe(true);
+    expect(new TurnView('node-b').holds(tied, NONE, 1, T0)).toBe(false);
   });
 
   it('gives as many turns as the PDB allows disruptions, and one when it allows none', () => {
-    const tickets = [ticket('a', T0), ticket('b', T0 + 1), ticket('c', T0 + 2)];
+    const tickets = [ticket('a', 10), ticket('b', 11), ticket('c', 12)];
 
-    expect(new TurnView('b').holds(tickets, 2, T0)).toBe(true);
-    expect(new TurnView('c').holds(tickets, 2, T0)).toBe(false);
-    expect(new TurnView('a').holds(tickets, 0, T0)).toBe(true);
+    expect(new TurnView('b').holds(tickets, NONE, 2, T0)).toBe(true);
+    expect(new TurnView('c').holds(tickets, NONE, 2, T0)).toBe(false);
+    expect(new TurnView('a').holds(tickets, NONE, 0, T0)).toBe(true);
   });
 
   it('holds no turn without a ticket of its own', () => {
-    expect(new TurnView('z').holds([ticket('a', T0)], 5, T0)).toBe(false);
+    expect(new TurnView('z').holds([ticket('a', 10)], NONE, 5, T0)).toBe(false);
   });
 
-  it('passes over a head that shows no life within the lease, and lets it back when it renews', () => {
+  it('passes over a head that shows no life within the lease, and lets it back when its heartbeat changes', () => {
     const view = new TurnView('b');
-    const tickets = [ticket('a', T0), ticket('b', T0 + 1)];
+    const tickets = [ticket('a', 10), ticket('b', 11)];
+    const alive = beats({ a: '20' });
 
-    expect(view.holds(tickets, 1, T0)).toBe(false);
-    expect(view.holds(tickets, 1, T0 + TURN_LEASE_MS)).toBe(false);
-    expect(view.holds(tickets, 1, T0 + TURN_LEASE_MS + 1)).toBe(true);
-    // a continuation renews the dead holder's ticket: it is back at the head, its place kept
-    const renewed = [ticket('a', T0, '2'), ticket('b', T0 + 1)];
-    expect(view.holds(renewed, 1, T0 + TURN_LEASE_MS + 2)).toBe(false);
+    expect(view.holds(tickets, alive, 1, T0)).toBe(false);
+    expect(view.holds(tickets, alive, 1, T0 + TURN_LEASE_MS)).toBe(false);
+    expect(view.holds(tickets, beats({ a: '20' }), 1, T0 + TURN_LEASE_MS + 1)).toBe(true);
+    // a continuation beats for the dead holder: it is back at the head, its place kept
+    expect(view.holds(tickets, beats({ a: '21' }), 1, T0 + TURN_LEASE_MS + 2)).toBe(false);
+  });
+
+  it("judges a holder's life by its one heartbeat for all its tickets", () => {
+    const view = new TurnView('c');
+    const web = [ticket('a', 10), ticket('c', 12)];
+    expect(view.holds(web, beats({ a: '1' }), 1, T0)).toBe(false);
+    // a beats (for another PDB's turn, say): its ticket at shop/web's head lives on past the lease
+    expect(view.holds(web, beats({ a: '2' }), 1, T0 + TURN_LEASE_MS - 1)).toBe(false);
+    expect(view.holds(web, beats({ a: '2' }), 1, T0 + TURN_LEASE_MS + 1)).toBe(false);
+    expect(view.holds(web, beats({ a: '2' }), 1, T0 + 2 * TURN_LEASE_MS)).toBe(true);
   });
 
   it('counts the lease from when the ticket reached the head, not from when it was queued', () => {
     const view = new TurnView('c');
-    // b holds the turn, a waits behind it (never renewing: it need not), c last
-    const waiting = [ticket('b', T0 - 2), ticket('a', T0 - 1), ticket('c', T0)];
-    expect(view.holds(waiting, 1, T0)).toBe(false);
-    // b kept renewing, then left: a reaches the head now, with no renewal since it queued
-    for (let t = 2_000; t <= 10_000; t += 2_000)
-      view.holds([ticket('b', T0 - 2, `${t}`), ...waiting.slice(1)], 1, T0 + t);
+    // b holds the turn, a waits behind it (never beating: it need not), c last
+    const waiting = [ticket('b', 10), ticket('a', 11), ticket('c', 12)];
+    expect(view.holds(waiting, NONE, 1, T0)).toBe(false);
+    // b kept beating, then left: a reaches the head now, with no heartbeat since it queued
+    for (let t = 2_000; t <= 10_000; t += 2_000) view.holds(waiting, beats({ b: `${t}` }), 1, T0 + t);
     const afterB = waiting.slice(1);
-    expect(view.holds(afterB, 1, T0 + 10_001)).toBe(false);
-    expect(view.holds(afterB, 1, T0 + 10_001 + TURN_LEASE_MS)).toBe(false);
-    expect(view.holds(afterB, 1, T0 + 10_002 + TURN_LEASE_MS)).toBe(true);
+    expect(view.holds(afterB, NONE, 1, T0 + 10_001)).toBe(false);
+    expect(view.holds(afterB, NONE, 1, T0 + 10_001 + TURN_LEASE_MS)).toBe(false);
+    expect(view.holds(afterB, NONE, 1, T0 + 10_002 + TURN_LEASE_MS)).toBe(true);
   });
 
   it('never passes over its own ticket', () => {
     const view = new TurnView('a');
 
-    expect(view.holds([ticket('a', T0), ticket('b', T0 + 1)], 1, T0 + 10 * TURN_LEASE_MS)).toBe(true);
+    expect(view.holds([ticket('a', 10), ticket('b', 11)], NONE, 1, T0 + 10 * TURN_LEASE_MS)).toBe(true);
   });
 
   it('reports the tickets it passed over', () => {
     const view = new TurnView('b');
-    const tickets = [ticket('a', T0), ticket('b', T0 + 1)];
-    view.order(tickets, 1, T0);
+    const tickets = [ticket('a', 10), ticket('b', 11)];
+    view.order(tickets, NONE, 1, T0);
 
-    const later = view.order(tickets, 1, T0 + TURN_LEASE_MS + 1);
+    const later = view.order(tickets, NONE, 1, T0 + TURN_LEASE_MS + 1);
 
     expect(later.passedOver.map((t) => t.holder)).toEqual(['a']);
     expect(later.live.map((t) => t.holder)).toEqual(['b']);
@@ -85,6 +118,8 @@ describe('TurnView', () => {
 /** Queues in memory: what the Leases hold (the order and liveness logic under test is the product's). */
 class MemoryQueues {
   readonly tickets = new Map<string, Ticket>();
+  /** holder → heartbeat version; a new map on every change (as the adapter's feed). */
+  heartbeats: Heartbeats = new Map();
   readonly calls: string[] = [];
   /** Every release, with the version it was written at (a Lease's deletion revision). */
   readonly releases: { pdb: string; holder: string; version: string }[] = [];
@@ -103,6 +138,7 @@ class MemoryQueues {
         this.listeners.push(onChange);
         return {
           tickets: (pdb) => [...this.tickets.values()].filter((t) => t.pdb === pdb),
+          heartbeats: () => this.heartbeats,
           releasedAt: (pdb) => this.releases.findLast((r) => r.pdb === pdb && r.holder !== holder)?.version,
           failed: () => this.feedFailed,
           close: () => {},
@@ -112,12 +148,9 @@ class MemoryQueues {
         this.calls.push(`take ${pdb} ${holder}`);
         if (this.failTake) throw this.failTake;
         const key = `${pdb} ${holder}`;
-        if (!this.tickets.has(key)) this.put({ pdb, holder, queuedAt: clock.now() });
-      },
-      renew: async (pdb) => {
-        this.calls.push(`renew ${pdb} ${holder}`);
-        const ticket = this.tickets.get(`${pdb} ${holder}`);
-        if (ticket) this.put(ticket);
+        if (this.tickets.has(key)) return;
+        this.tickets.set(key, { pdb, holder, queuedAt: clock.now(), created: String(++this.version) });
+        this.changed();
       },
       release: async (pdb) => {
         this.calls.push(`release ${pdb} ${holder}`);
@@ -126,12 +159,15 @@ class MemoryQueues {
         }
         this.changed();
       },
+      heartbeat: async () => {
+        this.calls.push(`heartbeat ${holder}`);
+        this.heartbeats = new Map([...this.heartbeats, [holder, String(++this.version)]]);
+      },
+      endHeartbeat: async () => {
+        this.calls.push(`endHeartbeat ${holder}`);
+        this.heartbeats = new Map([...this.heartbeats].filter(([h]) => h !== holder));
+      },
     };
-  }
-
-  private put(ticket: Ticket): void {
-    this.tickets.set(`${ticket.pdb} ${ticket.holder}`, { ...ticket, version: String(++this.version) });
-    this.changed();
   }
 
   private changed(): void {
@@ -219,7 +255,7 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(PDB, T0 + 11)).toBe(true);
   });
 
-  it('writes no renewal while no other drain is queued for the PDB', async () => {
+  it('writes no heartbeat while no other drain is queued for the PDB', async () => {
     const { turns, queues } = setup();
     await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0);
@@ -228,10 +264,10 @@ describe('PdbTurns', () => {
     for (const at of [2_100, 4_200, 6_300, 8_400]) turns.tick(() => 1, T0 + at);
     await settle();
 
-    expect(queues.calls.filter((c) => c.startsWith('renew'))).toEqual([]);
+    expect(queues.calls.filter((c) => c.startsWith('heartbeat'))).toEqual([]);
   });
 
-  it('renews a turn it holds 2 s after it began and every 2 s on while another drain waits, and gives tickets back', async () => {
+  it('beats for a turn it holds 2 s after it began and every 2 s on while another drain waits, and gives tickets and heartbeat back', async () => {
     const { turns, queues, clock, advance } = setup();
     await turns.start(() => {}, T0);
     turns.mayUse(PDB, T0);
@@ -241,20 +277,42 @@ describe('PdbTurns', () => {
     turns.mayUse(PDB, T0 + 100);
     turns.tick(() => 1, T0 + 1_000);
     await settle();
-    expect(queues.calls.filter((c) => c.startsWith('renew'))).toHaveLength(0);
+    expect(queues.calls.filter((c) => c.startsWith('heartbeat'))).toHaveLength(0);
     turns.tick(() => 1, T0 + 2_100);
     turns.tick(() => 1, T0 + 3_000);
     turns.tick(() => 1, T0 + 4_200);
     await settle();
 
-    expect(queues.calls.filter((c) => c.startsWith('renew'))).toEqual([
-      'renew shop/web node-a',
-      'renew shop/web node-a',
+    expect(queues.calls.filter((c) => c.startsWith('heartbeat'))).toEqual([
+      'heartbeat node-a',
+      'heartbeat node-a',
     ]);
     turns.release('shop/web');
     await settle();
     expect(queues.tickets.has('shop/web node-a')).toBe(false);
     expect(turns.queued()).toEqual([]);
+    await turns.close(false);
+    expect(queues.heartbeats.has('node-a')).toBe(false);
+  });
+
+  it('writes one heartbeat for all the turns it holds', async () => {
+    const { turns, queues, clock } = setup();
+    const DB = { ...PDB, name: 'db' };
+    await turns.start(() => {}, T0);
+    turns.mayUse(PDB, T0);
+    turns.mayUse(DB, T0);
+    await settle();
+    await queues.port('node-b', clock).take('shop/web');
+    await queues.port('node-b', clock).take('shop/db');
+    turns.mayUse(PDB, T0 + 100);
+    turns.mayUse(DB, T0 + 600);
+    for (const at of [2_100, 2_600, 4_100, 4_600]) turns.tick(() => 1, T0 + at);
+    await settle();
+
+    expect(queues.calls.filter((c) => c.startsWith('heartbeat'))).toEqual([
+      'heartbeat node-a',
+      'heartbeat node-a',
+    ]);
   });
 
   it('queues again, at the back, when its ticket disappears (someone deleted it)', async () => {
@@ -279,15 +337,20 @@ describe('PdbTurns', () => {
     await kept.turns.start(() => {}, T0);
     kept.turns.mayUse(PDB, T0);
     await settle();
+    kept.queues.heartbeats = beats({ 'node-a': '7' });
     await kept.turns.close(true);
     expect(kept.queues.tickets.size).toBe(1);
+    expect(kept.queues.heartbeats.has('node-a')).toBe(true);
 
     const ended = setup();
     await ended.turns.start(() => {}, T0);
     ended.turns.mayUse(PDB, T0);
     await settle();
+    // a heartbeat an earlier invocation of this drain wrote
+    ended.queues.heartbeats = beats({ 'node-a': '7' });
     await ended.turns.close(false);
     expect(ended.queues.tickets.size).toBe(0);
+    expect(ended.queues.heartbeats.size).toBe(0);
   });
 
   it('drains uncoordinated, said once, when the queues cannot be followed', async () => {

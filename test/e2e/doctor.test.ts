@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from
 import type { CheckLine } from '../../lambda/check/report.js';
 import { DRAINER_NAMESPACE, RBAC_FILE } from '../../lambda/contract.js';
 import { CHECK_REQUEST, lifecycleEvent } from '../../lambda/event.js';
-import { KubeTurns, ticketName } from '../../lambda/kube/turns.js';
+import { heartbeatName, KubeTurns, ticketName } from '../../lambda/kube/turns.js';
 import type { DoctorReport } from '../../scripts/doctor/render.js';
 import { main } from '../../scripts/doctor.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
@@ -215,24 +215,31 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
     try {
       for (const t of tickets) await t.take(pdb);
       await elsewhere.take('elsewhere/web');
+      await tickets[0]?.heartbeat(); // its heartbeat, left too (no PDB: shown whatever --namespace)
 
       const { code, report } = await doctor();
 
       expect(code).toBe(0);
       const left = ticketName(pdb, `${w.namespace}-gone`);
+      const beat = heartbeatName(`${w.namespace}-gone`);
       expect(check(report, 'audit.tickets')).toEqual({
         id: 'audit.tickets',
         status: 'warn',
         title:
-          '1 PDB turn ticket(s) in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
+          '2 PDB turn ticket(s) or heartbeat(s) in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
         details: [
+          expect.stringMatching(
+            new RegExp(
+              `^lease ${beat}: heartbeat, node ${w.namespace}-gone, last renewed .* \\(20 min ago\\)$`,
+            ),
+          ),
           expect.stringMatching(
             new RegExp(
               `^lease ${left}: PDB ${pdb}, node ${w.namespace}-gone, last renewed .* \\(20 min ago\\)$`,
             ),
           ),
         ],
-        fix: `kubectl -n eks-node-drainer delete lease ${left}`,
+        fix: `kubectl -n eks-node-drainer delete lease ${beat} ${left}`,
       });
       expect(
         checks(report)
@@ -241,6 +248,7 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
       ).toEqual(['audit.tickets']);
     } finally {
       for (const t of tickets) await t.release(pdb);
+      await tickets[0]?.endHeartbeat();
       await elsewhere.release('elsewhere/web');
     }
   });

@@ -8,9 +8,16 @@ import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { DEFAULT_DRAIN_TUNING, type DrainReport, drainNode } from '../../lambda/drain/drain.js';
 import { systemClock } from '../../lambda/drain/ports.js';
-import { TURN_LEASE_MS } from '../../lambda/drain/turn-queue.js';
+import { byQueue, TURN_LEASE_MS, TurnView } from '../../lambda/drain/turn-queue.js';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
-import { KubeTurns, PDB_ANNOTATION, TICKET_LABEL, ticketName } from '../../lambda/kube/turns.js';
+import {
+  heartbeatName,
+  KubeTurns,
+  PDB_ANNOTATION,
+  TICKET_SELECTOR,
+  TURNS_LABEL,
+  ticketName,
+} from '../../lambda/kube/turns.js';
 import { kubeConfigFor } from '../../scripts/harness/cluster.js';
 import { FaultProxy } from '../../scripts/harness/fault-proxy.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
@@ -84,10 +91,19 @@ async function untilDrainerMayQueue(allowed: boolean): Promise<void> {
 async function ticketsOf(w: SharedWorld): Promise<string[]> {
   const { items } = await admin()
     .makeApiClient(CoordinationV1Api)
-    .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TICKET_LABEL });
+    .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TICKET_SELECTOR });
   return items
     .filter((l) => l.metadata?.annotations?.[PDB_ANNOTATION] === `${w.namespace}/shared-0`)
     .map((l) => l.spec?.holderIdentity ?? '');
+}
+
+/** The heartbeats left in the drainer's namespace by the world's nodes. */
+async function heartbeatsOf(w: SharedWorld): Promise<string[]> {
+  const { items } = await admin()
+    .makeApiClient(CoordinationV1Api)
+    .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: `${TURNS_LABEL}=heartbeat` });
+  const nodes = new Set(w.nodes.map((n) => n.name));
+  return items.map((l) => l.spec?.holderIdentity ?? '').filter((holder) => nodes.has(holder));
 }
 
 describe('drains that share a PDB', () => {
@@ -99,16 +115,13 @@ describe('drains that share a PDB', () => {
     const reports = await Promise.all(w.nodes.map((node) => drain(node.name)));
 
     expect(reports.map((r) => r.outcome)).toEqual(reports.map(() => 'drained'));
-    // Uncoordinated, 5 drains see 3 refusals here (2 drains: 0-1). Coordinated, none, but for one in
-    // some 5-drain runs (1 of the 2 clean-clone CI runs on v1.32 of this stop): five drains that queue
-    // within the same few milliseconds are ordered by acquireTime, their own clocks, while each sees the
-    // others' tickets in the order the server created them; a ticket created after a drain saw its own
-    // can still sort ahead of it, and both evict once (docs/how-it-works.md, turns: a known gap).
-    const refusals = reports.reduce((n, r) => n + r.evictionRefusals, 0);
-    expect(refusals).toBeLessThanOrEqual(count === 5 ? 1 : 0);
-    expect(reports.reduce((n, r) => n + r.evictionRequests, 0)).toBe(count + refusals);
+    // uncoordinated, 5 drains see 3 refusals here (2 drains: 0-1); ordered by the drains' own clocks
+    // (acquireTime) instead of the tickets' creation, five queueing within milliseconds saw 1 now and then
+    expect(reports.map((r) => r.evictionRefusals)).toEqual(reports.map(() => 0));
+    expect(reports.map((r) => r.evictionRequests)).toEqual(reports.map(() => 1));
     expect(health.minHealthy).toBeGreaterThanOrEqual(count - 1);
     expect(await ticketsOf(w)).toEqual([]);
+    expect(await heartbeatsOf(w)).toEqual([]);
   });
 
   it('uses a turn handed over only once its PDB watch has caught up with the release', async () => {
@@ -230,7 +243,7 @@ describe('KubeTurns', () => {
       await other.take(pdb);
       await mine.take(pdb);
       await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
-      const queued = feed.tickets(pdb).map((t) => BigInt(t.version ?? '0'));
+      const queued = feed.tickets(pdb).map((t) => BigInt(t.created ?? '0'));
       expect(feed.releasedAt(pdb)).toBeUndefined();
 
       await other.release(pdb);
@@ -249,7 +262,7 @@ describe('KubeTurns', () => {
 });
 
 describe('KubeTurns feed', () => {
-  it('wakes the drain for a release and for its own ticket, not for another drain queueing or renewing', async () => {
+  it('wakes the drain for a release and for its own ticket, not for another drain queueing or beating', async () => {
     const pdb = `wakes-${Date.now()}/web`;
     const [mine, other] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
     let wakes = 0;
@@ -260,12 +273,11 @@ describe('KubeTurns feed', () => {
       await vi.waitFor(() => expect(wakes).toBe(listed + 1), { timeout: 5_000, interval: 20 });
       await other.take(pdb);
       await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
-      const version = feed.tickets(pdb).find((t) => t.holder === 'node-b')?.version;
-      await other.renew(pdb);
-      await vi.waitFor(
-        () => expect(feed.tickets(pdb).find((t) => t.holder === 'node-b')?.version).not.toBe(version),
-        { timeout: 5_000, interval: 20 },
-      );
+      await other.heartbeat();
+      await vi.waitFor(() => expect(feed.heartbeats().has('node-b')).toBe(true), {
+        timeout: 5_000,
+        interval: 20,
+      });
       expect(wakes).toBe(listed + 1);
 
       await other.release(pdb);
@@ -273,7 +285,7 @@ describe('KubeTurns feed', () => {
       expect(feed.tickets(pdb).map((t) => t.holder)).toEqual(['node-a']);
     } finally {
       feed.close();
-      await Promise.all([mine.release(pdb), other.release(pdb)]);
+      await Promise.all([mine.release(pdb), other.release(pdb), other.endHeartbeat()]);
     }
   });
 
@@ -292,13 +304,90 @@ describe('KubeTurns feed', () => {
 
       expect(feed.tickets(web)).toBe(webBefore);
       expect(feed.tickets(db)).not.toBe(dbBefore);
-      const dbNow = feed.tickets(db);
-      await b.renew(db);
-      await vi.waitFor(() => expect(feed.tickets(db)).not.toBe(dbNow), { timeout: 5_000, interval: 20 });
+      // a heartbeat changes the heartbeats, not the tickets; a ticket changes the tickets, not the heartbeats
+      const [dbNow, beatsBefore] = [feed.tickets(db), feed.heartbeats()];
+      await b.heartbeat();
+      await vi.waitFor(() => expect(feed.heartbeats()).not.toBe(beatsBefore), {
+        timeout: 5_000,
+        interval: 20,
+      });
+      expect([feed.tickets(web), feed.tickets(db)]).toEqual([webBefore, dbNow]);
+      expect(feed.tickets(db)).toBe(dbNow);
+      const beatsNow = feed.heartbeats();
+      await b.release(db);
+      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      expect(feed.heartbeats()).toBe(beatsNow);
       expect(feed.tickets(web)).toBe(webBefore);
     } finally {
       feed.close();
-      await Promise.all([a.release(web), a.release(db), b.release(db)]);
+      await Promise.all([a.release(web), a.release(db), b.release(db), b.endHeartbeat()]);
+    }
+  });
+
+  it("orders the queue by the tickets' creation, whatever the drains' clocks say, and never writes a ticket again", async () => {
+    const pdb = `order-${Date.now()}/web`;
+    // a's clock runs 10 s ahead: by acquireTime b would be first
+    const a = new KubeTurns(drainer(), 'node-a', () => Date.now() + 10_000);
+    const [b, aAgain] = [new KubeTurns(drainer(), 'node-b'), new KubeTurns(drainer(), 'node-a')];
+    const feed = await b.follow(() => {});
+    try {
+      await a.take(pdb);
+      await b.take(pdb);
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      const before = feed.tickets(pdb);
+
+      expect([...before].sort(byQueue).map((t) => t.holder)).toEqual(['node-a', 'node-b']);
+      expect(new TurnView('node-b').holds(before, feed.heartbeats(), 1, Date.now())).toBe(false);
+      // a continuation of a's drain queues again (its place kept) and beats: the tickets stay as created
+      await aAgain.take(pdb);
+      await aAgain.heartbeat();
+      await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(true), {
+        timeout: 5_000,
+        interval: 20,
+      });
+      expect(feed.tickets(pdb)).toBe(before);
+    } finally {
+      feed.close();
+      await Promise.all([a.release(pdb), b.release(pdb), a.endHeartbeat()]);
+    }
+  });
+
+  it("keeps a beating head's turn past the lease, and passes it over once its heartbeat stops", async () => {
+    const pdb = `beats-${Date.now()}/web`;
+    const [a, b] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
+    const feed = await b.follow(() => {});
+    const view = new TurnView('node-b');
+    // the view's clock is the test's: 4 s between heartbeats, under the 6 s lease
+    const T0 = Date.now();
+    try {
+      await a.take(pdb);
+      await b.take(pdb);
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, T0)).toBe(false);
+      for (let i = 1; i <= 3; i++) {
+        const seen = feed.heartbeats();
+        await a.heartbeat(); // created, then renewed
+        await vi.waitFor(() => expect(feed.heartbeats()).not.toBe(seen), { timeout: 5_000, interval: 20 });
+        expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, T0 + i * 4_000)).toBe(false);
+      }
+      const lastBeat = T0 + 3 * 4_000;
+      expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, lastBeat + TURN_LEASE_MS)).toBe(false);
+      expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, lastBeat + TURN_LEASE_MS + 1)).toBe(true);
+
+      // its end deletes the heartbeat (a drain that ends); a later beat creates it again
+      await a.endHeartbeat();
+      await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(false), {
+        timeout: 5_000,
+        interval: 20,
+      });
+      await a.heartbeat();
+      await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(true), {
+        timeout: 5_000,
+        interval: 20,
+      });
+    } finally {
+      feed.close();
+      await Promise.all([a.release(pdb), b.release(pdb), a.endHeartbeat()]);
     }
   });
 });
@@ -310,5 +399,7 @@ describe('ticketName', () => {
     expect(name).toBe(ticketName('shop/web', 'ip-10-0-1-23.ec2.internal'));
     expect(name).not.toBe(ticketName('shop/web', 'ip-10-0-1-24.ec2.internal'));
     expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(heartbeatName('ip-10-0-1-23.ec2.internal')).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(heartbeatName('ip-10-0-1-23.ec2.internal')).not.toBe(heartbeatName('ip-10-0-1-24.ec2.internal'));
   });
 });
