@@ -69,10 +69,15 @@ export interface ClusterPort {
   listPdbs(namespace: string): Promise<PdbInfo[]>;
   /**
    * Optional: follows the node's pods and the cluster's PDBs with watches, so the drain reads them
-   * instead of listing and wakes (`onChange`) the moment one changes. Rejects when a watch cannot be
+   * instead of listing and wakes (`onChange`) the moment one changes; a PDB's status or spec change
+   * only when `wakesForPdb` says so (a PDB created or deleted always). Rejects when a watch cannot be
    * established; the drain then lists, as without it.
    */
-  followNode?(nodeName: string, onChange: () => void): Promise<NodeFeed>;
+  followNode?(
+    nodeName: string,
+    onChange: () => void,
+    wakesForPdb?: (pdb: PdbInfo) => boolean,
+  ): Promise<NodeFeed>;
   /** Best effort: a failure is logged, never fails the drain. */
   recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void>;
 }

@@ -99,6 +99,16 @@ export class TurnView {
   }
 
   /**
+   * Its last answer for the PDB was "not mine" for at least as many turns as `allowed` gives: until
+   * the tickets change or a head's lease could run out (the drain's timed passes), a change of the
+   * PDB's status alone cannot give it a turn.
+   */
+  waits(pdb: string, allowed: number): boolean {
+    const last = this.answers.get(pdb);
+    return last !== undefined && !last.mine && Math.max(1, allowed) <= last.slots;
+  }
+
+  /**
    * The live queue in order, the tickets passed over, whether this drain holds a turn, and until when
    * that holds for these tickets (the earliest a live head ticket's lease runs out).
    */

@@ -97,6 +97,8 @@ export class PdbTurns {
   private readonly mine = new Map<string, Mine>();
   /** When the heartbeat was last written (at most one write per TURN_RENEW_MS for all its turns). */
   private beatAt?: number;
+  /** The PDBs the drain needed disruptions of at its last pass (settle); undefined before the first. */
+  private needed?: ReadonlySet<string>;
   private off = false;
 
   constructor(
@@ -192,6 +194,19 @@ export class PdbTurns {
     return now - entry.behind.since >= TURN_CATCH_UP_MS;
   }
 
+  /**
+   * Whether a change of the PDB can wait for the drain's next timed pass: coordinated, and at its
+   * last pass the drain needed none of the PDB's disruptions, or waited in its queue behind holders
+   * of as many turns as the PDB allows now. A drain that holds the turn, or has not queued or seen its
+   * ticket yet, is woken.
+   */
+  idleFor(pdb: PdbInfo): boolean {
+    if (!this.coordinated || !this.needed) return false;
+    const key = pdbKey(pdb);
+    if (!this.needed.has(key)) return true;
+    return this.mine.get(key)?.seen === true && this.view.waits(key, pdb.disruptionsAllowed);
+  }
+
   /** Renews the turns it holds (also those whose pods are all sent, until their evictions are counted). */
   tick(allowedOf: (key: string) => number | undefined, now: number): void {
     if (!this.coordinated || !this.feed) return;
@@ -229,6 +244,7 @@ export class PdbTurns {
       allowed.set(key, pdb.disruptionsAllowed);
       if (track.state === 'pending' || inFlight(track) || track.spentPdb !== undefined) needed.add(key);
     }
+    this.needed = needed;
     for (const key of this.queued()) if (!needed.has(key)) this.release(key);
     this.tick((key) => allowed.get(key), now);
   }

@@ -5,6 +5,7 @@
  * tries the watches again every REFOLLOW_MS.
  */
 import { type Guard, Stopped } from './guard.js';
+import type { PdbInfo } from './model.js';
 import type { Clock, ClusterPort, Logger, NodeFeed } from './ports.js';
 
 /** The reason a wake-up aborts the sleep with: an AbortController's default is a new DOMException, stack and all. */
@@ -23,6 +24,7 @@ export class NodeView {
   private source?: {
     readonly cluster: ClusterPort;
     readonly guard: Guard;
+    readonly wakesForPdb?: (pdb: PdbInfo) => boolean;
   };
   /** Listing: when to try the watches again. */
   private retryAt?: number;
@@ -37,9 +39,9 @@ export class NodeView {
    * Starts the watches if the cluster offers them. `guard` is the run's: its Stopped (the run
    * stopped) is passed on, any other failure means listing instead (said once).
    */
-  async follow(cluster: ClusterPort, guard: Guard): Promise<void> {
+  async follow(cluster: ClusterPort, guard: Guard, wakesForPdb?: (pdb: PdbInfo) => boolean): Promise<void> {
     if (!cluster.followNode) return;
-    this.source = { cluster, guard };
+    this.source = { cluster, guard, ...(wakesForPdb && { wakesForPdb }) };
     await this.open(true);
   }
 
@@ -61,7 +63,7 @@ export class NodeView {
     if (!source || !follow) return;
     try {
       this.feed = await source.guard.run(() => {
-        const following = follow(this.node, () => this.poke());
+        const following = follow(this.node, () => this.poke(), source.wakesForPdb);
         // a feed that arrives after the run ended (stopped meanwhile) is closed at once
         following.then((feed) => this.closed && feed.close()).catch(() => {});
         return following;

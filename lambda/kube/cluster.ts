@@ -187,9 +187,13 @@ export class KubeCluster implements ClusterPort {
 
   /**
    * Watches the node's pods and every PDB of the cluster (one stream each); resolves once both are
-   * listed and watching.
+   * listed and watching. A PDB modified wakes the drain only when `wakesForPdb` says so.
    */
-  async followNode(nodeName: string, onChange: () => void): Promise<NodeFeed> {
+  async followNode(
+    nodeName: string,
+    onChange: () => void,
+    wakesForPdb?: (pdb: PdbInfo) => boolean,
+  ): Promise<NodeFeed> {
     const version = await this.call(() => this.evictionVersion());
     let failed = false;
     const options = { ...this.watchOptions, onChange, onFailed: () => (failed = true) };
@@ -201,7 +205,12 @@ export class KubeCluster implements ClusterPort {
     const pdbs = new ListWatch(
       this.http,
       { path: `/apis/policy/${version}/poddisruptionbudgets`, convert: toPdbInfo },
-      options,
+      {
+        ...options,
+        ...(wakesForPdb && {
+          wakesFor: (type: string, raw: RawObject) => type !== 'MODIFIED' || wakesForPdb(toPdbInfo(raw)),
+        }),
+      },
     );
     try {
       await this.call(() => Promise.all([pods.start(), pdbs.start()]));

@@ -40,10 +40,10 @@ export function lazyCluster(connect: () => Promise<ClusterPort>): ClusterPort {
     evict: async (pod, options) => (await cluster()).evict(pod, options),
     deletePod: async (pod, options) => (await cluster()).deletePod(pod, options),
     listPdbs: async (namespace) => (await cluster()).listPdbs(namespace),
-    followNode: async (node, onChange) => {
+    followNode: async (node, onChange, wakesForPdb) => {
       const connected = await cluster();
       if (!connected.followNode) throw new Error('this cluster client cannot watch');
-      return connected.followNode(node, onChange);
+      return connected.followNode(node, onChange, wakesForPdb);
     },
     recordEvent: async (subject, event) => (await cluster()).recordEvent(subject, event),
   };

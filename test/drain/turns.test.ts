@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Track } from '../../lambda/drain/track.js';
 import { type Heartbeats, type Ticket, TURN_LEASE_MS, TurnView } from '../../lambda/drain/turn-queue.js';
 import { PdbTurns, TURN_CATCH_UP_MS, TURN_REFOLLOW_MS, type TurnsPort } from '../../lambda/drain/turns.js';
+import { drainSetup, pod, WatchedCluster } from '../support/fakes.js';
 
 const T0 = 1_700_000_000_000;
 /** A ticket created at revision `created` (its place in the queue), queued at `queuedAt` by its holder's clock. */
@@ -405,6 +407,41 @@ describe('PdbTurns', () => {
     ]);
   });
 
+  it('leaves a PDB change to its timed passes while it waits in the queue or needs nothing of the PDB', async () => {
+    const { turns, queues, clock } = setup('node-b');
+    const other = queues.port('node-a', clock);
+    await other.take('shop/web');
+    await turns.start(() => {}, T0);
+    const track = { pod: { namespace: 'shop' }, state: 'pending' } as unknown as Track;
+    const settleWith = (tracks: Track[]) =>
+      turns.settle(
+        tracks,
+        () => false,
+        () => PDB,
+        T0,
+      );
+    // before its first pass it knows nothing: every change wakes it
+    expect(turns.idleFor(PDB)).toBe(false);
+    turns.mayUse(PDB, T0);
+    await settle();
+    expect(turns.mayUse(PDB, T0)).toBe(false);
+    settleWith([track]);
+
+    expect(turns.idleFor(PDB)).toBe(true);
+    // a status that gives more turns than its last answer counted may give it one
+    expect(turns.idleFor({ ...PDB, disruptionsAllowed: 2 })).toBe(false);
+    // another PDB, one it needs nothing of
+    expect(turns.idleFor({ ...PDB, name: 'db' })).toBe(true);
+    await other.release('shop/web');
+    expect(turns.mayUse(PDB, T0 + 1)).toBe(true);
+    expect(turns.idleFor(PDB)).toBe(false);
+    // its pod is gone: nothing more of the PDB
+    settleWith([]);
+    expect(turns.idleFor(PDB)).toBe(true);
+    queues.feedFailed = true;
+    expect(turns.idleFor(PDB)).toBe(false);
+  });
+
   it('drains uncoordinated once the tickets watch gives up, and follows them again', async () => {
     const { turns, queues } = setup();
     await turns.start(() => {}, T0);
@@ -418,5 +455,40 @@ describe('PdbTurns', () => {
     expect(turns.coordinated).toBe(false);
     await turns.refollow(T0 + 1 + TURN_REFOLLOW_MS);
     expect(turns.coordinated).toBe(true);
+  });
+});
+
+describe('a drain that waits for a PDB turn', () => {
+  it('is not woken by the PDB while another drain holds its turn, and is from the deadline on', async () => {
+    const queues = new MemoryQueues();
+    const web = { ...PDB, namespace: 'default', selector: { matchLabels: { app: 'web' } } };
+    const clock = { now: (): number => T0 };
+    const s = drainSetup(
+      (virtual) => {
+        clock.now = virtual.now;
+        return new WatchedCluster(virtual, [pod('web-1', { labels: { app: 'web' }, ready: true })], 1_000);
+      },
+      { deadline: T0 + 3_000, onDeadline: 'continue', turns: (holder) => queues.port(holder, clock) },
+    );
+    s.cluster.pdbs = [web];
+    await queues.port('node-b', clock).take('default/web');
+    const answers: [number, boolean | undefined][] = [];
+    for (const at of [1_000, 2_900]) {
+      void s.clock.sleep(at).then(() => answers.push([at, s.cluster.wakesForPdb?.(web)]));
+    }
+    // at the deadline it asks without a turn: from then on every PDB change wakes it
+    s.cluster.evictor = async () => {
+      answers.push([s.clock.now() - T0, s.cluster.wakesForPdb?.(web)]);
+      return { kind: 'evicted' };
+    };
+
+    const report = await s.run();
+
+    expect(answers).toEqual([
+      [1_000, false],
+      [2_900, false],
+      [3_000, true],
+    ]);
+    expect(report.outcome).toBe('deadline-continued');
   });
 });

@@ -201,10 +201,18 @@ export class WatchedCluster extends FakeCluster {
   /** The feed shows this older state instead of the newest (a relist answered from an older state). */
   staleView?: { readonly version: string; readonly pods: readonly PodSnapshot[] };
 
-  async followNode(node: string, onChange: () => void): Promise<NodeFeed> {
+  /** What the drain told the feed of the PDB changes it need not be woken for (KubeCluster filters by it). */
+  wakesForPdb?: (pdb: PdbInfo) => boolean;
+
+  async followNode(
+    node: string,
+    onChange: () => void,
+    wakesForPdb?: (pdb: PdbInfo) => boolean,
+  ): Promise<NodeFeed> {
     this.requests.push(`followNode ${node}`);
     if (this.refuseWatch) throw new Error('HTTP 403: watch is forbidden');
     this.listener = onChange;
+    this.wakesForPdb = wakesForPdb;
     return {
       pods: () => this.staleView?.pods ?? this.present(),
       podsVersion: () => this.staleView?.version ?? String(this.version),

@@ -474,6 +474,57 @@ describe('KubeCluster.recordEvent', () => {
 });
 
 describe('KubeCluster.followNode', () => {
+  it('wakes for a PDB modified only when wakesForPdb says so, for one created always', async () => {
+    await world.pdb('quiet', { app: 'quiet' }, { minAvailable: 0 });
+    const modify = (minAvailable: number) =>
+      world.objects.patch(
+        {
+          apiVersion: world.policyVersion as string,
+          kind: 'PodDisruptionBudget',
+          metadata: { name: 'quiet', namespace: world.namespace },
+          spec: { minAvailable },
+        },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+    let changes = 0;
+    let wake = false;
+    const asked: string[] = [];
+    // a node without pods: every change counted is a PDB's
+    const feed = await cluster.followNode(
+      `${world.node}-empty`,
+      () => changes++,
+      (pdb) => {
+        if (pdb.namespace === world.namespace) asked.push(pdb.name);
+        return wake;
+      },
+    );
+    try {
+      await world.waitUntil('the PDB', async () =>
+        feed.pdbs(world.namespace).some((p) => p.name === 'quiet'),
+      );
+      const listed = changes;
+      const seen = feed.pdbs(world.namespace);
+      await modify(1);
+      await world.waitUntil('the change', async () => feed.pdbs(world.namespace) !== seen);
+
+      expect(asked).toContain('quiet');
+      expect(changes).toBe(listed);
+      wake = true;
+      await modify(2);
+      await world.waitUntil('the wake', async () => changes > listed);
+      wake = false;
+      const before = changes;
+      await world.pdb('created', { app: 'created' }, { minAvailable: 0 });
+      await world.waitUntil('the created PDB', async () => changes > before);
+    } finally {
+      feed.close();
+    }
+  });
+
   it("follows the node's pods and the PDBs of each namespace with one watch each", async () => {
     await runningPod('followed', { metadata: { labels: { app: 'followed' } } });
     await world.pdb('followed', { app: 'followed' }, { minAvailable: 0 });
