@@ -31,7 +31,7 @@ interface RawList {
   readonly items?: RawObject[];
 }
 
-export interface ListWatchOptions {
+export interface ListWatchOptions<T = unknown> {
   /**
    * Called after every change of the set (a list, an added, changed or deleted object), or, with
    * `wakesFor`, after a list and the events it accepts.
@@ -41,6 +41,14 @@ export interface ListWatchOptions {
   readonly wakesFor?: (type: string, raw: RawObject) => boolean;
   /** Called for every object a watch event deletes, with the event's object (its resourceVersion: the deletion's). */
   readonly onDeleted?: (raw: RawObject) => void;
+  /**
+   * Called for every object a watch event adds, changes or deletes, before onChange: what the set
+   * held for it before and holds now (undefined: nothing). A reader that keeps its own index updates
+   * it here instead of going over `values()` at every change.
+   */
+  readonly onApplied?: (previous: T | undefined, next: T | undefined) => void;
+  /** Called after every list, before onChange, with the whole set (the index starts again). */
+  readonly onListed?: (all: readonly T[]) => void;
   /** Called once when the watch gives up. */
   readonly onFailed?: (error: unknown) => void;
   /** The server closes each stream after this long (it is then reopened); default 60. */
@@ -83,7 +91,7 @@ export class ListWatch<T> {
   constructor(
     private readonly http: KubeHttp,
     private readonly kind: WatchedKind<T>,
-    private readonly options: ListWatchOptions,
+    private readonly options: ListWatchOptions<T>,
   ) {}
 
   /** Lists (from the watch cache, as it is), then opens the watch; rejects if either fails (the caller then lists by itself). */
@@ -130,6 +138,7 @@ export class ListWatch<T> {
     for (const raw of list.items ?? []) this.items.set(raw.metadata?.uid ?? '', this.kind.convert(raw));
     this.resourceVersion = list.metadata?.resourceVersion;
     this.relistNeeded = false;
+    this.options.onListed?.(this.values());
     this.options.onChange();
   }
 
@@ -167,11 +176,17 @@ export class ListWatch<T> {
     if (version) this.resourceVersion = version;
     if (event.type === 'BOOKMARK') return;
     const uid = raw.metadata?.uid ?? '';
+    const previous = this.items.get(uid);
+    let next: T | undefined;
     if (event.type === 'DELETED') {
       this.items.delete(uid);
       this.options.onDeleted?.(raw);
-    } else this.items.set(uid, this.kind.convert(raw));
+    } else {
+      next = this.kind.convert(raw);
+      this.items.set(uid, next);
+    }
     this.snapshot = undefined;
+    this.options.onApplied?.(previous, next);
     if (this.options.wakesFor?.(event.type, raw) ?? true) this.options.onChange();
   }
 

@@ -11,12 +11,13 @@
 import { createHash } from 'node:crypto';
 import { DRAINER_NAMESPACE } from '../contract.js';
 import { newest } from '../drain/fresh.js';
-import type { Heartbeats, Ticket } from '../drain/turn-queue.js';
+import type { Ticket } from '../drain/turn-queue.js';
 import type { TicketFeed, TicketWriter } from '../drain/turns.js';
 import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
+import { TurnsIndex, type TurnsLease } from './turns-index.js';
 
 /** Label on every ticket (value `ticket`) and heartbeat (`heartbeat`); a ticket's PDB key as an annotation. */
 export const TURNS_LABEL = 'eks-node-drainer/turns';
@@ -50,11 +51,6 @@ interface LeaseObject extends RawObject {
   readonly spec?: { readonly holderIdentity?: string; readonly acquireTime?: string };
 }
 
-/** A lease of the namespace's queues: a ticket, or a drain's heartbeat (its holder and version). */
-type TurnsLease = Ticket | { readonly beat: string; readonly version: string } | undefined;
-
-const isTicket = (lease: TurnsLease): lease is Ticket => lease !== undefined && 'pdb' in lease;
-
 export function toTicket(raw: RawObject): Ticket | undefined {
   const lease = raw as LeaseObject;
   const pdb = lease.metadata?.annotations?.[PDB_ANNOTATION];
@@ -73,37 +69,6 @@ function toTurnsLease(raw: RawObject): TurnsLease {
   if (lease.metadata?.labels?.[TURNS_LABEL] === 'heartbeat' && holder && version)
     return { beat: holder, version };
   return toTicket(raw);
-}
-
-function groupByPdb(all: readonly TurnsLease[]): Map<string, Ticket[]> {
-  const byPdb = new Map<string, Ticket[]>();
-  for (const ticket of all) {
-    if (!isTicket(ticket)) continue;
-    const some = byPdb.get(ticket.pdb);
-    if (some) some.push(ticket);
-    else byPdb.set(ticket.pdb, [ticket]);
-  }
-  return byPdb;
-}
-
-/** `next`, with the previous array kept for each PDB whose tickets are the same objects in the same order. */
-function sameWhereUnchanged(
-  previous: ReadonlyMap<string, readonly Ticket[]>,
-  next: Map<string, readonly Ticket[]>,
-): Map<string, readonly Ticket[]> {
-  for (const [pdb, tickets] of next) {
-    const before = previous.get(pdb);
-    if (before?.length === tickets.length && before.every((t, i) => t === tickets[i])) next.set(pdb, before);
-  }
-  return next;
-}
-
-/** The heartbeats among the leases: `previous` when they are the same. */
-function heartbeatsOf(all: readonly TurnsLease[], previous: Heartbeats): Heartbeats {
-  const next = new Map<string, string>();
-  for (const lease of all) if (lease && 'beat' in lease) next.set(lease.beat, lease.version);
-  const same = next.size === previous.size && [...next].every(([holder, v]) => previous.get(holder) === v);
-  return same ? previous : next;
 }
 
 export class KubeTurns implements TicketWriter {
@@ -142,10 +107,19 @@ export class KubeTurns implements TicketWriter {
       const ticket = toTicket(raw);
       return ticket !== undefined && (type === 'DELETED' || ticket.holder === this.holder);
     };
+    const index = new TurnsIndex();
     const watch = new ListWatch<TurnsLease>(
       this.http,
       { path: LEASES, query: { labelSelector: TURNS_LABEL }, convert: toTurnsLease },
-      { ...this.watchOptions, onChange, wakesFor, onDeleted, onFailed: () => (failed = true) },
+      {
+        ...this.watchOptions,
+        onChange,
+        wakesFor,
+        onDeleted,
+        onApplied: (previous, next) => index.applied(previous, next),
+        onListed: (all) => index.listed(all),
+        onFailed: () => (failed = true),
+      },
     );
     try {
       await watch.start();
@@ -153,27 +127,9 @@ export class KubeTurns implements TicketWriter {
       watch.close();
       throw accessError(error);
     }
-    let indexed: readonly TurnsLease[] | undefined;
-    let byPdb = new Map<string, readonly Ticket[]>();
-    let heartbeats: Heartbeats = new Map();
-    // per PDB the same array until one of its tickets changes, and the same heartbeats until one
-    // changes: the drain's turn answers are kept per array and map
-    const index = (): void => {
-      const all = watch.values();
-      if (all === indexed) return;
-      indexed = all;
-      byPdb = sameWhereUnchanged(byPdb, groupByPdb(all));
-      heartbeats = heartbeatsOf(all, heartbeats);
-    };
     return {
-      tickets: (pdb) => {
-        index();
-        return byPdb.get(pdb) ?? [];
-      },
-      heartbeats: () => {
-        index();
-        return heartbeats;
-      },
+      tickets: (pdb) => index.tickets(pdb),
+      heartbeats: () => index.heartbeats(),
       releasedAt: (pdb) => released.get(pdb),
       failed: () => failed,
       close: () => watch.close(),

@@ -100,6 +100,45 @@ describe('ListWatch', () => {
     expect(http.lists).toHaveLength(1);
   });
 
+  it('tells a reader each object before and after every event, and the whole set after every list', async () => {
+    const http = new ScriptedHttp();
+    http.items = [obj('a', '9')];
+    const seen: string[] = [];
+    const watch = new ListWatch<string>(
+      http as unknown as KubeHttp,
+      { path: '/api/v1/pods', convert: (raw) => `${raw.metadata?.uid}@${raw.metadata?.resourceVersion}` },
+      {
+        onChange: () => seen.push('change'),
+        onApplied: (previous, next) => seen.push(`${previous ?? '-'} -> ${next ?? '-'}`),
+        onListed: (all) => seen.push(`listed ${all.join(',')}`),
+        reconnectDelayMs: () => 1,
+      },
+    );
+    await watch.start();
+    const send = (event: WatchEvent) => http.last().handlers.onEvent(event);
+
+    send({ type: 'ADDED', object: obj('b', '11') });
+    send({ type: 'MODIFIED', object: obj('a', '12') });
+    send({ type: 'DELETED', object: obj('b', '13') });
+    send({ type: 'BOOKMARK', object: obj('', '14') });
+    http.items = [obj('c', '30')];
+    send({ type: 'ERROR', object: { code: 410, message: 'too old' } });
+    await tick();
+
+    expect(seen).toEqual([
+      'listed a@9',
+      'change',
+      '- -> b@11',
+      'change',
+      'a@9 -> a@12',
+      'change',
+      'b@11 -> -',
+      'change',
+      'listed c@30',
+      'change',
+    ]);
+  });
+
   it('lists again after an ERROR event with code 410 inside the stream, then watches from the new list', async () => {
     const { http, watch, send } = setUp();
     http.items = [obj('a', '5')];
