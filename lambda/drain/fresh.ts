@@ -15,6 +15,8 @@ const DECIMAL = /^[0-9]{1,30}$/;
 /** True only when both are decimal revisions and `a` is strictly older than `b`. */
 export function olderThan(a: ResourceVersion | undefined, b: ResourceVersion | undefined): boolean {
   if (a === undefined || b === undefined || !DECIMAL.test(a) || !DECIMAL.test(b)) return false;
+  // without leading zeros (as etcd writes them) the longer is the larger, and equal lengths compare as text
+  if (a[0] !== '0' && b[0] !== '0') return a.length !== b.length ? a.length < b.length : a < b;
   return BigInt(a) < BigInt(b);
 }
 

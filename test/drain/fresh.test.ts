@@ -13,6 +13,13 @@ describe('olderThan', () => {
     expect(olderThan('99', '100')).toBe(true);
     expect(olderThan('100', '99')).toBe(false);
     expect(olderThan('100', '100')).toBe(false);
+    expect(olderThan('123456789012345678901', '123456789012345678902')).toBe(true);
+    expect(olderThan('209', '210')).toBe(true);
+    expect(olderThan('210', '209')).toBe(false);
+    // with leading zeros (no etcd writes them) still as numbers
+    expect(olderThan('0099', '100')).toBe(true);
+    expect(olderThan('100', '0099')).toBe(false);
+    expect(olderThan('0', '1')).toBe(true);
   });
 
   it('cannot order what is not a decimal revision, nor an unknown one: trusted to the server', () => {
