@@ -7,7 +7,8 @@
  *   --reps N       drain-latency repetitions per drainer (default 5)
  *   --k8s a,b      the control planes to measure on, one after another: 1.20 and/or 1.32 (default:
  *                  EKS_DRAINER_K8S, else 1.20); results of other than 1.20 alone go to <date>-k8s-<a>-<b>.md
- *   --only a,b     only these parts: latency (incl. API cost), cold, memory, scale, scale-floor, mass,
+ *   --only a,b     only these parts: latency (incl. API cost), cold, memory, scale, scale-floor,
+ *                  scale-uncoordinated (the same scale-in without the Role for the leases: as before turns), mass,
  *                  release; results go to <date>[-k8s-…]-<parts>.md (scale-floor: the scale-in by one ideal
  *                  client, its reference CPU; not run without --only)
  *   --scale-nodes N  nodes drained at once in the scale-in benchmark (default 50, 20 pods each)
@@ -30,7 +31,14 @@ import { massTerminationSection, runMassTermination } from './mass-termination.j
 import { memorySection, runMemory } from './memory.js';
 import { releaseWaitsSection, runReleaseWaits } from './release-waits.js';
 import { runScaleFloor, scaleFloorSection } from './scale-floor.js';
-import { NODES, runScaleIn, type ScaleInMode, scaleInSection } from './scale-in.js';
+import {
+  NODES,
+  runScaleIn,
+  type ScaleInMode,
+  type ScaleInResult,
+  scaleInSection,
+  uncoordinatedSection,
+} from './scale-in.js';
 import {
   cleanUp,
   codeRevision,
@@ -49,7 +57,16 @@ import {
 } from './support.js';
 
 const COLD_START_RUNS = 20;
-const PARTS = ['latency', 'cold', 'memory', 'scale', 'scale-floor', 'mass', 'release'] as const;
+const PARTS = [
+  'latency',
+  'cold',
+  'memory',
+  'scale',
+  'scale-uncoordinated',
+  'scale-floor',
+  'mass',
+  'release',
+] as const;
 type Part = (typeof PARTS)[number];
 
 /** One control plane's benchmarks. */
@@ -81,7 +98,8 @@ async function main(): Promise<void> {
     .split(',')
     .map((v) => parseK8sVersion(v.trim()));
   // the floor is a reference for the scale-in, asked for by name
-  const wanted = (part: Part): boolean => (only ? only.includes(part) : part !== 'scale-floor');
+  const wanted = (part: Part): boolean =>
+    only ? only.includes(part) : part !== 'scale-floor' && part !== 'scale-uncoordinated';
   stopOnInterrupt();
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
@@ -111,8 +129,8 @@ async function main(): Promise<void> {
     'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
   };
   const serverSections = (s: ServerRun): Section[] =>
-    ['latency', 'api', 'memory', 'scale', 'scale-floor', 'mass', 'release'].flatMap((k) =>
-      s.sections[k] ? [s.sections[k]] : [],
+    ['latency', 'api', 'memory', 'scale', 'scale-uncoordinated', 'scale-floor', 'mass', 'release'].flatMap(
+      (k) => (s.sections[k] ? [s.sections[k]] : []),
     );
   const summary: [string, SummaryRow][] = [
     ...servers.flatMap((s) =>
@@ -211,10 +229,16 @@ async function onServer(
     sections.memory = memorySection(memory);
     raw.memory = memory;
   }
+  let scale: ScaleInResult | undefined;
   if (wanted('scale')) {
-    const scale = await runScaleIn(env, scaleNodes, scaleMode);
+    scale = await runScaleIn(env, scaleNodes, scaleMode);
     sections.scale = scaleInSection(scale);
     raw.scaleIn = scale;
+  }
+  if (wanted('scale-uncoordinated')) {
+    const uncoordinated = await runScaleIn(env, scaleNodes, scaleMode, false);
+    sections['scale-uncoordinated'] = uncoordinatedSection(uncoordinated, scale);
+    raw.scaleUncoordinated = uncoordinated;
   }
   if (wanted('scale-floor')) {
     const floor = await runScaleFloor(env, scaleNodes);

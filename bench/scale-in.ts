@@ -9,6 +9,8 @@
  * the 50 processes' start-up and cold code cost more than the shared loop. scale-invocations.ts runs them.
  */
 import { randomUUID } from 'node:crypto';
+import { RbacAuthorizationV1Api, type V1RoleBinding } from '@kubernetes/client-node';
+import { DRAINER_NAMESPACE } from '../lambda/contract.js';
 import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../scripts/harness/cluster.js';
 import { SharedWorld } from '../scripts/harness/shared-world.js';
@@ -38,6 +40,8 @@ export type ScaleInMode = 'processes' | 'in-process';
 export interface ScaleInResult {
   readonly nodes: number;
   readonly mode: ScaleInMode;
+  /** False: run without the Role for the leases, the drains racing at the PDBs as before turns. */
+  readonly coordinated: boolean;
   /** The invocations' own CPU seconds (user + system), all together (processes only). */
   readonly drainsCpuS?: number;
   /** CPU seconds of kube-apiserver and etcd during the drains. */
@@ -76,15 +80,34 @@ export interface ScaleInResult {
   readonly loopDelayMs: { readonly p50: number; readonly p99: number };
 }
 
+/**
+ * Takes the drainer's Role for the leases away (its RoleBinding, infra/k8s/rbac.yaml) until the
+ * returned call puts it back: drains then go uncoordinated, as before turns.
+ */
+async function withoutTurns(env: BenchEnv): Promise<() => Promise<void>> {
+  const rbac = kubeConfigFor(env.cluster, 'admin').makeApiClient(RbacAuthorizationV1Api);
+  const name = 'eks-node-drainer-turns';
+  const binding: V1RoleBinding = await rbac.readNamespacedRoleBinding({ name, namespace: DRAINER_NAMESPACE });
+  await rbac.deleteNamespacedRoleBinding({ name, namespace: DRAINER_NAMESPACE });
+  // the authorizer follows RBAC through its informer: give it a moment
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  return async () => {
+    const { resourceVersion: _, uid: __, creationTimestamp: ___, ...metadata } = binding.metadata ?? {};
+    await rbac.createNamespacedRoleBinding({ namespace: DRAINER_NAMESPACE, body: { ...binding, metadata } });
+  };
+}
+
 export async function runScaleIn(
   env: BenchEnv,
   nodeCount = NODES,
   mode: ScaleInMode = 'in-process',
+  coordinated = true,
 ): Promise<ScaleInResult> {
   const admin = kubeConfigFor(env.cluster, 'admin');
   progress(
-    `scale-in: ${nodeCount} nodes, ${SHARED_DEPLOYMENTS} Deployments × ${nodeCount} replicas, one of each per node`,
+    `scale-in${coordinated ? '' : ' (uncoordinated)'}: ${nodeCount} nodes, ${SHARED_DEPLOYMENTS} Deployments × ${nodeCount} replicas, one of each per node`,
   );
+  const restoreTurns = coordinated ? undefined : await withoutTurns(env);
   const world = await SharedWorld.create(env.cluster, 'scale-in', {
     nodes: nodeCount,
     deployments: SHARED_DEPLOYMENTS,
@@ -137,6 +160,7 @@ export async function runScaleIn(
     return {
       nodes: nodeCount,
       mode,
+      coordinated,
       ...(drainsCpuS === undefined ? {} : { drainsCpuS }),
       pods: nodeCount * SHARED_DEPLOYMENTS,
       totalMs,
@@ -180,6 +204,7 @@ export async function runScaleIn(
     };
   } finally {
     await world.dispose();
+    await restoreTurns?.();
   }
 }
 
@@ -263,5 +288,41 @@ Lambda containers, but sharing one event loop with each other and the simulated 
   server's flow control, or given up): ${r.listing}, with ${r.listingRefusals} of the ${r.evictionRefusals} refusals
 
 ${requests}`,
+  };
+}
+
+/** The same scale-in without turns (no Role for the leases), beside the coordinated one of the same run. */
+export function uncoordinatedSection(r: ScaleInResult, coordinated?: ScaleInResult): Section {
+  const perPod = (n: number): string => (n / r.pods).toFixed(2);
+  const uncoordinatedWarnings = r.problems['warn: draining uncoordinated: the PDB turns cannot be had'] ?? 0;
+  return {
+    rows: coordinated
+      ? [
+          {
+            benchmark: `5d. Scale-in kube-apiserver CPU, with turns / without (${r.nodes} nodes, same run)`,
+            result: `${coordinated.apiserverCpuS.toFixed(1)} s / ${r.apiserverCpuS.toFixed(1)} s = ${(coordinated.apiserverCpuS / r.apiserverCpuS).toFixed(2)}`,
+            target: '≤ 0.5',
+            met: coordinated.apiserverCpuS <= 0.5 * r.apiserverCpuS,
+          },
+        ]
+      : [],
+    details: `### 5u. The same scale-in uncoordinated: ${r.nodes} nodes, no Role for the leases
+
+Benchmark 5 again, with the drainer's RoleBinding for the leases deleted for the run: every drain goes
+uncoordinated (said once: ${uncoordinatedWarnings} of ${r.nodes} drains) and they race at the PDBs as they did before
+turns. The API server's cost of the scale-in without turns, on the same server and machine.
+
+- Total: **${seconds(r.totalMs)}**; PDB-chain bound ${seconds(r.chain.boundMs)}, total / bound ${(r.totalMs / r.chain.boundMs).toFixed(2)}
+- CPU during the drains: kube-apiserver **${r.apiserverCpuS.toFixed(1)} s**, etcd ${r.etcdCpuS.toFixed(1)} s${
+      coordinated
+        ? ` (with turns, benchmark 5: ${coordinated.apiserverCpuS.toFixed(1)} s and ${coordinated.etcdCpuS.toFixed(1)} s, ${(coordinated.apiserverCpuS / r.apiserverCpuS).toFixed(2)} × and ${(coordinated.etcdCpuS / r.etcdCpuS).toFixed(2)} ×)`
+        : ''
+    }
+- Evictions: ${r.evictionRequests} requests for ${r.pods} pods (${perPod(r.evictionRequests)} per pod), ${r.evictionRefusals} refused by PDBs (${perPod(r.evictionRefusals)} per pod), ${r.throttled} throttled (429)
+- Outcomes: ${Object.entries(r.outcomes)
+      .map(([k, n]) => `${k} ×${n}`)
+      .join(
+        ', ',
+      )}; PDB violations: ${r.pdb.violations}; errors: ${r.errors.length}; drains that listed instead of watching: ${r.listing}`,
   };
 }
