@@ -176,24 +176,22 @@ class DrainRun {
     if (this.options.dryRun) return this.dryRun(node);
 
     const exclude = this.options.excludeFromLoadBalancers === true;
-    const cordoned = await this.untilDeadline('cordon', () =>
-      this.cluster.cordon(node, { excludeFromLoadBalancers: exclude }),
-    );
-    if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
-    this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
     this.view = new NodeView(node, this.log, this.clock);
     const turns = this.options.turns && new PdbTurns(this.options.turns(node), node, this.log);
     this.turns = turns;
-    // the tickets' watch opens beside the node's: one round trip less before the first eviction (the
-    // turns are used while the node's watches hold: they go by the PDBs' watched status)
     // a PDB's change need not wake a drain that waits in its queue or needs none of its disruptions
     // (50 drains at one PDB: one is woken, not 50); from the deadline on, every change does
     const wakesForPdb = (pdb: PdbInfo): boolean =>
       this.clock.now() >= this.limits.deadline || this.turns?.idleFor(pdb) !== true;
-    await Promise.all([
+    // the node's watches and the tickets' open beside the cordon: two round trips less before the
+    // first eviction, which waits for the cordon (run() closes them if the drain ends here)
+    const [cordoned] = await Promise.all([
+      this.untilDeadline('cordon', () => this.cluster.cordon(node, { excludeFromLoadBalancers: exclude })),
       this.view.follow(this.cluster, this.guard, wakesForPdb),
       turns && this.guard.run(() => turns.start(() => this.view?.poke(), this.clock.now())),
     ]);
+    if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
+    this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });
     const outcome = await this.evictUntilEmpty(node).finally(() => this.evictions.settled());
     // a drain that hands over keeps its places in the queues for its continuation
     await this.guard.run(() => this.turns?.close(outcome === 'paused') ?? Promise.resolve());
