@@ -18,7 +18,7 @@ import { olderThan } from './fresh.js';
 import type { PdbInfo } from './model.js';
 import type { ResourceVersion } from './ports.js';
 
-/** A ticket at the head with no renewal seen for this long is passed over (its drain died or paused). */
+/** A ticket at the head whose holder shows no heartbeat for this long is passed over (its drain died or paused). */
 export const TURN_LEASE_MS = 6_000;
 
 export interface Ticket {

@@ -137,23 +137,7 @@ export class KubeTurns implements TicketWriter {
   }
 
   async take(pdb: string): Promise<void> {
-    const now = microTime(this.now());
-    const body = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: {
-        name: ticketName(pdb, this.holder),
-        namespace: DRAINER_NAMESPACE,
-        labels: { [TURNS_LABEL]: 'ticket' },
-        annotations: { [PDB_ANNOTATION]: pdb },
-      },
-      spec: {
-        holderIdentity: this.holder,
-        acquireTime: now,
-        renewTime: now,
-        leaseDurationSeconds: LEASE_DURATION_SECONDS,
-      },
-    };
+    const body = this.lease(ticketName(pdb, this.holder), 'ticket', { [PDB_ANNOTATION]: pdb });
     try {
       await this.http.send('POST', LEASES, { body });
     } catch (error) {
@@ -173,48 +157,52 @@ export class KubeTurns implements TicketWriter {
   /** Renews the node's heartbeat: a merge patch, or a create the first time (or once it was deleted). */
   async heartbeat(): Promise<void> {
     const renewTime = microTime(this.now());
-    const path = `${LEASES}/${heartbeatName(this.holder)}`;
+    const renew = () =>
+      this.http.send('PATCH', `${LEASES}/${heartbeatName(this.holder)}`, {
+        body: { spec: { renewTime } },
+        contentType: 'application/merge-patch+json',
+      });
     try {
       if (this.beating) {
         try {
-          await this.http.send('PATCH', path, {
-            body: { spec: { renewTime } },
-            contentType: 'application/merge-patch+json',
-          });
+          await renew();
           return;
         } catch (error) {
           if (!isStatus(error, 404)) throw error;
         }
       }
       this.beating = true;
-      const body = {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: {
-          name: heartbeatName(this.holder),
-          namespace: DRAINER_NAMESPACE,
-          labels: { [TURNS_LABEL]: 'heartbeat' },
-        },
-        spec: {
-          holderIdentity: this.holder,
-          acquireTime: renewTime,
-          renewTime,
-          leaseDurationSeconds: LEASE_DURATION_SECONDS,
-        },
-      };
       try {
-        await this.http.send('POST', LEASES, { body });
+        await this.http.send('POST', LEASES, { body: this.lease(heartbeatName(this.holder), 'heartbeat') });
       } catch (error) {
         // there already (an earlier invocation's): renew it
         if (!isStatus(error, 409)) throw error;
-        await this.http.send('PATCH', path, {
-          body: { spec: { renewTime } },
-          contentType: 'application/merge-patch+json',
-        });
+        await renew();
       }
     } catch (error) {
       throw accessError(error);
     }
+  }
+
+  /** A Lease of the queues held by this drain, acquired and renewed now. */
+  private lease(name: string, kind: 'ticket' | 'heartbeat', annotations?: Record<string, string>) {
+    const now = microTime(this.now());
+    return {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name,
+        namespace: DRAINER_NAMESPACE,
+        labels: { [TURNS_LABEL]: kind },
+        ...(annotations ? { annotations } : {}),
+      },
+      spec: {
+        holderIdentity: this.holder,
+        acquireTime: now,
+        renewTime: now,
+        leaseDurationSeconds: LEASE_DURATION_SECONDS,
+      },
+    };
   }
 
   async endHeartbeat(): Promise<void> {
