@@ -10,15 +10,15 @@ import { mapLimit } from './concurrency.js';
 import { DEADLINE_OUTCOMES, evictionWindowMs } from './deadline.js';
 import { drainedEvent, startedEvent } from './events.js';
 import { Evictions } from './evictions.js';
-import { newest, olderThan } from './fresh.js';
 import { Guard, Stopped, unlessStopped } from './guard.js';
 import { Ledger } from './ledger.js';
-import { type PdbInfo, type PodSnapshot, podKey } from './model.js';
+import { type PdbInfo, podKey } from './model.js';
 import type { DrainLimits, DrainOptions } from './options.js';
 import { nextWake, pdbSpent, releaseByPdbStatus, withinPdbBudgets } from './pacing.js';
+import { PodReads } from './pod-reads.js';
 import { TrackedPods } from './pods.js';
 import { PolicyPhase } from './policy-phase.js';
-import type { Clock, ClusterPort, Logger, ResourceVersion } from './ports.js';
+import type { Clock, ClusterPort, Logger } from './ports.js';
 import { type BlockedPod, blockedPodsOf, type DrainOutcome, type DrainReport } from './report.js';
 import { PdbCoverage } from './selector.js';
 import type { Track } from './track.js';
@@ -69,19 +69,10 @@ class DrainRun {
   /** The watches of the node's pods and the PDBs, once the node is cordoned. */
   private view?: NodeView;
   private readonly evictions: Evictions;
-  /** The feed's pods as the last pass reconciled them. */
-  private reconciled?: readonly PodSnapshot[];
+  /** The node's pods as the passes read them, never older than a read already seen. */
+  private readonly reads: PodReads;
   /** Which PDB covers which pod, across passes. */
   private readonly coverage = new PdbCoverage();
-  /**
-   * The newest read of the node's pods seen (a list, or the watches' view): later reads must be at
-   * least as new. (Not the cordon's
-   * version: a resource's watch cache moves only with its own changes, and on a quiet cluster it would
-   * be asked for a version it may not reach for long.)
-   */
-  private seenVersion?: ResourceVersion;
-  /** The reads are older than one already seen, since the last trusted read (warned once). */
-  private staleSpell = false;
   /** Wakes the loop's sleep when the limits change without a watch (the view wakes it otherwise). */
   private limitsChanged?: AbortController;
   /** Turns with the other drains that share this node's PDBs (with watches only). */
@@ -110,6 +101,7 @@ class DrainRun {
       options.backoff,
       options.dryRun,
     );
+    this.reads = new PodReads({ cluster, guard: this.guard, calls: this.calls, ledger: this.ledger, log });
     this.phase = new PolicyPhase(
       this,
       this.calls,
@@ -275,61 +267,10 @@ class DrainRun {
 
   /** One read of the node's pods updates every pod's state. Returns false if there was none to trust. */
   private async listAndReconcile(node: string): Promise<boolean> {
-    let pods: readonly PodSnapshot[];
-    const feed = this.view?.live();
-    if (feed) {
-      const version = feed.podsVersion();
-      if (this.stale('watched pods', node, version)) return false;
-      this.seenVersion = newest(version, this.seenVersion);
-      pods = feed.pods();
-      if (pods === this.reconciled) return true; // no pod changed since the last pass
-      this.reconciled = pods;
-    } else {
-      const listed = await this.freshList(node);
-      if (!listed) return false;
-      pods = listed;
-    }
-    this.pods.reconcile(pods, this.clock.now());
+    const pods = await this.reads.read(node, this.view?.live());
+    if (pods === undefined) return false;
+    if (pods !== 'unchanged') this.pods.reconcile(pods, this.clock.now());
     return true;
-  }
-
-  /**
-   * Whether a read of the node's pods is older than one already seen (the watches' view and the
-   * lists both count): not trusted; counted and warned once per stale spell, until a read at least as
-   * new as the newest seen comes (a view replaying events from an older relist passes through several
-   * older versions on its way back).
-   */
-  private stale(what: string, node: string, version: ResourceVersion | undefined): boolean {
-    if (!olderThan(version, this.seenVersion)) {
-      this.staleSpell = false;
-      return false;
-    }
-    if (!this.staleSpell) {
-      this.staleSpell = true;
-      this.ledger.staleReads++;
-      this.log.warn(`${what} older than a read already seen: not trusted`, {
-        node,
-        read: version,
-        seen: this.seenVersion,
-      });
-    }
-    return true;
-  }
-
-  /** A list at least as new as anything seen, or undefined (failed or stale: retried with backoff). */
-  private async freshList(node: string): Promise<readonly PodSnapshot[] | undefined> {
-    try {
-      const list = await this.guard.run(() =>
-        this.cluster.listPods(node, this.seenVersion ? { notOlderThan: this.seenVersion } : {}),
-      );
-      if (this.stale('pod list', node, list.resourceVersion)) return undefined;
-      this.seenVersion = newest(list.resourceVersion, this.seenVersion);
-      this.calls.succeeded();
-      return list.pods;
-    } catch (error) {
-      this.calls.failed('list pods', error);
-      return undefined;
-    }
   }
 
   /** Pods refused by a PDB wait for its status to allow a disruption; one LIST per namespace. */
