@@ -23,7 +23,7 @@ import { TurnsIndex, type TurnsLease } from './turns-index.js';
 export const TURNS_LABEL = 'eks-node-drainer/turns';
 export const TICKET_SELECTOR = `${TURNS_LABEL}=ticket`;
 export const PDB_ANNOTATION = 'eks-node-drainer/pdb';
-/** What the Lease says of its holder's lease (informational: observers judge by renewals seen). */
+/** What the Lease says of its holder's lease (informational: observers judge by the heartbeat changes they see). */
 const LEASE_DURATION_SECONDS = 6;
 
 const LEASES = `/apis/coordination.k8s.io/v1/namespaces/${DRAINER_NAMESPACE}/leases`;
