@@ -208,7 +208,8 @@ export class KubeCluster implements ClusterPort {
       {
         ...options,
         ...(wakesForPdb && {
-          wakesFor: (type: string, raw: RawObject) => type !== 'MODIFIED' || wakesForPdb(toPdbInfo(raw)),
+          wakesFor: (type: string, pdb: PdbInfo | undefined) =>
+            type !== 'MODIFIED' || !pdb || wakesForPdb(pdb),
         }),
       },
     );

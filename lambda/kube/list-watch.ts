@@ -37,8 +37,11 @@ export interface ListWatchOptions<T = unknown> {
    * `wakesFor`, after a list and the events it accepts.
    */
   readonly onChange: () => void;
-  /** Which watch events call onChange (default: every one); the set is kept current either way. */
-  readonly wakesFor?: (type: string, raw: RawObject) => boolean;
+  /**
+   * Which watch events call onChange (default: every one), told the object as converted (for a
+   * deletion, as the set held it); the set is kept current either way.
+   */
+  readonly wakesFor?: (type: string, value: T | undefined) => boolean;
   /** Called for every object a watch event deletes, with the event's object (its resourceVersion: the deletion's). */
   readonly onDeleted?: (raw: RawObject) => void;
   /**
@@ -187,7 +190,7 @@ export class ListWatch<T> {
     }
     this.snapshot = undefined;
     this.options.onApplied?.(previous, next);
-    if (this.options.wakesFor?.(event.type, raw) ?? true) this.options.onChange();
+    if (this.options.wakesFor?.(event.type, next ?? previous) ?? true) this.options.onChange();
   }
 
   private ended(error?: Error): void {

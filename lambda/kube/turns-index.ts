@@ -10,7 +10,7 @@ import type { Heartbeats, Ticket } from '../drain/turn-queue.js';
 /** A lease of the namespace's queues: a ticket, or a drain's heartbeat (its holder and version). */
 export type TurnsLease = Ticket | { readonly beat: string; readonly version: string } | undefined;
 
-const isTicket = (lease: TurnsLease): lease is Ticket => lease !== undefined && 'pdb' in lease;
+export const isTicket = (lease: TurnsLease): lease is Ticket => lease !== undefined && 'pdb' in lease;
 
 const isBeat = (lease: TurnsLease): lease is { readonly beat: string; readonly version: string } =>
   lease !== undefined && 'beat' in lease;

@@ -17,7 +17,7 @@ import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
 import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
-import { TurnsIndex, type TurnsLease } from './turns-index.js';
+import { isTicket, TurnsIndex, type TurnsLease } from './turns-index.js';
 
 /** Label on every ticket (value `ticket`) and heartbeat (`heartbeat`); a ticket's PDB key as an annotation. */
 export const TURNS_LABEL = 'eks-node-drainer/turns';
@@ -103,10 +103,8 @@ export class KubeTurns implements TicketWriter {
     // the drain is woken by a release (whoever's turn may have come) and by its own ticket showing:
     // another drain queueing or beating changes nothing it must act on at once (its passes every
     // 500 ms still see it, and a head's lease is judged by time)
-    const wakesFor = (type: string, raw: RawObject): boolean => {
-      const ticket = toTicket(raw);
-      return ticket !== undefined && (type === 'DELETED' || ticket.holder === this.holder);
-    };
+    const wakesFor = (type: string, lease: TurnsLease): boolean =>
+      isTicket(lease) && (type === 'DELETED' || lease.holder === this.holder);
     const index = new TurnsIndex();
     const watch = new ListWatch<TurnsLease>(
       this.http,
