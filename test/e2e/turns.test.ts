@@ -9,6 +9,7 @@ import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { DEFAULT_DRAIN_TUNING, type DrainReport, drainNode } from '../../lambda/drain/drain.js';
 import { systemClock } from '../../lambda/drain/ports.js';
 import { byQueue, TURN_LEASE_MS, TurnView } from '../../lambda/drain/turn-queue.js';
+import type { TicketFeed } from '../../lambda/drain/turns.js';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
 import {
   heartbeatName,
@@ -234,15 +235,22 @@ describe('drains that share a PDB', () => {
   });
 });
 
+/** The drains queue for `pdb` in this order; resolves once `feed` shows every ticket. */
+async function queueAll(feed: TicketFeed, pdb: string, drains: readonly KubeTurns[]): Promise<void> {
+  for (const drain of drains) await drain.take(pdb);
+  await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(drains.length), {
+    timeout: 5_000,
+    interval: 20,
+  });
+}
+
 describe('KubeTurns', () => {
   it("tells the newest release of another drain's ticket by its deletion's resourceVersion, never its own", async () => {
     const pdb = `releases-${Date.now()}/web`;
     const [mine, other] = [new KubeTurns(drainer(), 'node-b'), new KubeTurns(drainer(), 'node-a')];
     const feed = await mine.follow(() => {});
     try {
-      await other.take(pdb);
-      await mine.take(pdb);
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      await queueAll(feed, pdb, [other, mine]);
       const queued = feed.tickets(pdb).map((t) => BigInt(t.created ?? '0'));
       expect(feed.releasedAt(pdb)).toBeUndefined();
 
@@ -331,9 +339,7 @@ describe('KubeTurns feed', () => {
     const [b, aAgain] = [new KubeTurns(drainer(), 'node-b'), new KubeTurns(drainer(), 'node-a')];
     const feed = await b.follow(() => {});
     try {
-      await a.take(pdb);
-      await b.take(pdb);
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      await queueAll(feed, pdb, [a, b]);
       const before = feed.tickets(pdb);
 
       expect([...before].sort(byQueue).map((t) => t.holder)).toEqual(['node-a', 'node-b']);
@@ -360,9 +366,7 @@ describe('KubeTurns feed', () => {
     // the view's clock is the test's: 4 s between heartbeats, under the 6 s lease
     const T0 = Date.now();
     try {
-      await a.take(pdb);
-      await b.take(pdb);
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      await queueAll(feed, pdb, [a, b]);
       expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, T0)).toBe(false);
       for (let i = 1; i <= 3; i++) {
         const seen = feed.heartbeats();

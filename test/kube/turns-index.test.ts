@@ -16,13 +16,10 @@ const ticket = (pdb: string, holder: string, created: string): Ticket => ({
 const beat = (holder: string, version: string) => ({ beat: holder, version });
 
 describe('TurnsIndex', () => {
+  const [a, b, c] = [ticket('shop/web', 'a', '1'), ticket('shop/web', 'b', '2'), ticket('shop/db', 'a', '3')];
+
   it('replaces only the array of the PDB whose ticket changed, and the heartbeats only for a heartbeat', () => {
     const index = new TurnsIndex();
-    const [a, b, c] = [
-      ticket('shop/web', 'a', '1'),
-      ticket('shop/web', 'b', '2'),
-      ticket('shop/db', 'a', '3'),
-    ];
     index.listed([a, c, beat('a', '5')]);
     const [web, db, beats] = [index.tickets('shop/web'), index.tickets('shop/db'), index.heartbeats()];
     expect(web).toEqual([a]);
@@ -49,11 +46,6 @@ describe('TurnsIndex', () => {
 
   it('keeps the arrays and heartbeats a relist finds unchanged', () => {
     const index = new TurnsIndex();
-    const [a, b, c] = [
-      ticket('shop/web', 'a', '1'),
-      ticket('shop/web', 'b', '2'),
-      ticket('shop/db', 'a', '3'),
-    ];
     index.listed([a, b, c, beat('a', '5')]);
     const [web, db, beats] = [index.tickets('shop/web'), index.tickets('shop/db'), index.heartbeats()];
 
