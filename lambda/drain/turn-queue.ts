@@ -53,8 +53,8 @@ export function byQueue(a: Ticket, b: Ticket): number {
 export class TurnView {
   /** Per holder: its heartbeat's version last seen, and when that changed (or the holder was first seen). */
   private readonly beats = new Map<string, { version?: string; changedAt: number }>();
-  /** Per ticket (pdb + holder): since when it is at the head. */
-  private readonly headSince = new Map<string, number>();
+  /** Per PDB, the holders of its head tickets (other than this drain): since when each is at the head. */
+  private readonly headSince = new Map<string, ReadonlyMap<string, number>>();
   /** Per tickets array (the feed's, the same until a ticket changes): the tickets in queue order. */
   private readonly sorted = new WeakMap<readonly Ticket[], readonly Ticket[]>();
   /**
@@ -99,6 +99,15 @@ export class TurnView {
   }
 
   /**
+   * Whether it holds a turn for these tickets, with as many turns as the PDB allowed at its last
+   * answer (one before any): asked when a ticket is released, between passes.
+   */
+  holdsAsBefore(tickets: readonly Ticket[], heartbeats: Heartbeats, now: number): boolean {
+    const pdb = tickets[0]?.pdb;
+    return pdb !== undefined && this.holds(tickets, heartbeats, this.answers.get(pdb)?.slots ?? 1, now);
+  }
+
+  /**
    * Its last answer for the PDB was "not mine" for at least as many turns as `allowed` gives: until
    * the tickets change or a head's lease could run out (the drain's timed passes), a change of the
    * PDB's status alone cannot give it a turn.
@@ -109,8 +118,9 @@ export class TurnView {
   }
 
   /**
-   * The live queue in order, the tickets passed over, whether this drain holds a turn, and until when
-   * that holds for these tickets (the earliest a live head ticket's lease runs out).
+   * The queue's head: the tickets passed over, whether this drain holds a turn, and until when that
+   * holds for these tickets (the earliest a live head ticket's lease runs out). It reads the queue
+   * only as far as the turns go (a drain 30th in a queue of 50 asks at every release).
    */
   order(
     tickets: readonly Ticket[],
@@ -124,19 +134,21 @@ export class TurnView {
     readonly until: number;
   } {
     const slots = Math.max(1, allowed);
+    const pdb = tickets[0]?.pdb ?? '';
+    const before = this.headSince.get(pdb);
+    const heads = new Map<string, number>();
     const live: Ticket[] = [];
     const passedOver: Ticket[] = [];
     let until = Number.POSITIVE_INFINITY;
     for (const ticket of this.inOrder(tickets)) {
-      const key = `${ticket.pdb} ${ticket.holder}`;
+      if (live.length >= slots) break;
       const changedAt = this.beatSeen(ticket.holder, heartbeats.get(ticket.holder), now);
-      if (ticket.holder === this.me || live.length >= slots) {
-        this.headSince.delete(key);
+      if (ticket.holder === this.me) {
         live.push(ticket);
         continue;
       }
-      const headSince = this.headSince.get(key) ?? now;
-      this.headSince.set(key, headSince);
+      const headSince = before?.get(ticket.holder) ?? now;
+      heads.set(ticket.holder, headSince);
       const expires = Math.max(headSince, changedAt) + TURN_LEASE_MS;
       if (now > expires) passedOver.push(ticket);
       else {
@@ -144,8 +156,9 @@ export class TurnView {
         until = Math.min(until, expires);
       }
     }
-    const index = live.findIndex((t) => t.holder === this.me);
-    return { live, passedOver, mine: index >= 0 && index < slots, until };
+    // a ticket that left the head (released, or behind again) starts its lease anew when back
+    this.headSince.set(pdb, heads);
+    return { live, passedOver, mine: live.some((t) => t.holder === this.me), until };
   }
 
   private inOrder(tickets: readonly Ticket[]): readonly Ticket[] {
