@@ -68,8 +68,12 @@ export interface TicketWriter {
 
 /** The queues' side the drain needs: following the tickets, and writing its own. */
 export interface TurnsPort extends TicketWriter {
-  /** Lists and watches the tickets; rejects when that cannot be done (no permission, say). */
-  follow(onChange: () => void): Promise<TicketFeed>;
+  /**
+   * Lists and watches the tickets; rejects when that cannot be done (no permission, say). `onChange`
+   * is called when this drain's own ticket changes, and when another drain's ticket for a PDB is
+   * released and `wakesOnRelease(pdb)` says yes (default: every release).
+   */
+  follow(onChange: () => void, wakesOnRelease?: (pdb: string) => boolean): Promise<TicketFeed>;
 }
 
 type Log = {
@@ -87,6 +91,7 @@ type Log = {
 export class PdbTurns {
   private feed?: TicketFeed;
   private onChange: () => void = () => {};
+  private clock: () => number = Date.now;
   /** The tickets could not be followed for a passing reason: when to try again. */
   private retryAt?: number;
   private readonly view: TurnView;
@@ -109,10 +114,11 @@ export class PdbTurns {
     this.view = new TurnView(holder);
   }
 
-  /** Follows the queues; `onChange` wakes the drain when a ticket changes. */
-  async start(onChange: () => void, now: number): Promise<void> {
+  /** Follows the queues; `onChange` wakes the drain when a ticket change may concern it. */
+  async start(onChange: () => void, clock: () => number): Promise<void> {
     this.onChange = onChange;
-    await this.follow(now);
+    this.clock = clock;
+    await this.follow(clock());
   }
 
   /**
@@ -135,7 +141,7 @@ export class PdbTurns {
 
   private async follow(now: number): Promise<void> {
     try {
-      this.feed = await this.port.follow(this.onChange);
+      this.feed = await this.port.follow(this.onChange, (pdb) => this.wakesOnRelease(pdb));
       if (this.retryAt !== undefined) this.log.info('PDB turns back: draining coordinated again');
       this.retryAt = undefined;
     } catch (error) {
@@ -205,6 +211,18 @@ export class PdbTurns {
     const key = pdbKey(pdb);
     if (!this.needed.has(key)) return true;
     return this.mine.get(key)?.seen === true && this.view.waits(key, pdb.disruptionsAllowed);
+  }
+
+  /**
+   * Whether another drain's release of a ticket for the PDB must wake this drain: it is queued there
+   * and holds a turn now (50 drains at a PDB: the next in line is woken, not the 49 still waiting).
+   * Its own ticket not seen yet: it is woken (the drain's passes decide).
+   */
+  private wakesOnRelease(key: string): boolean {
+    const entry = this.mine.get(key);
+    if (!entry) return false;
+    if (!this.feed || !entry.seen) return true;
+    return this.view.holdsAsBefore(this.feed.tickets(key), this.feed.heartbeats(), this.clock());
   }
 
   /** Renews the turns it holds (also those whose pods are all sent, until their evictions are counted). */

@@ -89,7 +89,7 @@ export class KubeTurns implements TicketWriter {
   }
 
   /** Lists and watches every ticket of the namespace; rejects if it cannot (then no turns are taken). */
-  async follow(onChange: () => void): Promise<TicketFeed> {
+  async follow(onChange: () => void, wakesOnRelease?: (pdb: string) => boolean): Promise<TicketFeed> {
     let failed = false;
     // per PDB: the newest deletion of another drain's ticket (the deleted object's resourceVersion)
     const released = new Map<string, string>();
@@ -100,11 +100,12 @@ export class KubeTurns implements TicketWriter {
         released.set(ticket.pdb, newest(released.get(ticket.pdb), version) ?? version);
       }
     };
-    // the drain is woken by a release (whoever's turn may have come) and by its own ticket showing:
-    // another drain queueing or beating changes nothing it must act on at once (its passes every
-    // 500 ms still see it, and a head's lease is judged by time)
+    // the drain is woken by its own ticket, and by a release it says may give it a turn: another
+    // drain queueing or beating changes nothing it must act on at once (its passes every 500 ms
+    // still see it, and a head's lease is judged by time)
     const wakesFor = (type: string, lease: TurnsLease): boolean =>
-      isTicket(lease) && (type === 'DELETED' || lease.holder === this.holder);
+      isTicket(lease) &&
+      (lease.holder === this.holder || (type === 'DELETED' && (wakesOnRelease?.(lease.pdb) ?? true)));
     const index = new TurnsIndex();
     const watch = new ListWatch<TurnsLease>(
       this.http,

@@ -127,13 +127,16 @@ class MemoryQueues {
   readonly releases: { pdb: string; holder: string; version: string }[] = [];
   private listeners: (() => void)[] = [];
   private version = 0;
+  /** Per holder, the predicate its drain gave for releases (the adapter asks it: tested on the real server). */
+  readonly wakesOnRelease = new Map<string, ((pdb: string) => boolean) | undefined>();
   failTake?: Error & { status?: number };
   followFails?: number;
   feedFailed = false;
 
   port(holder: string, clock: { now(): number }): TurnsPort {
     return {
-      follow: async (onChange) => {
+      follow: async (onChange, wakesOnRelease) => {
+        this.wakesOnRelease.set(holder, wakesOnRelease);
         if (this.followFails) {
           throw Object.assign(new Error(`HTTP ${this.followFails}`), { status: this.followFails });
         }
@@ -203,7 +206,10 @@ describe('PdbTurns', () => {
 
   it('queues at the first ask and holds the turn only once its ticket is seen', async () => {
     const { turns, queues } = setup();
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
 
     expect(turns.mayUse(PDB, T0)).toBe(false);
     await settle();
@@ -216,7 +222,10 @@ describe('PdbTurns', () => {
     const state = setup('node-b');
     const other = state.queues.port('node-a', state.clock);
     await other.take('shop/web');
-    await state.turns.start(() => {}, T0);
+    await state.turns.start(
+      () => {},
+      () => T0,
+    );
     return { ...state, other };
   }
 
@@ -228,6 +237,34 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(PDB, T0 + 1)).toBe(false);
     await other.release('shop/web');
     expect(turns.mayUse(PDB, T0 + 2)).toBe(true);
+  });
+
+  it('is woken by a release only where it now holds the turn: the next in line, not the drains behind it', async () => {
+    const { turns, queues, other, clock, logs } = await behindNodeA();
+    const third = new PdbTurns(queues.port('node-c', clock), 'node-c', {
+      info: (message) => void logs.push({ message }),
+      warn: (message) => void logs.push({ message }),
+    });
+    await third.start(
+      () => {},
+      () => T0,
+    );
+    turns.mayUse(PDB, T0);
+    await settle();
+    third.mayUse(PDB, T0);
+    await settle();
+    turns.mayUse(PDB, T0);
+    third.mayUse(PDB, T0);
+    const wakes = (holder: string, pdb = 'shop/web') => queues.wakesOnRelease.get(holder)?.(pdb);
+    expect([wakes('node-b'), wakes('node-c')]).toEqual([false, false]);
+    // not queued for a PDB: a release there is nothing to it
+    expect(wakes('node-b', 'shop/other')).toBe(false);
+
+    await other.release('shop/web');
+    expect([wakes('node-b'), wakes('node-c')]).toEqual([true, false]);
+    turns.release('shop/web');
+    await settle();
+    expect(wakes('node-c')).toBe(true);
   });
 
   it('uses a turn handed over by a release only once its PDB view has caught up with the release', async () => {
@@ -259,7 +296,10 @@ describe('PdbTurns', () => {
 
   it('writes no heartbeat while no other drain is queued for the PDB', async () => {
     const { turns, queues } = setup();
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     turns.mayUse(PDB, T0);
     await settle();
     turns.mayUse(PDB, T0 + 100);
@@ -271,7 +311,10 @@ describe('PdbTurns', () => {
 
   it('beats for a turn it holds 2 s after it began and every 2 s on while another drain waits, and gives tickets and heartbeat back', async () => {
     const { turns, queues, clock, advance } = setup();
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     turns.mayUse(PDB, T0);
     await settle();
     advance(1);
@@ -300,7 +343,10 @@ describe('PdbTurns', () => {
   it('writes one heartbeat for all the turns it holds', async () => {
     const { turns, queues, clock } = setup();
     const DB = { ...PDB, name: 'db' };
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     turns.mayUse(PDB, T0);
     turns.mayUse(DB, T0);
     await settle();
@@ -319,7 +365,10 @@ describe('PdbTurns', () => {
 
   it('queues again, at the back, when its ticket disappears (someone deleted it)', async () => {
     const { turns, queues, clock, advance } = setup('node-a');
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     turns.mayUse(PDB, T0);
     await settle();
     expect(turns.mayUse(PDB, T0)).toBe(true);
@@ -336,7 +385,10 @@ describe('PdbTurns', () => {
 
   it('keeps its places when it hands over, and gives them back when it ends', async () => {
     const kept = setup();
-    await kept.turns.start(() => {}, T0);
+    await kept.turns.start(
+      () => {},
+      () => T0,
+    );
     kept.turns.mayUse(PDB, T0);
     await settle();
     kept.queues.heartbeats = beats({ 'node-a': '7' });
@@ -345,7 +397,10 @@ describe('PdbTurns', () => {
     expect(kept.queues.heartbeats.has('node-a')).toBe(true);
 
     const ended = setup();
-    await ended.turns.start(() => {}, T0);
+    await ended.turns.start(
+      () => {},
+      () => T0,
+    );
     ended.turns.mayUse(PDB, T0);
     await settle();
     // a heartbeat an earlier invocation of this drain wrote
@@ -358,7 +413,10 @@ describe('PdbTurns', () => {
   it('drains uncoordinated, said once, when the queues cannot be followed', async () => {
     const { turns, queues, logs } = setup();
     queues.followFails = 403;
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
 
     expect(turns.mayUse(PDB, T0)).toBe(true);
     expect(turns.mayUse(PDB, T0)).toBe(true);
@@ -368,7 +426,10 @@ describe('PdbTurns', () => {
 
   it('drains uncoordinated, said once, when it may not queue (403), and retries another failure', async () => {
     const { turns, queues, logs } = setup();
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     queues.failTake = Object.assign(new Error('HTTP 503'), { status: 503 });
     turns.mayUse(PDB, T0);
     await settle();
@@ -386,7 +447,10 @@ describe('PdbTurns', () => {
   it('drains uncoordinated while the queues cannot be followed for another reason, and follows them again', async () => {
     const { turns, queues, logs } = setup();
     queues.followFails = 503;
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     expect(turns.coordinated).toBe(false);
     expect(turns.mayUse(PDB, T0)).toBe(true);
     await turns.refollow(T0 + TURN_REFOLLOW_MS - 1);
@@ -411,7 +475,10 @@ describe('PdbTurns', () => {
     const { turns, queues, clock } = setup('node-b');
     const other = queues.port('node-a', clock);
     await other.take('shop/web');
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     const track = { pod: { namespace: 'shop' }, state: 'pending' } as unknown as Track;
     const settleWith = (tracks: Track[]) =>
       turns.settle(
@@ -444,7 +511,10 @@ describe('PdbTurns', () => {
 
   it('drains uncoordinated once the tickets watch gives up, and follows them again', async () => {
     const { turns, queues } = setup();
-    await turns.start(() => {}, T0);
+    await turns.start(
+      () => {},
+      () => T0,
+    );
     queues.feedFailed = true;
 
     expect(turns.coordinated).toBe(false);

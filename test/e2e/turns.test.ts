@@ -297,6 +297,35 @@ describe('KubeTurns feed', () => {
     }
   });
 
+  it("wakes the drain for another drain's release only where it says the release may give it a turn", async () => {
+    const [near, far] = [`near-${Date.now()}/web`, `far-${Date.now()}/web`];
+    const [mine, other] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
+    const asked: string[] = [];
+    let wakes = 0;
+    const feed = await mine.follow(
+      () => wakes++,
+      (pdb) => {
+        asked.push(pdb);
+        return pdb === near;
+      },
+    );
+    try {
+      await Promise.all([other.take(near), other.take(far)]);
+      await vi.waitFor(() => expect(feed.tickets(far)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      const before = wakes;
+
+      await other.release(far);
+      await vi.waitFor(() => expect(feed.tickets(far)).toHaveLength(0), { timeout: 5_000, interval: 20 });
+      expect(wakes).toBe(before);
+      await other.release(near);
+      await vi.waitFor(() => expect(wakes).toBe(before + 1), { timeout: 5_000, interval: 20 });
+      expect(asked).toEqual([far, near]);
+    } finally {
+      feed.close();
+      await Promise.all([other.release(near), other.release(far)]);
+    }
+  });
+
   it("keeps a PDB's tickets the same array until one of them changes (the drains' turn answers are kept per array)", async () => {
     const [web, db] = [`same-${Date.now()}/web`, `same-${Date.now()}/db`];
     const [a, b] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
