@@ -15,6 +15,7 @@ import type { LifecycleActionState } from '../scripts/harness/aws-endpoint.js';
 import { kubeConfigFor } from '../scripts/harness/cluster.js';
 import { SharedWorld } from '../scripts/harness/shared-world.js';
 import type { RequestCounts } from './api-cost.js';
+import { type LogStep, logSteps, stepsTable } from './log-steps.js';
 import { inProcesses, inThisProcess } from './scale-invocations.js';
 import {
   type BenchEnv,
@@ -73,6 +74,8 @@ export interface ScaleInResult {
   readonly chain: ReturnType<Timeline['scaleInBound']>;
   /** From the first invocation to the first eviction in effect. */
   readonly firstEvictionMs: number;
+  /** When the invocations logged each step, from the first invocation (bench/log-steps.ts). */
+  readonly steps: readonly LogStep[];
   /**
    * How late the event loop ran, p50/p99 ms: in-process, this process's (the drains and the simulated
    * kubelets share it); in processes, the median and the highest of the invocations' own p99s.
@@ -200,6 +203,7 @@ export async function runScaleIn(
       slowestDrainMs: Math.max(...summaries.map((s) => s.report?.durationMs ?? 0)),
       chain: timeline.scaleInBound(targets),
       firstEvictionMs: timeline.firstTerminating(targets) - started,
+      steps: logSteps(logLines, started),
       loopDelayMs,
     };
   } finally {
@@ -287,7 +291,9 @@ Lambda containers, but sharing one event loop with each other and the simulated 
 - Handler log lines: ${list(r.logLevels)}${Object.keys(r.problems).length > 0 ? ` (${list(r.problems)})` : ''}; drains that listed instead of watching (watches refused, e.g. by the
   server's flow control, or given up): ${r.listing}, with ${r.listingRefusals} of the ${r.evictionRefusals} refusals
 
-${requests}`,
+${requests}
+
+${stepsTable(r.steps)}`,
   };
 }
 
