@@ -49,6 +49,8 @@ export interface ScaleInResult {
   readonly apiserverCpuS: number;
   readonly etcdCpuS: number;
   readonly pods: number;
+  /** The first invocation (epoch ms). */
+  readonly startedAt: number;
   readonly totalMs: number;
   readonly outcomes: Record<string, number>;
   /** Invocations that threw, plus distinct API errors the drains reported. */
@@ -166,6 +168,7 @@ export async function runScaleIn(
       coordinated,
       ...(drainsCpuS === undefined ? {} : { drainsCpuS }),
       pods: nodeCount * SHARED_DEPLOYMENTS,
+      startedAt: started,
       totalMs,
       outcomes: count(summaries.map((s) => s.outcome)),
       errors: [
@@ -280,7 +283,7 @@ Lambda containers, but sharing one event loop with each other and the simulated 
   ${r.nodes} evictions, in the order they took effect, of eviction → the PDB allows a disruption again (the last:
   eviction → pod gone), as the API server handed over in this run (median link ${seconds(r.chain.medianLinkMs)}): what a
   drainer that reacted at once would have taken. The drains' reaction, the PDB allows again → its next eviction in
-  effect: median ${seconds(r.chain.medianReactionMs)}. Total / bound **${(r.totalMs / r.chain.boundMs).toFixed(2)}**; the first
+  effect: median ${seconds(r.chain.medianReactionMs)}. Total / bound **${(r.totalMs / r.chain.boundMs).toFixed(2)}**${lastChain(r)}; the first
   eviction took effect ${seconds(r.firstEvictionMs)} after the first invocation (start-up: the token, the node, its job record,
   the cordon, the watches, the ticket). ${
     r.mode === 'processes'
@@ -295,6 +298,15 @@ ${requests}
 
 ${stepsTable(r.steps)}`,
   };
+}
+
+/** Where the time of the PDB that went last went: start, the server's chain, the drains' reactions, the rest. */
+function lastChain(r: ScaleInResult): string {
+  const last = r.chain.last;
+  if (!last) return '';
+  const start = last.firstAt - r.startedAt;
+  const rest = r.totalMs - start - last.chainMs - last.reactionsMs;
+  return ` (the PDB that went last, ${last.pdb}: its first eviction ${seconds(start)}, its chain ${seconds(last.chainMs)}, the drains' reactions along it ${seconds(last.reactionsMs)}, the rest ${seconds(rest)})`;
 }
 
 /** The same scale-in without turns (no Role for the leases), beside the coordinated one of the same run. */

@@ -389,6 +389,19 @@ interface PodTrack {
   goneAt?: number;
 }
 
+/**
+ * One PDB's chain in a scale-in: its first eviction, the server's hand-overs (the chain), the drains'
+ * reactions summed, its last pod gone (epoch ms). Start + chain + reactions + (end − last pod gone) is
+ * the scale-in's total, when this PDB went last.
+ */
+export interface ChainParts {
+  readonly pdb: string;
+  readonly firstAt: number;
+  readonly chainMs: number;
+  readonly reactionsMs: number;
+  readonly endAt: number;
+}
+
 export interface ChainStats {
   /** Eviction → the replacement pod exists (the ReplicaSet controller's part). */
   readonly replacementCreatedMs: number[];
@@ -529,10 +542,13 @@ export class Timeline {
     /** The PDB allows again → its next eviction in effect: the drains' reaction (and the server's handling). */
     readonly medianReactionMs: number;
     readonly pdbs: number;
+    /** The PDB whose last pod went last: where the scale-in's time went. */
+    readonly last?: ChainParts;
   } {
     const links: number[] = [];
     const reactions: number[] = [];
     let boundMs = 0;
+    let last: ChainParts | undefined;
     const apps = new Set(
       [...this.pods.values()].filter((p) => p.node && nodes.has(p.node)).map((p) => p.app),
     );
@@ -544,6 +560,7 @@ export class Timeline {
         .sort((a, b) => (a.terminatingAt ?? 0) - (b.terminatingAt ?? 0));
       const allowed = this.allowedAt.get(app) ?? [];
       let chainMs = 0;
+      let waitedMs = 0;
       evicted.forEach((pod, i) => {
         const at = pod.terminatingAt ?? 0;
         if (i === evicted.length - 1) {
@@ -555,10 +572,22 @@ export class Timeline {
         links.push(freed - at);
         if (next >= freed) reactions.push(next - freed);
         chainMs += freed - at;
+        waitedMs += Math.max(0, next - freed);
       });
       boundMs = Math.max(boundMs, chainMs);
+      const first = evicted[0]?.terminatingAt;
+      const end = evicted.at(-1)?.goneAt;
+      if (first !== undefined && end !== undefined && (last === undefined || end > last.endAt)) {
+        last = { pdb: app, firstAt: first, chainMs, reactionsMs: waitedMs, endAt: end };
+      }
     }
-    return { boundMs, medianLinkMs: median(links), medianReactionMs: median(reactions), pdbs: apps.size };
+    return {
+      boundMs,
+      medianLinkMs: median(links),
+      medianReactionMs: median(reactions),
+      pdbs: apps.size,
+      ...(last ? { last } : {}),
+    };
   }
 }
 
