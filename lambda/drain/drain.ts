@@ -180,13 +180,7 @@ class DrainRun {
     const [cordoned] = await Promise.all([
       this.untilDeadline('cordon', () => this.cluster.cordon(node, { excludeFromLoadBalancers: exclude })),
       this.view.follow(this.cluster, this.guard, wakesForPdb),
-      turns &&
-        this.guard.run(() =>
-          turns.start(
-            () => this.view?.poke(),
-            () => this.clock.now(),
-          ),
-        ),
+      turns && this.guard.run(() => turns.start(() => this.view?.poke(), this.clock)),
     ]);
     if (cordoned.stopped) return this.stoppedBeforeStart(cordoned.stopped);
     this.log.info('node cordoned', { node, excludedFromLoadBalancers: exclude });

@@ -24,7 +24,7 @@ import { olderThan } from './fresh.js';
 import type { Guard } from './guard.js';
 import type { PdbInfo } from './model.js';
 import { pdbSpent } from './pacing.js';
-import type { ResourceVersion } from './ports.js';
+import type { Clock, ResourceVersion } from './ports.js';
 import type { PdbCoverage } from './selector.js';
 import type { Track } from './track.js';
 import { byQueue, type Heartbeats, pdbKey, type Ticket, TurnView } from './turn-queue.js';
@@ -91,7 +91,7 @@ type Log = {
 export class PdbTurns {
   private feed?: TicketFeed;
   private onChange: () => void = () => {};
-  private clock: () => number = Date.now;
+  private clock: Pick<Clock, 'now'> = { now: Date.now };
   /** The tickets could not be followed for a passing reason: when to try again. */
   private retryAt?: number;
   private readonly view: TurnView;
@@ -115,10 +115,10 @@ export class PdbTurns {
   }
 
   /** Follows the queues; `onChange` wakes the drain when a ticket change may concern it. */
-  async start(onChange: () => void, clock: () => number): Promise<void> {
+  async start(onChange: () => void, clock: Pick<Clock, 'now'>): Promise<void> {
     this.onChange = onChange;
     this.clock = clock;
-    await this.follow(clock());
+    await this.follow(clock.now());
   }
 
   /**
@@ -222,7 +222,7 @@ export class PdbTurns {
     const entry = this.mine.get(key);
     if (!entry) return false;
     if (!this.feed || !entry.seen) return true;
-    return this.view.holdsAsBefore(this.feed.tickets(key), this.feed.heartbeats(), this.clock());
+    return this.view.holdsAsBefore(this.feed.tickets(key), this.feed.heartbeats(), this.clock.now());
   }
 
   /** Renews the turns it holds (also those whose pods are all sent, until their evictions are counted). */

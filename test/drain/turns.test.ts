@@ -206,10 +206,7 @@ describe('PdbTurns', () => {
 
   it('queues at the first ask and holds the turn only once its ticket is seen', async () => {
     const { turns, queues } = setup();
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
 
     expect(turns.mayUse(PDB, T0)).toBe(false);
     await settle();
@@ -222,10 +219,7 @@ describe('PdbTurns', () => {
     const state = setup('node-b');
     const other = state.queues.port('node-a', state.clock);
     await other.take('shop/web');
-    await state.turns.start(
-      () => {},
-      () => T0,
-    );
+    await state.turns.start(() => {}, { now: () => T0 });
     return { ...state, other };
   }
 
@@ -245,10 +239,7 @@ describe('PdbTurns', () => {
       info: (message) => void logs.push({ message }),
       warn: (message) => void logs.push({ message }),
     });
-    await third.start(
-      () => {},
-      () => T0,
-    );
+    await third.start(() => {}, { now: () => T0 });
     turns.mayUse(PDB, T0);
     await settle();
     third.mayUse(PDB, T0);
@@ -296,10 +287,7 @@ describe('PdbTurns', () => {
 
   it('writes no heartbeat while no other drain is queued for the PDB', async () => {
     const { turns, queues } = setup();
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     turns.mayUse(PDB, T0);
     await settle();
     turns.mayUse(PDB, T0 + 100);
@@ -311,10 +299,7 @@ describe('PdbTurns', () => {
 
   it('beats for a turn it holds 2 s after it began and every 2 s on while another drain waits, and gives tickets and heartbeat back', async () => {
     const { turns, queues, clock, advance } = setup();
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     turns.mayUse(PDB, T0);
     await settle();
     advance(1);
@@ -343,10 +328,7 @@ describe('PdbTurns', () => {
   it('writes one heartbeat for all the turns it holds', async () => {
     const { turns, queues, clock } = setup();
     const DB = { ...PDB, name: 'db' };
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     turns.mayUse(PDB, T0);
     turns.mayUse(DB, T0);
     await settle();
@@ -365,10 +347,7 @@ describe('PdbTurns', () => {
 
   it('queues again, at the back, when its ticket disappears (someone deleted it)', async () => {
     const { turns, queues, clock, advance } = setup('node-a');
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     turns.mayUse(PDB, T0);
     await settle();
     expect(turns.mayUse(PDB, T0)).toBe(true);
@@ -385,10 +364,7 @@ describe('PdbTurns', () => {
 
   it('keeps its places when it hands over, and gives them back when it ends', async () => {
     const kept = setup();
-    await kept.turns.start(
-      () => {},
-      () => T0,
-    );
+    await kept.turns.start(() => {}, { now: () => T0 });
     kept.turns.mayUse(PDB, T0);
     await settle();
     kept.queues.heartbeats = beats({ 'node-a': '7' });
@@ -397,10 +373,7 @@ describe('PdbTurns', () => {
     expect(kept.queues.heartbeats.has('node-a')).toBe(true);
 
     const ended = setup();
-    await ended.turns.start(
-      () => {},
-      () => T0,
-    );
+    await ended.turns.start(() => {}, { now: () => T0 });
     ended.turns.mayUse(PDB, T0);
     await settle();
     // a heartbeat an earlier invocation of this drain wrote
@@ -413,10 +386,7 @@ describe('PdbTurns', () => {
   it('drains uncoordinated, said once, when the queues cannot be followed', async () => {
     const { turns, queues, logs } = setup();
     queues.followFails = 403;
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
 
     expect(turns.mayUse(PDB, T0)).toBe(true);
     expect(turns.mayUse(PDB, T0)).toBe(true);
@@ -426,10 +396,7 @@ describe('PdbTurns', () => {
 
   it('drains uncoordinated, said once, when it may not queue (403), and retries another failure', async () => {
     const { turns, queues, logs } = setup();
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     queues.failTake = Object.assign(new Error('HTTP 503'), { status: 503 });
     turns.mayUse(PDB, T0);
     await settle();
@@ -447,10 +414,7 @@ describe('PdbTurns', () => {
   it('drains uncoordinated while the queues cannot be followed for another reason, and follows them again', async () => {
     const { turns, queues, logs } = setup();
     queues.followFails = 503;
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     expect(turns.coordinated).toBe(false);
     expect(turns.mayUse(PDB, T0)).toBe(true);
     await turns.refollow(T0 + TURN_REFOLLOW_MS - 1);
@@ -475,10 +439,7 @@ describe('PdbTurns', () => {
     const { turns, queues, clock } = setup('node-b');
     const other = queues.port('node-a', clock);
     await other.take('shop/web');
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     const track = { pod: { namespace: 'shop' }, state: 'pending' } as unknown as Track;
     const settleWith = (tracks: Track[]) =>
       turns.settle(
@@ -511,10 +472,7 @@ describe('PdbTurns', () => {
 
   it('drains uncoordinated once the tickets watch gives up, and follows them again', async () => {
     const { turns, queues } = setup();
-    await turns.start(
-      () => {},
-      () => T0,
-    );
+    await turns.start(() => {}, { now: () => T0 });
     queues.feedFailed = true;
 
     expect(turns.coordinated).toBe(false);
