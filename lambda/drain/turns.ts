@@ -2,7 +2,7 @@
  * Drains that share a PDB take turns instead of racing for its disruptions. Every drain that has a
  * pod under a PDB puts a ticket in that PDB's queue (a Lease of the drainer's namespace, one per PDB
  * and node: creating one never conflicts with another drain's); the queue is first come, first
- * served by the ticket's time. A drain sends an eviction for a pod under the PDB only while its
+ * served in the order the server created the tickets. A drain sends an eviction for a pod under the PDB only while its
  * ticket is among the first `max(1, disruptionsAllowed)` live tickets, and gives its ticket back once
  * its evictions under the PDB are answered and counted by the PDB's status (or its pods are gone, or
  * the drain ends). The API server's PDB check stays the guarantee; this only keeps drains from asking
