@@ -283,7 +283,7 @@ Lambda containers, but sharing one event loop with each other and the simulated 
   ${r.nodes} evictions, in the order they took effect, of eviction → the PDB allows a disruption again (the last:
   eviction → pod gone), as the API server handed over in this run (median link ${seconds(r.chain.medianLinkMs)}): what a
   drainer that reacted at once would have taken. The drains' reaction, the PDB allows again → its next eviction in
-  effect: median ${seconds(r.chain.medianReactionMs)}. Total / bound **${(r.totalMs / r.chain.boundMs).toFixed(2)}**${lastChain(r)}; the first
+  effect: median ${seconds(r.chain.medianReactionMs)}, p90 ${seconds(r.chain.p90ReactionMs)}, ${r.chain.reactionsOver1s} of them over 1 s. Total / bound **${(r.totalMs / r.chain.boundMs).toFixed(2)}**${lastChain(r)}; the first
   eviction took effect ${seconds(r.firstEvictionMs)} after the first invocation (start-up: the token, the node, its job record,
   the cordon, the watches, the ticket). ${
     r.mode === 'processes'

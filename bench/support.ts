@@ -541,6 +541,9 @@ export class Timeline {
     readonly medianLinkMs: number;
     /** The PDB allows again → its next eviction in effect: the drains' reaction (and the server's handling). */
     readonly medianReactionMs: number;
+    /** The slowest tenth of the reactions start here (p90), and how many took over a second. */
+    readonly p90ReactionMs: number;
+    readonly reactionsOver1s: number;
     readonly pdbs: number;
     /** The PDB whose last pod went last: where the scale-in's time went. */
     readonly last?: ChainParts;
@@ -585,6 +588,8 @@ export class Timeline {
       boundMs,
       medianLinkMs: median(links),
       medianReactionMs: median(reactions),
+      p90ReactionMs: percentile(reactions, 0.9),
+      reactionsOver1s: reactions.filter((ms) => ms > 1_000).length,
       pdbs: apps.size,
       ...(last ? { last } : {}),
     };
