@@ -68,6 +68,11 @@ export interface ClusterPort {
   deletePod(pod: PodRef, options?: GracePeriod): Promise<'deleted' | 'gone'>;
   listPdbs(namespace: string): Promise<PdbInfo[]>;
   /**
+   * Optional: one PDB as the server has it now (a consistent read, not the watch cache); undefined
+   * when it is gone.
+   */
+  readPdb?(namespace: string, name: string): Promise<PdbInfo | undefined>;
+  /**
    * Optional: follows the node's pods and the cluster's PDBs with watches, so the drain reads them
    * instead of listing and wakes (`onChange`) the moment one changes; a PDB's status or spec change
    * only when `wakesForPdb` says so (a PDB created or deleted always). Rejects when a watch cannot be

@@ -290,6 +290,21 @@ export class KubeCluster implements ClusterPort {
     return (list.items ?? []).map(toPdbInfo);
   }
 
+  /** A consistent read (no resourceVersion: etcd's current state, not the watch cache's). */
+  readPdb(namespace: string, name: string): Promise<PdbInfo | undefined> {
+    const path = `/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets/${encodeURIComponent(name)}`;
+    return this.call(async () => {
+      try {
+        return toPdbInfo(
+          await this.http.getJson<RawObject>(`/apis/policy/${await this.evictionVersion()}${path}`),
+        );
+      } catch (error) {
+        if (isStatus(error, 404)) return undefined;
+        throw error;
+      }
+    });
+  }
+
   /** Node events go to namespace default (as the kubelet's do), pod events to the pod's namespace. */
   async recordEvent(subject: EventSubject, event: ClusterEvent): Promise<void> {
     const now = new Date().toISOString();

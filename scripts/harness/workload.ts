@@ -38,6 +38,7 @@ export interface PdbExtras {
 }
 
 export interface StoredPdb {
+  readonly metadata?: { readonly resourceVersion?: string };
   readonly spec?: PdbExtras & Record<string, unknown>;
   readonly status?: {
     readonly observedGeneration?: number;

@@ -45,7 +45,7 @@ function setup(more: Partial<DrainOptions> = {}) {
 /** The first call of `method` aborts the drain's signal and never answers. */
 function hangOnFirst(
   cluster: FakeCluster,
-  method: Exclude<keyof ClusterPort, 'followNode'>,
+  method: Exclude<keyof ClusterPort, 'followNode' | 'readPdb'>,
   controller: AbortController,
 ): void {
   const real = (cluster[method] as (...args: unknown[]) => Promise<unknown>).bind(cluster);

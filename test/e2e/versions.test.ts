@@ -66,6 +66,24 @@ describe(`Kubernetes version handling on kube-apiserver ${info.serverVersion}`, 
     ]);
   });
 
+  it('reads one PDB as stored, with its version, through the served policy version; a deleted one is undefined', async () => {
+    scenario = await createScenario('v-read-pdb');
+    const labels = await scenario.deployment('web', 2);
+    await scenario.pdb('web', labels, { minAvailable: 1 });
+    await scenario.waitRunning(2);
+    await scenario.waitPdb('web', (s) => s.currentHealthy === 2);
+    const stored = await scenario.readPdb('web');
+
+    const read = await drainer().readPdb(scenario.namespace, 'web');
+
+    expect(read).toEqual(
+      expect.objectContaining({ name: 'web', disruptionsAllowed: 1, currentHealthy: 2, desiredHealthy: 1 }),
+    );
+    expect(read?.resourceVersion).toBe(stored.metadata?.resourceVersion);
+    await scenario.deletePdb('web');
+    expect(await drainer().readPdb(scenario.namespace, 'web')).toBeUndefined();
+  });
+
   it('refuses an unready pod under a PDB that allows no disruption (the default unhealthy-pod policy)', async () => {
     const { w, podKey } = await unreadyPodUnderPdb('v-unready');
 
