@@ -169,7 +169,8 @@ class DrainRun {
 
     const exclude = this.options.excludeFromLoadBalancers === true;
     this.view = new NodeView(node, this.log, this.clock);
-    const turns = this.options.turns && new PdbTurns(this.options.turns(node), node, this.log);
+    const readPdb = this.cluster.readPdb?.bind(this.cluster);
+    const turns = this.options.turns && new PdbTurns(this.options.turns(node), node, this.log, readPdb);
     this.turns = turns;
     // a PDB's change need not wake a drain that waits in its queue or needs none of its disruptions
     // (50 drains at one PDB: one is woken, not 50); from the deadline on, every change does

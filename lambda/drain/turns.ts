@@ -106,10 +106,15 @@ export class PdbTurns {
   private needed?: ReadonlySet<string>;
   private off = false;
 
+  /**
+   * @param readPdb a consistent read of one PDB (ClusterPort.readPdb): tells a PDB view that is
+   *   behind a release only in version from one that misses a write (caughtUp).
+   */
   constructor(
     private readonly port: TurnsPort,
     holder: string,
     private readonly log: Log,
+    private readonly readPdb?: (namespace: string, name: string) => Promise<PdbInfo | undefined>,
   ) {
     this.view = new TurnView(holder);
   }
@@ -185,19 +190,47 @@ export class PdbTurns {
     const holds = this.view.holds(tickets, this.feed.heartbeats(), pdb.disruptionsAllowed, now);
     if (!holds) return false;
     this.keepAlive(key, entry, now);
-    return this.caughtUp(entry, this.feed.releasedAt(key), pdbsVersion, now);
+    return this.caughtUp(entry, pdb, this.feed.releasedAt(key), pdbsVersion, now);
   }
 
-  /** Whether the PDB view is at least as new as the last release seen, or waited for long enough. */
+  /**
+   * Whether the PDB view is at least as new as the last release seen, or read to be current, or
+   * waited for long enough.
+   */
   private caughtUp(
     entry: Mine,
+    pdb: PdbInfo,
     release: ResourceVersion | undefined,
     pdbsVersion: ResourceVersion | undefined,
     now: number,
   ): boolean {
     if (release === undefined || !olderThan(pdbsVersion, release)) return true;
     if (entry.behind?.release !== release) entry.behind = { release, since: now };
+    if (entry.behind.current) return true;
+    this.readIfCurrent(entry.behind, pdb);
     return now - entry.behind.since >= TURN_CATCH_UP_MS;
+  }
+
+  /**
+   * A PDB watch behind a release is often behind in version only: nothing happened to the PDB since
+   * the status that allows the next disruption, which came before the release (the previous holder
+   * released late), so no PDB event brings the watch past it. One consistent read of the PDB tells:
+   * the same object version as the view's means the view is current, and the turn is used at once
+   * (the drain is woken) instead of TURN_CATCH_UP_MS later. Read again only when the view's version
+   * of the PDB changed; a failed read leaves the wait as it was.
+   */
+  private readIfCurrent(behind: Behind, pdb: PdbInfo): void {
+    const seen = pdb.resourceVersion;
+    if (!this.readPdb || seen === undefined || behind.readFor === seen) return;
+    behind.readFor = seen;
+    this.readPdb(pdb.namespace, pdb.name).then(
+      (current) => {
+        if (current?.resourceVersion !== seen) return;
+        behind.current = true;
+        this.onChange();
+      },
+      () => {},
+    );
   }
 
   /**
@@ -359,7 +392,16 @@ interface Mine {
   seen: boolean;
   renewAt?: number;
   /** The release its PDB view is behind, and since when (TURN_CATCH_UP_MS). */
-  behind?: { readonly release: ResourceVersion; readonly since: number };
+  behind?: Behind;
+}
+
+interface Behind {
+  readonly release: ResourceVersion;
+  readonly since: number;
+  /** The view's version of the PDB last read to check (readIfCurrent). */
+  readFor?: ResourceVersion;
+  /** A read showed the view's PDB current after the release. */
+  current?: boolean;
 }
 
 /** 403 (no permission for the leases) or 404 (no namespace of the drainer's): no turns to be had. */

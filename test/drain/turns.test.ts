@@ -273,6 +273,72 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(PDB, T0 + 3, String(Number(release) + 5))).toBe(true);
   });
 
+  /**
+   * node-b behind node-a, whose PDB view (object and watch at version `view`) is behind node-a's
+   * release in version; `server` is the PDB's version a consistent read returns.
+   */
+  async function releasedLate(server: () => string) {
+    const { queues, clock, logs } = setup('node-b');
+    const reads: string[] = [];
+    const turns = new PdbTurns(
+      queues.port('node-b', clock),
+      'node-b',
+      { info: (message) => void logs.push({ message }), warn: (message) => void logs.push({ message }) },
+      async (namespace, name) => {
+        reads.push(`${namespace}/${name}`);
+        return { ...PDB, resourceVersion: server() };
+      },
+    );
+    const other = queues.port('node-a', clock);
+    await other.take('shop/web');
+    let wakes = 0;
+    await turns.start(() => wakes++, { now: () => T0 });
+    const view = (version: string) => ({ ...PDB, resourceVersion: version });
+    turns.mayUse(view('1'), T0, '1');
+    await settle();
+    await other.release('shop/web');
+    const release = Number(queues.releases[0]?.version);
+    return { turns, reads, view, release, wakes: () => wakes };
+  }
+
+  it('uses a turn released after its PDB view at once when a read shows the view current', async () => {
+    const { turns, reads, view, release, wakes } = await releasedLate(() => '1');
+    expect(release).toBeGreaterThan(1);
+
+    expect(turns.mayUse(view('1'), T0 + 1, '1')).toBe(false);
+    const woken = wakes();
+    await settle();
+
+    expect(reads).toEqual(['shop/web']);
+    expect(wakes()).toBe(woken + 1);
+    expect(turns.mayUse(view('1'), T0 + 2, '1')).toBe(true);
+  });
+
+  it('waits as before when the read shows a write its PDB view has not seen, and reads again once the view changes', async () => {
+    let server = '2';
+    const { turns, reads, view } = await releasedLate(() => server);
+
+    expect(turns.mayUse(view('1'), T0 + 1, '1')).toBe(false);
+    await settle();
+    expect(turns.mayUse(view('1'), T0 + 2, '1')).toBe(false);
+    expect(reads).toHaveLength(1);
+    // the watch delivers the write the read saw, still before the release: one more read, current now
+    server = '2';
+    expect(turns.mayUse(view('2'), T0 + 3, '2')).toBe(false);
+    await settle();
+    expect(reads).toHaveLength(2);
+    expect(turns.mayUse(view('2'), T0 + 4, '2')).toBe(true);
+  });
+
+  it('waits TURN_CATCH_UP_MS as before when the read shows the view missing a write and nothing else comes', async () => {
+    const { turns, view } = await releasedLate(() => '2');
+
+    expect(turns.mayUse(view('1'), T0 + 1, '1')).toBe(false);
+    await settle();
+    expect(turns.mayUse(view('1'), T0 + TURN_CATCH_UP_MS, '1')).toBe(false);
+    expect(turns.mayUse(view('1'), T0 + 1 + TURN_CATCH_UP_MS, '1')).toBe(true);
+  });
+
   it('trusts a PDB view still behind the release after TURN_CATCH_UP_MS, and one whose version cannot be ordered', async () => {
     const { turns, other } = await behindNodeA();
     turns.mayUse(PDB, T0);
