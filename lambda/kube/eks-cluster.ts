@@ -45,6 +45,11 @@ export function lazyCluster(connect: () => Promise<ClusterPort>): ClusterPort {
       if (!connected.followNode) throw new Error('this cluster client cannot watch');
       return connected.followNode(node, onChange, wakesForPdb);
     },
+    readPdb: async (namespace, name) => {
+      const connected = await cluster();
+      if (!connected.readPdb) throw new Error('this cluster client cannot read one PDB');
+      return connected.readPdb(namespace, name);
+    },
     recordEvent: async (subject, event) => (await cluster()).recordEvent(subject, event),
   };
 }

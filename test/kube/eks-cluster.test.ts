@@ -167,7 +167,7 @@ describe('eksKubeConfig', () => {
 
 describe('lazyCluster', () => {
   /** A ClusterPort whose every call says its name. */
-  function recording(calls: string[], withWatch = true): ClusterPort {
+  function recording(calls: string[], full = true): ClusterPort {
     const said = <T>(call: string, value: T): T => {
       calls.push(call);
       return value;
@@ -182,16 +182,17 @@ describe('lazyCluster', () => {
       listPdbs: async (ns) => said(`listPdbs ${ns}`, []),
       recordEvent: async (s, e) => said(`recordEvent ${s.name} ${e.reason}`, undefined),
     };
-    if (withWatch)
-      port.followNode = async (n) =>
-        said(`followNode ${n}`, {
-          pods: () => [],
-          podsVersion: () => undefined,
-          pdbs: () => [],
-          pdbsVersion: () => undefined,
-          failed: () => false,
-          close: () => {},
-        });
+    if (!full) return port;
+    port.readPdb = async (ns, name) => said(`readPdb ${ns} ${name}`, undefined);
+    port.followNode = async (n) =>
+      said(`followNode ${n}`, {
+        pods: () => [],
+        podsVersion: () => undefined,
+        pdbs: () => [],
+        pdbsVersion: () => undefined,
+        failed: () => false,
+        close: () => {},
+      });
     return port;
   }
 
@@ -214,6 +215,7 @@ describe('lazyCluster', () => {
     expect(await cluster.listPdbs('ns')).toEqual([]);
     await cluster.recordEvent({ kind: 'Node', name: 'n1' }, { reason: 'R', message: 'm', type: 'Normal' });
     expect((await cluster.followNode?.('n1', () => {}))?.failed()).toBe(false);
+    expect(await cluster.readPdb?.('ns', 'web')).toBeUndefined();
 
     expect(connects).toBe(1);
     expect(calls).toEqual([
@@ -226,6 +228,7 @@ describe('lazyCluster', () => {
       'listPdbs ns',
       'recordEvent n1 R',
       'followNode n1',
+      'readPdb ns web',
     ]);
   });
 
@@ -243,8 +246,9 @@ describe('lazyCluster', () => {
     expect(connects).toBe(2);
   });
 
-  it('fails to follow a node with a client that cannot watch (the drain then lists)', async () => {
+  it('fails to follow a node or read one PDB with a client that cannot (the drain then lists, or waits)', async () => {
     const cluster = lazyCluster(async () => recording([], false));
     await expect(cluster.followNode?.('n1', () => {})).rejects.toThrow('this cluster client cannot watch');
+    await expect(cluster.readPdb?.('ns', 'web')).rejects.toThrow('this cluster client cannot read one PDB');
   });
 });
