@@ -17,7 +17,8 @@
  * ahead of it released before its PDB watch delivers the status that counts the released holder's
  * eviction, and would ask for a disruption already spent (refused). So a turn that another drain's
  * release handed over is used only once the PDB watch has caught up with that release (its
- * resourceVersion at least the release's, fresh.ts), or TURN_CATCH_UP_MS after it was seen.
+ * resourceVersion at least the release's, fresh.ts), or once a read of the PDB shows the view current
+ * (behind in version only: readIfCurrent), or TURN_CATCH_UP_MS after it was seen.
  */
 import { errorMessage } from '../errors.js';
 import { olderThan } from './fresh.js';
