@@ -279,25 +279,25 @@ export class KubeCluster implements ClusterPort {
     });
   }
 
+  /** A namespace's PDBs, through the served policy version. */
+  private async pdbsPath(namespace: string): Promise<string> {
+    return `/apis/policy/${await this.evictionVersion()}/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets`;
+  }
+
   /** From the watch cache (resourceVersion 0). */
   async listPdbs(namespace: string): Promise<PdbInfo[]> {
     const list = await this.call(async () =>
-      this.http.getJson<{ items?: RawObject[] }>(
-        `/apis/policy/${await this.evictionVersion()}/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets`,
-        { resourceVersion: '0' },
-      ),
+      this.http.getJson<{ items?: RawObject[] }>(await this.pdbsPath(namespace), { resourceVersion: '0' }),
     );
     return (list.items ?? []).map(toPdbInfo);
   }
 
   /** A consistent read (no resourceVersion: etcd's current state, not the watch cache's). */
   readPdb(namespace: string, name: string): Promise<PdbInfo | undefined> {
-    const path = `/namespaces/${encodeURIComponent(namespace)}/poddisruptionbudgets/${encodeURIComponent(name)}`;
     return this.call(async () => {
       try {
-        return toPdbInfo(
-          await this.http.getJson<RawObject>(`/apis/policy/${await this.evictionVersion()}${path}`),
-        );
+        const path = `${await this.pdbsPath(namespace)}/${encodeURIComponent(name)}`;
+        return toPdbInfo(await this.http.getJson<RawObject>(path));
       } catch (error) {
         if (isStatus(error, 404)) return undefined;
         throw error;

@@ -38,6 +38,20 @@ async function unreadyPodUnderPdb(
   return { w, podKey: w.key(pod?.metadata?.name ?? '') };
 }
 
+/** Deployment `web` with `replicas` pods running under a PDB minAvailable replicas − 1 that counts them all. */
+async function webUnderPdb(
+  prefix: string,
+  replicas: number,
+): Promise<{ w: Workload; labels: Record<string, string> }> {
+  const w = await createScenario(prefix);
+  scenario = w;
+  const labels = await w.deployment('web', replicas);
+  await w.pdb('web', labels, { minAvailable: replicas - 1 });
+  await w.waitRunning(replicas);
+  await w.waitPdb('web', (s) => s.currentHealthy === replicas);
+  return { w, labels };
+}
+
 describe(`Kubernetes version handling on kube-apiserver ${info.serverVersion}`, () => {
   it(`discovers policy/${modern ? 'v1' : 'v1beta1'} for evictions, as the RBAC-limited drainer`, async () => {
     expect(info.serverVersion).toMatch(modern ? /^v1\.32\./ : /^v1\.20\.2$/);
@@ -46,17 +60,13 @@ describe(`Kubernetes version handling on kube-apiserver ${info.serverVersion}`, 
   });
 
   it('lists PDBs with their status through the served policy version', async () => {
-    scenario = await createScenario('v-pdbs');
-    const labels = await scenario.deployment('web', 3);
-    await scenario.pdb('web', labels, { minAvailable: 2 });
-    await scenario.waitRunning(3);
-    await scenario.waitPdb('web', (s) => s.currentHealthy === 3);
+    const { w, labels } = await webUnderPdb('v-pdbs', 3);
 
-    const pdbs = await drainer().listPdbs(scenario.namespace);
+    const pdbs = await drainer().listPdbs(w.namespace);
 
     expect(pdbs).toEqual([
       expect.objectContaining({
-        namespace: scenario.namespace,
+        namespace: w.namespace,
         name: 'web',
         selector: { matchLabels: labels },
         disruptionsAllowed: 1,
@@ -67,21 +77,17 @@ describe(`Kubernetes version handling on kube-apiserver ${info.serverVersion}`, 
   });
 
   it('reads one PDB as stored, with its version, through the served policy version; a deleted one is undefined', async () => {
-    scenario = await createScenario('v-read-pdb');
-    const labels = await scenario.deployment('web', 2);
-    await scenario.pdb('web', labels, { minAvailable: 1 });
-    await scenario.waitRunning(2);
-    await scenario.waitPdb('web', (s) => s.currentHealthy === 2);
-    const stored = await scenario.readPdb('web');
+    const { w } = await webUnderPdb('v-read-pdb', 2);
+    const stored = await w.readPdb('web');
 
-    const read = await drainer().readPdb(scenario.namespace, 'web');
+    const read = await drainer().readPdb(w.namespace, 'web');
 
     expect(read).toEqual(
       expect.objectContaining({ name: 'web', disruptionsAllowed: 1, currentHealthy: 2, desiredHealthy: 1 }),
     );
     expect(read?.resourceVersion).toBe(stored.metadata?.resourceVersion);
-    await scenario.deletePdb('web');
-    expect(await drainer().readPdb(scenario.namespace, 'web')).toBeUndefined();
+    await w.deletePdb('web');
+    expect(await drainer().readPdb(w.namespace, 'web')).toBeUndefined();
   });
 
   it('refuses an unready pod under a PDB that allows no disruption (the default unhealthy-pod policy)', async () => {
