@@ -208,7 +208,9 @@ export class PdbTurns {
     if (release === undefined || !olderThan(pdbsVersion, release)) return true;
     if (entry.behind?.release !== release) entry.behind = { release, since: now };
     if (entry.behind.current) return true;
-    this.readIfCurrent(entry.behind, pdb);
+    // a view that allows no disruption needs no read: the status that allows one comes on the PDB
+    // watch after the release and passes it (bench: 700 of 710 reads were of such a view)
+    if (pdb.disruptionsAllowed > 0) this.readIfCurrent(entry.behind, pdb);
     return now - entry.behind.since >= TURN_CATCH_UP_MS;
   }
 
@@ -217,8 +219,9 @@ export class PdbTurns {
    * the status that allows the next disruption, which came before the release (the previous holder
    * released late), so no PDB event brings the watch past it. One consistent read of the PDB tells:
    * the same object version as the view's means the view is current, and the turn is used at once
-   * (the drain is woken) instead of TURN_CATCH_UP_MS later. Read again only when the view's version
-   * of the PDB changed; a failed read leaves the wait as it was.
+   * (the drain is woken) instead of TURN_CATCH_UP_MS later. Read only while the view allows a
+   * disruption (caughtUp), again only when the view's version of the PDB changed; a failed read leaves
+   * the wait as it was.
    */
   private readIfCurrent(behind: Behind, pdb: PdbInfo): void {
     const seen = pdb.resourceVersion;

@@ -314,6 +314,25 @@ describe('PdbTurns', () => {
     expect(turns.mayUse(view('1'), T0 + 2, '1')).toBe(true);
   });
 
+  it('reads nothing while its PDB view allows no disruption, and once it allows one', async () => {
+    let server = '1';
+    const { turns, reads, view, release, wakes } = await releasedLate(() => server);
+    const none = (version: string) => ({ ...view(version), disruptionsAllowed: 0 });
+
+    expect(turns.mayUse(none('1'), T0 + 1, '1')).toBe(false);
+    await settle();
+    expect(reads).toEqual([]);
+    // the status that allows the next disruption came before the release: read, current, woken
+    server = '2';
+    expect(release).toBeGreaterThan(2);
+    const woken = wakes();
+    expect(turns.mayUse(view('2'), T0 + 2, '2')).toBe(false);
+    await settle();
+    expect(reads).toEqual(['shop/web']);
+    expect(wakes()).toBe(woken + 1);
+    expect(turns.mayUse(view('2'), T0 + 3, '2')).toBe(true);
+  });
+
   it('waits as before when the read shows a write its PDB view has not seen, and reads again once the view changes', async () => {
     let server = '2';
     const { turns, reads, view } = await releasedLate(() => server);
