@@ -95,7 +95,7 @@ export class Evictions {
       case 'evicted': {
         track.state = 'evicted';
         const pdbs = this.settings.pdbsIn(track.pod.namespace);
-        if (pdbs) track.spentPdb = spentPdb(track.pod, pdbs, this.coverage);
+        if (pdbs) track.spentPdb = spentPdb(track.pod, pdbs, this.coverage, clock.now());
         this.ledger.evicted.push(pod);
         log.info('pod evicted', { pod, attempts: track.attempts });
         return;

@@ -68,15 +68,26 @@ export function pdbSpent(
   return covering.length === 1 ? covering[0] : undefined;
 }
 
-/** At an eviction's answer: the PDB it spent, and the version of its status seen then. */
+/**
+ * An answered eviction counts against its PDB at most this long when the PDB's status does not change
+ * after the answer. The eviction writes the status before it answers, so a view that shows no change
+ * for this long already held that write: an answer that came after the status counting it and the
+ * next one (the controller's, which drops the pod from disruptedPods once it terminates) would
+ * otherwise count twice until the PDB changes again, which on a quiet PDB is when this drain evicts
+ * its next pod there: a 30 s wait for HELD_PROBE_MS.
+ */
+export const ANSWERED_COUNTS_MS = 2_000;
+
+/** At an eviction's answer (`now`): the PDB it spent, and the version of its status seen then. */
 export function spentPdb(
   pod: PodSnapshot,
   pdbs: readonly PdbInfo[],
   coverage: PdbCoverage,
+  now: number,
 ): Track['spentPdb'] {
   const pdb = pdbSpent(pod, pdbs, coverage);
   if (!pdb || pdb.disruptedPods?.includes(pod.name)) return undefined;
-  return pdb.resourceVersion ? { resourceVersion: pdb.resourceVersion } : {};
+  return pdb.resourceVersion ? { resourceVersion: pdb.resourceVersion, at: now } : { at: now };
 }
 
 /** What withinPdbBudgets sees of the drain besides the candidates. */
@@ -119,8 +130,8 @@ export function probeUnrefused(tracks: Iterable<Track>, now: number): void {
  * (429), and a burst of refusals slows the very control plane that makes room for the next one.
  * - `candidates`: the due tracks and the held ones, in order. Returns those to send now, in order.
  * - An answered eviction counts until the PDB's status changes after its answer, or lists it in
- *   disruptedPods (the eviction's own status write); the pod's state does not tell, its watch may
- *   run ahead of the PDBs'.
+ *   disruptedPods (the eviction's own status write), or ANSWERED_COUNTS_MS after the answer; the
+ *   pod's state does not tell, its watch may run ahead of the PDBs'.
  * - Only a pod waiting behind our own evictions is held before its first attempt: under a PDB that
  *   allows nothing for other reasons (a stuck one) the first attempt goes out and its refusal is
  *   recorded, as before.
@@ -150,9 +161,11 @@ export function withinPdbBudgets(
     if (!pdb) continue;
     if (evicted) ours.add(pdb);
     if (!flying && track.spentPdb === undefined) continue;
+    const answered = track.spentPdb !== undefined && !flying ? track.spentPdb : undefined;
     const counted =
       pdb.disruptedPods?.includes(track.pod.name) === true ||
-      (track.spentPdb !== undefined && !flying && track.spentPdb.resourceVersion !== pdb.resourceVersion);
+      (answered !== undefined &&
+        (answered.resourceVersion !== pdb.resourceVersion || now - answered.at >= ANSWERED_COUNTS_MS));
     if (counted) delete track.spentPdb;
     else spent.set(pdb, (spent.get(pdb) ?? 0) + 1);
   }

@@ -26,8 +26,11 @@ export interface Track {
   raced?: boolean;
   /** Raced: not sent before this, though the PDB allows (the backoff's jitter). */
   jitterUntil?: number;
-  /** Its eviction spent its PDB's disruption; the PDB's status version when the answer came (which may not count it yet). */
-  spentPdb?: { readonly resourceVersion?: string };
+  /**
+   * Its eviction spent its PDB's disruption: the PDB's status version when the answer came (which
+   * may not count it yet), and when (clock ms).
+   */
+  spentPdb?: { readonly resourceVersion?: string; readonly at: number };
   lastEventAt?: number;
   lastAttemptAt?: number;
   /** When an eviction was first offered (epoch ms), carried across invocations. */

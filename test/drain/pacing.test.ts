@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DRAIN_TUNING, type DrainOptions, drainNode } from '../../lambda/drain/drain.js';
 import type { PdbInfo } from '../../lambda/drain/model.js';
 import {
+  ANSWERED_COUNTS_MS,
   HELD_PROBE_MS,
   nextWake,
   probeUnrefused,
@@ -126,7 +127,7 @@ describe('withinPdbBudgets', () => {
   const gate = (
     candidates: Track[],
     pdbs: PdbInfo[],
-    { tracks = candidates, inFlight = [] as Track[] } = {},
+    { tracks = candidates, inFlight = [] as Track[], now = T0 } = {},
   ) =>
     withinPdbBudgets(
       candidates,
@@ -137,7 +138,7 @@ describe('withinPdbBudgets', () => {
         coverage: new PdbCoverage(),
         random: () => 0.5,
       },
-      T0,
+      now,
       BACKOFF,
     );
 
@@ -187,13 +188,24 @@ describe('withinPdbBudgets', () => {
   });
 
   it('counts an answered eviction until the PDB status changes after the answer', () => {
-    const a = ready('a', { state: 'evicted', spentPdb: { resourceVersion: '7' } });
+    const a = ready('a', { state: 'evicted', spentPdb: { resourceVersion: '7', at: T0 } });
     const b = ready('b');
 
     expect(gate([b], [web(1)], { tracks: [a, b] })).toEqual([]);
-    expect(a.spentPdb).toEqual({ resourceVersion: '7' });
+    expect(a.spentPdb).toEqual({ resourceVersion: '7', at: T0 });
 
     expect(gate([b], [web(1, { resourceVersion: '8' })], { tracks: [a, b] })).toEqual([b]);
+    expect(a.spentPdb).toBeUndefined();
+  });
+
+  it('counts an answered eviction no longer than ANSWERED_COUNTS_MS while the status does not change after the answer', () => {
+    // the answer came after the status that counts it and the next (the pod no longer in
+    // disruptedPods): on a quiet PDB no change comes until this drain evicts again
+    const a = ready('a', { state: 'evicted', spentPdb: { resourceVersion: '7', at: T0 } });
+    const b = ready('b');
+
+    expect(gate([b], [web(1)], { tracks: [a, b], now: T0 + ANSWERED_COUNTS_MS - 1 })).toEqual([]);
+    expect(gate([b], [web(1)], { tracks: [a, b], now: T0 + ANSWERED_COUNTS_MS })).toEqual([b]);
     expect(a.spentPdb).toBeUndefined();
   });
 
@@ -256,9 +268,9 @@ describe('withinPdbBudgets', () => {
   it('records at the answer the status version an eviction spent, unless the status counts it', () => {
     const a = { ...pod('a', { labels: { app: 'web' } }), ready: true };
 
-    expect(spentPdb(a, [web(0)], new PdbCoverage())).toEqual({ resourceVersion: '7' });
-    expect(spentPdb(a, [web(0, { disruptedPods: ['a'] })], new PdbCoverage())).toBeUndefined();
-    expect(spentPdb({ ...a, ready: false }, [web(0)], new PdbCoverage())).toBeUndefined();
+    expect(spentPdb(a, [web(0)], new PdbCoverage(), T0)).toEqual({ resourceVersion: '7', at: T0 });
+    expect(spentPdb(a, [web(0, { disruptedPods: ['a'] })], new PdbCoverage(), T0)).toBeUndefined();
+    expect(spentPdb({ ...a, ready: false }, [web(0)], new PdbCoverage(), T0)).toBeUndefined();
   });
 });
 
