@@ -203,11 +203,11 @@ describe('drainNode with watches', () => {
     expect(logs.filter((l) => l.message === 'watch unavailable: listing the node instead')).toHaveLength(1);
   });
 
-  it('tries the watches again every 30 s while listing, and follows the node once they are back', async () => {
+  it('tries the watches again every REFOLLOW_MS while listing, and follows the node once they are back', async () => {
     const { clock, cluster, logs, run } = setup([pod('a')], {}, 70_000);
     cluster.refuseWatch = true;
     let listsWhileRefused = 0;
-    void clock.sleep(REFOLLOW_MS + 5_000).then(() => {
+    void clock.sleep(2.5 * REFOLLOW_MS).then(() => {
       cluster.refuseWatch = false;
       listsWhileRefused = cluster.count('listPods');
     });
@@ -215,8 +215,8 @@ describe('drainNode with watches', () => {
     const report = await run();
 
     expect(report.outcome).toBe('drained');
-    // refused at the start and at +30 s, had at +60 s: no list after that
-    expect(cluster.count('followNode')).toBe(3);
+    // refused at the start and REFOLLOW_MS and 2 × REFOLLOW_MS later, had at 3 ×: no list after that
+    expect(cluster.count('followNode')).toBe(4);
     expect(cluster.count('listPods')).toBeLessThanOrEqual(listsWhileRefused + 60);
     expect(logs.filter((l) => l.message === 'watch unavailable: listing the node instead')).toHaveLength(1);
     expect(logs.filter((l) => l.message === 'watches back: following the node again')).toHaveLength(1);
