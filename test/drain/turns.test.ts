@@ -301,36 +301,41 @@ describe('PdbTurns', () => {
     return { turns, reads, view, release, wakes: () => wakes };
   }
 
-  it('uses a turn released after its PDB view at once when a read shows the view current', async () => {
-    const { turns, reads, view, release, wakes } = await releasedLate(() => '1');
-    expect(release).toBeGreaterThan(1);
-
-    expect(turns.mayUse(view('1'), T0 + 1, '1')).toBe(false);
+  /** At view `version` (behind the release): one read finds it current, wakes the drain, the turn is used. */
+  async function usedAfterOneRead(
+    late: Awaited<ReturnType<typeof releasedLate>>,
+    version: string,
+    at: number,
+  ) {
+    const { turns, reads, view, wakes } = late;
+    expect(turns.mayUse(view(version), at, version)).toBe(false);
     const woken = wakes();
     await settle();
 
     expect(reads).toEqual(['shop/web']);
     expect(wakes()).toBe(woken + 1);
-    expect(turns.mayUse(view('1'), T0 + 2, '1')).toBe(true);
+    expect(turns.mayUse(view(version), at + 1, version)).toBe(true);
+  }
+
+  it('uses a turn released after its PDB view at once when a read shows the view current', async () => {
+    const late = await releasedLate(() => '1');
+    expect(late.release).toBeGreaterThan(1);
+
+    await usedAfterOneRead(late, '1', T0 + 1);
   });
 
   it('reads nothing while its PDB view allows no disruption, and once it allows one', async () => {
     let server = '1';
-    const { turns, reads, view, release, wakes } = await releasedLate(() => server);
-    const none = (version: string) => ({ ...view(version), disruptionsAllowed: 0 });
+    const late = await releasedLate(() => server);
+    const none = (version: string) => ({ ...late.view(version), disruptionsAllowed: 0 });
 
-    expect(turns.mayUse(none('1'), T0 + 1, '1')).toBe(false);
+    expect(late.turns.mayUse(none('1'), T0 + 1, '1')).toBe(false);
     await settle();
-    expect(reads).toEqual([]);
+    expect(late.reads).toEqual([]);
     // the status that allows the next disruption came before the release: read, current, woken
     server = '2';
-    expect(release).toBeGreaterThan(2);
-    const woken = wakes();
-    expect(turns.mayUse(view('2'), T0 + 2, '2')).toBe(false);
-    await settle();
-    expect(reads).toEqual(['shop/web']);
-    expect(wakes()).toBe(woken + 1);
-    expect(turns.mayUse(view('2'), T0 + 3, '2')).toBe(true);
+    expect(late.release).toBeGreaterThan(2);
+    await usedAfterOneRead(late, '2', T0 + 2);
   });
 
   it('waits as before when the read shows a write its PDB view has not seen, and reads again once the view changes', async () => {
