@@ -1,80 +1,50 @@
 /**
  * The queues of drains that share a PDB (lambda/drain/turns.ts), as Lease objects in the drainer's own
- * namespace: one ticket per PDB and node, created when the drain queues (a continuation finds its
- * node's ticket there and keeps its place) and deleted when done, never written in between (its
- * resourceVersion is its place in the queue); and one heartbeat per node, renewed while the drain
- * holds a turn another drain waits for. Creating or deleting one never conflicts with another
- * drain's; every drain watches the namespace's tickets and heartbeats.
- * `kubectl get lease -n eks-node-drainer -l eks-node-drainer/turns` shows them: holder, queued at,
- * renewed at.
+ * namespace: one per drain (its node), listing the PDBs it queued for, each with its place (the
+ * format: turns-lease.ts). A drain is the only writer of its lease, one write at a time: the tickets
+ * it takes and gives back within one pass go in one write (a drain that starts with pods under 20
+ * PDBs queues for all 20 with one create, where one Lease per PDB took 20), and every write shows it
+ * alive. A continuation finds its node's lease there and keeps its places. Every drain watches the
+ * namespace's drain leases.
  */
-import { createHash } from 'node:crypto';
 import { DRAINER_NAMESPACE } from '../contract.js';
 import { newest } from '../drain/fresh.js';
-import type { Ticket } from '../drain/turn-queue.js';
-import type { TicketFeed, TicketWriter } from '../drain/turns.js';
+import type { TicketFeed, TurnsPort } from '../drain/turns.js';
 import { accessError, isStatus } from './api-error.js';
 import { DEFAULT_REQUEST_TIMEOUTS } from './bounded.js';
 import { type KubeConfigLike, KubeHttp } from './http.js';
-import { ListWatch, type ListWatchOptions, type RawObject } from './list-watch.js';
-import { isTicket, TurnsIndex, type TurnsLease } from './turns-index.js';
+import { ListWatch, type ListWatchOptions } from './list-watch.js';
+import { TurnsIndex } from './turns-index.js';
+import {
+  DRAIN_LEASE,
+  type DrainLease,
+  drainLeaseName,
+  type LeaseObject,
+  placesOf,
+  TICKETS_ANNOTATION,
+  TURNS_LABEL,
+  toDrainLease,
+} from './turns-lease.js';
 
-/** Label on every ticket (value `ticket`) and heartbeat (`heartbeat`); a ticket's PDB key as an annotation. */
-export const TURNS_LABEL = 'eks-node-drainer/turns';
-export const TICKET_SELECTOR = `${TURNS_LABEL}=ticket`;
-export const PDB_ANNOTATION = 'eks-node-drainer/pdb';
-/** What the Lease says of its holder's lease (informational: observers judge by the heartbeat changes they see). */
+/** What the Lease says of its holder's lease (informational: observers judge by the changes they see). */
 const LEASE_DURATION_SECONDS = 6;
 
 const LEASES = `/apis/coordination.k8s.io/v1/namespaces/${DRAINER_NAMESPACE}/leases`;
 
-const hash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
-
-/** The ticket's object name: the same for a PDB and node across invocations (a continuation's). */
-export function ticketName(pdb: string, holder: string): string {
-  return `t-${hash(pdb)}-${hash(holder)}`;
-}
-
-/** The node's heartbeat's object name. */
-export function heartbeatName(holder: string): string {
-  return `h-${hash(holder)}`;
-}
-
 /** MicroTime as the API server writes it: RFC 3339 with six fractional digits. */
 const microTime = (ms: number): string => new Date(ms).toISOString().replace(/Z$/, '000Z');
 
-interface LeaseObject extends RawObject {
-  readonly metadata?: RawObject['metadata'] & {
-    readonly annotations?: Record<string, string>;
-    readonly labels?: Record<string, string>;
-  };
-  readonly spec?: { readonly holderIdentity?: string; readonly acquireTime?: string };
-}
-
-export function toTicket(raw: RawObject): Ticket | undefined {
-  const lease = raw as LeaseObject;
-  const pdb = lease.metadata?.annotations?.[PDB_ANNOTATION];
-  const holder = lease.spec?.holderIdentity;
-  const queuedAt = Date.parse(lease.spec?.acquireTime ?? '');
-  if (lease.metadata?.labels?.[TURNS_LABEL] !== 'ticket') return undefined;
-  if (!pdb || !holder || !Number.isFinite(queuedAt)) return undefined;
-  const created = lease.metadata?.resourceVersion;
-  return { pdb, holder, queuedAt, ...(created ? { created } : {}) };
-}
-
-function toTurnsLease(raw: RawObject): TurnsLease {
-  const lease = raw as LeaseObject;
-  const holder = lease.spec?.holderIdentity;
-  const version = lease.metadata?.resourceVersion;
-  if (lease.metadata?.labels?.[TURNS_LABEL] === 'heartbeat' && holder && version)
-    return { beat: holder, version };
-  return toTicket(raw);
-}
-
-export class KubeTurns implements TicketWriter {
+export class KubeTurns implements TurnsPort {
   private readonly http: KubeHttp;
-  /** This drain created (or found) its heartbeat: renewals patch it. */
-  private beating = false;
+  private readonly path: string;
+  /** The tickets the drain wants in its lease: PDB → place ('' until the write that adds it is answered). */
+  private readonly wanted = new Map<string, string>();
+  /** Whether its lease is there, as far as this drain's writes tell (undefined: not known yet). */
+  private exists?: boolean;
+  /** The write every change waits for: the one not begun yet (changes made meanwhile join it). */
+  private next?: Promise<void>;
+  /** The write before it (writes go one at a time: each carries the places the one before learnt). */
+  private last: Promise<unknown> = Promise.resolve();
   /** Watch tuning (tests shorten the server's stream timeout). */
   watchOptions: Omit<ListWatchOptions, 'onChange' | 'onFailed'> = {};
 
@@ -86,36 +56,45 @@ export class KubeTurns implements TicketWriter {
     onUnauthorized?: () => void,
   ) {
     this.http = new KubeHttp(kubeConfig, DEFAULT_REQUEST_TIMEOUTS, onUnauthorized);
+    this.path = `${LEASES}/${drainLeaseName(holder)}`;
   }
 
-  /** Lists and watches every ticket of the namespace; rejects if it cannot (then no turns are taken). */
+  /** Lists and watches every drain's lease of the namespace; rejects if it cannot (then no turns are taken). */
   async follow(onChange: () => void, wakesOnRelease?: (pdb: string) => boolean): Promise<TicketFeed> {
     let failed = false;
-    // per PDB: the newest deletion of another drain's ticket (the deleted object's resourceVersion)
+    // per PDB: the newest release of another drain's ticket (the resourceVersion of the write that dropped it)
     const released = new Map<string, string>();
-    const onDeleted = (raw: RawObject): void => {
-      const ticket = toTicket(raw);
-      const version = raw.metadata?.resourceVersion;
-      if (ticket && version && ticket.holder !== this.holder) {
-        released.set(ticket.pdb, newest(released.get(ticket.pdb), version) ?? version);
+    let deletedAt: string | undefined;
+    let wakes = false;
+    const index = new TurnsIndex();
+    // the drain is woken by a change of its own tickets, and by a release it says may give it a
+    // turn: another drain queueing or beating changes nothing it must act on at once (its passes
+    // every 500 ms still see it, and a head's lease is judged by time)
+    const onApplied = (previous: DrainLease | undefined, next: DrainLease | undefined): void => {
+      const dropped = index.applied(previous, next);
+      const holder = (next ?? previous)?.holder;
+      const at = next?.version ?? deletedAt;
+      if (holder === this.holder) {
+        wakes =
+          dropped.length > 0 || [...(next?.tickets.keys() ?? [])].some((p) => !previous?.tickets.has(p));
+        return;
+      }
+      wakes = false;
+      for (const pdb of dropped) {
+        if (at) released.set(pdb, newest(released.get(pdb), at) ?? at);
+        if (wakesOnRelease?.(pdb) ?? true) wakes = true;
       }
     };
-    // the drain is woken by its own ticket, and by a release it says may give it a turn: another
-    // drain queueing or beating changes nothing it must act on at once (its passes every 500 ms
-    // still see it, and a head's lease is judged by time)
-    const wakesFor = (type: string, lease: TurnsLease): boolean =>
-      isTicket(lease) &&
-      (lease.holder === this.holder || (type === 'DELETED' && (wakesOnRelease?.(lease.pdb) ?? true)));
-    const index = new TurnsIndex();
-    const watch = new ListWatch<TurnsLease>(
+    const watch = new ListWatch<DrainLease | undefined>(
       this.http,
-      { path: LEASES, query: { labelSelector: TURNS_LABEL }, convert: toTurnsLease },
+      { path: LEASES, query: { labelSelector: `${TURNS_LABEL}=${DRAIN_LEASE}` }, convert: toDrainLease },
       {
         ...this.watchOptions,
         onChange,
-        wakesFor,
-        onDeleted,
-        onApplied: (previous, next) => index.applied(previous, next),
+        wakesFor: () => wakes,
+        // the deleted object's resourceVersion is the deletion's: its tickets' release
+        onDeleted: (raw) => (deletedAt = raw.metadata?.resourceVersion),
+        onApplied,
         onListed: (all) => index.listed(all),
         onFailed: () => (failed = true),
       },
@@ -135,65 +114,82 @@ export class KubeTurns implements TicketWriter {
     };
   }
 
-  async take(pdb: string): Promise<void> {
-    const body = this.lease(ticketName(pdb, this.holder), 'ticket', { [PDB_ANNOTATION]: pdb });
-    try {
-      await this.http.send('POST', LEASES, { body });
-    } catch (error) {
-      // there already: this node's ticket from an earlier invocation keeps its place
-      if (!isStatus(error, 409)) throw accessError(error);
-    }
+  /** Queues for the PDB (with the next write); a ticket already there (a continuation's) keeps its place. */
+  take(pdb: string): Promise<void> {
+    if (!this.wanted.has(pdb)) this.wanted.set(pdb, '');
+    return this.write().catch((error: unknown) => {
+      // not queued: the drain takes it again if it still needs it
+      if (this.wanted.get(pdb) === '') this.wanted.delete(pdb);
+      throw error;
+    });
   }
 
-  async release(pdb: string): Promise<void> {
-    try {
-      await this.http.send('DELETE', `${LEASES}/${ticketName(pdb, this.holder)}`);
-    } catch (error) {
-      if (!isStatus(error, 404)) throw accessError(error);
-    }
+  /** Gives the ticket back with the next write (the lease is deleted with its last ticket). */
+  release(pdb: string): Promise<void> {
+    return this.wanted.delete(pdb) ? this.write() : Promise.resolve();
   }
 
-  /** Renews the node's heartbeat: a merge patch, or a create the first time (or once it was deleted). */
-  async heartbeat(): Promise<void> {
-    const renewTime = microTime(this.now());
-    const renew = () =>
-      this.http.send('PATCH', `${LEASES}/${heartbeatName(this.holder)}`, {
-        body: { spec: { renewTime } },
-        contentType: 'application/merge-patch+json',
+  /** Shows the drain alive: renews its lease (nothing to renew without tickets). */
+  heartbeat(): Promise<void> {
+    return this.wanted.size > 0 ? this.write() : Promise.resolve();
+  }
+
+  /** The drain ends: its lease (an earlier invocation's too) is deleted once it holds no ticket. */
+  endHeartbeat(): Promise<void> {
+    return this.wanted.size === 0 && this.exists !== false ? this.write() : Promise.resolve();
+  }
+
+  /** The next write, begun once the one before is answered; every change until then joins it. */
+  private write(): Promise<void> {
+    if (!this.next) {
+      const next = this.last.then(() => {
+        this.next = undefined;
+        return this.flush();
       });
+      this.next = next;
+      this.last = next.catch(() => {});
+    }
+    return this.next;
+  }
+
+  /** Writes the lease as wanted now: deleted without tickets, else created or patched. */
+  private async flush(): Promise<void> {
     try {
-      if (this.beating) {
-        try {
-          await renew();
-          return;
-        } catch (error) {
+      if (this.wanted.size === 0) {
+        await this.http.send('DELETE', this.path).catch((error: unknown) => {
           if (!isStatus(error, 404)) throw error;
-        }
+        });
+        this.exists = false;
+        return;
       }
-      this.beating = true;
+      if (this.exists !== true && (await this.create())) return;
       try {
-        await this.http.send('POST', LEASES, { body: this.lease(heartbeatName(this.holder), 'heartbeat') });
+        await this.send('PATCH', this.path, this.patch());
       } catch (error) {
-        // there already (an earlier invocation's): renew it
-        if (!isStatus(error, 409)) throw error;
-        await renew();
+        if (!isStatus(error, 404)) throw error;
+        // deleted by someone: queued again, at the back
+        for (const pdb of this.wanted.keys()) this.wanted.set(pdb, '');
+        if (!(await this.create())) await this.send('PATCH', this.path, this.patch());
       }
     } catch (error) {
       throw accessError(error);
     }
   }
 
-  /** A Lease of the queues held by this drain, acquired and renewed now. */
-  private lease(name: string, kind: 'ticket' | 'heartbeat', annotations?: Record<string, string>) {
+  /**
+   * Creates the lease; false when it is there already (an earlier invocation's, or a create whose
+   * answer was lost): its places are kept for the tickets wanted again, and the caller patches it.
+   */
+  private async create(): Promise<boolean> {
     const now = microTime(this.now());
-    return {
+    const body = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: {
-        name,
+        name: drainLeaseName(this.holder),
         namespace: DRAINER_NAMESPACE,
-        labels: { [TURNS_LABEL]: kind },
-        ...(annotations ? { annotations } : {}),
+        labels: { [TURNS_LABEL]: DRAIN_LEASE },
+        annotations: { [TICKETS_ANNOTATION]: this.ticketsJson() },
       },
       spec: {
         holderIdentity: this.holder,
@@ -202,14 +198,46 @@ export class KubeTurns implements TicketWriter {
         leaseDurationSeconds: LEASE_DURATION_SECONDS,
       },
     };
+    try {
+      await this.send('POST', LEASES, { body });
+      return true;
+    } catch (error) {
+      if (!isStatus(error, 409)) throw error;
+    }
+    const found = await this.http.getJson<LeaseObject>(this.path);
+    const version = found.metadata?.resourceVersion ?? '';
+    for (const [pdb, place] of placesOf(found)) {
+      if (this.wanted.get(pdb) === '') this.wanted.set(pdb, place || version);
+    }
+    this.exists = true;
+    return false;
   }
 
-  async endHeartbeat(): Promise<void> {
-    this.beating = false;
-    try {
-      await this.http.send('DELETE', `${LEASES}/${heartbeatName(this.holder)}`);
-    } catch (error) {
-      if (!isStatus(error, 404)) throw accessError(error);
-    }
+  /** Its tickets as wanted now, and a renewal. */
+  private patch() {
+    return {
+      body: {
+        metadata: { annotations: { [TICKETS_ANNOTATION]: this.ticketsJson() } },
+        spec: { renewTime: microTime(this.now()) },
+      },
+      contentType: 'application/merge-patch+json',
+    };
+  }
+
+  /**
+   * One write of the lease. Once answered, the tickets it added without a place have the answer's
+   * version as theirs (a ticket taken while it was on its way waits for the next write).
+   */
+  private async send(method: string, path: string, options: { body: unknown; contentType?: string }) {
+    const sent = [...this.wanted].filter(([, place]) => place === '').map(([pdb]) => pdb);
+    const answer = await this.http.send<LeaseObject | undefined>(method, path, options);
+    this.exists = true;
+    const version = answer?.metadata?.resourceVersion;
+    if (!version) return;
+    for (const pdb of sent) if (this.wanted.get(pdb) === '') this.wanted.set(pdb, version);
+  }
+
+  private ticketsJson(): string {
+    return JSON.stringify(Object.fromEntries(this.wanted));
   }
 }

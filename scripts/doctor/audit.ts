@@ -24,11 +24,14 @@ export interface AuditNode {
   readonly instanceId?: string;
 }
 
-/** A PDB turn ticket or a drain's heartbeat (a Lease of the drainer's namespace, lambda/kube/turns.ts). */
+/**
+ * A drain's lease of PDB turn tickets (a Lease of the drainer's namespace, lambda/kube/turns.ts), or
+ * an older version's ticket (one PDB) or heartbeat (none).
+ */
 export interface AuditTicket {
   readonly name: string;
-  /** The PDB, as `namespace/name`. */
-  readonly pdb?: string;
+  /** The PDBs it holds tickets for, as `namespace/name`. */
+  readonly pdbs: readonly string[];
   /** The drain that queued: its node. */
   readonly holder?: string;
   /** Its last renewal (else when it queued), epoch ms by the writer's clock. */
@@ -230,7 +233,7 @@ function nodesLine(facts: AuditFacts): CheckLine {
 }
 
 /**
- * Tickets and heartbeats of drains that ended without giving them back: not written for
+ * Leases of PDB turn tickets of drains that ended without giving them back: not written for
  * STALE_TICKET_MS and their holder is no node of the cluster now (a drain runs while its node
  * exists). Age alone is no proof: a ticket is never written after it is queued. One ⚠ line, or none: they hold
  * nobody up (a queue's head that shows no life is passed over within seconds), they are clutter.
@@ -251,11 +254,11 @@ function staleTicketLines(facts: AuditFacts): CheckLine[] {
     line(
       'audit.tickets',
       'warn',
-      `${stale.length} PDB turn ticket(s) or heartbeat(s) in namespace ${DRAINER_NAMESPACE} left by drains that ended without giving them back (node gone, not renewed for ${STALE_TICKET_MS / 60_000} min): other drains pass them over, but they are clutter`,
+      `${stale.length} lease(s) of PDB turn tickets in namespace ${DRAINER_NAMESPACE} left by drains that ended without giving them back (node gone, not renewed for ${STALE_TICKET_MS / 60_000} min): other drains pass them over, but they are clutter`,
       {
         details: stale.map(
           (t) =>
-            `lease ${t.name}: ${t.pdb ? `PDB ${t.pdb}` : 'heartbeat'}, node ${t.holder ?? '?'}, last renewed ${new Date(t.renewedAt ?? 0).toISOString()} (${minutes(t)} min ago)`,
+            `lease ${t.name}: ${t.pdbs.length > 0 ? `PDB ${t.pdbs.join(', ')}` : 'no ticket'}, node ${t.holder ?? '?'}, last renewed ${new Date(t.renewedAt ?? 0).toISOString()} (${minutes(t)} min ago)`,
         ),
         fix: `kubectl -n ${DRAINER_NAMESPACE} delete lease ${stale.map((t) => t.name).join(' ')}`,
       },

@@ -12,7 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { DRAINER_NAMESPACE } from '../../lambda/contract.js';
 import { KubeCluster, toPodSnapshot } from '../../lambda/kube/cluster.js';
-import { PDB_ANNOTATION, TURNS_LABEL } from '../../lambda/kube/turns.js';
+import { OLD_PDB_ANNOTATION, placesOf, TURNS_LABEL } from '../../lambda/kube/turns-lease.js';
 import type { AuditNode, AuditPdb, AuditPod, AuditTicket } from './audit.js';
 
 export interface KubeSource {
@@ -97,8 +97,8 @@ export async function readCluster(
 }
 
 /**
- * The PDB turn tickets (lambda/kube/turns.ts), those of PDBs in `namespaces` when given (as the PDB
- * audit). Undefined when they cannot be read (no access to leases there): the other reads go on.
+ * The drains' leases of PDB turn tickets (lambda/kube/turns.ts), those with tickets of PDBs in
+ * `namespaces` when given (as the PDB audit). Undefined when they cannot be read (no access to leases there): the other reads go on.
  */
 async function readTickets(
   kc: KubeConfig,
@@ -117,16 +117,18 @@ async function readTickets(
     return Number.isFinite(ms) ? ms : undefined;
   };
   return items.flatMap((lease): AuditTicket[] => {
-    const pdb = lease.metadata?.annotations?.[PDB_ANNOTATION];
-    // a heartbeat (no PDB) belongs to a drain, not to a namespace: always shown
-    if (pdb && namespaces.length > 0 && !namespaces.some((ns) => pdb.startsWith(`${ns}/`))) return [];
+    const old = lease.metadata?.annotations?.[OLD_PDB_ANNOTATION];
+    const pdbs = old ? [old] : [...placesOf(lease).keys()];
+    // a lease without tickets belongs to a drain, not to a namespace: always shown
+    const inScope = (pdb: string) => namespaces.some((ns) => pdb.startsWith(`${ns}/`));
+    if (pdbs.length > 0 && namespaces.length > 0 && !pdbs.some(inScope)) return [];
     const renewedAt =
       time(lease.spec?.renewTime) ?? time(lease.spec?.acquireTime) ?? time(lease.metadata?.creationTimestamp);
     const holder = lease.spec?.holderIdentity;
     return [
       {
         name: lease.metadata?.name ?? '',
-        ...(pdb ? { pdb } : {}),
+        pdbs,
         ...(holder ? { holder } : {}),
         ...(renewedAt === undefined ? {} : { renewedAt }),
       },

@@ -13,7 +13,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from
 import type { CheckLine } from '../../lambda/check/report.js';
 import { DRAINER_NAMESPACE, RBAC_FILE } from '../../lambda/contract.js';
 import { CHECK_REQUEST, lifecycleEvent } from '../../lambda/event.js';
-import { heartbeatName, KubeTurns, ticketName } from '../../lambda/kube/turns.js';
+import { KubeTurns } from '../../lambda/kube/turns.js';
+import { drainLeaseName } from '../../lambda/kube/turns-lease.js';
 import type { DoctorReport } from '../../scripts/doctor/render.js';
 import { main } from '../../scripts/doctor.js';
 import { LocalAwsEndpoint } from '../../scripts/harness/aws-endpoint.js';
@@ -199,47 +200,42 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
     }
   });
 
-  it('warns of tickets left by drains that ended (node gone, not renewed for 10 min), with the delete command', async () => {
+  it('warns of ticket leases left by drains that ended (node gone, not renewed for 10 min), with the delete command', async () => {
     const { w } = await healthyCluster('doc-tickets');
     const admin = kubeConfigFor(inject('cluster'), 'admin');
     const ago = (minutes: number) => () => Date.now() - minutes * 60_000;
     const pdb = `${w.namespace}/web`;
+    const gone = `${w.namespace}-gone`;
     // as the drainer writes them (lambda/kube/turns.ts), with the holder's clock set back
-    const tickets = [
-      new KubeTurns(admin, `${w.namespace}-gone`, ago(20)), // its node is gone: left behind
+    const leases = [
+      new KubeTurns(admin, gone, ago(20)), // its node is gone: left behind
       new KubeTurns(admin, w.node, ago(20)), // queued long ago, its node still there: may be waiting
       new KubeTurns(admin, `${w.namespace}-just-gone`, ago(2)), // renewed recently
     ];
-    // another namespace's PDB: out of --namespace, as its PDB is
-    const elsewhere = new KubeTurns(admin, `${w.namespace}-gone`, ago(20));
+    // only another namespace's PDB: out of --namespace, as its PDB is
+    const elsewhere = new KubeTurns(admin, `${w.namespace}-gone-too`, ago(20));
     try {
-      for (const t of tickets) await t.take(pdb);
+      for (const lease of leases) await lease.take(pdb);
+      await leases[0]?.take('elsewhere/web');
       await elsewhere.take('elsewhere/web');
-      await tickets[0]?.heartbeat(); // its heartbeat, left too (no PDB: shown whatever --namespace)
 
       const { code, report } = await doctor();
 
       expect(code).toBe(0);
-      const left = ticketName(pdb, `${w.namespace}-gone`);
-      const beat = heartbeatName(`${w.namespace}-gone`);
+      const left = drainLeaseName(gone);
       expect(check(report, 'audit.tickets')).toEqual({
         id: 'audit.tickets',
         status: 'warn',
         title:
-          '2 PDB turn ticket(s) or heartbeat(s) in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
+          '1 lease(s) of PDB turn tickets in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
         details: [
           expect.stringMatching(
             new RegExp(
-              `^lease ${beat}: heartbeat, node ${w.namespace}-gone, last renewed .* \\(20 min ago\\)$`,
-            ),
-          ),
-          expect.stringMatching(
-            new RegExp(
-              `^lease ${left}: PDB ${pdb}, node ${w.namespace}-gone, last renewed .* \\(20 min ago\\)$`,
+              `^lease ${left}: PDB ${pdb}, elsewhere/web, node ${gone}, last renewed .* \\(20 min ago\\)$`,
             ),
           ),
         ],
-        fix: `kubectl -n eks-node-drainer delete lease ${beat} ${left}`,
+        fix: `kubectl -n eks-node-drainer delete lease ${left}`,
       });
       expect(
         checks(report)
@@ -247,8 +243,8 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
           .map((c) => c.id),
       ).toEqual(['audit.tickets']);
     } finally {
-      for (const t of tickets) await t.release(pdb);
-      await tickets[0]?.endHeartbeat();
+      for (const lease of leases) await lease.release(pdb);
+      await leases[0]?.release('elsewhere/web');
       await elsewhere.release('elsewhere/web');
     }
   });

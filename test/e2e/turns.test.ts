@@ -11,14 +11,8 @@ import { systemClock } from '../../lambda/drain/ports.js';
 import { byQueue, TURN_LEASE_MS, TurnView } from '../../lambda/drain/turn-queue.js';
 import type { TicketFeed } from '../../lambda/drain/turns.js';
 import { KubeCluster } from '../../lambda/kube/cluster.js';
-import {
-  heartbeatName,
-  KubeTurns,
-  PDB_ANNOTATION,
-  TICKET_SELECTOR,
-  TURNS_LABEL,
-  ticketName,
-} from '../../lambda/kube/turns.js';
+import { KubeTurns } from '../../lambda/kube/turns.js';
+import { DRAIN_LEASE, drainLeaseName, placesOf, TURNS_LABEL } from '../../lambda/kube/turns-lease.js';
 import { kubeConfigFor } from '../../scripts/harness/cluster.js';
 import { FaultProxy } from '../../scripts/harness/fault-proxy.js';
 import { type LogEntry, memoryLogger } from '../../scripts/harness/memory-logger.js';
@@ -88,23 +82,25 @@ async function untilDrainerMayQueue(allowed: boolean): Promise<void> {
   throw new Error(`RBAC did not become ${allowed ? 'allowing' : 'denying'} for the tickets`);
 }
 
-/** The tickets left in the drainer's namespace for the world's PDB. */
-async function ticketsOf(w: SharedWorld): Promise<string[]> {
+/** The drains' leases in the drainer's namespace. */
+async function drainLeases() {
   const { items } = await admin()
     .makeApiClient(CoordinationV1Api)
-    .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: TICKET_SELECTOR });
-  return items
-    .filter((l) => l.metadata?.annotations?.[PDB_ANNOTATION] === `${w.namespace}/shared-0`)
+    .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: `${TURNS_LABEL}=${DRAIN_LEASE}` });
+  return items;
+}
+
+/** The holders of the tickets left in the drainer's namespace for the world's PDB. */
+async function ticketsOf(w: SharedWorld): Promise<string[]> {
+  return (await drainLeases())
+    .filter((l) => placesOf(l).has(`${w.namespace}/shared-0`))
     .map((l) => l.spec?.holderIdentity ?? '');
 }
 
-/** The heartbeats left in the drainer's namespace by the world's nodes. */
-async function heartbeatsOf(w: SharedWorld): Promise<string[]> {
-  const { items } = await admin()
-    .makeApiClient(CoordinationV1Api)
-    .listNamespacedLease({ namespace: DRAINER_NAMESPACE, labelSelector: `${TURNS_LABEL}=heartbeat` });
+/** The leases left in the drainer's namespace by the world's nodes. */
+async function leasesOf(w: SharedWorld): Promise<string[]> {
   const nodes = new Set(w.nodes.map((n) => n.name));
-  return items.map((l) => l.spec?.holderIdentity ?? '').filter((holder) => nodes.has(holder));
+  return (await drainLeases()).map((l) => l.spec?.holderIdentity ?? '').filter((holder) => nodes.has(holder));
 }
 
 describe('drains that share a PDB', () => {
@@ -122,7 +118,7 @@ describe('drains that share a PDB', () => {
     expect(reports.map((r) => r.evictionRequests)).toEqual(reports.map(() => 1));
     expect(health.minHealthy).toBeGreaterThanOrEqual(count - 1);
     expect(await ticketsOf(w)).toEqual([]);
-    expect(await heartbeatsOf(w)).toEqual([]);
+    expect(await leasesOf(w)).toEqual([]);
   });
 
   it('uses a turn handed over only once its PDB watch has caught up with the release', async () => {
@@ -167,7 +163,8 @@ describe('drains that share a PDB', () => {
     const w = await sharedWorld('turns-dead', 1);
     await w.openSpare();
     // a drain that queued first and died: its ticket stays, never renewed
-    await new KubeTurns(admin(), 'dead-node', () => Date.now() - 60_000).take(`${w.namespace}/shared-0`);
+    const dead = new KubeTurns(admin(), 'dead-node', () => Date.now() - 60_000);
+    await dead.take(`${w.namespace}/shared-0`);
     const started = Date.now();
 
     const report = await drain(w.nodes[0]?.name ?? '');
@@ -178,7 +175,7 @@ describe('drains that share a PDB', () => {
     expect(termination?.startedAt).toBeGreaterThanOrEqual(started + TURN_LEASE_MS - 500);
     expect(termination?.startedAt).toBeLessThan(started + TURN_LEASE_MS + 5_000);
     expect(await ticketsOf(w)).toEqual(['dead-node']);
-    await new KubeTurns(admin(), 'dead-node').release(`${w.namespace}/shared-0`);
+    await dead.release(`${w.namespace}/shared-0`);
   });
 
   it('keeps the place of a drain that hands over: its ticket stays for the continuation', async () => {
@@ -206,7 +203,9 @@ describe('drains that share a PDB', () => {
     expect(paused.outcome).toBe('paused');
     expect(paused.evictionRequests).toBe(0);
     expect(await ticketsOf(w)).toEqual([second]);
-    await new KubeTurns(admin(), second ?? '').release(`${w.namespace}/shared-0`);
+    // a drain's end deletes its lease, an earlier invocation's too
+    await new KubeTurns(admin(), second ?? '').endHeartbeat();
+    expect(await leasesOf(w)).toEqual([]);
   });
 
   it('drains uncoordinated, saying so once, without permission for the leases', async () => {
@@ -267,10 +266,63 @@ describe('KubeTurns', () => {
       feed.close();
     }
   });
+
+  it('queues for the PDBs taken at once with one write, and writes their places with the next', async () => {
+    const pdbs = ['a', 'b', 'c'].map((name) => `batch-${Date.now()}/${name}`);
+    const [first = '', second = '', third = ''] = pdbs;
+    const proxy = await FaultProxy.start(inject('cluster'));
+    const a = new KubeTurns(kubeConfigFor({ ...inject('cluster'), server: proxy.url }, 'drainer'), 'node-a');
+    const feed = await new KubeTurns(drainer(), 'node-b').follow(() => {});
+    try {
+      await Promise.all(pdbs.map((pdb) => a.take(pdb)));
+      expect(proxy.count('POST', /leases/)).toBe(1);
+      await vi.waitFor(() => expect(feed.tickets(third)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      const place = feed.tickets(first)[0]?.created;
+      expect(pdbs.map((pdb) => feed.tickets(pdb)[0]?.created)).toEqual([place, place, place]);
+
+      await Promise.all([a.release(first), a.heartbeat()]);
+
+      expect(proxy.count('PATCH', /leases/)).toBe(1);
+      const [lease] = (await drainLeases()).filter((l) => l.spec?.holderIdentity === 'node-a');
+      expect(lease?.metadata?.resourceVersion).not.toBe(place);
+      expect(Object.fromEntries(lease ? placesOf(lease) : [])).toEqual({ [second]: place, [third]: place });
+      await vi.waitFor(() => expect(feed.tickets(first)).toHaveLength(0), { timeout: 5_000, interval: 20 });
+      expect([feed.tickets(second)[0]?.created, feed.tickets(third)[0]?.created]).toEqual([place, place]);
+      // a ticket given back by a patch: released at the patch's version
+      expect(feed.releasedAt(first)).toBe(lease?.metadata?.resourceVersion);
+      expect(feed.releasedAt(second)).toBeUndefined();
+    } finally {
+      feed.close();
+      await Promise.all(pdbs.map((pdb) => a.release(pdb)));
+      await proxy.stop();
+    }
+  });
+
+  it('queues again, at the back, once its lease was deleted by someone', async () => {
+    const pdb = `deleted-${Date.now()}/web`;
+    const [a, b] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
+    const feed = await b.follow(() => {});
+    try {
+      await queueAll(feed, pdb, [a, b]);
+      await admin()
+        .makeApiClient(CoordinationV1Api)
+        .deleteNamespacedLease({ name: drainLeaseName('node-a'), namespace: DRAINER_NAMESPACE });
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+
+      // its drain sees its ticket gone and takes it again
+      await a.take(pdb);
+
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      expect([...feed.tickets(pdb)].sort(byQueue).map((t) => t.holder)).toEqual(['node-b', 'node-a']);
+    } finally {
+      feed.close();
+      await Promise.all([a.release(pdb), b.release(pdb)]);
+    }
+  });
 });
 
 describe('KubeTurns feed', () => {
-  it('wakes the drain for a release and for its own ticket, not for another drain queueing or beating', async () => {
+  it('wakes the drain for a release and for its own ticket, not for a drain queueing or beating', async () => {
     const pdb = `wakes-${Date.now()}/web`;
     const [mine, other] = [new KubeTurns(drainer(), 'node-a'), new KubeTurns(drainer(), 'node-b')];
     let wakes = 0;
@@ -281,11 +333,15 @@ describe('KubeTurns feed', () => {
       await vi.waitFor(() => expect(wakes).toBe(listed + 1), { timeout: 5_000, interval: 20 });
       await other.take(pdb);
       await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
-      await other.heartbeat();
-      await vi.waitFor(() => expect(feed.heartbeats().has('node-b')).toBe(true), {
-        timeout: 5_000,
-        interval: 20,
-      });
+      const [queued, mineQueued] = [feed.heartbeats().get('node-b'), feed.heartbeats().get('node-a')];
+      await Promise.all([other.heartbeat(), mine.heartbeat()]);
+      await vi.waitFor(
+        () => {
+          expect(feed.heartbeats().get('node-b')).not.toBe(queued);
+          expect(feed.heartbeats().get('node-a')).not.toBe(mineQueued);
+        },
+        { timeout: 5_000, interval: 20 },
+      );
       expect(wakes).toBe(listed + 1);
 
       await other.release(pdb);
@@ -341,7 +397,7 @@ describe('KubeTurns feed', () => {
 
       expect(feed.tickets(web)).toBe(webBefore);
       expect(feed.tickets(db)).not.toBe(dbBefore);
-      // a heartbeat changes the heartbeats, not the tickets; a ticket changes the tickets, not the heartbeats
+      // a heartbeat changes the heartbeats, not the tickets
       const [dbNow, beatsBefore] = [feed.tickets(db), feed.heartbeats()];
       await b.heartbeat();
       await vi.waitFor(() => expect(feed.heartbeats()).not.toBe(beatsBefore), {
@@ -350,10 +406,9 @@ describe('KubeTurns feed', () => {
       });
       expect([feed.tickets(web), feed.tickets(db)]).toEqual([webBefore, dbNow]);
       expect(feed.tickets(db)).toBe(dbNow);
-      const beatsNow = feed.heartbeats();
       await b.release(db);
       await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(1), { timeout: 5_000, interval: 20 });
-      expect(feed.heartbeats()).toBe(beatsNow);
+      expect(feed.heartbeats().has('node-b')).toBe(false);
       expect(feed.tickets(web)).toBe(webBefore);
     } finally {
       feed.close();
@@ -361,7 +416,7 @@ describe('KubeTurns feed', () => {
     }
   });
 
-  it("orders the queue by the tickets' creation, whatever the drains' clocks say, and never writes a ticket again", async () => {
+  it("orders the queue by the tickets' places, whatever the drains' clocks say, and a continuation keeps its place", async () => {
     const pdb = `order-${Date.now()}/web`;
     // a's clock runs 10 s ahead: by acquireTime b would be first
     const a = new KubeTurns(drainer(), 'node-a', () => Date.now() + 10_000);
@@ -373,10 +428,11 @@ describe('KubeTurns feed', () => {
 
       expect([...before].sort(byQueue).map((t) => t.holder)).toEqual(['node-a', 'node-b']);
       expect(new TurnView('node-b').holds(before, feed.heartbeats(), 1, Date.now())).toBe(false);
-      // a continuation of a's drain queues again (its place kept) and beats: the tickets stay as created
+      // a continuation of a's drain queues again (its place kept) and beats: the tickets stay as they were
+      const queued = feed.heartbeats().get('node-a');
       await aAgain.take(pdb);
       await aAgain.heartbeat();
-      await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(true), {
+      await vi.waitFor(() => expect(feed.heartbeats().get('node-a')).not.toBe(queued), {
         timeout: 5_000,
         interval: 20,
       });
@@ -407,17 +463,15 @@ describe('KubeTurns feed', () => {
       expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, lastBeat + TURN_LEASE_MS)).toBe(false);
       expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, lastBeat + TURN_LEASE_MS + 1)).toBe(true);
 
-      // its end deletes the heartbeat (a drain that ends); a later beat creates it again
-      await a.endHeartbeat();
+      // its last ticket given back deletes its lease; queued again, it is behind b
+      await a.release(pdb);
       await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(false), {
         timeout: 5_000,
         interval: 20,
       });
-      await a.heartbeat();
-      await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(true), {
-        timeout: 5_000,
-        interval: 20,
-      });
+      await a.take(pdb);
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      expect([...feed.tickets(pdb)].sort(byQueue).map((t) => t.holder)).toEqual(['node-b', 'node-a']);
     } finally {
       feed.close();
       await Promise.all([a.release(pdb), b.release(pdb), a.endHeartbeat()]);
@@ -425,14 +479,12 @@ describe('KubeTurns feed', () => {
   });
 });
 
-describe('ticketName', () => {
-  it('is the same for a PDB and node across invocations, and a valid object name', () => {
-    const name = ticketName('shop/web', 'ip-10-0-1-23.ec2.internal');
+describe('drainLeaseName', () => {
+  it('is the same for a node across invocations, and a valid object name', () => {
+    const name = drainLeaseName('ip-10-0-1-23.ec2.internal');
 
-    expect(name).toBe(ticketName('shop/web', 'ip-10-0-1-23.ec2.internal'));
-    expect(name).not.toBe(ticketName('shop/web', 'ip-10-0-1-24.ec2.internal'));
+    expect(name).toBe(drainLeaseName('ip-10-0-1-23.ec2.internal'));
+    expect(name).not.toBe(drainLeaseName('ip-10-0-1-24.ec2.internal'));
     expect(name).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-    expect(heartbeatName('ip-10-0-1-23.ec2.internal')).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
-    expect(heartbeatName('ip-10-0-1-23.ec2.internal')).not.toBe(heartbeatName('ip-10-0-1-24.ec2.internal'));
   });
 });

@@ -163,7 +163,7 @@ describe('auditLines: PDB turn tickets', () => {
   const MIN = 60_000;
   const ticket = (name: string, holder: string, ageMs: number) => ({
     name,
-    pdb: 'shop/web',
+    pdbs: ['shop/web', 'shop/db'],
     holder,
     renewedAt: NOW - ageMs,
   });
@@ -180,8 +180,8 @@ describe('auditLines: PDB turn tickets', () => {
             ticket('t-waiting', 'n1', 60 * MIN),
             // a drain that just ended, or a node that just left: not yet
             ticket('t-recent', 'gone-3', STALE_TICKET_MS),
-            // a dead drain's heartbeat (no PDB)
-            { name: 'h-dead', holder: 'gone-1', renewedAt: NOW - 25 * MIN },
+            // an older version's heartbeat of a dead drain (no PDB)
+            { name: 'h-dead', pdbs: [], holder: 'gone-3', renewedAt: NOW - 25 * MIN },
           ],
         },
       }),
@@ -192,11 +192,11 @@ describe('auditLines: PDB turn tickets', () => {
         id: 'audit.tickets',
         status: 'warn',
         title:
-          '3 PDB turn ticket(s) or heartbeat(s) in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
+          '3 lease(s) of PDB turn tickets in namespace eks-node-drainer left by drains that ended without giving them back (node gone, not renewed for 10 min): other drains pass them over, but they are clutter',
         details: [
-          'lease t-dead: PDB shop/web, node gone-1, last renewed 2026-05-01T11:35:00.000Z (25 min ago)',
-          'lease t-dead-too: PDB shop/web, node gone-2, last renewed 2026-05-01T11:49:59.999Z (10 min ago)',
-          'lease h-dead: heartbeat, node gone-1, last renewed 2026-05-01T11:35:00.000Z (25 min ago)',
+          'lease t-dead: PDB shop/web, shop/db, node gone-1, last renewed 2026-05-01T11:35:00.000Z (25 min ago)',
+          'lease t-dead-too: PDB shop/web, shop/db, node gone-2, last renewed 2026-05-01T11:49:59.999Z (10 min ago)',
+          'lease h-dead: no ticket, node gone-3, last renewed 2026-05-01T11:35:00.000Z (25 min ago)',
         ],
         fix: 'kubectl -n eks-node-drainer delete lease t-dead t-dead-too h-dead',
       },
