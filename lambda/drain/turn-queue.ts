@@ -1,15 +1,15 @@
 /**
  * The order of a PDB's queue of drains (lambda/drain/turns.ts): first come, first served in the
- * order the server created the tickets, and a holder that died is passed over.
+ * order the server wrote the tickets, and a holder that died is passed over.
  *
- * The order is the tickets' creation revision (their resourceVersion: a ticket is never written after
- * it is created), not a time the drains wrote: a watch delivers the tickets in that order, so a drain
+ * The order is the tickets' places, the revision of the write that queued each (lambda/kube/turns-lease.ts),
+ * not a time the drains wrote: a watch delivers the writes in that order, so a drain
  * that sees its own ticket has seen every ticket queued before it, and all drains agree on who is
  * first, even when they queued within the same milliseconds (ordered by their own clocks they could
  * briefly disagree, and both evict once).
  *
- * A drain shows life through its heartbeat (one per drain, renewed while it holds a turn another drain
- * waits for). A ticket at the head whose holder's heartbeat is not seen to change within
+ * A drain shows life through its heartbeat: every write of its Lease (renewed while it holds a turn
+ * another drain waits for). A ticket at the head whose holder's heartbeat is not seen to change within
  * TURN_LEASE_MS of the ticket reaching the head, by the observer's clock (as client-go's leader
  * election judges a lease), is passed over; it keeps its place, so a continuation that beats again
  * is back at the head. Pure.
@@ -28,11 +28,11 @@ export interface Ticket {
   readonly holder: string;
   /** When it queued (epoch ms, the holder's clock): shown to people, and the order where `created` is unknown. */
   readonly queuedAt: number;
-  /** The server's revision when it created the ticket (its resourceVersion): the queue's order. */
+  /** Its place: the server's revision of the write that queued it: the queue's order. */
   readonly created?: ResourceVersion;
 }
 
-/** Each drain's heartbeat as last seen (holder → the heartbeat's resourceVersion): the same map until one changes. */
+/** Each drain's life as last seen (holder → its Lease's resourceVersion): the same map until one changes. */
 export type Heartbeats = ReadonlyMap<string, string>;
 
 export const NO_HEARTBEATS: Heartbeats = new Map();

@@ -1,14 +1,13 @@
 /**
  * Drains that share a PDB take turns instead of racing for its disruptions. Every drain that has a
- * pod under a PDB puts a ticket in that PDB's queue (a Lease of the drainer's namespace, one per PDB
- * and node: creating one never conflicts with another drain's); the queue is first come, first
- * served in the order the server created the tickets. A drain sends an eviction for a pod under the PDB only while its
+ * pod under a PDB puts a ticket in that PDB's queue (in its own Lease of the drainer's namespace,
+ * which lists its tickets: no write conflicts with another drain's); the queue is first come, first
+ * served in the order the server wrote the tickets. A drain sends an eviction for a pod under the PDB only while its
  * ticket is among the first `max(1, disruptionsAllowed)` live tickets, and gives its ticket back once
  * its evictions under the PDB are answered and counted by the PDB's status (or its pods are gone, or
  * the drain ends). The API server's PDB check stays the guarantee; this only keeps drains from asking
  * for a disruption another drain is about to use. A drain holding a turn that another drain waits for
- * shows it is alive through its heartbeat (one Lease per drain; tickets are never written after they
- * are created, so their creation revision orders the queue).
+ * shows it is alive by renewing its Lease (every write of it does).
  *
  * The queue's order and a dead holder's lease: turn-queue.ts. Pure: the adapter
  * (lambda/kube/turns.ts) keeps the tickets and heartbeats current.
@@ -61,9 +60,9 @@ export interface TicketWriter {
   /** Queues for the PDB; a ticket already there (a continuation's) keeps its place. */
   take(pdb: string): Promise<void>;
   release(pdb: string): Promise<void>;
-  /** Renews this drain's heartbeat (creating it the first time). */
+  /** Shows this drain alive (renews its Lease). */
   heartbeat(): Promise<void>;
-  /** Deletes this drain's heartbeat (it holds no turn any more). */
+  /** The drain ends: its Lease, an earlier invocation's too, goes once it holds no ticket. */
   endHeartbeat(): Promise<void>;
 }
 

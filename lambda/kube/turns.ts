@@ -118,8 +118,8 @@ export class KubeTurns implements TurnsPort {
   take(pdb: string): Promise<void> {
     if (!this.wanted.has(pdb)) this.wanted.set(pdb, '');
     return this.write().catch((error: unknown) => {
-      // not queued: the drain takes it again if it still needs it
-      if (this.wanted.get(pdb) === '') this.wanted.delete(pdb);
+      // not queued: the drain takes it again if it still needs it (the next write drops it)
+      this.wanted.delete(pdb);
       throw error;
     });
   }
@@ -136,7 +136,7 @@ export class KubeTurns implements TurnsPort {
 
   /** The drain ends: its lease (an earlier invocation's too) is deleted once it holds no ticket. */
   endHeartbeat(): Promise<void> {
-    return this.wanted.size === 0 && this.exists !== false ? this.write() : Promise.resolve();
+    return this.wanted.size === 0 ? this.write() : Promise.resolve();
   }
 
   /** The next write, begun once the one before is answered; every change until then joins it. */
@@ -156,6 +156,7 @@ export class KubeTurns implements TurnsPort {
   private async flush(): Promise<void> {
     try {
       if (this.wanted.size === 0) {
+        if (this.exists === false) return;
         await this.http.send('DELETE', this.path).catch((error: unknown) => {
           if (!isStatus(error, 404)) throw error;
         });

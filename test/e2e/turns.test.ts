@@ -208,6 +208,34 @@ describe('drains that share a PDB', () => {
     expect(await leasesOf(w)).toEqual([]);
   });
 
+  it('shows in a dry run the drains already queued for its PDBs, and writes nothing', async () => {
+    const w = await sharedWorld('turns-dry', 2);
+    const [node = '', other = ''] = w.nodes.map((n) => n.name);
+    const queued = new KubeTurns(drainer(), other);
+    await queued.take(`${w.namespace}/shared-0`);
+    try {
+      const now = Date.now();
+      const report = await drainNode(
+        new KubeCluster(drainer()),
+        {
+          ...DEFAULT_DRAIN_TUNING,
+          target: { nodeName: node },
+          startedAt: now,
+          deadline: now + 60_000,
+          onDeadline: 'continue',
+          dryRun: true,
+          turns: (holder) => new KubeTurns(drainer(), holder),
+        },
+        { clock: systemClock, log: memoryLogger([]) },
+      );
+
+      expect(report.turns).toEqual([{ pdb: `${w.namespace}/shared-0`, behind: [other] }]);
+      expect(await leasesOf(w)).toEqual([other]);
+    } finally {
+      await queued.release(`${w.namespace}/shared-0`);
+    }
+  });
+
   it('drains uncoordinated, saying so once, without permission for the leases', async () => {
     const w = await sharedWorld('turns-denied', 2);
     await w.openSpare();
