@@ -39,8 +39,12 @@ async function sharedWorld(prefix: string, nodes: number): Promise<SharedWorld> 
 /** One drain of `node` by the real engine, coordinated through the real Leases. */
 function drain(
   node: string,
-  logs: LogEntry[] = [],
-  cluster = new KubeCluster(drainer()),
+  {
+    logs = [],
+    cluster = new KubeCluster(drainer()),
+    dryRun = false,
+    pauseAfterMs,
+  }: { logs?: LogEntry[]; cluster?: KubeCluster; dryRun?: boolean; pauseAfterMs?: number } = {},
 ): Promise<DrainReport> {
   const now = Date.now();
   return drainNode(
@@ -50,8 +54,9 @@ function drain(
       target: { nodeName: node },
       startedAt: now,
       deadline: now + 120_000,
+      ...(pauseAfterMs === undefined ? {} : { pauseAt: now + pauseAfterMs }),
       onDeadline: 'continue',
-      dryRun: false,
+      dryRun,
       turns: (holder) => new KubeTurns(drainer(), holder),
     },
     { clock: systemClock, log: memoryLogger(logs) },
@@ -137,11 +142,9 @@ describe('drains that share a PDB', () => {
         path: /poddisruptionbudgets\?.*watch=true/,
         action: { kind: 'lag', ms: 1_000 },
       });
-      const lagging = drain(
-        second,
-        [],
-        new KubeCluster(kubeConfigFor({ ...inject('cluster'), server: proxy.url }, 'drainer')),
-      );
+      const lagging = drain(second, {
+        cluster: new KubeCluster(kubeConfigFor({ ...inject('cluster'), server: proxy.url }, 'drainer')),
+      });
       await vi.waitFor(async () => expect(await ticketsOf(w)).toContain(second), {
         timeout: 5_000,
         interval: 50,
@@ -183,22 +186,8 @@ describe('drains that share a PDB', () => {
     const [first, second] = w.nodes.map((n) => n.name);
     // the spare stays closed: once the first node's pod is evicted, the PDB allows nothing more
     expect((await drain(first ?? '')).outcome).toBe('drained');
-    const now = Date.now();
 
-    const paused = await drainNode(
-      new KubeCluster(drainer()),
-      {
-        ...DEFAULT_DRAIN_TUNING,
-        target: { nodeName: second ?? '' },
-        startedAt: now,
-        deadline: now + 120_000,
-        pauseAt: now + 2_000,
-        onDeadline: 'continue',
-        dryRun: false,
-        turns: (holder) => new KubeTurns(drainer(), holder),
-      },
-      { clock: systemClock, log: memoryLogger([]) },
-    );
+    const paused = await drain(second ?? '', { pauseAfterMs: 2_000 });
 
     expect(paused.outcome).toBe('paused');
     expect(paused.evictionRequests).toBe(0);
@@ -214,20 +203,7 @@ describe('drains that share a PDB', () => {
     const queued = new KubeTurns(drainer(), other);
     await queued.take(`${w.namespace}/shared-0`);
     try {
-      const now = Date.now();
-      const report = await drainNode(
-        new KubeCluster(drainer()),
-        {
-          ...DEFAULT_DRAIN_TUNING,
-          target: { nodeName: node },
-          startedAt: now,
-          deadline: now + 60_000,
-          onDeadline: 'continue',
-          dryRun: true,
-          turns: (holder) => new KubeTurns(drainer(), holder),
-        },
-        { clock: systemClock, log: memoryLogger([]) },
-      );
+      const report = await drain(node, { dryRun: true });
 
       expect(report.turns).toEqual([{ pdb: `${w.namespace}/shared-0`, behind: [other] }]);
       expect(await leasesOf(w)).toEqual([other]);
@@ -248,7 +224,7 @@ describe('drains that share a PDB', () => {
     const logs: LogEntry[] = [];
     try {
       await untilDrainerMayQueue(false);
-      const reports = await Promise.all(w.nodes.map((node) => drain(node.name, logs)));
+      const reports = await Promise.all(w.nodes.map((node) => drain(node.name, { logs })));
 
       expect(reports.map((r) => r.outcome)).toEqual(['drained', 'drained']);
       expect(logs.filter((l) => l.message.startsWith('draining uncoordinated'))).toHaveLength(2);
