@@ -3,8 +3,9 @@
  * No client-node API classes at run time: their generated models are most of a list's CPU cost and
  * 1.6 MB of the function's bundle (bench/results). TLS and authentication come from a KubeConfig or
  * anything shaped like one (lambda/kube/eks-cluster.ts for EKS), verified (rejectUnauthorized is set
- * explicitly); one keep-alive agent with a connect timeout; every request bounded. Failures are
- * client-node ApiExceptions (its small error module alone), so they map as before.
+ * explicitly); one keep-alive connection pool per KubeConfig, whatever adapters share it, with a
+ * connect timeout; every request bounded. Failures are client-node ApiExceptions (its small error
+ * module alone), so they map as before.
  */
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import { type RequestOptions, request } from 'node:https';
@@ -33,6 +34,13 @@ export interface WatchHandlers {
   /** Once: the stream ended (the server's timeoutSeconds), broke, or went idle too long. */
   onEnd(error?: Error): void;
 }
+
+/**
+ * The connection pools, one per KubeConfig (and connect timeout): the adapters of one Lambda container
+ * (cluster, job record, turns, marks: six KubeHttp) reuse each other's idle connections instead of
+ * each opening its own. Bench (50 nodes at once): 641 → 462-505 TLS connections a scale-in.
+ */
+const pools = new WeakMap<KubeConfigLike, Map<number, ConnectTimeoutAgent>>();
 
 export class KubeHttp {
   private agent?: ConnectTimeoutAgent;
@@ -127,19 +135,7 @@ export class KubeHttp {
     if (!server) throw new Error('the kubeconfig has no current cluster');
     const options: RequestOptions = {};
     await this.kubeConfig.applyToHTTPSOptions(options);
-    this.agent ??= new ConnectTimeoutAgent(
-      {
-        // one TLS context for every connection: built per connection otherwise (bench: 45 ms a drain)
-        secureContext: createSecureContext({
-          ...(options.ca ? { ca: options.ca } : {}),
-          ...(options.cert ? { cert: options.cert } : {}),
-          ...(options.key ? { key: options.key } : {}),
-        }),
-        keepAlive: true,
-        rejectUnauthorized: true,
-      },
-      this.timeouts.connectMs,
-    );
+    this.agent ??= this.pool(options);
     const url = new URL(path, server);
     for (const [key, value] of Object.entries(query))
       if (value !== undefined) url.searchParams.set(key, value);
@@ -170,6 +166,30 @@ export class KubeHttp {
       });
       req.end(send.payload);
     });
+  }
+
+  /** The KubeConfig's pool: made by the first of its clients to connect (its TLS options are the same). */
+  private pool(options: RequestOptions): ConnectTimeoutAgent {
+    const byTimeout = pools.get(this.kubeConfig) ?? new Map<number, ConnectTimeoutAgent>();
+    pools.set(this.kubeConfig, byTimeout);
+    let agent = byTimeout.get(this.timeouts.connectMs);
+    if (!agent) {
+      agent = new ConnectTimeoutAgent(
+        {
+          // one TLS context for every connection: built per connection otherwise (bench: 45 ms a drain)
+          secureContext: createSecureContext({
+            ...(options.ca ? { ca: options.ca } : {}),
+            ...(options.cert ? { cert: options.cert } : {}),
+            ...(options.key ? { key: options.key } : {}),
+          }),
+          keepAlive: true,
+          rejectUnauthorized: true,
+        },
+        this.timeouts.connectMs,
+      );
+      byTimeout.set(this.timeouts.connectMs, agent);
+    }
+    return agent;
   }
 }
 

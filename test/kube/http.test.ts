@@ -198,6 +198,57 @@ describe('KubeHttp requests', () => {
   });
 });
 
+describe('KubeHttp connections', () => {
+  /** TLS connections the server accepted while `run` ran. */
+  async function connectionsDuring(run: () => Promise<void>): Promise<number> {
+    let connections = 0;
+    const count = (): void => {
+      connections++;
+    };
+    server.on('secureConnection', count);
+    try {
+      await run();
+    } finally {
+      server.off('secureConnection', count);
+    }
+    return connections;
+  }
+  const timeouts = { connectMs: 3_000, requestMs: 2_000 };
+
+  it('shares one keep-alive pool among the clients of one KubeConfig (a container’s adapters)', async () => {
+    answer = (_, res) => json(res, 200, { ok: true });
+    const config = kubeConfig();
+    const cluster = new KubeHttp(config, timeouts);
+    const jobs = new KubeHttp(config, timeouts);
+    const turns = new KubeHttp(config, timeouts);
+
+    const connections = await connectionsDuring(async () => {
+      await cluster.getJson('/api/v1/nodes/n');
+      await jobs.send('PATCH', '/api/v1/nodes/n', { body: {} });
+      await turns.getJson('/apis/coordination.k8s.io/v1/namespaces/x/leases');
+    });
+
+    expect(seen).toHaveLength(3);
+    expect(connections).toBe(1);
+  });
+
+  it('opens a connection per concurrent request, and one pool per KubeConfig', async () => {
+    answer = (_, res) => setTimeout(() => json(res, 200, { ok: true }), 50);
+    const one = kubeConfig();
+
+    const connections = await connectionsDuring(async () => {
+      await Promise.all([
+        new KubeHttp(one, timeouts).getJson('/a'),
+        new KubeHttp(one, timeouts).getJson('/b'),
+      ]);
+      await new KubeHttp(kubeConfig(), timeouts).getJson('/c');
+    });
+
+    expect(seen).toHaveLength(3);
+    expect(connections).toBe(3);
+  });
+});
+
 /** Opens a watch whose handlers record what they get. */
 async function watch(client: KubeHttp, idleMs = 5_000) {
   const events: WatchEvent[] = [];
