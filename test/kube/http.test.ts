@@ -11,7 +11,7 @@ import { createServer, type RequestOptions, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type KubeConfigLike, KubeHttp, type WatchEvent } from '../../lambda/kube/http.js';
 
 interface Seen {
@@ -246,6 +246,30 @@ describe('KubeHttp connections', () => {
 
     expect(seen).toHaveLength(3);
     expect(connections).toBe(3);
+  });
+
+  it('answers one client while another client of the same KubeConfig waits on a stalled request', async () => {
+    answer = (req, res) => {
+      if (req.url !== '/stall') json(res, 200, { ok: true });
+    };
+    const config = kubeConfig();
+    let stalledSettled = false;
+    const stalled = failure(
+      new KubeHttp(config, { connectMs: 3_000, requestMs: 1_000 }).getJson('/stall'),
+    ).finally(() => {
+      stalledSettled = true;
+    });
+    await vi.waitFor(() => expect(seen.map((s) => s.url)).toContain('/stall'), {
+      timeout: 1_000,
+      interval: 5,
+    });
+
+    expect(await new KubeHttp(config, { connectMs: 3_000, requestMs: 1_000 }).getJson('/ok')).toEqual({
+      ok: true,
+    });
+
+    expect(stalledSettled).toBe(false);
+    expect(String(await stalled)).toMatch(/request timed out/);
   });
 });
 
