@@ -238,13 +238,13 @@ describe('drains that share a PDB', () => {
   });
 });
 
+/** How long a watch may take to show a write (vi.waitFor options). */
+const SOON = { timeout: 5_000, interval: 20 };
+
 /** The drains queue for `pdb` in this order; resolves once `feed` shows every ticket. */
 async function queueAll(feed: TicketFeed, pdb: string, drains: readonly KubeTurns[]): Promise<void> {
   for (const drain of drains) await drain.take(pdb);
-  await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(drains.length), {
-    timeout: 5_000,
-    interval: 20,
-  });
+  await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(drains.length), SOON);
 }
 
 describe('KubeTurns', () => {
@@ -258,11 +258,11 @@ describe('KubeTurns', () => {
       expect(feed.releasedAt(pdb)).toBeUndefined();
 
       await other.release(pdb);
-      await vi.waitFor(() => expect(feed.releasedAt(pdb)).toBeDefined(), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.releasedAt(pdb)).toBeDefined(), SOON);
       const released = feed.releasedAt(pdb) ?? '';
       for (const version of queued) expect(BigInt(released)).toBeGreaterThan(version);
       await mine.release(pdb);
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(0), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(0), SOON);
 
       expect(feed.releasedAt(pdb)).toBe(released);
       expect(feed.releasedAt(`${pdb}-other`)).toBeUndefined();
@@ -280,7 +280,7 @@ describe('KubeTurns', () => {
     try {
       await Promise.all(pdbs.map((pdb) => a.take(pdb)));
       expect(proxy.count('POST', /leases/)).toBe(1);
-      await vi.waitFor(() => expect(feed.tickets(third)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(third)).toHaveLength(1), SOON);
       const place = feed.tickets(first)[0]?.created;
       expect(pdbs.map((pdb) => feed.tickets(pdb)[0]?.created)).toEqual([place, place, place]);
 
@@ -290,7 +290,7 @@ describe('KubeTurns', () => {
       const [lease] = (await drainLeases()).filter((l) => l.spec?.holderIdentity === 'node-a');
       expect(lease?.metadata?.resourceVersion).not.toBe(place);
       expect(Object.fromEntries(lease ? placesOf(lease) : [])).toEqual({ [second]: place, [third]: place });
-      await vi.waitFor(() => expect(feed.tickets(first)).toHaveLength(0), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(first)).toHaveLength(0), SOON);
       expect([feed.tickets(second)[0]?.created, feed.tickets(third)[0]?.created]).toEqual([place, place]);
       // a ticket given back by a patch: released at the patch's version
       expect(feed.releasedAt(first)).toBe(lease?.metadata?.resourceVersion);
@@ -311,12 +311,12 @@ describe('KubeTurns', () => {
       await admin()
         .makeApiClient(CoordinationV1Api)
         .deleteNamespacedLease({ name: drainLeaseName('node-a'), namespace: DRAINER_NAMESPACE });
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(1), SOON);
 
       // its drain sees its ticket gone and takes it again
       await a.take(pdb);
 
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), SOON);
       expect([...feed.tickets(pdb)].sort(byQueue).map((t) => t.holder)).toEqual(['node-b', 'node-a']);
     } finally {
       feed.close();
@@ -334,22 +334,19 @@ describe('KubeTurns feed', () => {
     try {
       const listed = wakes;
       await mine.take(pdb);
-      await vi.waitFor(() => expect(wakes).toBe(listed + 1), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(wakes).toBe(listed + 1), SOON);
       await other.take(pdb);
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), SOON);
       const [queued, mineQueued] = [feed.heartbeats().get('node-b'), feed.heartbeats().get('node-a')];
       await Promise.all([other.heartbeat(), mine.heartbeat()]);
-      await vi.waitFor(
-        () => {
-          expect(feed.heartbeats().get('node-b')).not.toBe(queued);
-          expect(feed.heartbeats().get('node-a')).not.toBe(mineQueued);
-        },
-        { timeout: 5_000, interval: 20 },
-      );
+      await vi.waitFor(() => {
+        expect(feed.heartbeats().get('node-b')).not.toBe(queued);
+        expect(feed.heartbeats().get('node-a')).not.toBe(mineQueued);
+      }, SOON);
       expect(wakes).toBe(listed + 1);
 
       await other.release(pdb);
-      await vi.waitFor(() => expect(wakes).toBe(listed + 2), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(wakes).toBe(listed + 2), SOON);
       expect(feed.tickets(pdb).map((t) => t.holder)).toEqual(['node-a']);
     } finally {
       feed.close();
@@ -371,14 +368,14 @@ describe('KubeTurns feed', () => {
     );
     try {
       await Promise.all([other.take(near), other.take(far)]);
-      await vi.waitFor(() => expect(feed.tickets(far)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(far)).toHaveLength(1), SOON);
       const before = wakes;
 
       await other.release(far);
-      await vi.waitFor(() => expect(feed.tickets(far)).toHaveLength(0), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(far)).toHaveLength(0), SOON);
       expect(wakes).toBe(before);
       await other.release(near);
-      await vi.waitFor(() => expect(wakes).toBe(before + 1), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(wakes).toBe(before + 1), SOON);
       expect(asked).toEqual([far, near]);
     } finally {
       feed.close();
@@ -393,25 +390,22 @@ describe('KubeTurns feed', () => {
     try {
       await a.take(web);
       await a.take(db);
-      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(1), SOON);
       const [webBefore, dbBefore] = [feed.tickets(web), feed.tickets(db)];
 
       await b.take(db);
-      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(2), SOON);
 
       expect(feed.tickets(web)).toBe(webBefore);
       expect(feed.tickets(db)).not.toBe(dbBefore);
       // a heartbeat changes the heartbeats, not the tickets
       const [dbNow, beatsBefore] = [feed.tickets(db), feed.heartbeats()];
       await b.heartbeat();
-      await vi.waitFor(() => expect(feed.heartbeats()).not.toBe(beatsBefore), {
-        timeout: 5_000,
-        interval: 20,
-      });
+      await vi.waitFor(() => expect(feed.heartbeats()).not.toBe(beatsBefore), SOON);
       expect([feed.tickets(web), feed.tickets(db)]).toEqual([webBefore, dbNow]);
       expect(feed.tickets(db)).toBe(dbNow);
       await b.release(db);
-      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(1), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(db)).toHaveLength(1), SOON);
       expect(feed.heartbeats().has('node-b')).toBe(false);
       expect(feed.tickets(web)).toBe(webBefore);
     } finally {
@@ -436,10 +430,7 @@ describe('KubeTurns feed', () => {
       const queued = feed.heartbeats().get('node-a');
       await aAgain.take(pdb);
       await aAgain.heartbeat();
-      await vi.waitFor(() => expect(feed.heartbeats().get('node-a')).not.toBe(queued), {
-        timeout: 5_000,
-        interval: 20,
-      });
+      await vi.waitFor(() => expect(feed.heartbeats().get('node-a')).not.toBe(queued), SOON);
       expect(feed.tickets(pdb)).toBe(before);
     } finally {
       feed.close();
@@ -460,7 +451,7 @@ describe('KubeTurns feed', () => {
       for (let i = 1; i <= 3; i++) {
         const seen = feed.heartbeats();
         await a.heartbeat(); // created, then renewed
-        await vi.waitFor(() => expect(feed.heartbeats()).not.toBe(seen), { timeout: 5_000, interval: 20 });
+        await vi.waitFor(() => expect(feed.heartbeats()).not.toBe(seen), SOON);
         expect(view.holds(feed.tickets(pdb), feed.heartbeats(), 1, T0 + i * 4_000)).toBe(false);
       }
       const lastBeat = T0 + 3 * 4_000;
@@ -469,12 +460,9 @@ describe('KubeTurns feed', () => {
 
       // its last ticket given back deletes its lease; queued again, it is behind b
       await a.release(pdb);
-      await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(false), {
-        timeout: 5_000,
-        interval: 20,
-      });
+      await vi.waitFor(() => expect(feed.heartbeats().has('node-a')).toBe(false), SOON);
       await a.take(pdb);
-      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), { timeout: 5_000, interval: 20 });
+      await vi.waitFor(() => expect(feed.tickets(pdb)).toHaveLength(2), SOON);
       expect([...feed.tickets(pdb)].sort(byQueue).map((t) => t.holder)).toEqual(['node-b', 'node-a']);
     } finally {
       feed.close();
