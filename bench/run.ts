@@ -10,7 +10,9 @@
  *   --only a,b     only these parts: latency (incl. API cost), cold, memory, scale, scale-floor,
  *                  scale-uncoordinated (the same scale-in without the Role for the leases: as before turns), mass,
  *                  release; results go to <date>[-k8s-…]-<parts>.md (scale-floor: the scale-in by one ideal
- *                  client, its reference CPU; not run without --only)
+ *                  client, its reference CPU; not run without --only), request-costs (what one request of
+ *                  each kind the drains make costs the API server, and their share of the scale-in's;
+ *                  not run without --only)
  *   --scale-nodes N  nodes drained at once in the scale-in benchmark (default 50, 20 pods each)
  *   --scale-processes  the scale-in's invocations each in a process of its own, as Lambda containers
  *                  (default: module instances in this process, sharing its event loop; on 2 cores the
@@ -39,6 +41,7 @@ import {
   scaleInSection,
   uncoordinatedSection,
 } from './scale-in.js';
+import { requestCostsSection, runRequestCosts } from './server-view.js';
 import {
   cleanUp,
   codeRevision,
@@ -66,6 +69,7 @@ const PARTS = [
   'scale-floor',
   'mass',
   'release',
+  'request-costs',
 ] as const;
 type Part = (typeof PARTS)[number];
 
@@ -99,7 +103,7 @@ async function main(): Promise<void> {
     .map((v) => parseK8sVersion(v.trim()));
   // the floor is a reference for the scale-in, asked for by name
   const wanted = (part: Part): boolean =>
-    only ? only.includes(part) : part !== 'scale-floor' && part !== 'scale-uncoordinated';
+    only ? only.includes(part) : !['scale-floor', 'scale-uncoordinated', 'request-costs'].includes(part);
   stopOnInterrupt();
   const startedAt = new Date();
   const loadAtStart = loadavg()[0] ?? 0;
@@ -129,9 +133,17 @@ async function main(): Promise<void> {
     'Load average (1 min)': `${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end`,
   };
   const serverSections = (s: ServerRun): Section[] =>
-    ['latency', 'api', 'memory', 'scale', 'scale-uncoordinated', 'scale-floor', 'mass', 'release'].flatMap(
-      (k) => (s.sections[k] ? [s.sections[k]] : []),
-    );
+    [
+      'latency',
+      'api',
+      'memory',
+      'scale',
+      'scale-uncoordinated',
+      'scale-floor',
+      'request-costs',
+      'mass',
+      'release',
+    ].flatMap((k) => (s.sections[k] ? [s.sections[k]] : []));
   const summary: [string, SummaryRow][] = [
     ...servers.flatMap((s) =>
       serverSections(s).flatMap((section) =>
@@ -244,6 +256,11 @@ async function onServer(
     const floor = await runScaleFloor(env, scaleNodes);
     sections['scale-floor'] = scaleFloorSection(floor);
     raw.scaleFloor = floor;
+  }
+  if (wanted('request-costs')) {
+    const costs = await runRequestCosts(env);
+    sections['request-costs'] = requestCostsSection(costs, scale);
+    raw.requestCosts = costs;
   }
   if (wanted('mass')) {
     const mass = await runMassTermination(env);

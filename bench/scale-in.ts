@@ -17,6 +17,7 @@ import { SharedWorld } from '../scripts/harness/shared-world.js';
 import type { RequestCounts } from './api-cost.js';
 import { type LogStep, logSteps, stepsTable } from './log-steps.js';
 import { inProcesses, inThisProcess } from './scale-invocations.js';
+import { type ServerView, serverViewFrom } from './server-view.js';
 import {
   type BenchEnv,
   cpuMeter,
@@ -64,6 +65,8 @@ export interface ScaleInResult {
   readonly throttled: number;
   /** The handlers' Kubernetes requests by kind (api-cost.ts, countEksTokenRequests); a watch once, when it opens. */
   readonly requests: RequestCounts;
+  /** The API server's own counters during the drains: every client's requests, the watch events it sent. */
+  readonly server: ServerView;
   readonly logLevels: Record<string, number>;
   /** The messages of the handlers' warn and error lines, each with how often it was logged. */
   readonly problems: Record<string, number>;
@@ -83,6 +86,20 @@ export interface ScaleInResult {
    * kubelets share it); in processes, the median and the highest of the invocations' own p99s.
    */
   readonly loopDelayMs: { readonly p50: number; readonly p99: number };
+}
+
+/** The API server's own count of the scale-in: every client's requests, and the watch events it sent. */
+function serverLine(r: ScaleInResult): string {
+  const total = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+  const top = Object.entries(r.server.watchEvents)
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, 4)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ');
+  return (
+    `The API server's own count during the drains (\`/metrics\`): ${total(r.server.requests)} requests of every client, ` +
+    `${total(r.requests)} of them the handlers'; ${total(r.server.watchEvents)} watch events sent to every watcher (${top})`
+  );
 }
 
 /**
@@ -139,6 +156,7 @@ export async function runScaleIn(
 
     progress(`scale-in: ${nodeCount} handler invocations at once (${mode})`);
     const timeline = await Timeline.start(admin, namespace, world.policyVersion);
+    const view = await serverViewFrom(env.cluster);
     const cpu = cpuMeter(env.cluster.dir);
     const {
       settled,
@@ -151,6 +169,7 @@ export async function runScaleIn(
     const totalMs = Date.now() - started;
     const targets = new Set(nodes.map((n) => n.name));
     const cpuUse = cpu();
+    const server = await view();
     progress(`scale-in: all ${nodeCount} invocations returned after ${seconds(totalMs)}`);
 
     const summaries = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -188,6 +207,7 @@ export async function runScaleIn(
       evictionRefusals: summaries.reduce((n, s) => n + (s.report?.evictionRefusals ?? 0), 0),
       throttled: summaries.reduce((n, s) => n + (s.report?.throttled ?? 0), 0),
       requests,
+      server,
       listing: listingNodes.size,
       listingRefusals: summaries
         .filter((x) => listingNodes.has(x.report?.node ?? ''))
@@ -293,6 +313,7 @@ Lambda containers, but sharing one event loop with each other and the simulated 
   }
 - Handler log lines: ${list(r.logLevels)}${Object.keys(r.problems).length > 0 ? ` (${list(r.problems)})` : ''}; drains that listed instead of watching (watches refused, e.g. by the
   server's flow control, or given up): ${r.listing}, with ${r.listingRefusals} of the ${r.evictionRefusals} refusals
+- ${serverLine(r)}
 
 ${requests}
 
@@ -341,6 +362,7 @@ turns. The API server's cost of the scale-in without turns, on the same server a
       .map(([k, n]) => `${k} ×${n}`)
       .join(
         ', ',
-      )}; PDB violations: ${r.pdb.violations}; errors: ${r.errors.length}; drains that listed instead of watching: ${r.listing}`,
+      )}; PDB violations: ${r.pdb.violations}; errors: ${r.errors.length}; drains that listed instead of watching: ${r.listing}
+- ${serverLine(r)}`,
   };
 }
