@@ -50,6 +50,8 @@ export type DrainerSettings = Pick<
   readonly clusterName: string;
   readonly network?: NetworkSettings;
   readonly notifications?: NotificationSettings;
+  /** Every alarm notifies this standard SNS topic (`-c alarmTopicArn=…`). */
+  readonly alarmTopicArn?: string;
 };
 
 /** Drain notifications: an existing topic by ARN, or a topic the stack makes; email subscriptions. */
@@ -131,7 +133,20 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
     scheduledEventLeadTime: seconds(get, 'scheduledEventLeadTimeSeconds'),
     ...(vpcId && { network: { vpcId, subnetIds, securityGroupIds: list(get, 'securityGroupIds') } }),
     ...notificationSettings(get),
+    ...alarmSettings(get),
   };
+}
+
+/** `-c alarmTopicArn=…`: a standard topic every alarm notifies, when it fires and when it clears. */
+function alarmSettings(get: Lookup): { alarmTopicArn?: string } {
+  const alarmTopicArn = text(get, 'alarmTopicArn');
+  if (alarmTopicArn === undefined) return {};
+  if (!STANDARD_TOPIC_ARN.test(alarmTopicArn)) {
+    throw new ContextError(
+      `Context "alarmTopicArn" must be the ARN of a standard (not FIFO) SNS topic, got ${JSON.stringify(alarmTopicArn)}`,
+    );
+  }
+  return { alarmTopicArn };
 }
 
 /**

@@ -22,11 +22,12 @@ export class NodeDrainerStack extends Stack {
       description: `eks-node-drainer: drains EKS cluster ${settings.clusterName}'s nodes before termination`,
       ...stackProps,
     });
-    const { network, notifications, ...drainerProps } = settings;
+    const { network, notifications, alarmTopicArn, ...drainerProps } = settings;
     this.drainer = new NodeDrainer(this, 'NodeDrainer', {
       ...drainerProps,
       ...this.placement(network),
       ...this.notifications(notifications),
+      ...(alarmTopicArn && { alarmTopic: sns.Topic.fromTopicArn(this, 'AlarmTopic', alarmTopicArn) }),
     });
 
     const { function: fn, role, deadLetterQueue } = this.drainer;

@@ -23,7 +23,7 @@ import { addHealthRules } from './health-rules.js';
 import { autoScalingGroupArn, type HookedGroup, hookSpec, NAG_PSEUDO_PARAMETERS, putHooks } from './hooks.js';
 import { acknowledgeProviderFindings, resolveNodegroups } from './nodegroups.js';
 import { DrainNotifications } from './notifications.js';
-import { createAlarms, createDashboard, drainMetrics } from './observability.js';
+import { createAlarms, createDashboard, drainMetrics, notifyOnAlarms } from './observability.js';
 import type { NodeDrainerProps, OnDrainTimeout } from './props.js';
 import { ClusterRbac } from './rbac.js';
 import { nodesDrainableAtOnce, type Settings, validate, warnIfNoRoomForDeregistration } from './settings.js';
@@ -50,6 +50,7 @@ export class NodeDrainer extends Construct {
   readonly ec2Rules: events.Rule[];
   /** EC2 scheduled events (AWS Health) and, with `replace`, the schedule of due replacements; none with `ignore`. */
   readonly healthRules: events.Rule[];
+  /** The drainer's alarms (the reconciler's: `discovery.errorAlarm`); with `alarmTopic`, all of them notify it. */
   readonly alarms: cloudwatch.Alarm[];
   readonly dashboard: cloudwatch.Dashboard;
   /** With `discover`: the reconciler that puts the hooks. */
@@ -180,6 +181,12 @@ export class NodeDrainer extends Construct {
       });
       this.notificationTopic = notifications.topic;
       this.alarms.push(notifications.alarm);
+    }
+    if (props.alarmTopic) {
+      notifyOnAlarms(props.alarmTopic, [
+        ...this.alarms,
+        ...(this.discovery ? [this.discovery.errorAlarm] : []),
+      ]);
     }
     this.acknowledgeNagFindings(settings, groups, props.vpc !== undefined);
     acknowledgeProviderFindings(this);

@@ -1,7 +1,9 @@
 /** The drainer's alarms and dashboard, on its EMF metrics, the function and the dead-letter queue. */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ALARMED_METRICS } from '../lambda/contract.js';
@@ -58,6 +60,17 @@ export function createAlarms(
         }),
     ),
   ];
+}
+
+/** Each alarm tells the topic when it fires and when it clears. */
+export function notifyOnAlarms(topic: sns.ITopic, alarms: readonly cloudwatch.Alarm[]): void {
+  if (topic.fifo)
+    throw new Error(`alarmTopic must be a standard SNS topic, got the FIFO topic ${topic.topicArn}`);
+  const action = new cloudwatchActions.SnsAction(topic);
+  for (const alarm of alarms) {
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+  }
 }
 
 /** One screen: is draining healthy, how long it takes, what blocks it, and is the function well. */

@@ -4,6 +4,7 @@ import type * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as eks from 'aws-cdk-lib/aws-eks';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type {
   DeadlinePolicy,
   NodeLostAction,
@@ -200,6 +201,17 @@ export interface NodeDrainerProps {
    * @default - no notifications
    */
   readonly notifications?: NotificationsProps;
+
+  /**
+   * An SNS topic every alarm of the drainer notifies, when it fires and when it clears (the
+   * dead-letter queue, function errors, deadlines reached, expired or already completed actions,
+   * heartbeat and notification failures, the reconciler's errors). CloudWatch publishes as the
+   * service `cloudwatch.amazonaws.com`: a topic encrypted with the AWS managed key for SNS (as the
+   * one `notifications` makes) cannot take its messages; give an unencrypted topic or one whose
+   * customer managed key lets CloudWatch use it.
+   * @default - the alarms notify nobody (they are on `alarms` and the dashboard; the doctor lists those firing)
+   */
+  readonly alarmTopic?: sns.ITopic;
 
   /**
    * Memory of the function in MB.

@@ -189,9 +189,9 @@ describe('stackName', () => {
   });
 });
 
-describe('settingsFromContext, drain notifications', () => {
-  const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:alerts';
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:alerts';
 
+describe('settingsFromContext, drain notifications', () => {
   it('are off without any notification context', () => {
     expect(parse(REQUIRED)().notifications).toBeUndefined();
     expect(parse({ ...REQUIRED, notifications: 'false' })().notifications).toBeUndefined();
@@ -230,5 +230,21 @@ describe('settingsFromContext, drain notifications', () => {
     [{ notifications: 'false', notifyOn: 'all' }, 'Context "notifications=false" turns notifications off'],
   ])('fail for %j, naming the key and value', (context, message) => {
     expect(parse({ ...REQUIRED, ...context })).toThrow(message);
+  });
+});
+
+describe('settingsFromContext, alarm actions', () => {
+  it('are off without alarmTopicArn', () => {
+    expect(parse(REQUIRED)()).not.toHaveProperty('alarmTopicArn');
+  });
+
+  it('take a standard topic by ARN', () => {
+    expect(parse({ ...REQUIRED, alarmTopicArn: ` ${TOPIC} ` })().alarmTopicArn).toBe(TOPIC);
+  });
+
+  it.each([`${TOPIC}.fifo`, 'alerts'])('fail for %s, naming the key and value', (value) => {
+    expect(parse({ ...REQUIRED, alarmTopicArn: value })).toThrow(
+      `Context "alarmTopicArn" must be the ARN of a standard (not FIFO) SNS topic, got "${value}"`,
+    );
   });
 });

@@ -152,3 +152,42 @@ describe('NodeDrainer notifications', () => {
     ).toThrow('notifications.emailAddresses must be email addresses, got "ops at example"');
   });
 });
+
+describe('NodeDrainer alarm actions', () => {
+  const alarms = (template: Template) => Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+  // every kind of alarm: the drainer's, the notifications' and the reconciler's
+  const everything = { autoScalingGroupNames: undefined, discover: true, notifications: {} };
+
+  it('notify nobody by default', () => {
+    const all = alarms(synthesize(everything).template);
+
+    expect(all.length).toBeGreaterThan(5);
+    for (const alarm of all) {
+      expect(alarm.Properties).not.toHaveProperty('AlarmActions');
+      expect(alarm.Properties).not.toHaveProperty('OKActions');
+    }
+  });
+
+  it("with alarmTopicArn, every alarm (the notifications' and the reconciler's too) tells the topic when it fires and when it clears", () => {
+    const { template } = synthesize({ ...everything, alarmTopicArn: TOPIC_ARN });
+    const all = alarms(template);
+
+    expect(all).toHaveLength(alarms(synthesize(everything).template).length);
+    for (const alarm of all) {
+      expect(alarm.Properties.AlarmActions).toEqual([TOPIC_ARN]);
+      expect(alarm.Properties.OKActions).toEqual([TOPIC_ARN]);
+    }
+    expect(all.map((a) => a.Properties.MetricName)).toEqual(
+      expect.arrayContaining(['NotificationsFailed', 'ApproximateNumberOfMessagesVisible', 'Errors']),
+    );
+  });
+
+  it('fails for a FIFO alarm topic, naming it', () => {
+    const stack = new Stack(testApp(), 'FifoAlarms');
+    const alarmTopic = sns.Topic.fromTopicArn(stack, 'Fifo', `${TOPIC_ARN}.fifo`);
+
+    expect(() => new NodeDrainer(stack, 'Drainer', { ...DEMO, alarmTopic })).toThrow(
+      `alarmTopic must be a standard SNS topic, got the FIFO topic ${TOPIC_ARN}.fifo`,
+    );
+  });
+});
