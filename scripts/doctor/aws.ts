@@ -166,6 +166,8 @@ export interface AlarmFacts {
   readonly state: string;
   readonly reason?: string;
   readonly description?: string;
+  /** It notifies someone when it fires (an alarm action). */
+  readonly notifies: boolean;
 }
 
 export async function readAlarms(client: CloudWatchClient, names: readonly string[]): Promise<AlarmFacts[]> {
@@ -178,6 +180,7 @@ export async function readAlarms(client: CloudWatchClient, names: readonly strin
       alarms.push({
         name: a.AlarmName ?? '?',
         state: a.StateValue ?? 'UNKNOWN',
+        notifies: (a.AlarmActions ?? []).length > 0,
         ...(a.StateReason ? { reason: a.StateReason } : {}),
         ...(a.AlarmDescription ? { description: a.AlarmDescription } : {}),
       });

@@ -137,13 +137,17 @@ function describeEvent(body: string): string {
 
 export function alarmsLine(alarms: readonly AlarmFacts[]): CheckLine {
   const firing = alarms.filter((a) => a.state === 'ALARM');
+  // the stack's default: an alarm only the dashboard and this check show
+  const silent = alarms.some((a) => !a.notifies)
+    ? `; ${alarms.every((a) => !a.notifies) ? 'none notifies' : 'not all notify'} anyone (deploy with -c alarmTopicArn=<a standard SNS topic>)`
+    : '';
   if (firing.length === 0) {
-    return line('stack.alarms', 'pass', `${alarms.length} alarm(s), none in ALARM`);
+    return line('stack.alarms', 'pass', `${alarms.length} alarm(s), none in ALARM${silent}`);
   }
   return line(
     'stack.alarms',
     'warn',
-    `${firing.length} of ${alarms.length} alarm(s) in ALARM: ${firing.map((a) => a.name).join(', ')}`,
+    `${firing.length} of ${alarms.length} alarm(s) in ALARM: ${firing.map((a) => a.name).join(', ')}${silent}`,
     {
       details: firing.map((a) =>
         `${a.name}: ${a.description ?? ''} ${a.reason ? `(${a.reason})` : ''}`.trim(),

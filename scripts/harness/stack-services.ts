@@ -205,6 +205,8 @@ export interface AlarmState {
   readonly state: string;
   readonly reason?: string;
   readonly description?: string;
+  /** The ARNs it notifies when it fires (AlarmActions). */
+  readonly actions?: readonly string[];
 }
 
 export class LocalCloudWatch {
@@ -225,6 +227,7 @@ export class LocalCloudWatch {
               AlarmName: name,
               StateValue: alarm.state,
               StateReason: alarm.reason ?? '',
+              AlarmActions: alarm.actions ?? [],
               ...(alarm.description ? { AlarmDescription: alarm.description } : {}),
             },
           ];

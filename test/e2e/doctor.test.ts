@@ -103,6 +103,10 @@ describe('npm run doctor against the local AWS endpoint and the real kube-apiser
     expect(check(report, `asg.${asg}`)?.title).toContain('hook eks-node-drainer');
     expect(check(report, `rule.matches.${asg}`)?.status).toBe('pass');
     expect(check(report, 'function.identity')?.status).toBe('pass');
+    // deployed without alarmTopicArn: the stack's default, said, not warned
+    expect(check(report, 'stack.alarms')?.title).toMatch(
+      /^\d+ alarm\(s\), none in ALARM; none notifies anyone/,
+    );
     expect(check(report, 'function.permissions.pods/eviction')?.title).toBe('may create pods/eviction');
     expect(check(report, 'function.permissions.leases')?.title).toBe(
       'may get, list, watch, create, patch, delete leases.coordination.k8s.io in eks-node-drainer',

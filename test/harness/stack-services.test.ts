@@ -93,6 +93,7 @@ describe('local AWS endpoint: the services npm run doctor reads, with the real S
       state: 'ALARM',
       reason: 'Threshold Crossed',
       description: 'dlq',
+      actions: ['arn:aws:sns:eu-west-1:123456789012:alarms'],
     });
     const cw = client(CloudWatchClient, 'AWS_ENDPOINT_URL_CLOUDWATCH');
 
@@ -103,6 +104,7 @@ describe('local AWS endpoint: the services npm run doctor reads, with the real S
         AlarmName: 'DeadLetterAlarm',
         StateValue: 'ALARM',
         StateReason: 'Threshold Crossed',
+        AlarmActions: ['arn:aws:sns:eu-west-1:123456789012:alarms'],
       }),
     ]);
   });

@@ -171,8 +171,8 @@ describe('queueLine and alarmsLine', () => {
 
   it('warns of alarms in ALARM, naming them', () => {
     const line = alarmsLine([
-      { name: 'A', state: 'OK' },
-      { name: 'B', state: 'ALARM', description: 'deadline', reason: 'Threshold Crossed' },
+      { name: 'A', state: 'OK', notifies: true },
+      { name: 'B', state: 'ALARM', description: 'deadline', reason: 'Threshold Crossed', notifies: true },
     ]);
 
     expect(line).toMatchObject({
@@ -180,6 +180,20 @@ describe('queueLine and alarmsLine', () => {
       title: '1 of 2 alarm(s) in ALARM: B',
       details: ['B: deadline (Threshold Crossed)'],
     });
+  });
+
+  it('says when the alarms notify nobody, with the deploy that gives them a topic', () => {
+    const quiet = (notifies: boolean) => ({ name: 'A', state: 'OK', notifies });
+
+    expect(alarmsLine([quiet(false), quiet(false)])).toMatchObject({
+      status: 'pass',
+      title:
+        '2 alarm(s), none in ALARM; none notifies anyone (deploy with -c alarmTopicArn=<a standard SNS topic>)',
+    });
+    expect(alarmsLine([quiet(true), quiet(false)]).title).toBe(
+      '2 alarm(s), none in ALARM; not all notify anyone (deploy with -c alarmTopicArn=<a standard SNS topic>)',
+    );
+    expect(alarmsLine([quiet(true), quiet(true)]).title).toBe('2 alarm(s), none in ALARM');
   });
 });
 

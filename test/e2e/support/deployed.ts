@@ -54,6 +54,7 @@ export function deployDrainer(aws: LocalAwsEndpoint, groups: readonly string[]):
       aws.cloudWatch.alarms.set(logicalId, {
         state: 'OK',
         ...(typeof props.AlarmDescription === 'string' ? { description: props.AlarmDescription } : {}),
+        actions: Array.isArray(props.AlarmActions) ? props.AlarmActions.map(String) : [],
       });
     } else if (resource.Type === 'AWS::AutoScaling::LifecycleHook') {
       const group = String(props.AutoScalingGroupName);
