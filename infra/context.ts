@@ -139,14 +139,18 @@ export function settingsFromContext(get: Lookup): DrainerSettings {
 
 /** `-c alarmTopicArn=…`: a standard topic every alarm notifies, when it fires and when it clears. */
 function alarmSettings(get: Lookup): { alarmTopicArn?: string } {
-  const alarmTopicArn = text(get, 'alarmTopicArn');
-  if (alarmTopicArn === undefined) return {};
-  if (!STANDARD_TOPIC_ARN.test(alarmTopicArn)) {
+  const alarmTopicArn = standardTopicArn(get, 'alarmTopicArn');
+  return alarmTopicArn === undefined ? {} : { alarmTopicArn };
+}
+
+function standardTopicArn(get: Lookup, key: string): string | undefined {
+  const arn = text(get, key);
+  if (arn !== undefined && !STANDARD_TOPIC_ARN.test(arn)) {
     throw new ContextError(
-      `Context "alarmTopicArn" must be the ARN of a standard (not FIFO) SNS topic, got ${JSON.stringify(alarmTopicArn)}`,
+      `Context "${key}" must be the ARN of a standard (not FIFO) SNS topic, got ${JSON.stringify(arn)}`,
     );
   }
-  return { alarmTopicArn };
+  return arn;
 }
 
 /**
@@ -155,15 +159,10 @@ function alarmSettings(get: Lookup): { alarmTopicArn?: string } {
  * chat to), turns notifications on, with a topic the stack makes unless one is given.
  */
 function notificationSettings(get: Lookup): { notifications?: NotificationSettings } {
-  const topicArn = text(get, 'notificationTopicArn');
+  const topicArn = standardTopicArn(get, 'notificationTopicArn');
   const emailAddresses = list(get, 'notificationEmail');
   const notifyOn = oneOf(get, 'notifyOn', NOTIFY_ON_VALUES);
   const wanted = bool(get, 'notifications');
-  if (topicArn !== undefined && !STANDARD_TOPIC_ARN.test(topicArn)) {
-    throw new ContextError(
-      `Context "notificationTopicArn" must be the ARN of a standard (not FIFO) SNS topic, got ${JSON.stringify(topicArn)}`,
-    );
-  }
   const badEmail = emailAddresses.find((email) => !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email));
   if (badEmail !== undefined) {
     throw new ContextError(
