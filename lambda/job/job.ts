@@ -39,7 +39,8 @@ import type {
   Logger,
 } from './ports.js';
 import { type ActionRef, type JobLimits, type JobRecord, type JobRequest, jobLimits } from './record.js';
-import { type ReleaseReport, releaseEvent, waitForRelease } from './release.js';
+import type { ReleaseReport } from './release.js';
+import { ReleaseStep, stillAttached } from './release-step.js';
 import type { WarmPoolMark } from './warm-pool.js';
 
 /** Pods are to be gone this long before a Spot instance goes: grace periods end by then. */
@@ -147,6 +148,7 @@ class JobRun {
   private failures = 0;
   /** What failed before the drain reached the node (named in its report). */
   private readonly errors: string[] = [];
+  private readonly release: ReleaseStep;
 
   constructor(
     private readonly settings: JobSettings,
@@ -154,6 +156,7 @@ class JobRun {
     private readonly deps: Deps,
   ) {
     this.beats = new Heartbeats(settings.heartbeatIntervalSeconds * 1000, deps, () => this.stop.abort());
+    this.release = new ReleaseStep(settings, ports, deps, () => this.signal);
   }
 
   private get signal(): AbortSignal {
@@ -304,10 +307,10 @@ class JobRun {
       return this.base({ ...ran, outcome: 'joined', joined: { holder: this.lost, adopted: true } });
     if (this.beats.expired) return await this.expired(keeper, ran);
     let release: ReleaseReport | undefined;
-    if (releaseWanted(drain, this.settings)) {
-      release = await this.waitForRelease(node, drain, limits);
+    if (this.release.wanted(drain)) {
+      release = await this.release.wait(node, drain, limits);
       if (release.outcome !== 'stopped' && release.outcome !== 'paused')
-        await this.recordRelease(node, release);
+        await this.release.record(node, release);
     }
     const withRelease = { ...ran, ...(release ? { release } : {}) };
     const handOver =
@@ -481,8 +484,8 @@ class JobRun {
       this.deps,
     ).done;
     const release =
-      drain.node && releaseWanted(drain, this.settings)
-        ? await this.waitForRelease(drain.node, drain, limits, true)
+      drain.node && this.release.wanted(drain)
+        ? await this.release.wait(drain.node, drain, limits, true)
         : undefined;
     return this.base({
       outcome: 'dry-run',
@@ -556,71 +559,6 @@ class JobRun {
       }
     }
   }
-
-  private async waitForRelease(node: string, drain: DrainReport, limits: JobLimits, once = false) {
-    const { clock } = this.deps;
-    const now = clock.now();
-    // no step is skipped because the deadline passed (a late start, a deadline policy): the waits
-    // get at least the window every pod's eviction gets, never past the hard end
-    const windowMs = this.settings.minEvictionWindowSeconds * 1000;
-    const until = once
-      ? now
-      : Math.min(Math.max(limits.deadline, now + windowMs), limits.hardEnd ?? Number.POSITIVE_INFINITY);
-    return waitForRelease(
-      {
-        ...(this.settings.waitForLoadBalancers && this.ports.loadBalancers
-          ? { loadBalancers: this.ports.loadBalancers }
-          : {}),
-        ...(this.settings.waitForVolumeDetach ? { cluster: this.ports.cluster } : {}),
-      },
-      {
-        node,
-        instanceId: this.settings.target.instanceId ?? '',
-        privateIps: await this.privateIps(),
-        stayingIps: await this.stayingIps(node, drain),
-        until,
-        pauseAt: this.settings.pauseAt,
-        signal: this.signal,
-      },
-      this.deps,
-    );
-  }
-
-  private async privateIps(): Promise<string[]> {
-    const { instanceId } = this.settings.target;
-    if (!instanceId || !this.ports.instances.privateIps) return [];
-    return this.ports.instances.privateIps(instanceId).catch((error: unknown) => {
-      this.deps.log.warn('instance IP lookup failed; ip-mode targets are not checked', {
-        error: errorMessage(error),
-      });
-      return [];
-    });
-  }
-
-  /**
-   * The IPs of the pods that stay on the node (DaemonSet, static and hostNetwork ones, never
-   * evicted): their IP-mode targets leave with the instance, not before, so the wait ignores them.
-   */
-  private async stayingIps(node: string, drain: DrainReport): Promise<string[]> {
-    if (!this.settings.waitForLoadBalancers || drain.skipped.length === 0) return [];
-    try {
-      const { pods } = await this.ports.cluster.listPods(node);
-      return pods.flatMap((pod) => (pod.ip ? [pod.ip] : []));
-    } catch (error) {
-      this.deps.log.warn('could not list the pods that stay; their targets are waited for', {
-        error: errorMessage(error),
-      });
-      return [];
-    }
-  }
-
-  private async recordRelease(node: string, release: ReleaseReport): Promise<void> {
-    await this.ports.cluster
-      .recordEvent({ kind: 'Node', name: node }, releaseEvent(release))
-      .catch((error: unknown) =>
-        this.deps.log.warn('could not record event', { error: errorMessage(error) }),
-      );
-  }
 }
 
 /** The failures before the drain reached the node (finding it, opening its record) belong to its report. */
@@ -643,13 +581,6 @@ function sameLimits(a: JobLimits, b: JobLimits): boolean {
   return a.deadline === b.deadline && a.policy === b.policy && a.hardEnd === b.hardEnd;
 }
 
-function releaseWanted(drain: DrainReport, settings: JobSettings): boolean {
-  const podsGone =
-    drain.outcome === 'dry-run' ||
-    ((drain.outcome === 'drained' || drain.outcome === 'deadline-deleted') && drain.remaining.length === 0);
-  return podsGone && (settings.waitForLoadBalancers || settings.waitForVolumeDetach);
-}
-
 /** The outcome the drain (and the release waits) end the job with, past any hand-over. */
 function finalOutcome(
   drain: DrainReport,
@@ -659,12 +590,6 @@ function finalOutcome(
   if (stillAttached(release)) return policy === 'abandon' ? 'deadline-abandoned' : 'deadline-continued';
   const outcome = drain.outcome;
   return outcome === 'paused' || outcome === 'stopped' ? DEADLINE_OUTCOMES[policy] : outcome;
-}
-
-/** The deadline came with the instance still a load balancer target, or its volumes still attached. */
-function stillAttached(release: ReleaseReport | undefined): boolean {
-  if (release?.outcome !== 'deadline') return false;
-  return (release.loadBalancers?.left.length ?? 0) + (release.volumes?.left.length ?? 0) > 0;
 }
 
 function ownCompletion(completed: readonly CompletedAction[], request: JobRequest) {
