@@ -7,10 +7,9 @@
  * kubelets replacing the evicted pods), which no drainer avoids.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { DEFAULT_REQUEST_TIMEOUTS } from '../lambda/kube/bounded.js';
 import { KubeHttp } from '../lambda/kube/http.js';
-import { type ClusterInfo, kubeConfigFor } from '../scripts/harness/cluster.js';
+import { type ClusterInfo, httpsGet, kubeConfigFor } from '../scripts/harness/cluster.js';
 import type { RequestCounts } from './api-cost.js';
 import { type BenchEnv, cpuMeter, mdTable, progress, type Section } from './support.js';
 
@@ -23,23 +22,14 @@ export interface ServerView {
 }
 
 /** `/metrics` as the admin reads it. */
-export function readMetrics(cluster: ClusterInfo): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${cluster.server}/metrics`,
-      { ca: readFileSync(cluster.caFile), headers: { authorization: `Bearer ${cluster.tokens.admin}` } },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => (text += chunk));
-        response.on('end', () =>
-          response.statusCode === 200 ? resolve(text) : reject(new Error(`/metrics: ${response.statusCode}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
+export async function readMetrics(cluster: ClusterInfo): Promise<string> {
+  const { status, body } = await httpsGet(
+    `${cluster.server}/metrics`,
+    readFileSync(cluster.caFile),
+    cluster.tokens.admin,
+  );
+  if (status !== 200) throw new Error(`/metrics: ${status}`);
+  return body;
 }
 
 /** Starts a view: the returned call reads `/metrics` again and gives what moved since. */

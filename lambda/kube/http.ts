@@ -170,8 +170,11 @@ export class KubeHttp {
 
   /** The KubeConfig's pool: made by the first of its clients to connect (its TLS options are the same). */
   private pool(options: RequestOptions): ConnectTimeoutAgent {
-    const byTimeout = pools.get(this.kubeConfig) ?? new Map<number, ConnectTimeoutAgent>();
-    pools.set(this.kubeConfig, byTimeout);
+    let byTimeout = pools.get(this.kubeConfig);
+    if (!byTimeout) {
+      byTimeout = new Map<number, ConnectTimeoutAgent>();
+      pools.set(this.kubeConfig, byTimeout);
+    }
     let agent = byTimeout.get(this.timeouts.connectMs);
     if (!agent) {
       agent = new ConnectTimeoutAgent(

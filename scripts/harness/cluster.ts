@@ -388,7 +388,8 @@ async function waitFor(
   }
 }
 
-function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: number; body: string }> {
+/** A GET with the cluster's CA and a bearer token, answered within 5 s. */
+export function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
     const req = request(
       url,
